@@ -1,0 +1,40 @@
+# Quick start: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+OUT ?= out/demo
+
+.PHONY: install demo test bench wheel-check schema-doc clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -c "import scoligait_edge, cv2, mediapipe; print('scoligait_edge', scoligait_edge.__version__, '| cv2', cv2.__version__, '| mediapipe', mediapipe.__version__)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m scoligait_edge.kmap_demo --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: $(STAMP)
+	$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-json=out/bench.json
+
+# Builds the wheel and imports the package (and its data) from a clean target dir.
+wheel-check: $(STAMP)
+	rm -rf build/wheel-check && mkdir -p build/wheel-check
+	$(PIP) wheel --quiet --no-deps --no-build-isolation -w build/wheel-check/dist .
+	$(PIP) install --quiet --no-deps --target build/wheel-check/site build/wheel-check/dist/*.whl
+	cd build/wheel-check && PYTHONPATH=site $(abspath $(PY)) -P -c "import scoligait_edge, scoligait_edge.export, scoligait_edge.runtimes, scoligait_edge.kinematics, scoligait_edge.pose; from scoligait_edge.assets import pose_model_path, sample_video_path; assert 'site' in scoligait_edge.__file__, scoligait_edge.__file__; assert pose_model_path('lite').is_file() and sample_video_path().is_file(); print('wheel import ok:', scoligait_edge.__file__)"
+
+schema-doc: $(STAMP)
+	$(PY) -m scoligait_edge.kinematics.schema_doc docs/FEATURE_SCHEMA.md
+
+clean:
+	rm -rf build dist out *.egg-info

@@ -1,0 +1,1 @@
+"""Export: ONNX, fp16, ORT mobile, TensorRT and model bundles (installed as scoligait_edge.export)."""

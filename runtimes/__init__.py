@@ -1,0 +1,1 @@
+"""Inference backends behind one Backend protocol (installed as scoligait_edge.runtimes)."""

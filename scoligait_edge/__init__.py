@@ -1,0 +1,20 @@
+"""scoligait_edge: gait-based scoliosis screening aid for edge devices.
+
+A screening aid, not a diagnosis. Models bundled with the package are trained
+on simulated gait and carry no clinical validity.
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+SCREENING_NOTICE = (
+    "Screening aid, not a diagnosis: a positive result means 'refer for a clinical "
+    "examination', a negative one rules nothing out."
+)
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = ["__version__", "SCREENING_NOTICE"]

@@ -1,0 +1,37 @@
+"""Exception types: every failure a user can cause maps to one of these, with a
+message that says what was wrong and what to do, never a traceback from deep
+inside a dependency."""
+
+from __future__ import annotations
+
+
+class ScoliGaitError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class VideoReadError(ScoliGaitError):
+    """A video file or stream is missing, unreadable, corrupt or empty."""
+
+
+class PoseModelError(ScoliGaitError):
+    """A pose model bundle is missing or cannot be loaded."""
+
+
+class NoPersonError(ScoliGaitError):
+    """No person (or no walking subject) was found where one was required."""
+
+
+class KeypointError(ScoliGaitError, ValueError):
+    """Keypoints have the wrong shape, non-finite or out-of-range values."""
+
+
+class TimestampError(ScoliGaitError, ValueError):
+    """Timestamps are not strictly increasing or are otherwise unusable."""
+
+
+class PoseFileError(ScoliGaitError):
+    """A pose-sequence file (npz, JSON, array) is missing or malformed."""
+
+
+class OptionalDependencyError(ScoliGaitError, ImportError):
+    """An optional backend is not installed; the message gives the install command."""
