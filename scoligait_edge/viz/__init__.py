@@ -1,1 +1,1 @@
-"""viz."""
+"""Figures: knowledge-map heatmaps and overlays."""

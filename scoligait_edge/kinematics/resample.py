@@ -1,0 +1,137 @@
+"""Timestamp-based resampling to the map's 30 Hz, and fixed-length windows.
+
+Cameras deliver 25, 30 or 60 fps and drop frames; the knowledge map and the
+model count time in frames, so everything is put on one 30 Hz grid first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from scoligait_edge.errors import TimestampError
+from scoligait_edge.kinematics.keypoints import MIN_SCORE, present_mask, validate_keypoints
+from scoligait_edge.kinematics.schema import MAP_FPS
+
+_TOL_MS = 1e-6
+"""A grid point within this of a sample counts as reached by it (float rounding)."""
+MAX_INTERP_GAP_MS = 150.0
+"""Two samples further apart than this are not interpolated between (a dropout)."""
+
+
+def check_timestamps(timestamps_ms: np.ndarray) -> np.ndarray:
+    ts = np.asarray(timestamps_ms, dtype=np.float64).reshape(-1)
+    if ts.size and not np.all(np.isfinite(ts)):
+        raise TimestampError("timestamps contain NaN or infinity")
+    if ts.size > 1:
+        steps = np.diff(ts)
+        if np.any(steps <= 0):
+            i = int(np.flatnonzero(steps <= 0)[0])
+            raise TimestampError(
+                f"timestamps must increase strictly: frame {i + 1} has {ts[i + 1]:.3f} ms after {ts[i]:.3f} ms"
+            )
+    return ts
+
+
+def _interp_sample(t: float, ta: float, a: np.ndarray, tb: float, b: np.ndarray,
+                   ok_a: np.ndarray, ok_b: np.ndarray, period_ms: float, max_gap_ms: float) -> np.ndarray:
+    """Keypoints at time t from the samples bracketing it (same rule in batch and stream)."""
+    out = np.full(a.shape, np.nan)
+    out[:, 2] = 0.0
+    if tb - ta <= max_gap_ms:
+        both = ok_a & ok_b
+        w = 0.0 if tb == ta else (t - ta) / (tb - ta)
+        out[both] = (1 - w) * a[both] + w * b[both]
+        only_a, only_b = ok_a & ~ok_b, ok_b & ~ok_a
+    else:  # a dropout: no interpolation across it
+        only_a, only_b = ok_a, ok_b
+    # A joint seen on one side only is kept if that sample is within half a frame.
+    take_a = only_a & (t - ta <= period_ms / 2)
+    take_b = only_b & (tb - t <= period_ms / 2) & ~take_a
+    out[take_a] = a[take_a]
+    out[take_b] = b[take_b]
+    return out
+
+
+def resample_keypoints(
+    keypoints: np.ndarray,
+    timestamps_ms: np.ndarray,
+    *,
+    rate_hz: float = MAP_FPS,
+    max_gap_ms: float = MAX_INTERP_GAP_MS,
+    min_score: float = MIN_SCORE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``[T, J, 3]`` keypoints taken at ``timestamps_ms`` onto a ``rate_hz`` grid.
+
+    The grid starts at the first timestamp. Returns ``(keypoints, grid_ms)``.
+    """
+    kp = validate_keypoints(keypoints)
+    ts = check_timestamps(timestamps_ms)
+    if ts.size != kp.shape[0]:
+        raise TimestampError(f"{ts.size} timestamps for {kp.shape[0]} frames")
+    period = 1000.0 / rate_hz
+    n_out = int(np.floor((ts[-1] - ts[0]) / period)) + 2
+    grid = ts[0] + period * np.arange(n_out)
+    grid = grid[grid <= ts[-1] + _TOL_MS]  # the same test the stream makes
+    n_out = grid.size
+    ok = present_mask(kp, min_score)
+    out = np.empty((n_out, kp.shape[1], 3))
+    hi = np.clip(np.searchsorted(ts, grid - _TOL_MS, side="left"), 0, ts.size - 1)
+    for i, t in enumerate(grid):
+        # bracket: the last sample before t and the first at or after it (as the stream sees them)
+        b = hi[i]
+        a = max(b - 1, 0)
+        out[i] = _interp_sample(t, ts[a], kp[a], ts[b], kp[b], ok[a], ok[b], period, max_gap_ms)
+    return out, grid
+
+
+class StreamResampler:
+    """Streaming twin of :func:`resample_keypoints` (same output, one sample of latency)."""
+
+    def __init__(self, *, rate_hz: float = MAP_FPS, max_gap_ms: float = MAX_INTERP_GAP_MS, min_score: float = MIN_SCORE):
+        self.period = 1000.0 / rate_hz
+        self.max_gap_ms = max_gap_ms
+        self.min_score = min_score
+        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._t0: float | None = None
+        self._next_index = 0
+
+    def push(self, timestamp_ms: float, frame_keypoints: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """Add a sample; return the grid points ``(t_ms, [J, 3])`` now determined."""
+        t = float(timestamp_ms)
+        if not np.isfinite(t):
+            raise TimestampError("timestamp is NaN or infinite")
+        kp = validate_keypoints(frame_keypoints, name="frame keypoints")[0]
+        ok = present_mask(kp, self.min_score)
+        if self._prev is None:
+            self._t0 = t
+            self._prev = (t, kp, ok)
+            self._next_index = 1
+            return [(t, _interp_sample(t, t, kp, t, kp, ok, ok, self.period, self.max_gap_ms))]
+        ta, a, ok_a = self._prev
+        if t <= ta:
+            raise TimestampError(f"timestamps must increase strictly: {t:.3f} ms after {ta:.3f} ms")
+        out = []
+        assert self._t0 is not None
+        while True:
+            g = self._t0 + self.period * self._next_index
+            if g > t + _TOL_MS:
+                break
+            out.append((g, _interp_sample(g, ta, a, t, kp, ok_a, ok, self.period, self.max_gap_ms)))
+            self._next_index += 1
+        self._prev = (t, kp, ok)
+        return out
+
+
+def window_starts(n_frames: int, length: int = 96, hop: int = 16) -> range:
+    """Start indices of the complete windows of ``length`` frames every ``hop`` frames."""
+    if length <= 0 or hop <= 0:
+        raise ValueError("window length and hop must be positive")
+    return range(0, max(n_frames - length + 1, 0), hop)
+
+
+def iter_windows(array: np.ndarray, length: int = 96, hop: int = 16) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, array[start:start+length])`` for every complete window."""
+    for s in window_starts(array.shape[0], length, hop):
+        yield s, array[s : s + length]

@@ -1,0 +1,79 @@
+"""Pictures of a knowledge map: people read a heatmap faster than 238 columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scoligait_edge.kinematics.builder import KnowledgeMap
+from scoligait_edge.kinematics.events import GaitEvents
+from scoligait_edge.kinematics.schema import domain_slices
+
+_DOMAIN_LABELS = {"motion": "motion space (140)", "self_skeleton": "self-skeleton (32)", "cross_correlation": "cross-correlation (66)"}
+
+
+def standardise_columns(kmap: KnowledgeMap) -> np.ndarray:
+    """Per-column z-scores over the valid rows (robust: median / MAD), invalid rows NaN."""
+    vals = kmap.values.astype(np.float64).copy()
+    vals[~kmap.valid] = np.nan
+    if not kmap.valid.any():
+        return vals
+    med = np.nanmedian(vals, axis=0)
+    mad = np.nanmedian(np.abs(vals - med), axis=0) * 1.4826
+    mad[~(mad > 1e-9)] = 1.0
+    return np.clip((vals - med) / mad, -4, 4)
+
+
+def plot_knowledge_map(
+    kmap: KnowledgeMap,
+    path: str | Path,
+    *,
+    events: GaitEvents | None = None,
+    title: str = "Kinematic knowledge map",
+) -> Path:
+    """Save a time x 238 heatmap (domains marked, heel strikes on top, masked rows grey)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = standardise_columns(kmap)
+    n = len(kmap)
+    t_s = (kmap.timestamps_ms - kmap.timestamps_ms[0]) / 1000.0 if n else np.zeros(0)
+    extent = (float(t_s[0]) if n else 0.0, float(t_s[-1]) + 1.0 / kmap.fps if n else 1.0, 238, 0)
+    fig, (ax_ev, ax) = plt.subplots(
+        2, 1, figsize=(12, 8), gridspec_kw={"height_ratios": [1, 9], "hspace": 0.05}, sharex=True
+    )
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("#d0d0d0")
+    im = ax.imshow(np.ma.masked_invalid(z.T), aspect="auto", cmap=cmap, vmin=-4, vmax=4, extent=extent, interpolation="nearest")
+    for name, sl in domain_slices().items():
+        if sl.start:
+            ax.axhline(sl.start, color="black", lw=1.2)
+        ax.text(-0.01, (sl.start + sl.stop) / 2, _DOMAIN_LABELS[name], transform=ax.get_yaxis_transform(),
+                ha="right", va="center", rotation=90, fontsize=9)
+    ax.set_yticks([0, 34, 140, 172, 238])
+    ax.set_ylabel("feature index", labelpad=28)
+    ax.set_xlabel("time (s)")
+    cbar = fig.colorbar(im, ax=[ax_ev, ax], fraction=0.025, pad=0.01)
+    cbar.set_label("per-feature robust z-score (grey: masked frame)")
+
+    ax_ev.set_yticks([0, 1], ["right", "left"])
+    ax_ev.set_ylim(-0.6, 1.6)
+    ax_ev.set_title(title, fontsize=11)
+    if events is not None:
+        for row, side, color in ((1, "left", "tab:blue"), (0, "right", "tab:red")):
+            hs = np.asarray(events.heel_strikes[side], dtype=int)
+            to = np.asarray(events.toe_offs[side], dtype=int)
+            if hs.size:
+                ax_ev.scatter(t_s[hs[hs < n]], np.full(hs[hs < n].size, row), marker="v", color=color, s=40, label=f"{side} heel strike")
+            if to.size:
+                ax_ev.scatter(t_s[to[to < n]], np.full(to[to < n].size, row), marker="^", facecolors="none", edgecolors=color, s=30, label=f"{side} toe-off")
+        ax_ev.legend(loc="upper right", fontsize=7, ncol=4, frameon=False)
+    ax_ev.tick_params(labelbottom=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
