@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(PY) -m scoligait_edge.kmap_demo --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider tests benchmarks --benchmark-disable
 
 bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-json=out/bench.json
