@@ -29,9 +29,17 @@ class TimestampError(ScoliGaitError, ValueError):
     """Timestamps are not strictly increasing or are otherwise unusable."""
 
 
+class FrameError(ScoliGaitError, ValueError):
+    """An image frame is missing or not the expected uint8 H x W x 3 BGR array."""
+
+
 class PoseFileError(ScoliGaitError):
     """A pose-sequence file (npz, JSON, array) is missing or malformed."""
 
 
 class OptionalDependencyError(ScoliGaitError, ImportError):
     """An optional backend is not installed; the message gives the install command."""
+
+
+class SplitLeakError(ScoliGaitError, ValueError):
+    """A subject appears in more than one of train / validation / test."""

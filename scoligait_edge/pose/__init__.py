@@ -26,6 +26,8 @@ _LAZY = {
     "load_pose_sequence": "scoligait_edge.pose.loaders",
     "save_pose_sequence": "scoligait_edge.pose.loaders",
     "PoseSequence": "scoligait_edge.pose.loaders",
+    "select_subject": "scoligait_edge.pose.tracker",
+    "extract_pose_sequence": "scoligait_edge.pose.extract",
 }
 
 

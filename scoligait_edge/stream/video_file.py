@@ -1,0 +1,159 @@
+"""Read frames from a video file with trustworthy timestamps.
+
+The pose model in VIDEO mode needs strictly increasing timestamps, and some
+containers report nonsense (0, negative, NaN, going backwards) for
+``CAP_PROP_POS_MSEC``; this module detects that and falls back to
+``index / fps`` so everything downstream can rely on the timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from scoligait_edge.errors import VideoReadError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 30.0
+"""Frame rate assumed when a container reports none (or an absurd one)."""
+
+_MAX_SANE_FPS = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """One decoded frame: ``image`` is BGR uint8 ``[H, W, 3]`` (OpenCV's order)."""
+
+    index: int
+    timestamp_ms: float
+    image: np.ndarray
+
+
+class VideoInfo(BaseModel):
+    """What a video file holds, read from its container (``fps`` None when unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: float | None = Field(default=None, gt=0)
+    frame_count: int = Field(gt=0)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Length in seconds, when the frame rate is known."""
+        return None if self.fps is None else self.frame_count / self.fps
+
+
+def _sane_fps(value: float) -> float | None:
+    return value if math.isfinite(value) and 0.0 < value <= _MAX_SANE_FPS else None
+
+
+@contextmanager
+def _open_capture(path: str | Path) -> Iterator[cv2.VideoCapture]:
+    """Open a capture or raise VideoReadError; always release it afterwards."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VideoReadError(f"Video file not found: {p}")
+    if not p.is_file():
+        raise VideoReadError(f"Not a video file (is it a directory?): {p}")
+    if p.stat().st_size == 0:
+        raise VideoReadError(f"Video file is empty (0 bytes): {p}")
+    cap = cv2.VideoCapture(str(p))
+    try:
+        if not cap.isOpened():
+            raise VideoReadError(
+                f"Cannot open video {p}: OpenCV could not read the container "
+                "(corrupt, truncated or an unsupported codec?)"
+            )
+        yield cap
+    finally:
+        cap.release()
+
+
+def _check_image(image: np.ndarray | None, path: str | Path, index: int) -> np.ndarray:
+    if image is None or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = None if image is None else (image.dtype, image.shape)
+        raise VideoReadError(f"Video {path}: frame {index} decoded to {got}, not BGR uint8")
+    return image
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Size, frame rate and frame count of a video, checking that a frame decodes.
+
+    Raises VideoReadError when the file is missing, unreadable or has no frames:
+    better to fail here than after a long pose run.
+    """
+    with _open_capture(path) as cap:
+        ok, first = cap.read()
+        if not ok:
+            raise VideoReadError(f"Video {path} has no decodable frames (empty or corrupt)")
+        _check_image(first, path, 0)
+        height, width = first.shape[:2]
+        fps = _sane_fps(float(cap.get(cv2.CAP_PROP_FPS)))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        if count <= 0:
+            # Some containers (streams, some webm) do not store a count: decode to count.
+            count = 1
+            while cap.grab():
+                count += 1
+    return VideoInfo(width=width, height=height, fps=fps, frame_count=count)
+
+
+def iter_video_frames(path: str | Path, *, max_frames: int | None = None) -> Iterator[VideoFrame]:
+    """Yield the frames of a video file in order, with strictly increasing timestamps.
+
+    A missing file raises VideoReadError at once; a corrupt file or one with no
+    frames raises it when iteration starts. The capture is released when the
+    iteration ends, fails or the generator is closed (``break`` included).
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise VideoReadError(f"Video file not found: {p}")
+    if max_frames is not None and max_frames < 0:
+        raise ValueError(f"max_frames must be >= 0, got {max_frames}")
+    return _iter_frames(p, max_frames)
+
+
+def _iter_frames(path: Path, max_frames: int | None) -> Iterator[VideoFrame]:
+    with _open_capture(path) as cap:
+        fps = _sane_fps(float(cap.get(cv2.CAP_PROP_FPS)))
+        if fps is None:
+            log.warning("Video %s reports no usable frame rate; assuming %.0f fps", path, DEFAULT_FPS)
+            fps = DEFAULT_FPS
+        frame_ms = 1000.0 / fps
+        use_container_time = True
+        prev_ts = -math.inf
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, image = cap.read()
+            if not ok:
+                break
+            _check_image(image, path, index)
+            ts = float(cap.get(cv2.CAP_PROP_POS_MSEC)) if use_container_time else math.nan
+            if use_container_time and not (
+                math.isfinite(ts) and ts >= 0.0 and ts > prev_ts and (index == 0 or ts > 0.0)
+            ):
+                log.warning(
+                    "Video %s: container timestamp %r at frame %d is unusable; "
+                    "using frame index / %.3f fps from here on", path, ts, index, fps,
+                )
+                use_container_time = False
+            if not use_container_time:
+                ts = index * frame_ms
+                if ts <= prev_ts:  # container time ran ahead of index time
+                    ts = prev_ts + frame_ms
+            prev_ts = ts
+            yield VideoFrame(index=index, timestamp_ms=ts, image=image)
+            index += 1
+        if index == 0 and max_frames != 0:
+            raise VideoReadError(f"Video {path} has no decodable frames (empty or corrupt)")

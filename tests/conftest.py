@@ -1,0 +1,42 @@
+"""Shared fixtures: the real walking video and its pose detections, computed once.
+
+Running MediaPipe over the 230-frame video takes seconds, so it happens once
+per test session and every real-video test reuses the cached frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scoligait_edge.assets import sample_video_path
+
+SHARED_VIDEO = Path(__file__).parents[2] / "shared/data/videos/sports2d_walk_demo.mp4"
+REAL_VIDEO_MODEL = "full"  # the package default; lite tracks her as well, a little faster
+
+
+def real_video_path() -> Path | None:
+    """The sports2d demo video: the shared copy, else the bundled sample, else None."""
+    for candidate in (SHARED_VIDEO, sample_video_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_video() -> Path:
+    path = real_video_path()
+    if path is None:
+        pytest.skip(f"real video absent ({SHARED_VIDEO} and the bundled sample)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_video_poses(real_video: Path):
+    """All PoseFrames of the real video, every detected person, no subject chosen."""
+    from scoligait_edge.pose.extract import detect_video_poses
+
+    frames, fps = detect_video_poses(real_video, model=REAL_VIDEO_MODEL, progress=False)
+    assert fps == pytest.approx(30.0)
+    return frames
