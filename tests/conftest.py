@@ -40,3 +40,14 @@ def real_video_poses(real_video: Path):
     frames, fps = detect_video_poses(real_video, model=REAL_VIDEO_MODEL, progress=False)
     assert fps == pytest.approx(30.0)
     return frames
+
+
+@pytest.fixture(scope="session")
+def real_subject_sequence(real_video_poses):
+    """The walking woman's COCO-21 keypoints and timestamps, as the demo extracts them."""
+    from scoligait_edge.pose.extract import subject_keypoints
+    from scoligait_edge.pose.tracker import select_subject
+
+    frames = select_subject(real_video_poses)
+    timestamps = [f.timestamp_ms for f in frames]
+    return subject_keypoints(frames), timestamps

@@ -94,10 +94,11 @@ def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> P
                  for lm in worlds[i]],
                 dtype=np.float64,
             )
+        presence = np.array([lm.presence if lm.presence is not None else 1.0 for lm in landmarks])
         mask = None
         if i < len(masks):
             mask = np.array(masks[i].numpy_view(), dtype=np.float32, copy=True).reshape(height, width)
-        people.append(PersonPose(image_landmarks=image_lm, world_landmarks=world_lm, mask=mask))
+        people.append(PersonPose(image_landmarks=image_lm, world_landmarks=world_lm, presence=presence, mask=mask))
     return PoseFrame(timestamp_ms=float(timestamp_ms), image_size=(width, height), people=people)
 
 

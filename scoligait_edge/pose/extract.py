@@ -59,12 +59,18 @@ def detect_video_poses(
 
 
 def subject_keypoints(frames: list[PoseFrame]) -> np.ndarray:
-    """COCO-21 ``[T, 21, 3]`` of each frame's subject; NaN / score 0 where none."""
+    """COCO-21 ``[T, 21, 3]`` of each frame's subject; NaN / score 0 where none.
+
+    Joints MediaPipe places outside the image are guesses, so they count as missing.
+    """
     kp = np.full((len(frames), NUM_COCO_FEET, 3), np.nan)
     kp[..., 2] = 0.0
     for i, f in enumerate(frames):
         if f.subject is not None:
             kp[i] = f.subject.coco(with_feet=True)
+            w, h = f.image_size
+            outside = (kp[i, :, 0] < 0) | (kp[i, :, 0] >= w) | (kp[i, :, 1] < 0) | (kp[i, :, 1] >= h)
+            kp[i, outside] = (np.nan, np.nan, 0.0)
     return kp
 
 

@@ -31,6 +31,8 @@ class PersonPose(BaseModel):
 
     ``image_landmarks``: MediaPipe's 33 landmarks ``[33, 4]`` as (x px, y px, z,
     visibility); z is MediaPipe's relative depth (same scale as x, hips ~0).
+    ``presence``: ``[33]`` MediaPipe's per-landmark presence (in the image at all),
+    or None when the source has none.
     ``world_landmarks``: ``[33, 4]`` (x, y, z metres from the hip centre,
     visibility) or None. ``mask``: float32 ``[H, W]`` segmentation in [0, 1] or None.
     """
@@ -39,6 +41,7 @@ class PersonPose(BaseModel):
 
     image_landmarks: np.ndarray
     world_landmarks: np.ndarray | None = None
+    presence: np.ndarray | None = None
     mask: np.ndarray | None = None
 
     @field_validator("image_landmarks", mode="before")
@@ -50,6 +53,16 @@ class PersonPose(BaseModel):
     @classmethod
     def _check_world(cls, v: object) -> np.ndarray | None:
         return None if v is None else _landmark_array(v, "world_landmarks")
+
+    @field_validator("presence", mode="before")
+    @classmethod
+    def _check_presence(cls, v: object) -> np.ndarray | None:
+        if v is None:
+            return None
+        arr = np.asarray(v, dtype=np.float64)
+        if arr.shape != (NUM_MEDIAPIPE,):
+            raise KeypointError(f"presence must be [33], got {arr.shape}")
+        return arr
 
     @field_validator("mask", mode="before")
     @classmethod
@@ -64,9 +77,10 @@ class PersonPose(BaseModel):
         return arr
 
     def coco(self, with_feet: bool = True) -> np.ndarray:
-        """COCO-21 (or COCO-17) ``[J, 3]`` (x px, y px, visibility) for gait code."""
+        """COCO-21 (or COCO-17) ``[J, 3]`` (x px, y px, score) for gait code; see
+        :func:`mediapipe_to_coco` for how occluded joints are scored."""
         lm = self.image_landmarks
-        return mediapipe_to_coco(lm[:, :2], lm[:, 3], with_feet=with_feet)
+        return mediapipe_to_coco(lm[:, :2], lm[:, 3], presence=self.presence, with_feet=with_feet)
 
     # Cached: the tracker asks for these several times per frame.
     @cached_property

@@ -68,20 +68,36 @@ BONES: tuple[tuple[int, int], ...] = (
 
 
 def mediapipe_to_coco(
-    landmarks_xy: np.ndarray, visibility: np.ndarray, *, with_feet: bool = True
+    landmarks_xy: np.ndarray,
+    visibility: np.ndarray,
+    *,
+    presence: np.ndarray | None = None,
+    with_feet: bool = True,
 ) -> np.ndarray:
     """Convert MediaPipe's 33 landmarks to COCO-21 (or COCO-17) ``[J, 3]``.
 
-    ``landmarks_xy`` is ``[..., 33, 2]`` in pixels, ``visibility`` ``[..., 33]``.
+    ``landmarks_xy`` is ``[..., 33, 2]`` in pixels, ``visibility`` and
+    ``presence`` ``[..., 33]``. MediaPipe places a joint hidden behind the body
+    (the far arm in a side view) from body context: its visibility is low but
+    its presence (in the image at all) is high and the position is usable. So
+    with presence the score is ``presence * (0.5 + 0.5 * visibility)``: an
+    occluded joint keeps about half its confidence, a joint outside the image
+    drops out. Without presence the score is the visibility.
     """
     xy = np.asarray(landmarks_xy, dtype=np.float64)
     vis = np.asarray(visibility, dtype=np.float64)
     if xy.shape[-2:] != (33, 2) or vis.shape[-1] != 33:
         raise ValueError(f"expected [...,33,2] and [...,33], got {xy.shape} and {vis.shape}")
+    score = np.clip(vis, 0.0, 1.0)
+    if presence is not None:
+        pres = np.asarray(presence, dtype=np.float64)
+        if pres.shape != vis.shape:
+            raise ValueError(f"presence {pres.shape} does not match visibility {vis.shape}")
+        score = np.clip(pres, 0.0, 1.0) * (0.5 + 0.5 * score)
     idx = list(MEDIAPIPE_INDEX_FOR_COCO21 if with_feet else MEDIAPIPE_INDEX_FOR_COCO21[:NUM_COCO])
     out = np.empty(xy.shape[:-2] + (len(idx), 3), dtype=np.float64)
     out[..., :2] = xy[..., idx, :]
-    out[..., 2] = np.clip(vis[..., idx], 0.0, 1.0)
+    out[..., 2] = score[..., idx]
     return out
 
 

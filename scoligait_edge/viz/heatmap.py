@@ -48,20 +48,20 @@ def plot_knowledge_map(
     cmap = plt.get_cmap("RdBu_r").copy()
     cmap.set_bad("#d0d0d0")
     im = ax.imshow(np.ma.masked_invalid(z.T), aspect="auto", cmap=cmap, vmin=-4, vmax=4, extent=extent, interpolation="nearest")
+    ticks, labels = [], []
     for name, sl in domain_slices().items():
         if sl.start:
             ax.axhline(sl.start, color="black", lw=1.2)
-        ax.text(-0.01, (sl.start + sl.stop) / 2, _DOMAIN_LABELS[name], transform=ax.get_yaxis_transform(),
-                ha="right", va="center", rotation=90, fontsize=9)
-    ax.set_yticks([0, 34, 140, 172, 238])
-    ax.set_ylabel("feature index", labelpad=28)
+        ticks.append((sl.start + sl.stop) / 2)
+        labels.append(_DOMAIN_LABELS[name].replace(" (", "\n("))
+    ax.set_yticks(ticks, labels, fontsize=9)
     ax.set_xlabel("time (s)")
     cbar = fig.colorbar(im, ax=[ax_ev, ax], fraction=0.025, pad=0.01)
     cbar.set_label("per-feature robust z-score (grey: masked frame)")
 
     ax_ev.set_yticks([0, 1], ["right", "left"])
     ax_ev.set_ylim(-0.6, 1.6)
-    ax_ev.set_title(title, fontsize=11)
+    ax_ev.set_title(title, fontsize=11, pad=18)
     if events is not None:
         for row, side, color in ((1, "left", "tab:blue"), (0, "right", "tab:red")):
             hs = np.asarray(events.heel_strikes[side], dtype=int)
@@ -70,7 +70,7 @@ def plot_knowledge_map(
                 ax_ev.scatter(t_s[hs[hs < n]], np.full(hs[hs < n].size, row), marker="v", color=color, s=40, label=f"{side} heel strike")
             if to.size:
                 ax_ev.scatter(t_s[to[to < n]], np.full(to[to < n].size, row), marker="^", facecolors="none", edgecolors=color, s=30, label=f"{side} toe-off")
-        ax_ev.legend(loc="upper right", fontsize=7, ncol=4, frameon=False)
+        ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
     ax_ev.tick_params(labelbottom=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,247 @@
+"""SIMULATED walker, part 2: pinhole camera and silhouette rendering.
+
+World frame: X = walking direction, Y = subject's left, Z = up (metres).
+Camera frame rows: right, down, forward, so pixel y points down like images.
+
+Views:
+
+* ``side`` / ``left_to_right``: camera on the subject's RIGHT, the walker moves
+  toward +u (image right); the subject's right side is the near side.
+* ``side`` / ``right_to_left``: camera on the subject's LEFT, the walker moves
+  toward -u; the left side is near.
+* ``frontal`` / ``toward``: camera ahead, subject approaches and grows; the
+  subject's right appears on the image LEFT (as in a mirror-less photo).
+* ``frontal`` / ``away``: camera behind, back view; the subject shrinks and its
+  right appears on the image RIGHT.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from scoligait_edge.pose.skeleton import (
+    L_ANKLE, L_EAR, L_ELBOW, L_HEEL, L_HIP, L_KNEE, L_SHOULDER, L_TOE, L_WRIST, NOSE,
+    R_ANKLE, R_EAR, R_ELBOW, R_HEEL, R_HIP, R_KNEE, R_SHOULDER, R_TOE, R_WRIST,
+)
+
+View = Literal["side", "frontal"]
+Direction = Literal["left_to_right", "right_to_left", "toward", "away"]
+SIDE_DIRECTIONS: tuple[str, ...] = ("left_to_right", "right_to_left")
+FRONTAL_DIRECTIONS: tuple[str, ...] = ("toward", "away")
+
+
+class CameraModel(BaseModel):
+    """Pinhole camera: ``uv = K [R | -R C] X`` with rows of R = (right, down, forward)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    view: View
+    direction: Direction
+    image_size: tuple[int, int] = Field(description="(width, height) in pixels.")
+    focal_px: float
+    center_px: tuple[float, float]
+    rotation: tuple[tuple[float, float, float], ...] = Field(description="3x3 world-to-camera rotation.")
+    position_m: tuple[float, float, float]
+
+    @property
+    def R(self) -> np.ndarray:
+        return np.asarray(self.rotation, dtype=np.float64)
+
+    @property
+    def K(self) -> np.ndarray:
+        f, (cx, cy) = self.focal_px, self.center_px
+        return np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
+
+    def to_camera(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - np.asarray(self.position_m)) @ self.R.T
+
+    def project(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points ``[..., 3]`` -> (pixels ``[..., 2]``, depth ``[...]`` in metres)."""
+        Xc = self.to_camera(X)
+        z = Xc[..., 2]
+        zs = np.where(z > 1e-6, z, np.nan)
+        uv = np.stack([self.focal_px * Xc[..., 0] / zs + self.center_px[0],
+                       self.focal_px * Xc[..., 1] / zs + self.center_px[1]], axis=-1)
+        return uv, z
+
+
+def default_focal_px(image_width: int, hfov_deg: float = 60.0) -> float:
+    return 0.5 * image_width / np.tan(np.deg2rad(hfov_deg) / 2)
+
+
+def _look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    fwd = target - position
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    return np.stack([right, down, fwd])
+
+
+def _small_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation in camera coordinates: yaw about 'down', pitch about 'right', roll about 'forward'."""
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    r_yaw = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
+    r_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    r_roll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return r_roll @ r_pitch @ r_yaw
+
+
+def make_camera(
+    view: View,
+    direction: Direction,
+    pelvis: np.ndarray,
+    height_m: float,
+    rng: np.random.Generator,
+    *,
+    image_size: tuple[int, int] = (1280, 720),
+    focal_px: float | None = None,
+    side_distance_m: float | None = None,
+    frontal_near_distance_m: float | None = None,
+    jitter_deg: float = 2.0,
+) -> CameraModel:
+    """Place a camera for a walk whose mid-hip trajectory is ``pelvis`` ``[T, 3]``."""
+    w, hgt = image_size
+    f = float(focal_px or default_focal_px(w))
+    x0, x1 = float(pelvis[0, 0]), float(pelvis[-1, 0])
+    y_mid = float(np.mean(pelvis[:, 1]))
+    cam_h = float(rng.uniform(0.85, 1.35))
+    jit = np.deg2rad(jitter_deg) * rng.normal(size=3) * np.array([1.0, 1.0, 0.5])
+    if view == "side":
+        if direction not in SIDE_DIRECTIONS:
+            raise ValueError(f"side view needs direction in {SIDE_DIRECTIONS}, got {direction!r}")
+        span = (x1 - x0) + 1.2  # the body reaches ~0.6 m either side of the pelvis
+        d = side_distance_m or max(3.0, 1.15 * span * f / w, height_m * f / (0.8 * hgt))
+        side = -1.0 if direction == "left_to_right" else 1.0  # camera on the right (-Y) or left (+Y)
+        pos = np.array([(x0 + x1) / 2, y_mid + side * d, cam_h])
+        target = np.array([(x0 + x1) / 2, y_mid, 0.5 * height_m])
+    elif view == "frontal":
+        if direction not in FRONTAL_DIRECTIONS:
+            raise ValueError(f"frontal view needs direction in {FRONTAL_DIRECTIONS}, got {direction!r}")
+        near = frontal_near_distance_m or height_m * f / (0.78 * hgt)
+        lat = float(rng.normal(0.0, 0.15))
+        if direction == "toward":
+            pos = np.array([x1 + near, y_mid + lat, cam_h])
+            target = np.array([x1, y_mid, 0.5 * height_m])
+        else:
+            pos = np.array([x0 - near, y_mid + lat, cam_h])
+            target = np.array([x0, y_mid, 0.5 * height_m])
+    else:
+        raise ValueError(f"camera must be 'side' or 'frontal', got {view!r}")
+    R = _small_rotation(*jit) @ _look_at(pos, target)
+    return CameraModel(
+        view=view, direction=direction, image_size=(int(w), int(hgt)), focal_px=f,
+        center_px=(w / 2.0, hgt / 2.0), rotation=tuple(tuple(float(v) for v in r) for r in R),
+        position_m=tuple(float(v) for v in pos),
+    )
+
+
+# ----------------------------------------------------------------------------- silhouettes
+
+# (joint a, joint b, radius as a fraction of body height)
+_LIMBS: tuple[tuple[int, int, float], ...] = (
+    (L_SHOULDER, L_ELBOW, 0.030), (L_ELBOW, L_WRIST, 0.024),
+    (R_SHOULDER, R_ELBOW, 0.030), (R_ELBOW, R_WRIST, 0.024),
+    (L_HIP, L_KNEE, 0.048), (L_KNEE, L_ANKLE, 0.034),
+    (R_HIP, R_KNEE, 0.048), (R_KNEE, R_ANKLE, 0.034),
+    (L_HEEL, L_TOE, 0.020), (L_ANKLE, L_HEEL, 0.022), (L_ANKLE, L_TOE, 0.020),
+    (R_HEEL, R_TOE, 0.020), (R_ANKLE, R_HEEL, 0.022), (R_ANKLE, R_TOE, 0.020),
+)
+
+
+def render_silhouette(
+    world_keypoints: np.ndarray,
+    camera: CameraModel,
+    height_m: float,
+    *,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """Binary silhouette(s) of the body model, uint8 0/255.
+
+    ``world_keypoints`` is ``[21, 3]`` or ``[T, 21, 3]`` (metres, world frame,
+    noise-free). Limbs are thick capsules, the torso a filled polygon, the head
+    an ellipse; widths shrink with depth. ``scale`` renders at a fraction of the
+    camera's image size (e.g. 0.5 -> 640x360 for a 1280x720 camera).
+    Returns ``[H, W]`` or ``[T, H, W]``.
+    """
+    X = np.asarray(world_keypoints, dtype=np.float64)
+    single = X.ndim == 2
+    if single:
+        X = X[None]
+    w = max(int(round(camera.image_size[0] * scale)), 1)
+    hgt = max(int(round(camera.image_size[1] * scale)), 1)
+    uv, z = camera.project(X)
+    uv = uv * scale
+    fpx = camera.focal_px * scale
+    out = np.zeros((X.shape[0], hgt, w), dtype=np.uint8)
+    S = 4  # fixed-point sub-pixel bits for cv2 drawing
+    for i in range(X.shape[0]):
+        if not np.all(z[i] > 0.05):
+            continue  # a joint behind the camera: leave the frame empty
+        img = out[i]
+        p = np.round(uv[i] * (1 << S)).astype(np.int64)
+        rad = lambda r, zz: max(int(round(r * height_m * fpx / zz * (1 << S))), 1 << S)  # noqa: E731
+        zmid = float(np.mean(z[i]))
+        # torso: shoulders widened, hips widened
+        sh_l, sh_r, hp_l, hp_r = uv[i, L_SHOULDER], uv[i, R_SHOULDER], uv[i, L_HIP], uv[i, R_HIP]
+        c = (sh_l + sh_r + hp_l + hp_r) / 4
+        poly = []
+        for pt, grow in ((sh_l, 0.025), (sh_r, 0.025), (hp_r, 0.045), (hp_l, 0.045)):
+            v = pt - c
+            n = np.linalg.norm(v)
+            extra = grow * height_m * fpx / zmid
+            poly.append(pt + (v / n * extra if n > 1e-6 else 0))
+        hull = cv2.convexHull(np.round(np.asarray(poly) * (1 << S)).astype(np.int32))
+        cv2.fillConvexPoly(img, hull, 255, lineType=cv2.LINE_8, shift=S)
+        # limbs
+        for a, b, r in _LIMBS:
+            th = rad(r, 0.5 * (z[i, a] + z[i, b]))
+            cv2.line(img, tuple(p[a]), tuple(p[b]), 255, thickness=max(int(2 * th) >> S, 1),
+                     lineType=cv2.LINE_8, shift=S)
+            cv2.circle(img, tuple(p[a]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
+            cv2.circle(img, tuple(p[b]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
+        # neck and head
+        neck = ((uv[i, L_SHOULDER] + uv[i, R_SHOULDER]) / 2 * (1 << S)).astype(np.int64)
+        head_pts = uv[i, [L_EAR, R_EAR, NOSE]]
+        head = (np.mean(head_pts[:2], axis=0) * 0.7 + head_pts[2] * 0.3)
+        zh = float(z[i, NOSE])
+        cv2.line(img, tuple(neck), tuple((head * (1 << S)).astype(np.int64)), 255,
+                 thickness=max(int(2 * rad(0.032, zh)) >> S, 1), lineType=cv2.LINE_8, shift=S)
+        ax = rad(0.062, zh)
+        cv2.ellipse(img, tuple((head * (1 << S)).astype(np.int64)), (int(ax * 0.85), int(ax * 1.15)),
+                    0, 0, 360, 255, -1, lineType=cv2.LINE_8, shift=S)
+    return out[0] if single else out
+
+
+def crop_scoliosis1k(mask: np.ndarray, *, size: int = 64, cut: int = 10) -> np.ndarray:
+    """Scoliosis1K-style silhouette: height-normalised crop, ``size x size``, then
+    ``cut`` pixels off each side -> ``[size, size - 2*cut]`` uint8 (64x44 default).
+
+    Rows with foreground set the vertical extent; the crop is resized to
+    ``size`` rows keeping the aspect ratio and centred horizontally on the
+    column that splits the foreground mass in half. Accepts ``[H, W]`` or
+    ``[T, H, W]``; an empty mask gives zeros.
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3:
+        return np.stack([crop_scoliosis1k(x, size=size, cut=cut) for x in m]) if len(m) else \
+            np.zeros((0, size, size - 2 * cut), np.uint8)
+    if m.ndim != 2:
+        raise ValueError(f"expected [H, W] or [T, H, W] mask, got shape {m.shape}")
+    out = np.zeros((size, size), dtype=np.uint8)
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(m, dtype=np.uint8))
+    if w == 0 or h == 0:
+        return out[:, cut:size - cut].copy()
+    body = np.ascontiguousarray(m[y:y + h, x:x + w], dtype=np.uint8)
+    new_w = max(int(round(w * size / h)), 1)
+    body = cv2.resize(body, (new_w, size), interpolation=cv2.INTER_AREA if h > size else cv2.INTER_LINEAR)
+    col_mass = np.cumsum(body.sum(axis=0, dtype=np.float64))
+    cx = int(np.searchsorted(col_mass, col_mass[-1] / 2)) if col_mass[-1] > 0 else new_w // 2
+    left = cx - size // 2
+    src0, src1 = max(left, 0), min(left + size, new_w)
+    out[:, src0 - left:src1 - left] = body[:, src0:src1]
+    return out[:, cut:size - cut].copy()
