@@ -14,10 +14,11 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
+from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
-from scoligait_edge.kinematics.features import core_present, points_y_up, raw_body_size
+from scoligait_edge.kinematics.features import points_y_up
 from scoligait_edge.pose.skeleton import (
     L_ANKLE, L_EAR, L_HEEL, L_HIP, L_TOE, NOSE, NUM_COCO_FEET, R_ANKLE, R_EAR, R_HEEL, R_HIP, R_TOE,
 )
@@ -25,7 +26,11 @@ from scoligait_edge.pose.skeleton import (
 MIN_STEP_S = 0.25
 """Two heel strikes of one foot are at least two steps apart (>= 0.5 s at fast cadence)."""
 MIN_EXCURSION = 0.06
-"""Smallest fore-aft foot excursion (body sizes) that counts as a step, not sway."""
+"""Smallest fore-aft foot excursion (leg lengths) that counts as a step, not sway."""
+MIN_FOOT_SPEED = 0.004
+"""Swing speed (leg lengths a frame) below which a foot is not walking at all."""
+STILL_FRACTION = 0.2
+"""A foot moving slower than this fraction of its swing speed is planted."""
 
 View = Literal["side", "frontal", "unknown"]
 
@@ -91,18 +96,25 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
     """Heel strikes and toe-offs from ``[T, 17|21, 3]`` keypoints (pixels, score).
 
     Heels and toes are used when the array has the 21-joint layout, else ankles.
-    Frames where the legs or hips are missing are skipped: events are only
-    reported inside stretches of continuous tracking.
+    Events are only reported inside stretches where the hips and ankles are
+    tracked. Side-on: Zeni's fore-aft extremes relative to the pelvis (robust to
+    a camera that pans with the walker). Toward/away from the camera the fore-aft
+    position mixes with foot lift in the image, so there a foot's contact is read
+    from its speed instead: a planted foot stands still in the image of a static
+    camera, so heel strike is where the heel stops and toe-off where the toe leaves.
     """
     kp = fill_gaps(keypoints, min_score=min_score)
     n = kp.shape[0]
     events = GaitEvents(fps=fps, n_frames=n)
     points = points_y_up(kp)
-    ok = core_present(points)
+    ok = np.all(np.isfinite(points[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE], 0]), axis=1)
     if ok.sum() < 2:
         return events
-    size = np.where(ok, raw_body_size(points), np.nan)
     hip = 0.5 * (points[:, L_HIP] + points[:, R_HIP])
+    # leg length (hip to ankle, both sides) as the per-frame scale: needs only the joints we track
+    size = 0.5 * (np.linalg.norm(points[:, L_ANKLE] - points[:, L_HIP], axis=1)
+                  + np.linalg.norm(points[:, R_ANKLE] - points[:, R_HIP], axis=1))
+    size[~ok] = np.nan
     feet = kp.shape[1] == NUM_COCO_FEET
     strike_pt = {s: _foot(kp, points, heel, ankle, feet) for s, heel, ankle in (("left", L_HEEL, L_ANKLE), ("right", R_HEEL, R_ANKLE))}
     off_pt = {s: _foot(kp, points, toe, ankle, feet) for s, toe, ankle in (("left", L_TOE, L_ANKLE), ("right", R_TOE, R_ANKLE))}
@@ -117,16 +129,64 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
         if stop - start < distance:
             continue
         seg = slice(start, stop)
-        seg_size = _smooth(size[seg], 3 * width)
+        seg_size = _smooth(size[seg], 5 * width)
         for side in ("left", "right"):
-            fwd = _smooth(((strike_pt[side][seg] - hip[seg]) @ axis) / seg_size, width)
-            back = _smooth(((off_pt[side][seg] - hip[seg]) @ axis) / seg_size, width)
-            prom = max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd)))
-            hs, _ = find_peaks(fwd, distance=distance, prominence=prom)
-            to, _ = find_peaks(-back, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(back))))
-            events.heel_strikes[side] += [int(i) + start for i in hs]
-            events.toe_offs[side] += [int(i) + start for i in to]
+            if view == "side":
+                hs, to = _zeni(strike_pt[side][seg], off_pt[side][seg], hip[seg], axis, seg_size, width, distance)
+            else:
+                hs, to = _foot_contact(strike_pt[side][seg], off_pt[side][seg], seg_size, width, distance)
+            events.heel_strikes[side] += [int(i + start) for i in hs]
+            events.toe_offs[side] += [int(i + start) for i in to]
     return events
+
+
+def _denoise(x: np.ndarray, width: int) -> np.ndarray:
+    """Median filter (drops single-frame outliers) then a moving average."""
+    k = 2 * width + 1
+    if x.shape[0] >= k:
+        x = median_filter(x, size=(k,) + (1,) * (x.ndim - 1), mode="nearest")
+    if x.ndim == 1:
+        return _smooth(x, width)
+    return np.stack([_smooth(x[:, i], width) for i in range(x.shape[1])], axis=1)
+
+
+def _zeni(strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray, size: np.ndarray,
+          width: int, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    fwd = _denoise(((strike - hip) @ axis) / size, width)
+    back = _denoise(((off - hip) @ axis) / size, width)
+    hs, _ = find_peaks(fwd, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd))))
+    to, _ = find_peaks(-back, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(back))))
+    return hs, to
+
+
+def _foot_contact(strike: np.ndarray, off: np.ndarray, size: np.ndarray, width: int,
+                  distance: int) -> tuple[np.ndarray, np.ndarray]:
+    min_stance = max(int(round(0.4 * distance)), 2)  # 0.2 s at 30 Hz
+    def speed(xy: np.ndarray) -> np.ndarray:
+        sm = _denoise(xy, width)
+        v = np.zeros(len(sm))
+        v[1:-1] = np.linalg.norm(sm[2:] - sm[:-2], axis=1) / 2
+        v[0], v[-1] = v[1], v[-2]
+        return v / size
+
+    def transitions(v: np.ndarray) -> tuple[list[int], list[int]]:
+        moving_level = float(np.percentile(v, 90))
+        if moving_level < MIN_FOOT_SPEED:
+            return [], []  # the foot never really moves: no steps
+        still = v < STILL_FRACTION * moving_level
+        landings, lifts = [], []
+        for a, b in _runs(still):
+            if b - a < min_stance:  # stance is ~60% of a cycle; a brief stop mid-swing is projection
+                continue
+            if a > 0 and v[max(a - distance // 2, 0) : a].max() > 0.5 * moving_level:
+                landings.append(a)
+            if b < len(v) and v[b : b + distance // 2].max() > 0.5 * moving_level:
+                lifts.append(b - 1)
+        return landings, lifts
+
+    hs, _ = transitions(speed(strike))
+    _, to = transitions(speed(off))
+    return np.array(hs, dtype=int), np.array(to, dtype=int)
 
 
 def _foot(kp: np.ndarray, points: np.ndarray, foot_joint: int, ankle: int, have_feet: bool) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""Gait events against the simulator's ground truth, and window quality verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoligait_edge.data.simulate import sample_subject, simulate_clip
+from scoligait_edge.kinematics import assess_window, build_knowledge_map, detect_gait_events
+from tests.kinematics_helpers import standing_pose
+
+
+def _detection(camera: str, direction: str, noise: bool, n_clips: int = 8, tol: int = 2):
+    found = total = false_pos = 0
+    cadence_err = []
+    for i in range(n_clips):
+        subject = sample_subject(np.random.default_rng(i), f"s{i}", cobb_deg=0.0)
+        clip = simulate_clip(subject, n_frames=150, camera=camera, direction=direction, seed=i, noise=noise)
+        events = detect_gait_events(clip.keypoints, clip.fps)
+        for side in ("left", "right"):
+            truth = clip.events[side]["heel_strike"]
+            detected = events.heel_strikes[side]
+            inner = [t for t in truth if 5 <= t <= 145]  # an event at the clip's edge cannot be a peak
+            total += len(inner)
+            found += sum(any(abs(d - t) <= tol for d in detected) for t in inner)
+            false_pos += sum(not any(abs(d - t) <= tol for t in truth) for d in detected)
+        if events.cadence() is not None:
+            cadence_err.append(abs(events.cadence() - clip.cadence_spm) / clip.cadence_spm)
+    return found / total, false_pos, float(np.median(cadence_err)), events.view
+
+
+@pytest.mark.parametrize(
+    "camera,direction,noise,min_rate",
+    [
+        ("side", "left_to_right", False, 0.95),
+        ("side", "right_to_left", False, 0.95),
+        ("side", "left_to_right", True, 0.75),
+        ("frontal", "toward", False, 0.95),
+        ("frontal", "toward", True, 0.9),
+    ],
+)
+def test_heel_strikes_match_simulated_truth(camera, direction, noise, min_rate):
+    rate, false_pos, cadence_err, view = _detection(camera, direction, noise)
+    assert view == camera
+    assert rate >= min_rate, rate
+    assert false_pos <= 3, false_pos
+    assert cadence_err < 0.08, cadence_err
+
+
+def test_standing_still_gives_no_steps():
+    kp = standing_pose(120)
+    kp[..., :2] += np.random.default_rng(0).normal(0, 1.5, kp[..., :2].shape)
+    events = detect_gait_events(kp, 30)
+    assert events.n_steps == 0 and events.cadence() is None
+
+
+def test_window_quality_verdicts():
+    subject = sample_subject(np.random.default_rng(3), "s3", cobb_deg=0.0)
+    clip = simulate_clip(subject, n_frames=200, camera="side", seed=3, noise=False)
+    events = detect_gait_events(clip.keypoints, clip.fps)
+    kmap = build_knowledge_map(clip.keypoints, clip.fps)
+    good = assess_window(kmap.valid, events, 80, 176)
+    assert good.ok and good.n_cycles >= 1 and not good.reasons
+    assert 80 <= good.cadence_spm <= 140
+    # a window where the subject vanished half the time
+    valid = kmap.valid.copy()
+    valid[80:130] = False
+    bad = assess_window(valid, events, 80, 176)
+    assert not bad.whole_body_visible and any("visible" in r for r in bad.reasons)
+    # a still subject: no walking, no cycles
+    still = build_knowledge_map(standing_pose(120), 30)
+    verdict = assess_window(still.valid, detect_gait_events(standing_pose(120), 30), 20, 116)
+    assert not verdict.walking and not verdict.enough_cycles and not verdict.ok
