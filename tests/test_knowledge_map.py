@@ -198,3 +198,16 @@ def test_builder_resync_keeps_long_streams_exact():
     rows = np.array([b.update(f).values for f in kp])
     batch = build_knowledge_map(kp, 30).values  # no gaps in this clip, so no filling differences
     assert np.abs(rows - batch).max() <= 1e-5
+
+
+@pytest.mark.parametrize("camera", ["side", "frontal"])
+def test_streaming_equals_batch_on_simulated_walking(camera):
+    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+
+    subject = sample_subject(np.random.default_rng(7), "sim-7", cobb_deg=25.0)
+    clip = simulate_clip(subject, n_frames=300, camera=camera, seed=7)  # noise and dropouts on
+    batch = build_knowledge_map(clip.keypoints, clip.fps)
+    values, valid = stream(clip.keypoints)
+    np.testing.assert_array_equal(valid, batch.valid)
+    assert np.abs(values - batch.values).max() <= 1e-5
+    assert batch.valid.mean() > 0.5
