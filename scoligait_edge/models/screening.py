@@ -1,0 +1,368 @@
+"""The ScoliGait screening model: per-modality encoders -> concatenated tokens -> fusion -> heads.
+
+Outputs a screening logit (positive = Cobb angle >= 10 degrees, "refer for a
+clinical examination"), a Cobb-angle estimate in degrees, a per-token
+saliency and that saliency painted back onto the knowledge map.
+
+Timebase: every video and knowledge-map token carries the centre frame index
+of the frames it spans ("aligned"), so tokens of the same frames share a RoPE
+position; "non_aligned" numbers each stream's tokens 0..n-1 instead (the
+paper's ablation). Text tokens sit at the window's centre frame.
+
+The forward is traceable for ``torch.onnx.export`` (legacy exporter, opset
+18, dynamic batch): shapes depend only on the config, never on tensor values.
+Input validation is skipped while tracing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from scoligait_edge.kinematics.schema import NUM_FEATURES
+from scoligait_edge.models.encoders import MINILM_DIM, KnowledgeMapEncoder, TextProjection, VideoEncoder
+from scoligait_edge.models.fusion import FusionKind, TokenFusion, default_fusion_blocks
+from scoligait_edge.models.layers.latent_pool import masked_mean
+from scoligait_edge.models.layers.patch import DEFAULT_GROUP_SIZES, KmToken, TubeletToken
+
+Modalities = Literal["km", "video", "km+video", "km+video+text"]
+COBB_THRESHOLD_DEG = 10.0
+"""Scoliosis Research Society definition: a coronal Cobb angle of at least 10 degrees."""
+
+
+class ScreeningModelConfig(BaseModel):
+    """Everything needed to rebuild a :class:`ScreeningModel` (stored beside every checkpoint).
+
+    ``depth`` left out resolves to 8 for one modality and 4 per encoder when
+    several are fused (the paper's parameter matching); ``fusion_blocks`` left
+    out resolves to 1 for ``cat_att`` and 0 otherwise. The resolved numbers are
+    what gets stored.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modalities: Modalities = "km+video+text"
+    fusion: FusionKind = "cat_latent"
+    rope: Literal["aligned", "non_aligned"] = "aligned"
+    depth: int | None = Field(default=None, ge=1, description="transformer blocks per encoder")
+    dim: int = Field(default=128, ge=8)
+    heads: int = Field(default=4, ge=1)
+    mlp_ratio: float = Field(default=4.0, gt=0)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    window_frames: int = Field(default=96, ge=1)
+    km_patch_frames: int = Field(default=8, ge=1)
+    km_group_sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_GROUP_SIZES))
+    video_tubelet_frames: int = Field(default=8, ge=1)
+    video_patch_size: tuple[int, int] = (16, 11)
+    video_image_size: tuple[int, int] = (64, 44)
+    video_channels: Literal[1, 3] = 1
+    fusion_blocks: int | None = Field(default=None, ge=0)
+    num_latents: int = Field(default=512, ge=1)
+    latent_heads: int = Field(default=8, ge=1)
+    pma_queries: int = Field(default=1, ge=1)
+    text_dim: int = Field(default=MINILM_DIM, ge=1)
+    rope_base: float = Field(default=10_000.0, gt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            modalities = data.get("modalities", "km+video+text")
+            if data.get("depth") is None:
+                data["depth"] = 8 if "+" not in str(modalities) else 4
+            if data.get("fusion_blocks") is None:
+                data["fusion_blocks"] = default_fusion_blocks(str(data.get("fusion", "cat_latent")))
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ScreeningModelConfig:
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise ValueError(f"dim {self.dim} / heads {self.heads} must give an even head size (RoPE)")
+        if self.fusion in ("cat_latent", "cat_pma") and self.dim % self.latent_heads:
+            raise ValueError(f"dim {self.dim} is not divisible by latent_heads {self.latent_heads}")
+        if self.window_frames % self.km_patch_frames or self.window_frames % self.video_tubelet_frames:
+            raise ValueError("window_frames must be a multiple of km_patch_frames and video_tubelet_frames")
+        if self.fusion == "cat_att" and not self.fusion_blocks:
+            raise ValueError("fusion 'cat_att' needs fusion_blocks >= 1")
+        return self
+
+    @property
+    def encoder_depth(self) -> int:
+        return int(self.depth)  # always resolved by the validator
+
+    @property
+    def uses_km(self) -> bool:
+        return "km" in self.modalities
+
+    @property
+    def uses_video(self) -> bool:
+        return "video" in self.modalities
+
+    @property
+    def uses_text(self) -> bool:
+        return "text" in self.modalities
+
+    @property
+    def text_position(self) -> float:
+        """The fixed RoPE position of text tokens: the window's centre frame."""
+        return (self.window_frames - 1) / 2.0
+
+
+class ScreeningOutput(NamedTuple):
+    """Model outputs (a tuple, so it traces and exports; ONNX output names follow the field names)."""
+
+    logit: torch.Tensor
+    """[B] screening logit, positive class = Cobb >= 10 degrees."""
+    prob: torch.Tensor
+    """[B] sigmoid(logit). Uncalibrated until a threshold/calibration is fitted on validation data."""
+    cobb: torch.Tensor
+    """[B] Cobb-angle estimate, degrees."""
+    token_saliency: torch.Tensor
+    """[B, N] each token's additive contribution to ``logit`` (see :meth:`ScreeningModel.forward`)."""
+    km_attention_map: torch.Tensor
+    """[B, T, 238] token saliency painted onto the knowledge-map cells, 0 on invalid frames."""
+
+
+class ScreeningModel(nn.Module):
+    """Knowledge map (+ video, + text) screening model. Token order: km tokens, video tokens, text tokens."""
+
+    def __init__(self, config: ScreeningModelConfig | None = None) -> None:
+        super().__init__()
+        cfg = self.config = config if config is not None else ScreeningModelConfig()
+        common = dict(dim=cfg.dim, depth=cfg.encoder_depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
+                      dropout=cfg.dropout, window_frames=cfg.window_frames, rope_base=cfg.rope_base)
+        self.km_encoder = (
+            KnowledgeMapEncoder(**common, patch_frames=cfg.km_patch_frames, group_sizes=cfg.km_group_sizes)
+            if cfg.uses_km else None
+        )
+        self.video_encoder = (
+            VideoEncoder(**common, tubelet_frames=cfg.video_tubelet_frames, patch_size=cfg.video_patch_size,
+                         image_size=cfg.video_image_size, in_channels=cfg.video_channels)
+            if cfg.uses_video else None
+        )
+        self.text_projection = (
+            TextProjection(cfg.dim, cfg.text_dim, position=cfg.text_position, dropout=cfg.dropout)
+            if cfg.uses_text else None
+        )
+        n_mod = int(cfg.uses_km) + int(cfg.uses_video) + int(cfg.uses_text)
+        self.modality_embed = nn.Parameter(torch.zeros(n_mod, cfg.dim))
+        nn.init.trunc_normal_(self.modality_embed, std=0.02)
+        self.fusion = TokenFusion(cfg.fusion, cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.fusion_blocks,
+                                  cfg.num_latents, cfg.latent_heads, cfg.pma_queries, cfg.rope_base)
+        self.head_norm = nn.LayerNorm(cfg.dim)
+        self.screen_head = nn.Linear(cfg.dim, 1)
+        self.cobb_head = nn.Linear(cfg.dim, 1)
+        # "non_aligned": each stream numbers its own tokens 0..n-1 (flattened token index).
+        for name, n in (("km_stream_positions", self.num_km_tokens), ("video_stream_positions", self.num_video_tokens)):
+            self.register_buffer(name, torch.arange(n, dtype=torch.float32), persistent=False)
+        self.apply(_init_weights)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def num_km_tokens(self) -> int:
+        return 0 if self.km_encoder is None else self.km_encoder.patch_embed.num_tokens
+
+    @property
+    def num_video_tokens(self) -> int:
+        return 0 if self.video_encoder is None else self.video_encoder.patch_embed.num_tokens
+
+    @property
+    def km_token_layout(self) -> tuple[KmToken, ...]:
+        """Frames and map columns of each knowledge-map token (token ``i`` of the output is ``km_token_layout[i]``)."""
+        return () if self.km_encoder is None else self.km_encoder.patch_embed.token_layout
+
+    @property
+    def video_token_layout(self) -> tuple[TubeletToken, ...]:
+        """Frames and pixels of each video token; they follow the km tokens in the output."""
+        return () if self.video_encoder is None else self.video_encoder.patch_embed.token_layout
+
+    def token_slices(self) -> dict[str, slice]:
+        """Where each modality's tokens sit in ``token_saliency`` (text runs to the end)."""
+        out, start = {}, 0
+        for name, n in (("km", self.num_km_tokens), ("video", self.num_video_tokens)):
+            if n:
+                out[name] = slice(start, start + n)
+                start += n
+        if self.text_projection is not None:
+            out["text"] = slice(start, None)
+        return out
+
+    def stream_positions(self, stream: Literal["km", "video"], batch: int) -> torch.Tensor:
+        """RoPE positions [batch, N] the forward gives a stream's tokens.
+
+        "aligned": the centre frame index of each token's frames (shared by km
+        and video); "non_aligned": the stream's own token index 0..n-1.
+        """
+        encoder = self.km_encoder if stream == "km" else self.video_encoder
+        if encoder is None:
+            raise ValueError(f"this model has no {stream} stream (modalities {self.config.modalities!r})")
+        if self.config.rope == "aligned":
+            table = encoder.patch_embed.positions
+        else:
+            table = self.km_stream_positions if stream == "km" else self.video_stream_positions
+        return table.unsqueeze(0).expand(batch, -1)
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        km: torch.Tensor | None = None,
+        km_mask: torch.Tensor | None = None,
+        video: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        video_mask: torch.Tensor | None = None,
+    ) -> ScreeningOutput:
+        """Screen one batch of windows.
+
+        ``km`` [B, T, 238] raw knowledge map (NaN allowed on invalid frames),
+        ``km_mask`` [B, T] bool (None = all valid), ``video`` [B, T, C, 64, 44]
+        uint8 or float in [0, 1], ``text`` [B, S, 384] or [B, 384] sentence
+        embeddings with ``text_mask`` [B, S], ``video_mask`` [B, T] (None = all
+        frames valid). T must equal ``config.window_frames``.
+
+        ``token_saliency`` is exact: every fusion ends in a masked mean
+        ``p = sum_i w_i y_i`` followed by LayerNorm and a linear head, and
+        LayerNorm is affine in ``p`` once its spread ``sigma(p)`` is fixed, so
+        ``logit = bias + sum_i s_i`` with
+        ``s_i = w_i (y_i - mean(y_i)) . (gamma * w_head) / sigma(p)``.
+        Positive = evidence for "refer". (For ``cat_pma`` it is instead the
+        attention each token receives.)
+        """
+        cfg = self.config
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            self._validate(km, km_mask, video, text, text_mask)
+        streams: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        batch_ref = km if km is not None else video
+        if self.km_encoder is not None:
+            if km_mask is None:
+                km_mask = torch.ones_like(km[..., 0], dtype=torch.bool)
+            streams.append(self.km_encoder(km, km_mask, self.stream_positions("km", km.shape[0])))
+        if self.video_encoder is not None:
+            streams.append(self.video_encoder(video, video_mask, self.stream_positions("video", video.shape[0])))
+        if self.text_projection is not None:
+            streams.append(self.text_projection(text, text_mask))
+        tokens = [t + self.modality_embed[i] for i, (t, _, _) in enumerate(streams)]
+
+        x = torch.cat(tokens, dim=1)
+        mask = torch.cat([m for _, m, _ in streams], dim=1)
+        pos = torch.cat([p for _, _, p in streams], dim=1)
+        fused = self.fusion(x, mask, pos)
+        z = self.head_norm(fused.pooled)
+        logit = self.screen_head(z).squeeze(-1)
+        cobb = self.cobb_head(z).squeeze(-1)
+        if fused.tokens is not None:
+            saliency = self._logit_contributions(fused.tokens, mask, fused.pooled)
+        else:
+            saliency = fused.saliency
+        if self.km_encoder is not None:
+            km_map = self.km_encoder.patch_embed.remap(saliency[:, : self.num_km_tokens])
+            km_map = km_map * km_mask.unsqueeze(-1).to(km_map.dtype)
+        else:
+            km_map = batch_ref.new_zeros((batch_ref.shape[0], cfg.window_frames, NUM_FEATURES), dtype=x.dtype)
+        return ScreeningOutput(logit, torch.sigmoid(logit), cobb, saliency, km_map)
+
+    def _logit_contributions(self, y: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """Exact per-token split of the screening logit (bias excluded); see :meth:`forward`."""
+        _, weights = masked_mean(y, mask)
+        norm = self.head_norm
+        sigma = torch.sqrt(pooled.var(dim=-1, unbiased=False, keepdim=True) + norm.eps)  # [B, 1]
+        direction = norm.weight * self.screen_head.weight[0]  # [D]
+        centred = y - y.mean(dim=-1, keepdim=True)
+        return weights * (centred * direction).sum(dim=-1) / sigma
+
+    def logit_bias(self) -> torch.Tensor:
+        """The part of the logit no token accounts for: ``head.w . LN.beta + head.b`` (scalar)."""
+        return self.screen_head.weight[0] @ self.head_norm.bias + self.screen_head.bias[0]
+
+    def _validate(
+        self,
+        km: torch.Tensor | None,
+        km_mask: torch.Tensor | None,
+        video: torch.Tensor | None,
+        text: torch.Tensor | None,
+        text_mask: torch.Tensor | None,
+    ) -> None:
+        cfg, t = self.config, self.config.window_frames
+        if cfg.uses_km:
+            if km is None:
+                raise ValueError(f"modalities {cfg.modalities!r} need a knowledge map `km` [B, {t}, {NUM_FEATURES}]")
+            if km.dim() != 3 or tuple(km.shape[1:]) != (t, NUM_FEATURES):
+                raise ValueError(f"km must be [B, {t}, {NUM_FEATURES}], got {tuple(km.shape)}")
+            if km_mask is not None and (km_mask.dtype != torch.bool or tuple(km_mask.shape) != tuple(km.shape[:2])):
+                raise ValueError(f"km_mask must be bool [B, {t}], got {km_mask.dtype} {tuple(km_mask.shape)}")
+        if cfg.uses_video:
+            shape = (t, cfg.video_channels, *cfg.video_image_size)
+            accepted = {shape, (t, *cfg.video_image_size)} if cfg.video_channels == 1 else {shape}
+            if video is None or tuple(video.shape[1:]) not in accepted:
+                got = None if video is None else tuple(video.shape)
+                want = ", ".join(map(str, shape))
+                raise ValueError(f"modalities {cfg.modalities!r} need `video` [B, {want}], got {got}")
+        if cfg.uses_text:
+            if text is None or text.shape[-1] != cfg.text_dim:
+                got = None if text is None else tuple(text.shape)
+                want = f"[B, S, {cfg.text_dim}]"
+                raise ValueError(f"modalities {cfg.modalities!r} need `text` {want} embeddings, got {got}")
+            if text_mask is not None and text_mask.dtype != torch.bool:
+                raise ValueError("text_mask must be bool")
+
+    # ----------------------------------------------------------------- export helpers
+    def example_inputs(self, batch_size: int = 1, text_tokens: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+        """Random inputs keyed by forward argument name (only the modalities in use), video as float in [0, 1].
+
+        For export pass them as ``kwargs=`` (a video-only model has no ``km``
+        positional argument); the exported graph takes the dtypes traced here.
+        """
+        cfg, g = self.config, torch.Generator().manual_seed(seed)
+        out: dict[str, torch.Tensor] = {}
+        if cfg.uses_km:
+            out["km"] = torch.randn(batch_size, cfg.window_frames, NUM_FEATURES, generator=g)
+            out["km_mask"] = torch.ones(batch_size, cfg.window_frames, dtype=torch.bool)
+        if cfg.uses_video:
+            shape = (batch_size, cfg.window_frames, cfg.video_channels, *cfg.video_image_size)
+            out["video"] = (torch.rand(shape, generator=g) > 0.5).float()
+        if cfg.uses_text:
+            out["text"] = torch.randn(batch_size, text_tokens, cfg.text_dim, generator=g)
+            out["text_mask"] = torch.ones(batch_size, text_tokens, dtype=torch.bool)
+        return out
+
+
+def _init_weights(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+class ScreeningLossOutput(NamedTuple):
+    total: torch.Tensor
+    bce: torch.Tensor
+    cobb: torch.Tensor
+
+
+class ScreeningLoss(nn.Module):
+    """BCE on the screening logit plus a smooth-L1 Cobb regression on ``cobb / cobb_scale`` degrees.
+
+    ``pos_weight`` counters class imbalance; ``cobb_weight = 0`` (or no Cobb
+    target) trains the classifier alone.
+    """
+
+    def __init__(self, cobb_weight: float = 0.5, cobb_scale: float = 10.0, pos_weight: float | None = None) -> None:
+        super().__init__()
+        self.cobb_weight, self.cobb_scale = cobb_weight, cobb_scale
+        self.register_buffer("pos_weight", None if pos_weight is None else torch.tensor(float(pos_weight)))
+
+    def forward(
+        self, output: ScreeningOutput, label: torch.Tensor, cobb_deg: torch.Tensor | None = None
+    ) -> ScreeningLossOutput:
+        """``label`` [B] 0/1 (1 = Cobb >= 10 deg); ``cobb_deg`` [B] radiographic Cobb angle or None."""
+        bce = F.binary_cross_entropy_with_logits(output.logit, label.to(output.logit.dtype), pos_weight=self.pos_weight)
+        if cobb_deg is None or self.cobb_weight == 0:
+            reg = output.logit.new_zeros(())
+        else:
+            reg = F.smooth_l1_loss(output.cobb / self.cobb_scale, cobb_deg.to(output.cobb.dtype) / self.cobb_scale)
+        return ScreeningLossOutput(bce + self.cobb_weight * reg, bce, reg)
