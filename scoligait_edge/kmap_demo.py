@@ -61,7 +61,7 @@ def run(video: Path, out_dir: Path, pose_model: str = "full", roi: tuple[int, in
         "steps": events.n_steps,
         "cadence_steps_per_min": None if cadence is None else round(cadence, 1),
         "complete_cycles": events.complete_cycles(),
-        "outputs": sorted(p.name for p in out_dir.iterdir()),
+        "outputs": sorted({p.name for p in out_dir.iterdir()} | {"summary.json"}),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
