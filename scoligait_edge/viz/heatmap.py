@@ -10,19 +10,52 @@ from scoligait_edge.kinematics.builder import KnowledgeMap
 from scoligait_edge.kinematics.events import GaitEvents
 from scoligait_edge.kinematics.schema import domain_slices
 
-_DOMAIN_LABELS = {"motion": "motion space (140)", "self_skeleton": "self-skeleton (32)", "cross_correlation": "cross-correlation (66)"}
+DOMAIN_LABELS = {"motion": "motion space (140)", "self_skeleton": "self-skeleton (32)", "cross_correlation": "cross-correlation (66)"}
 
 
-def standardise_columns(kmap: KnowledgeMap) -> np.ndarray:
-    """Per-column z-scores over the valid rows (robust: median / MAD), invalid rows NaN."""
-    vals = kmap.values.astype(np.float64).copy()
-    vals[~kmap.valid] = np.nan
-    if not kmap.valid.any():
+def standardise_array(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per-column z-scores over the valid rows (robust: median / MAD), invalid rows NaN.
+
+    Array-level so that maps without a :class:`KnowledgeMap` wrapper (model
+    inputs, evaluation windows) are drawn on exactly the same colour scale.
+    """
+    vals = np.asarray(values, dtype=np.float64).copy()
+    valid = np.asarray(valid, dtype=bool)
+    if vals.ndim != 2 or valid.shape != (vals.shape[0],):
+        raise ValueError(f"values must be [T, F] and valid [T]; got {vals.shape} and {valid.shape}")
+    vals[~valid] = np.nan
+    if not valid.any():
         return vals
     med = np.nanmedian(vals, axis=0)
     mad = np.nanmedian(np.abs(vals - med), axis=0) * 1.4826
     mad[~(mad > 1e-9)] = 1.0
     return np.clip((vals - med) / mad, -4, 4)
+
+
+def standardise_columns(kmap: KnowledgeMap) -> np.ndarray:
+    """Per-column z-scores over the valid rows (robust: median / MAD), invalid rows NaN."""
+    return standardise_array(kmap.values, kmap.valid)
+
+
+def masked_cmap(name: str = "RdBu_r", bad: str = "#d0d0d0"):
+    """A diverging colormap whose masked (invalid-frame) cells show grey, not a colour that reads as a value."""
+    import matplotlib.pyplot as plt
+
+    return plt.get_cmap(name).with_extremes(bad=bad)
+
+
+def mark_domains(ax, *, fontsize: int = 9, labels: bool = True) -> None:
+    """Draw the domain boundaries (rows = map columns) and label each domain on the y axis."""
+    ticks, names = [], []
+    for name, sl in domain_slices().items():
+        if sl.start:
+            ax.axhline(sl.start, color="black", lw=1.2)
+        ticks.append((sl.start + sl.stop) / 2)
+        names.append(DOMAIN_LABELS[name].replace(" (", "\n("))
+    if labels:
+        ax.set_yticks(ticks, names, fontsize=fontsize)
+    else:
+        ax.set_yticks(ticks, [""] * len(ticks))
 
 
 def plot_knowledge_map(
@@ -45,16 +78,8 @@ def plot_knowledge_map(
     fig, (ax_ev, ax) = plt.subplots(
         2, 1, figsize=(12, 8), gridspec_kw={"height_ratios": [1, 9], "hspace": 0.05}, sharex=True
     )
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("#d0d0d0")
-    im = ax.imshow(np.ma.masked_invalid(z.T), aspect="auto", cmap=cmap, vmin=-4, vmax=4, extent=extent, interpolation="nearest")
-    ticks, labels = [], []
-    for name, sl in domain_slices().items():
-        if sl.start:
-            ax.axhline(sl.start, color="black", lw=1.2)
-        ticks.append((sl.start + sl.stop) / 2)
-        labels.append(_DOMAIN_LABELS[name].replace(" (", "\n("))
-    ax.set_yticks(ticks, labels, fontsize=9)
+    im = ax.imshow(np.ma.masked_invalid(z.T), aspect="auto", cmap=masked_cmap(), vmin=-4, vmax=4, extent=extent, interpolation="nearest")
+    mark_domains(ax)
     ax.set_xlabel("time (s)")
     cbar = fig.colorbar(im, ax=[ax_ev, ax], fraction=0.025, pad=0.01)
     cbar.set_label("per-feature robust z-score (grey: masked frame)")
