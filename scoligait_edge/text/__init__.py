@@ -1,0 +1,46 @@
+"""Text modality for the edge: per-window clinical sentences from a finite, versioned set.
+
+A window's own kinematics, compared with reference statistics fitted on
+training data, choose sentence ids (``describe``); the ids index a stored
+all-MiniLM-L6-v2 embedding table (``embeddings``), so inference needs no text
+transformer. Labels are used only when fitting the reference (``reference``).
+"""
+
+from scoligait_edge.text.describe import Finding, WindowDescription, describe_batch, describe_window
+from scoligait_edge.text.embeddings import (
+    EMBEDDING_DIM,
+    INSTALL_COMMAND,
+    MODEL_NAME,
+    SentenceEmbeddingTable,
+    TableMismatchError,
+    build_embedding_table,
+    default_embedding_table,
+    encode_sentences,
+    load_sentence_model,
+)
+from scoligait_edge.text.features import batch_text_feature_values, text_feature_values, window_view
+from scoligait_edge.text.reference import FeatureReference, ReferenceMismatchError, ReferenceStats, fit_reference
+from scoligait_edge.text.sentences import (
+    NOT_ASSESSABLE_ID,
+    NUM_SENTENCES,
+    NUM_TEXT_FEATURES,
+    SENTENCES,
+    SEVERITY_THRESHOLDS,
+    TEXT_FEATURES,
+    TEXT_SCHEMA_VERSION,
+    Sentence,
+    TextFeature,
+    sentence_id,
+    sentence_set_hash,
+    text_features_hash,
+)
+
+__all__ = [
+    "EMBEDDING_DIM", "INSTALL_COMMAND", "MODEL_NAME", "NOT_ASSESSABLE_ID", "NUM_SENTENCES", "NUM_TEXT_FEATURES",
+    "SENTENCES", "SEVERITY_THRESHOLDS", "TEXT_FEATURES", "TEXT_SCHEMA_VERSION", "FeatureReference", "Finding",
+    "ReferenceMismatchError", "ReferenceStats", "Sentence", "SentenceEmbeddingTable", "TableMismatchError",
+    "TextFeature", "WindowDescription", "batch_text_feature_values", "build_embedding_table",
+    "default_embedding_table", "describe_batch", "describe_window", "encode_sentences", "fit_reference",
+    "load_sentence_model", "sentence_id", "sentence_set_hash", "text_feature_values", "text_features_hash",
+    "window_view",
+]
