@@ -1,0 +1,107 @@
+"""Training configuration: one pydantic model, read from YAML or JSON.
+
+Everything that changes a result is in here (data, model, optimisation, seed),
+so a run is reproducible from its saved ``train_config.json`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scoligait_edge.errors import ScoliGaitError
+from scoligait_edge.models import ScreeningModelConfig
+
+
+class ConfigError(ScoliGaitError, ValueError):
+    """A training/evaluation config file is missing, unreadable or invalid."""
+
+
+class SimulatedData(BaseModel):
+    """A simulated cohort (see docs/SIMULATION.md): labelled as simulated everywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["simulated"] = "simulated"
+    n_subjects: int = Field(default=120, ge=6)
+    prevalence: float = Field(default=0.5, gt=0, lt=1)
+    clips_per_train_subject: int = Field(default=3, ge=1)
+    n_frames: int = Field(default=160, ge=96)
+    val_fraction: float = Field(default=0.15, gt=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 0
+
+
+class FolderData(BaseModel):
+    """A ScoliGait-style folder: videos + a CSV (clip_id, subject_id, cobb_deg, sex, age, split)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["scoligait"] = "scoligait"
+    root: Path
+    csv: Path | None = None
+
+
+DataSource = Annotated[SimulatedData | FolderData, Field(discriminator="kind")]
+
+
+class WindowingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    length: int = 96
+    hop: int = 16
+    require_quality: bool = True
+
+
+class OptimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    lr: float = Field(default=3e-4, gt=0)
+    weight_decay: float = Field(default=0.05, ge=0)
+    warmup_fraction: float = Field(default=0.1, ge=0, lt=1)
+    patience: int = Field(default=4, ge=1, description="epochs without validation improvement before stopping")
+    class_weighting: bool = True
+    cobb_weight: float = Field(default=0.25, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    threshold_criterion: Literal["youden", "macro_f1"] = "youden"
+    max_train_windows: int | None = Field(default=None, ge=1, description="subsample training windows (quick runs)")
+    threads: int | None = Field(default=None, ge=1)
+
+
+class TrainConfig(BaseModel):
+    """``python -m scoligait_edge.train --config FILE`` reads this."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "screening"
+    seed: int = 0
+    model: ScreeningModelConfig = Field(default_factory=ScreeningModelConfig)
+    data: DataSource = Field(default_factory=SimulatedData)
+    windows: WindowingConfig = Field(default_factory=WindowingConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    cache_dir: Path | None = None
+    max_text_sentences: int = Field(default=4, ge=1)
+
+
+def load_config(path: str | Path, model_type: type[BaseModel] = TrainConfig) -> BaseModel:
+    """Read a YAML or JSON config; errors name the file and the offending field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text) or {}
+        else:
+            raw = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error becomes one clear message
+        raise ConfigError(f"{path}: cannot parse ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return model_type.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid config: {problems}") from None

@@ -1,0 +1,154 @@
+"""The optimisation loop: class weighting, warm-up + cosine schedule, early stopping
+on validation, best weights kept. Knows nothing about where windows come from."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from scoligait_edge.evaluation import aggregate_windows, roc_auc
+from scoligait_edge.models import ScreeningLoss, ScreeningModel
+from scoligait_edge.training.config import OptimConfig
+from scoligait_edge.training.tensors import WindowTensors
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Same seed, same run: python, numpy and torch RNGs, deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+@dataclass
+class Predictions:
+    prob: np.ndarray  # [N]
+    cobb: np.ndarray  # [N]
+    logit: np.ndarray  # [N]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_val_auc: float | None
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    windows_seen: int = 0
+
+    @property
+    def windows_per_second(self) -> float:
+        return self.windows_seen / self.train_seconds if self.train_seconds else 0.0
+
+
+@torch.no_grad()
+def predict(model: ScreeningModel, data: WindowTensors, batch_size: int = 64) -> Predictions:
+    model.eval()
+    cfg = model.config
+    probs, cobbs, logits = [], [], []
+    for start in range(0, len(data), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(data)))
+        out = model(**data.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text))
+        probs.append(out.prob.float().numpy())
+        cobbs.append(out.cobb.float().numpy())
+        logits.append(out.logit.float().numpy())
+    return Predictions(np.concatenate(probs), np.concatenate(cobbs), np.concatenate(logits))
+
+
+def clip_auc(data: WindowTensors, pred: Predictions) -> float | None:
+    """Validation AUC at the clip level (windows averaged per clip), as the paper scores."""
+    clips = aggregate_windows(pred.prob, data.clip_ids, labels=data.label.numpy().astype(int))
+    return roc_auc(clips.labels, clips.prob)
+
+
+def fit(
+    model: ScreeningModel,
+    train: WindowTensors,
+    val: WindowTensors,
+    optim: OptimConfig,
+    generator: torch.Generator,
+    *,
+    progress: bool = True,
+) -> FitResult:
+    """Train with early stopping on validation clip AUC; leaves the best weights in ``model``."""
+    cfg = model.config
+    n_pos = float(train.label.sum())
+    n_neg = float(len(train) - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"the training split has {int(n_pos)} positive and {int(n_neg)} negative windows: need both")
+    pos_weight = n_neg / n_pos if optim.class_weighting else None
+    loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / optim.batch_size)
+    total = steps_per_epoch * optim.epochs
+    warmup = int(total * optim.warmup_fraction)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    result = FitResult(best_epoch=-1, best_val_auc=None)
+    best_state, best_key, stale = None, (-math.inf, -math.inf), 0
+    t0 = time.perf_counter()
+    for epoch in range(optim.epochs):
+        model.train()
+        order = torch.randperm(len(train), generator=generator)
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False)
+        running = 0.0
+        for step in bar:
+            idx = order[step * optim.batch_size : (step + 1) * optim.batch_size]
+            out = model(**train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text))
+            losses = loss_fn(out, train.label[idx], train.cobb[idx])
+            opt.zero_grad(set_to_none=True)
+            losses.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
+            opt.step()
+            sched.step()
+            result.windows_seen += len(idx)
+            running = 0.9 * running + 0.1 * float(losses.total) if step else float(losses.total)
+            bar.set_postfix(loss=f"{running:.3f}", bce=f"{float(losses.bce):.3f}")
+        val_pred = predict(model, val)
+        auc = clip_auc(val, val_pred)
+        val_loss = float(loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
+        key = (auc if auc is not None else -math.inf, -val_loss)
+        row = {"epoch": epoch + 1, "train_loss": running, "val_bce": val_loss, "val_clip_auc": auc,
+               "lr": sched.get_last_lr()[0]}
+        result.history.append(row)
+        log.info("epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s", epoch + 1, running, val_loss,
+                 "n/a" if auc is None else f"{auc:.3f}")
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: train loss {running:.4f}  val bce {val_loss:.4f}  "
+                       f"val clip AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+        if key > best_key:
+            best_key, stale = key, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.best_epoch, result.best_val_auc = epoch + 1, auc
+        else:
+            stale += 1
+            if stale >= optim.patience:
+                log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, result.best_epoch)
+                break
+    result.train_seconds = time.perf_counter() - t0
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def _as_output(pred: Predictions):
+    """Minimal stand-in for ScreeningOutput so the loss can score stored predictions."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(logit=torch.from_numpy(pred.logit), cobb=torch.from_numpy(pred.cobb))

@@ -1,0 +1,69 @@
+"""Windows stacked into arrays once, so an epoch is only indexing and the model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class WindowTensors:
+    """All windows of one split, ready for batching (CPU tensors)."""
+
+    km: torch.Tensor  # float32 [N, T, 238]
+    km_mask: torch.Tensor  # bool [N, T]
+    label: torch.Tensor  # float32 [N]
+    cobb: torch.Tensor  # float32 [N]
+    video: torch.Tensor | None  # uint8 [N, T, 1, 64, 44]
+    text: torch.Tensor | None  # float32 [N, S, 384]
+    text_mask: torch.Tensor | None  # bool [N, S]
+    clip_ids: list[str]
+    subject_ids: list[str]
+    sexes: list[str | None]
+    starts: list[int]
+
+    def __len__(self) -> int:
+        return int(self.km.shape[0])
+
+    def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool) -> dict[str, torch.Tensor]:
+        """Model keyword arguments for the windows at ``index`` (video scaled to [0, 1])."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        out = {"km": self.km[idx], "km_mask": self.km_mask[idx]}
+        if uses_video:
+            if self.video is None:
+                raise ValueError("this model needs silhouettes but the dataset has none")
+            out["video"] = self.video[idx].float() / 255.0
+        if uses_text:
+            if self.text is None or self.text_mask is None:
+                raise ValueError("this model needs text embeddings but none were computed")
+            out["text"], out["text_mask"] = self.text[idx], self.text_mask[idx]
+        return out
+
+
+def stack_windows(samples: Sequence, *, text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
+                  with_video: bool = True) -> WindowTensors:
+    """Stack ``WindowSample``s (scoligait_edge.data.windows) into one :class:`WindowTensors`."""
+    if not samples:
+        raise ValueError("no windows to stack: the split is empty (check the data and the window quality filter)")
+    km = np.stack([s.km for s in samples]).astype(np.float32)
+    if not np.isfinite(km).all():
+        raise ValueError("knowledge-map windows contain NaN or infinity")
+    video = None
+    if with_video and all(s.silhouettes is not None for s in samples):
+        video = torch.from_numpy(np.stack([s.silhouettes for s in samples])[:, :, None])
+    return WindowTensors(
+        km=torch.from_numpy(km),
+        km_mask=torch.from_numpy(np.stack([s.km_valid for s in samples]).astype(bool)),
+        label=torch.tensor([float(s.label) for s in samples]),
+        cobb=torch.tensor([float(s.cobb_deg) for s in samples]),
+        video=video,
+        text=None if text is None else torch.from_numpy(np.asarray(text, dtype=np.float32)),
+        text_mask=None if text_mask is None else torch.from_numpy(np.asarray(text_mask, dtype=bool)),
+        clip_ids=[s.clip_id for s in samples],
+        subject_ids=[s.subject_id for s in samples],
+        sexes=[s.sex for s in samples],
+        starts=[int(s.start) for s in samples],
+    )
