@@ -43,3 +43,16 @@ class OptionalDependencyError(ScoliGaitError, ImportError):
 
 class SplitLeakError(ScoliGaitError, ValueError):
     """A subject appears in more than one of train / validation / test."""
+
+
+class DatasetError(ScoliGaitError, ValueError):
+    """A dataset on disk (labels CSV, folder layout, split file, array file) is malformed;
+    the message names the file and, for tables, the row."""
+
+
+class BundleError(ScoliGaitError, ValueError):
+    """A model bundle is missing, tampered with, unsafe, or made for another schema; the message says which file."""
+
+
+class BackendError(ScoliGaitError, RuntimeError):
+    """An inference backend cannot load its model or was given inputs that do not match the model's inputs."""

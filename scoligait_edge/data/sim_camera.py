@@ -221,27 +221,11 @@ def crop_scoliosis1k(mask: np.ndarray, *, size: int = 64, cut: int = 10) -> np.n
     """Scoliosis1K-style silhouette: height-normalised crop, ``size x size``, then
     ``cut`` pixels off each side -> ``[size, size - 2*cut]`` uint8 (64x44 default).
 
-    Rows with foreground set the vertical extent; the crop is resized to
-    ``size`` rows keeping the aspect ratio and centred horizontally on the
-    column that splits the foreground mass in half. Accepts ``[H, W]`` or
-    ``[T, H, W]``; an empty mask gives zeros.
+    The one implementation lives in :func:`scoligait_edge.video.silhouette.crop_silhouette`
+    (shared with real-video preprocessing and the runtime, so simulated and real
+    silhouettes are cropped identically). Accepts ``[H, W]`` or ``[T, H, W]``;
+    an empty mask gives zeros.
     """
-    m = np.asarray(mask)
-    if m.ndim == 3:
-        return np.stack([crop_scoliosis1k(x, size=size, cut=cut) for x in m]) if len(m) else \
-            np.zeros((0, size, size - 2 * cut), np.uint8)
-    if m.ndim != 2:
-        raise ValueError(f"expected [H, W] or [T, H, W] mask, got shape {m.shape}")
-    out = np.zeros((size, size), dtype=np.uint8)
-    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(m, dtype=np.uint8))
-    if w == 0 or h == 0:
-        return out[:, cut:size - cut].copy()
-    body = np.ascontiguousarray(m[y:y + h, x:x + w], dtype=np.uint8)
-    new_w = max(int(round(w * size / h)), 1)
-    body = cv2.resize(body, (new_w, size), interpolation=cv2.INTER_AREA if h > size else cv2.INTER_LINEAR)
-    col_mass = np.cumsum(body.sum(axis=0, dtype=np.float64))
-    cx = int(np.searchsorted(col_mass, col_mass[-1] / 2)) if col_mass[-1] > 0 else new_w // 2
-    left = cx - size // 2
-    src0, src1 = max(left, 0), min(left + size, new_w)
-    out[:, src0 - left:src1 - left] = body[:, src0:src1]
-    return out[:, cut:size - cut].copy()
+    from scoligait_edge.video.silhouette import crop_silhouette
+
+    return crop_silhouette(mask, size=size, cut=cut)

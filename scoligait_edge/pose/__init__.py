@@ -28,6 +28,7 @@ _LAZY = {
     "PoseSequence": "scoligait_edge.pose.loaders",
     "select_subject": "scoligait_edge.pose.tracker",
     "extract_pose_sequence": "scoligait_edge.pose.extract",
+    "extract_subject_silhouettes": "scoligait_edge.pose.extract",
 }
 
 
