@@ -118,8 +118,9 @@ def fit(
             opt.step()
             sched.step()
             result.windows_seen += len(idx)
-            running = 0.9 * running + 0.1 * float(losses.total) if step else float(losses.total)
-            bar.set_postfix(loss=f"{running:.3f}", bce=f"{float(losses.bce):.3f}")
+            loss_value = float(losses.total.detach())
+            running = 0.9 * running + 0.1 * loss_value if step else loss_value
+            bar.set_postfix(loss=f"{running:.3f}", bce=f"{float(losses.bce.detach()):.3f}")
         val_pred = predict(model, val)
         auc = clip_auc(val, val_pred)
         val_loss = float(loss_fn(_as_output(val_pred), val.label, val.cobb).bce)

@@ -1,0 +1,239 @@
+"""A whole run: data -> text -> fit -> threshold on validation -> test report -> artefacts.
+
+``train_run`` is what ``python -m scoligait_edge.train`` calls; ``evaluate_run``
+re-scores a finished run (``python -m scoligait_edge.evaluate``). Both keep the
+law of this codebase: splits by subject, threshold from validation only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scoligait_edge import SCREENING_NOTICE
+from scoligait_edge.data.datasets import assert_subject_disjoint
+from scoligait_edge.data.windows import WindowSample
+from scoligait_edge.evaluation import (
+    EvaluationReport,
+    LevelResult,
+    SplitSizes,
+    aggregate_windows,
+    binary_metrics,
+    choose_threshold,
+    cobb_mae,
+    plot_confusion,
+    plot_roc,
+    stratified_metrics,
+)
+from scoligait_edge.models import ScreeningModel
+from scoligait_edge.models.io import load_checkpoint, save_checkpoint
+from scoligait_edge.training.config import FolderData, SimulatedData, TrainConfig
+from scoligait_edge.training.loop import Predictions, fit, predict, seed_everything
+from scoligait_edge.training.tensors import WindowTensors, stack_windows
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+SIMULATED_NOTICE = "Trained and evaluated on SIMULATED gait: not clinical evidence, no clinical validity."
+
+
+@dataclass
+class SplitWindows:
+    windows: dict[str, list[WindowSample]]
+    provenance: str
+    clips_per_split: dict[str, int]
+
+
+def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindows:
+    """Windows of train/val/test from the configured source, checked subject-disjoint."""
+    from scoligait_edge.data.datasets import ScoliGaitFolder, SimulatedWindows
+
+    data = cfg.data
+    if isinstance(data, SimulatedData):
+        from scoligait_edge.data.simulate import make_cohort
+
+        cohort = make_cohort(
+            data.n_subjects, prevalence=data.prevalence, clips_per_train_subject=data.clips_per_train_subject,
+            seed=data.seed, val_fraction=data.val_fraction, test_fraction=data.test_fraction, n_frames=data.n_frames,
+        )
+        source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
+        provenance = "simulated"
+    elif isinstance(data, FolderData):
+        kwargs = {"labels": data.csv} if data.csv is not None else {}
+        source = ScoliGaitFolder(data.root, cache_root=cfg.cache_dir, progress=progress, **kwargs)
+        provenance = "real"
+    else:  # pragma: no cover - pydantic's discriminator prevents it
+        raise TypeError(f"unknown data source {type(data).__name__}")
+    summary = source.prepare()
+    if summary.failed:
+        log.warning("%s", summary.describe())
+    w = cfg.windows
+    windows = {s: source.windows(s, length=w.length, hop=w.hop, require_quality=w.require_quality) for s in SPLITS}
+    assert_subject_disjoint({s: windows[s] for s in SPLITS})
+    for s in SPLITS:
+        if not windows[s]:
+            raise ValueError(f"the {s} split has no usable windows: more subjects or longer clips are needed")
+    return SplitWindows(windows, provenance, {s: len(source.clips(s)) for s in SPLITS})
+
+
+def _subsample(windows: list[WindowSample], limit: int | None, seed: int) -> list[WindowSample]:
+    if limit is None or len(windows) <= limit:
+        return windows
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(windows), size=limit, replace=False))
+    return [windows[i] for i in keep]
+
+
+def text_inputs(windows: list[WindowSample], reference, max_sentences: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's own clinical description, embedded by table lookup (no text model at run time)."""
+    from scoligait_edge.text import default_embedding_table, describe_batch
+
+    km = np.stack([w.km for w in windows])
+    valid = np.stack([w.km_valid for w in windows])
+    ids, mask = describe_batch(km, valid, reference, max_sentences=max_sentences)
+    return default_embedding_table().lookup(ids, mask), mask
+
+
+def fit_text_reference(train: list[WindowSample], provenance: str):
+    """Reference statistics from TRAINING windows only (labels are used here and nowhere else in text)."""
+    from scoligait_edge.text import fit_reference
+
+    return fit_reference(
+        np.stack([w.km for w in train]), np.stack([w.km_valid for w in train]),
+        np.array([w.label for w in train]), provenance=provenance,
+    )
+
+
+def to_tensors(windows: list[WindowSample], model_cfg, reference, max_sentences: int) -> WindowTensors:
+    text = mask = None
+    if model_cfg.uses_text:
+        text, mask = text_inputs(windows, reference, max_sentences)
+    return stack_windows(windows, text=text, text_mask=mask, with_video=model_cfg.uses_video)
+
+
+def km_normalisation(train: WindowTensors) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean/std over the valid rows of the training windows."""
+    rows = train.km[train.km_mask]
+    return rows.mean(dim=0), rows.std(dim=0).clamp(min=1e-3)
+
+
+def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
+    """Train, choose the threshold on validation, evaluate on test, write everything to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.optim.threads:
+        torch.set_num_threads(cfg.optim.threads)
+    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
+    gen = seed_everything(cfg.seed)
+    t_data = time.perf_counter()
+    splits = load_window_splits(cfg, progress=progress)
+    train_windows = _subsample(splits.windows["train"], cfg.optim.max_train_windows, cfg.seed)
+    reference = fit_text_reference(train_windows, splits.provenance) if cfg.model.uses_text else None
+    if reference is not None:
+        reference.save(out / "reference_stats.json")
+    tensors = {
+        "train": to_tensors(train_windows, cfg.model, reference, cfg.max_text_sentences),
+        "val": to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences),
+    }
+    data_seconds = time.perf_counter() - t_data
+
+    model = ScreeningModel(cfg.model)
+    if cfg.model.uses_km:
+        model.km_encoder.patch_embed.set_normalization(*km_normalisation(tensors["train"]))
+    result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
+
+    val_pred = predict(model, tensors["val"])
+    val_clips = aggregate_windows(val_pred.prob, tensors["val"].clip_ids, labels=tensors["val"].label.numpy().astype(int))
+    threshold = choose_threshold(val_clips.labels, val_clips.prob, criterion=cfg.optim.threshold_criterion, split_name="val")
+    extra = {"threshold": threshold.model_dump(), "provenance": splits.provenance, "train_config": cfg.model_dump(mode="json")}
+    save_checkpoint(model, out / "model", extra=extra)
+
+    report = evaluate_model(model, splits, reference, threshold, cfg, out / "evaluation", split="test")
+    summary = {
+        "name": cfg.name,
+        "provenance": splits.provenance,
+        "notice": SCREENING_NOTICE,
+        "data_warning": SIMULATED_NOTICE if splits.provenance == "simulated" else None,
+        "windows": {s: len(splits.windows[s]) for s in SPLITS} | {"train_used": len(train_windows)},
+        "clips": splits.clips_per_split,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "val_clip_auc": result.best_val_auc,
+        "threshold": threshold.threshold,
+        "data_seconds": round(data_seconds, 1),
+        "train_seconds": round(result.train_seconds, 1),
+        "train_windows_per_second": round(result.windows_per_second, 1),
+        "test_clip_metrics": report.levels["clip"].metrics.model_dump(),
+        "history": result.history,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+    return summary
+
+
+def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, threshold, cfg: TrainConfig,
+                   out_dir: Path, *, split: str = "test") -> EvaluationReport:
+    """Score ``split`` at a threshold that came from validation and write the report + figures."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = to_tensors(splits.windows[split], cfg.model, reference, cfg.max_text_sentences)
+    pred: Predictions = predict(model, data)
+    labels = data.label.numpy().astype(int)
+    sexes = np.array([s or "unknown" for s in data.sexes])
+    clips = aggregate_windows(pred.prob, data.clip_ids, labels=labels, groups=sexes,
+                              cobb_true=data.cobb.numpy(), cobb_pred=pred.cobb)
+    thr = threshold.threshold
+    clip_level = LevelResult(
+        metrics=binary_metrics(clips.labels, clips.prob, thr),
+        stratified=stratified_metrics(clips.labels, clips.prob, thr, clips.groups, expected_groups=("F", "M")),
+        cobb_mae_deg=cobb_mae(clips.cobb_true, clips.cobb_pred),
+    )
+    window_level = LevelResult(
+        metrics=binary_metrics(labels, pred.prob, thr),
+        cobb_mae_deg=cobb_mae(data.cobb.numpy(), pred.cobb),
+    )
+    figures = {
+        "confusion": str(plot_confusion(clip_level.metrics, out_dir / "confusion.png", title=f"{cfg.name}: {split} clips")),
+        "roc": str(plot_roc(clips.labels, clips.prob, out_dir / "roc.png", title=f"{cfg.name}: {split} clips", threshold=thr)),
+    }
+    sizes = {}
+    for s in SPLITS:
+        ws = splits.windows[s]
+        subj = {w.subject_id: w.label for w in ws}
+        sizes[s] = SplitSizes(subjects=len(subj), clips=len({w.clip_id for w in ws}), windows=len(ws),
+                              positives=int(sum(subj.values())), positive_clips=len({w.clip_id for w in ws if w.label}))
+    report = EvaluationReport(
+        model_name=cfg.name,
+        config_summary={"modalities": cfg.model.modalities, "fusion": cfg.model.fusion, "rope": cfg.model.rope,
+                        "depth": cfg.model.depth, "dim": cfg.model.dim, "seed": cfg.seed},
+        provenance=splits.provenance,
+        evaluated_split=split,
+        splits=sizes,
+        threshold=threshold,
+        levels={"clip": clip_level, "window": window_level},
+        figures=figures,
+    )
+    report.to_json(out_dir / "report.json")
+    report.to_markdown(out_dir / "report.md")
+    return report
+
+
+def evaluate_run(run_dir: str | Path, out_dir: str | Path | None = None, *, split: str = "test",
+                 progress: bool = True) -> EvaluationReport:
+    """Re-score a finished run: same data (from its config), threshold re-derived from validation."""
+    from scoligait_edge.text import ReferenceStats
+
+    run = Path(run_dir)
+    cfg = TrainConfig.model_validate_json((run / "train_config.json").read_text(encoding="utf-8"))
+    model = load_checkpoint(run / "model", expected_config=cfg.model)
+    splits = load_window_splits(cfg, progress=progress)
+    reference = ReferenceStats.load(run / "reference_stats.json") if cfg.model.uses_text else None
+    val = to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences)
+    val_pred = predict(model, val)
+    val_clips = aggregate_windows(val_pred.prob, val.clip_ids, labels=val.label.numpy().astype(int))
+    threshold = choose_threshold(val_clips.labels, val_clips.prob, criterion=cfg.optim.threshold_criterion, split_name="val")
+    return evaluate_model(model, splits, reference, threshold, cfg, Path(out_dir or run / "evaluation"), split=split)
