@@ -63,3 +63,17 @@ def test_config_errors_name_the_file_and_field(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ConfigError, match="cannot parse"):
         load_config(tmp_path / "x.json", TrainConfig)
+
+
+def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
+    """One row and ScoNet-MT on the tiny cohort (cached by the fixture): the table is written and labelled."""
+    from scoligait_edge.ablate import run_ablation
+
+    cfg, _, _ = tiny_run
+    res = run_ablation(cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 32})}),
+                       ["km"], [0], ["1:1:2"], tmp_path, sconet_epochs=1, sconet_width=0.125)
+    table = (tmp_path / "ablation.md").read_text()
+    assert "| km | 1 |" in table and "sconet_mt_1:1:2" in table and "simulated" in table.lower()
+    assert set(res["results"]) == {"km", "sconet_mt_1:1:2"}
+    mix = json.loads((tmp_path / "runs/sconet_mt_1:1:2/seed0/summary.json").read_text())["train_mix"]
+    assert mix["negative"] == 2 * mix["positive"] == 2 * mix["neutral"]  # the 1:1:2 training mix
