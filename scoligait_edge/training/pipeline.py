@@ -200,6 +200,9 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
         "confusion": str(plot_confusion(clip_level.metrics, out_dir / "confusion.png", title=f"{cfg.name}: {split} clips")),
         "roc": str(plot_roc(clips.labels, clips.prob, out_dir / "roc.png", title=f"{cfg.name}: {split} clips", threshold=thr)),
     }
+    notes = []
+    if cfg.model.uses_km:
+        notes += explain_top_windows(model, data, pred, out_dir, figures)
     sizes = {}
     for s in SPLITS:
         ws = splits.windows[s]
@@ -216,10 +219,36 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
         threshold=threshold,
         levels={"clip": clip_level, "window": window_level},
         figures=figures,
+        notes=notes,
     )
     report.to_json(out_dir / "report.json")
     report.to_markdown(out_dir / "report.md")
     return report
+
+
+@torch.no_grad()
+def explain_top_windows(model: ScreeningModel, data: WindowTensors, pred: Predictions, out_dir: Path,
+                        figures: dict[str, str], *, n: int = 2) -> list[str]:
+    """Interpretation of the windows the model is most sure should be referred: the
+    evidence remapped onto the knowledge map, the top feature per domain, boxed."""
+    from scoligait_edge.evaluation import plot_attention_on_map, top_features
+
+    model.eval()
+    order = np.argsort(-pred.prob)[:n]
+    idx = torch.as_tensor(order.copy())
+    out = model(**data.batch(idx, uses_video=model.config.uses_video, uses_text=model.config.uses_text))
+    notes = []
+    for k, i in enumerate(order):
+        km, valid = data.km[i].numpy(), data.km_mask[i].numpy()
+        attention = out.km_attention_map[k].float().numpy()
+        salient = top_features(attention, valid, window_start_frame=data.starts[i])
+        path = plot_attention_on_map(km, attention, valid, out_dir / f"interpretation_{k + 1}.png", salient=salient,
+                                     window_start_frame=data.starts[i],
+                                     title=f"clip {data.clip_ids[i]} from frame {data.starts[i]}: p = {pred.prob[i]:.2f}")
+        figures[f"interpretation_{k + 1}"] = str(path)
+        notes.append(f"Window {k + 1} (clip {data.clip_ids[i]}, p = {pred.prob[i]:.2f}): "
+                     + "; ".join(f.describe() for f in salient))
+    return notes
 
 
 def evaluate_run(run_dir: str | Path, out_dir: str | Path | None = None, *, split: str = "test",
