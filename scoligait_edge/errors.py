@@ -56,3 +56,7 @@ class BundleError(ScoliGaitError, ValueError):
 
 class BackendError(ScoliGaitError, RuntimeError):
     """An inference backend cannot load its model or was given inputs that do not match the model's inputs."""
+
+
+class VideoWriteError(ScoliGaitError, OSError):
+    """An output video cannot be created or written (bad path, no permission, codec missing)."""
