@@ -1,1 +1,181 @@
-"""Inference backends behind one Backend protocol (installed as scoligait_edge.runtimes)."""
+"""Inference backends behind one Backend protocol (installed as scoligait_edge.runtimes).
+
+``load_backend(bundle)`` verifies the bundle and opens the best backend this
+machine has: TensorRT > ONNX Runtime CUDA > ONNX Runtime CPU > torch. It logs
+(at INFO) which one it picked and why the faster ones were passed over; the
+reasons are also on ``backend.selection``.
+
+    from scoligait_edge.runtimes import load_backend
+    with load_backend("demo_bundle") as backend:
+        out = backend.infer({"km": km, "km_mask": mask})   # [B, 96, 238] float32, [B, 96] bool
+        refer = out["prob"] >= backend.threshold
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from scoligait_edge.errors import BackendError, OptionalDependencyError
+from scoligait_edge.export.bundle import Bundle, load_bundle
+from scoligait_edge.runtimes.base import Backend, BackendBase, Precision, dummy_batch, validate_batch
+
+log = logging.getLogger(__name__)
+BackendName = Literal["auto", "torch", "onnxruntime", "tensorrt"]
+
+__all__ = ["Backend", "BackendBase", "BackendName", "Precision", "dummy_batch", "load_backend", "validate_batch"]
+
+
+def _torch_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _ort_providers() -> list[str]:
+    if importlib.util.find_spec("onnxruntime") is None:
+        return []
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def _onnx_format(bundle: Bundle, precision: str) -> str:
+    return "onnx-fp16" if precision == "fp16" else "onnx"
+
+
+def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[list[str], list[str]]:
+    """Backends to try in order, and why the others are not."""
+    order, skipped = [], []
+    want_cpu = device is not None and device.startswith("cpu")
+    want_cuda = device is not None and device.startswith("cuda")
+    has_trt = importlib.util.find_spec("tensorrt") is not None
+    cuda = _torch_cuda()
+    providers = _ort_providers()
+    onnx_fmt = _onnx_format(bundle, precision)
+    # 1. TensorRT
+    if want_cpu:
+        skipped.append("tensorrt: device='cpu'")
+    elif not has_trt:
+        skipped.append("tensorrt: not installed")
+    elif not cuda:
+        skipped.append("tensorrt: torch sees no CUDA GPU")
+    elif not bundle.has_format("onnx"):
+        skipped.append("tensorrt: bundle has no ONNX model")
+    else:
+        order.append("tensorrt")
+    # 2./3. ONNX Runtime
+    if not providers:
+        skipped.append("onnxruntime: not installed")
+    elif not bundle.has_format(onnx_fmt):
+        skipped.append(f"onnxruntime: bundle has no {onnx_fmt!r} model")
+    else:
+        if want_cpu:
+            skipped.append("onnxruntime-cuda: device='cpu'")
+        elif "CUDAExecutionProvider" in providers:
+            order.append("onnxruntime-cuda")
+        else:
+            skipped.append("onnxruntime-cuda: onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
+        if want_cuda:
+            skipped.append("onnxruntime-cpu: device='cuda'")
+        else:
+            order.append("onnxruntime-cpu")
+    # 4. torch
+    if importlib.util.find_spec("torch") is None:
+        skipped.append("torch: not installed")
+    elif not bundle.has_format("checkpoint"):
+        skipped.append("torch: bundle has no safetensors checkpoint")
+    elif want_cuda and not cuda:
+        skipped.append("torch: device='cuda' but torch sees no CUDA GPU")
+    else:
+        order.append("torch")
+    return order, skipped
+
+
+def _open(kind: str, bundle: Bundle, precision: Precision, device: str | None, **options: Any) -> BackendBase:
+    device_index = int(device.split(":")[1]) if device and ":" in device else 0
+    if kind == "tensorrt":
+        from scoligait_edge.runtimes.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(bundle, precision, device_index=device_index, **options)
+    if kind in ("onnxruntime", "onnxruntime-cuda", "onnxruntime-cpu"):
+        from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
+
+        ort_device = {"onnxruntime-cuda": "cuda", "onnxruntime-cpu": "cpu"}.get(kind)
+        if kind == "onnxruntime":
+            ort_device = options.pop("ort_device", None) or (
+                "cpu" if device and device.startswith("cpu") else "cuda" if device else None)
+        return OnnxRuntimeBackend.from_bundle(bundle, precision, device=ort_device, device_id=device_index, **options)
+    if kind == "torch":
+        from scoligait_edge.runtimes.torch_backend import TorchBackend
+
+        torch_device = device or ("cuda" if _torch_cuda() else "cpu")
+        return TorchBackend.from_bundle(bundle, precision, device=torch_device, **options)
+    raise BackendError(f"unknown backend {kind!r}; use 'auto', 'torch', 'onnxruntime' or 'tensorrt'")
+
+
+def load_backend(
+    bundle: Bundle | str | Path,
+    backend: BackendName = "auto",
+    precision: Precision = "fp32",
+    device: str | None = None,
+    **options: Any,
+) -> BackendBase:
+    """Open ``bundle`` (a :class:`Bundle` or a bundle folder/zip path, verified) with one backend.
+
+    ``backend="auto"`` takes the first that works of TensorRT, ONNX Runtime
+    CUDA, ONNX Runtime CPU, torch (restricted by ``device``: ``"cpu"``,
+    ``"cuda"``, ``"cuda:1"``). ``options`` go to the backend's constructor
+    (e.g. ``threads=2``, ``graph_optimization_level="extended"``,
+    ``cuda_graphs=True``); with ``"auto"`` they are passed only to backends
+    that accept them. The returned backend carries ``threshold``, ``labels``
+    and ``selection`` (the reasons).
+    """
+    if precision not in ("fp32", "fp16"):
+        raise BackendError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    if backend == "tensorrt":
+        from scoligait_edge.export.tensorrt import require_tensorrt
+
+        require_tensorrt()  # OptionalDependencyError with the install command
+    if backend != "auto":
+        chosen = _open(backend, bundle, precision, device, **options)
+        reasons = [f"{chosen.name}: asked for backend={backend!r}"]
+    else:
+        order, skipped = _candidates(bundle, precision, device)
+        reasons = list(skipped)
+        chosen = None
+        for kind in order:
+            try:
+                chosen = _open(kind, bundle, precision, device, **_accepted(kind, options))
+                reasons.append(f"{kind}: picked (best available)")
+                break
+            except (BackendError, OptionalDependencyError, ImportError) as exc:
+                reasons.append(f"{kind}: failed to start ({exc})")
+                log.warning("backend %s could not start: %s", kind, exc)
+        if chosen is None:
+            raise BackendError(f"no backend can run bundle {bundle.source} here: " + "; ".join(reasons))
+    log.info("load_backend: using %s on %s (%s) for %s; %s", chosen.name, chosen.device, chosen.precision,
+             bundle.source, "; ".join(reasons))
+    chosen.selection = reasons  # type: ignore[attr-defined]
+    chosen.threshold = bundle.threshold  # type: ignore[attr-defined]
+    chosen.labels = bundle.manifest.labels  # type: ignore[attr-defined]
+    chosen.bundle = bundle  # type: ignore[attr-defined]
+    return chosen
+
+
+_OPTIONS = {
+    "tensorrt": {"strongly_typed", "batch", "text_tokens", "cache_dir", "rebuild"},
+    "onnxruntime-cuda": {"threads", "graph_optimization_level", "disabled_optimizers"},
+    "onnxruntime-cpu": {"threads", "graph_optimization_level", "disabled_optimizers"},
+    "torch": {"threads", "cuda_graphs"},
+}
+
+
+def _accepted(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in _OPTIONS[kind]}

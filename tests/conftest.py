@@ -51,3 +51,12 @@ def real_subject_sequence(real_video_poses):
     frames = select_subject(real_video_poses)
     timestamps = [f.timestamp_ms for f in frames]
     return subject_keypoints(frames), timestamps
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """ONE tiny bundle (checkpoint, ONNX, fp16 ONNX, .ort) of a random model, plus its test windows (export tests)."""
+    pytest.importorskip("torch")
+    from tests.export_helpers import build_tiny_bundle
+
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle"))

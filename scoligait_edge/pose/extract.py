@@ -70,20 +70,27 @@ def _detect_frames(
     return frames, info.fps
 
 
-def subject_keypoints(frames: list[PoseFrame]) -> np.ndarray:
-    """COCO-21 ``[T, 21, 3]`` of each frame's subject; NaN / score 0 where none.
+def frame_subject_keypoints(frame: PoseFrame | None) -> np.ndarray:
+    """COCO-21 ``[21, 3]`` of one frame's subject; NaN / score 0 where none.
 
     Joints MediaPipe places outside the image are guesses, so they count as missing.
     """
-    kp = np.full((len(frames), NUM_COCO_FEET, 3), np.nan)
-    kp[..., 2] = 0.0
-    for i, f in enumerate(frames):
-        if f.subject is not None:
-            kp[i] = f.subject.coco(with_feet=True)
-            w, h = f.image_size
-            outside = (kp[i, :, 0] < 0) | (kp[i, :, 0] >= w) | (kp[i, :, 1] < 0) | (kp[i, :, 1] >= h)
-            kp[i, outside] = (np.nan, np.nan, 0.0)
+    kp = np.full((NUM_COCO_FEET, 3), np.nan)
+    kp[:, 2] = 0.0
+    if frame is None or frame.subject is None:
+        return kp
+    kp[:] = frame.subject.coco(with_feet=True)
+    w, h = frame.image_size
+    outside = (kp[:, 0] < 0) | (kp[:, 0] >= w) | (kp[:, 1] < 0) | (kp[:, 1] >= h)
+    kp[outside] = (np.nan, np.nan, 0.0)
     return kp
+
+
+def subject_keypoints(frames: list[PoseFrame]) -> np.ndarray:
+    """COCO-21 ``[T, 21, 3]`` of each frame's subject (see :func:`frame_subject_keypoints`)."""
+    if not frames:
+        return np.zeros((0, NUM_COCO_FEET, 3))
+    return np.stack([frame_subject_keypoints(f) for f in frames])
 
 
 def extract_pose_sequence(

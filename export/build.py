@@ -1,0 +1,200 @@
+"""Make a bundle from a checkpoint and add exported formats to it (what the CLI runs).
+
+``create_bundle`` copies a safetensors checkpoint (``model.safetensors`` +
+``model.json`` from :func:`scoligait_edge.models.save_checkpoint`) and the
+caller's text assets into a new bundle with its manifest; ``add_formats``
+exports ``onnx``, ``onnx-fp16``, ``ort`` into it (re-hashing the manifest) and
+builds ``engine`` (TensorRT, cached beside the bundle, never listed in it).
+Each step checks its result against the previous format and reports the
+largest difference.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scoligait_edge.errors import BundleError
+from scoligait_edge.export.bundle import (
+    FORMAT_FILES,
+    Bundle,
+    BundleManifest,
+    FileSource,
+    TextAssets,
+    Threshold,
+    load_bundle,
+    update_bundle,
+    write_bundle,
+)
+from scoligait_edge.kinematics.schema import MAP_FPS
+
+FORMATS = ("onnx", "onnx-fp16", "ort", "engine")
+Report = Callable[[str], None]
+
+
+def parse_formats(text: str | Iterable[str]) -> list[str]:
+    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
+    unknown = [s for s in items if s not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    return [f for f in FORMATS if f in items]  # canonical order: each step may use the previous one
+
+
+def _checkpoint_paths(checkpoint: str | Path) -> tuple[Path, Path]:
+    p = Path(checkpoint)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def create_bundle(
+    checkpoint: str | Path,
+    target: str | Path,
+    *,
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    sentence_table: str | Path | None = None,
+    reference_statistics: str | Path | None = None,
+    fps: float = MAP_FPS,
+    formats: Iterable[str] = (),
+    report: Report = print,
+) -> Bundle:
+    """A new bundle at ``target`` (folder, or ``.zip``) from a checkpoint; then ``add_formats(formats)``.
+
+    ``threshold``/``threshold_source``/``provenance`` default to the checkpoint
+    JSON's ``extra`` entries of the same names, and must be given one way or
+    the other.
+    """
+    from scoligait_edge.models import load_checkpoint
+
+    tensors, sidecar = _checkpoint_paths(checkpoint)
+    model = load_checkpoint(tensors)  # validates the files, the config and the feature schema
+    extra = json.loads(sidecar.read_text()).get("extra", {}) if sidecar.is_file() else {}
+    threshold = threshold if threshold is not None else extra.get("threshold")
+    threshold_source = threshold_source or extra.get("threshold_source")
+    provenance = provenance or extra.get("provenance")
+    if threshold is None or not threshold_source:
+        raise BundleError("a bundle needs the decision threshold and where it came from: pass --threshold and "
+                          "--threshold-source (e.g. 'validation split, Youden J'), or store them in the checkpoint")
+    if not provenance:
+        raise BundleError("a bundle needs the training-data provenance: pass --provenance data=simulated (or "
+                          "--simulated), or store 'provenance' in the checkpoint extras")
+    files: dict[str, FileSource] = {FORMAT_FILES["checkpoint"]: tensors}
+    formats_map = {"checkpoint": FORMAT_FILES["checkpoint"]}
+    if sidecar.is_file():
+        files[FORMAT_FILES["checkpoint-config"]] = sidecar
+        formats_map["checkpoint-config"] = FORMAT_FILES["checkpoint-config"]
+    text = None
+    if model.config.uses_text or sentence_table or reference_statistics:
+        names = {}
+        for key, src in (("sentence_table", sentence_table), ("reference_statistics", reference_statistics)):
+            if src is not None:
+                src = Path(src)
+                names[key] = f"text/{src.name}"
+                files[names[key]] = src
+        text = TextAssets(**names)
+        if model.config.uses_text and not names:
+            report("note: a text model without a sentence table or reference statistics; the caller must supply "
+                   "the text embeddings itself")
+    manifest = BundleManifest.for_model(model.config, Threshold(value=float(threshold), source=threshold_source),
+                                        provenance, fps=fps, text=text)
+    manifest.formats = formats_map
+    write_bundle(target, files, manifest)
+    report(f"created bundle {target} from {tensors.name} ({sum(p.numel() for p in model.parameters()):,} "
+           f"parameters, threshold {float(threshold):g} from {threshold_source!r})")
+    formats = list(formats)
+    if formats:
+        return add_formats(target, formats, report=report)
+    return load_bundle(target)
+
+
+def _random_windows(bundle: Bundle, n: int = 8) -> dict[str, np.ndarray]:
+    from scoligait_edge.export.onnx_export import random_batch
+
+    return random_batch(bundle.manifest.model, n, text_tokens=2, seed=123)
+
+
+def _n(windows: Mapping[str, np.ndarray]) -> int:
+    return int(next(iter(windows.values())).shape[0])
+
+
+def _maxdiff(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> float:
+    return float(max(np.max(np.abs(a[k] - b[k])) for k in a))
+
+
+def add_formats(
+    bundle_path: str | Path,
+    formats: Iterable[str] | str,
+    *,
+    engine_precisions: Iterable[str] = ("fp16",),
+    report: Report = print,
+) -> Bundle:
+    """Export the requested formats into the bundle (re-hashing its manifest); returns the reloaded bundle."""
+    from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
+
+    wanted = parse_formats(formats)
+    if "engine" in wanted:  # fail before spending minutes on the other formats
+        from scoligait_edge.export.tensorrt import cuda_device_info, require_tensorrt
+
+        require_tensorrt()
+        cuda_device_info()
+    bundle = load_bundle(bundle_path)
+    windows = _random_windows(bundle)
+    with tempfile.TemporaryDirectory(prefix="scoligait-export-") as tmp_name:
+        tmp = Path(tmp_name)
+        add: dict[str, FileSource] = {}
+        fmts: dict[str, str] = {}
+
+        def current(fmt: str) -> Path:
+            return tmp / FORMAT_FILES[fmt] if FORMAT_FILES[fmt] in add else bundle.format_path(fmt)
+
+        if "onnx" in wanted or ({"onnx-fp16", "ort"} & set(wanted) and not bundle.has_format("onnx")):
+            from scoligait_edge.export.onnx_export import export_onnx, torch_outputs
+            from scoligait_edge.models import load_checkpoint
+
+            model = load_checkpoint(bundle.checkpoint_stem, expected_config=bundle.manifest.model_config_object())
+            dst = export_onnx(model, tmp / FORMAT_FILES["onnx"], fps=bundle.manifest.window.fps)
+            add[FORMAT_FILES["onnx"]], fmts["onnx"] = dst, FORMAT_FILES["onnx"]
+            with OnnxRuntimeBackend(dst, device="cpu") as ort_b:
+                diff = _maxdiff(torch_outputs(model, windows), ort_b.infer(windows))
+            report(f"onnx: wrote {FORMAT_FILES['onnx']} ({dst.stat().st_size / 1e6:.2f} MB, opset 18, dynamic "
+                   f"batch); max |torch - onnxruntime| = {diff:.2e} on {_n(windows)} random windows")
+        if "onnx-fp16" in wanted:
+            from scoligait_edge.export.fp16 import convert_to_fp16
+
+            src = current("onnx")
+            dst = convert_to_fp16(src, tmp / FORMAT_FILES["onnx-fp16"])
+            add[FORMAT_FILES["onnx-fp16"]], fmts["onnx-fp16"] = dst, FORMAT_FILES["onnx-fp16"]
+            with OnnxRuntimeBackend(src, device="cpu") as a, OnnxRuntimeBackend(dst, device="cpu") as b:
+                diff = _maxdiff(a.infer(windows), b.infer(windows))
+            report(f"onnx-fp16: wrote {FORMAT_FILES['onnx-fp16']} ({dst.stat().st_size / 1e6:.2f} MB, fp32 I/O, "
+                   f"LayerNorm/softmax/RoPE in fp32); max |fp32 - fp16| = {diff:.2e}")
+        if "ort" in wanted:
+            from scoligait_edge.export.ort_mobile import convert_to_ort
+
+            src = current("onnx")
+            ort_file, ops = convert_to_ort(src, tmp / "ort")
+            add[FORMAT_FILES["ort"]], fmts["ort"] = ort_file, FORMAT_FILES["ort"]
+            add[FORMAT_FILES["ort-operators"]], fmts["ort-operators"] = ops, FORMAT_FILES["ort-operators"]
+            with OnnxRuntimeBackend(src, device="cpu") as a, OnnxRuntimeBackend(ort_file, device="cpu") as b:
+                diff = _maxdiff(a.infer(windows), b.infer(windows))
+            report(f"ort: wrote {FORMAT_FILES['ort']} ({ort_file.stat().st_size / 1e6:.2f} MB) and "
+                   f"{FORMAT_FILES['ort-operators']}; max |onnx - ort| = {diff:.2e}")
+        if add:
+            bundle.close()
+            bundle = update_bundle(bundle_path, add, formats=fmts)
+            report(f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each")
+    if "engine" in wanted:
+        from scoligait_edge.export.tensorrt import ensure_engine
+
+        for precision in engine_precisions:
+            path, meta = ensure_engine(bundle, precision)  # type: ignore[arg-type]
+            report(f"engine: {path} (TensorRT {meta.tensorrt_version}, {meta.device_name}, "
+                   f"sm {meta.compute_capability}, {meta.precision}, {meta.typing}); metadata in {path.name}.json")
+    return bundle
+

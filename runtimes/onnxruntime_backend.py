@@ -1,0 +1,194 @@
+"""ONNX Runtime backend: CPU, CUDA or TensorRT execution providers; fp32 / fp16 ONNX graphs or ``.ort`` files.
+
+fp16 graphs: ONNX Runtime 1.32 can segfault while *creating* a session for an
+fp16 model with cross-attention pooling at ``ORT_ENABLE_ALL`` (the NCHWc layout
+transformer). Every fp16 session made here therefore disables
+``NchwcTransformer`` (all other ``ORT_ENABLE_ALL`` optimizations stay on).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from scoligait_edge.errors import BackendError, OptionalDependencyError
+from scoligait_edge.export.specs import TensorSpec
+from scoligait_edge.runtimes.base import BackendBase, Precision
+
+log = logging.getLogger(__name__)
+OptLevel = Literal["disable", "basic", "extended", "all"]
+OrtDevice = Literal["cpu", "cuda", "tensorrt"]
+FP16_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(bool)": "bool",
+              "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
+_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def _is_fp16_graph(path: Path) -> bool:
+    """True if the ONNX file stores fp16 weights (or says so in its metadata)."""
+    if path.suffix == ".ort":
+        return ".fp16" in path.name
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - let ONNX Runtime report the corrupt file with our message below
+        return ".fp16" in path.name
+    if any(p.key == "precision" and p.value == "fp16" for p in proto.metadata_props):
+        return True
+    return any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
+
+
+def _specs_from_session(items: Sequence[Any]) -> list[TensorSpec]:
+    specs = []
+    for i, item in enumerate(items):
+        dtype = _ORT_TYPES.get(item.type)
+        if dtype is None:
+            raise BackendError(f"unsupported ONNX input/output type {item.type} for {item.name}")
+        shape = tuple(d if isinstance(d, int) else (d or f"dim{i}") for d in item.shape)
+        specs.append(TensorSpec(name=item.name, shape=shape, dtype=dtype))
+    return specs
+
+
+class OnnxRuntimeBackend(BackendBase):
+    """Runs an ``.onnx`` or ``.ort`` model with ONNX Runtime.
+
+    ``device``: ``"cpu"``, ``"cuda"`` (CUDA EP, needs onnxruntime-gpu),
+    ``"tensorrt"`` (TensorRT EP, engines cached beside the model) or None for
+    CUDA when available else CPU. ``threads`` sets intra-op threads (None = ORT's
+    default); ``graph_optimization_level`` one of disable/basic/extended/all.
+    ``inputs``/``outputs`` (from a bundle manifest) are checked against the
+    file; without them they are read from the session.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        precision: Precision | None = None,
+        device: OrtDevice | None = None,
+        device_id: int = 0,
+        threads: int | None = None,
+        graph_optimization_level: OptLevel = "all",
+        disabled_optimizers: Sequence[str] | None = None,
+        inputs: Sequence[TensorSpec] | None = None,
+        outputs: Sequence[TensorSpec] | None = None,
+        engine_cache_dir: str | Path | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise BackendError(f"model file not found: {path}")
+        is_fp16 = _is_fp16_graph(path)
+        if precision is None:
+            precision = "fp16" if is_fp16 else "fp32"
+        elif (precision == "fp16") != is_fp16:
+            raise BackendError(f"{path.name} is an {'fp16' if is_fp16 else 'fp32'} model but precision={precision!r} "
+                               "was asked; pick the matching file (model.onnx / model.fp16.onnx)")
+        self.precision = precision
+        self.model_path = path
+
+        avail = available_providers()
+        if device is None:
+            device = "cuda" if "CUDAExecutionProvider" in avail else "cpu"
+        if device not in _PROVIDER:
+            raise BackendError(f"unknown ONNX Runtime device {device!r}; use 'cpu', 'cuda' or 'tensorrt'")
+        wanted = _PROVIDER[device]
+        if wanted not in avail:
+            hint = ("`pip install onnxruntime-gpu` (instead of onnxruntime) on a CUDA machine" if device == "cuda"
+                    else "onnxruntime-gpu built with TensorRT and TensorRT itself (`pip install onnxruntime-gpu "
+                         "tensorrt-cu12`)")
+            raise OptionalDependencyError(f"ONNX Runtime here has no {wanted} (available: {avail}); install {hint}")
+        providers: list[Any] = []
+        if device == "tensorrt":
+            cache = Path(engine_cache_dir) if engine_cache_dir else path.parent / "engines" / "ort-trt"
+            cache.mkdir(parents=True, exist_ok=True)
+            providers.append((wanted, {"device_id": device_id, "trt_engine_cache_enable": True,
+                                       "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True}))
+        if device in ("cuda", "tensorrt"):
+            providers.append(("CUDAExecutionProvider", {"device_id": device_id}))
+        providers.append("CPUExecutionProvider")
+
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+                  "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                  "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+        if graph_optimization_level not in levels:
+            raise BackendError(f"graph_optimization_level must be one of {sorted(levels)}")
+        so.graph_optimization_level = levels[graph_optimization_level]
+        if threads is not None:
+            so.intra_op_num_threads = int(threads)
+            so.inter_op_num_threads = 1
+        disabled = list(disabled_optimizers or [])
+        if is_fp16 and graph_optimization_level == "all":
+            disabled += [o for o in FP16_DISABLED_OPTIMIZERS if o not in disabled]
+        kwargs = {"disabled_optimizers": disabled} if disabled else {}
+        try:
+            self._session = ort.InferenceSession(str(path), so, providers=providers, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BackendError(f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
+                               "ONNX/ORT model; re-export it (python -m scoligait_edge.export)") from exc
+        active = self._session.get_providers()
+        if wanted not in active:
+            log.warning("ONNX Runtime did not enable %s for %s (active: %s)", wanted, path.name, active)
+        self.providers = active
+        self.device = "cpu" if active[0] == "CPUExecutionProvider" else f"cuda:{device_id}"
+        short = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda"}.get(active[0], "tensorrt")
+        self.name = f"onnxruntime-{short}"
+
+        got_in = _specs_from_session(self._session.get_inputs())
+        got_out = _specs_from_session(self._session.get_outputs())
+        if inputs is not None:
+            if [s.name for s in inputs] != [s.name for s in got_in]:
+                raise BackendError(f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
+                                   f"lists {[s.name for s in inputs]}")
+            for want, got in zip(inputs, got_in):
+                if want.dtype != got.dtype:
+                    raise BackendError(f"{path.name}: input {got.name} is {got.dtype}, manifest says {want.dtype}")
+        if outputs is not None and not {s.name for s in outputs} <= {s.name for s in got_out}:
+            raise BackendError(f"{path.name} has outputs {[s.name for s in got_out]}, manifest lists "
+                               f"{[s.name for s in outputs]}")
+        super().__init__(inputs if inputs is not None else got_in, outputs if outputs is not None else got_out)
+        self._out_names = self.output_names
+        log.debug("created %s session for %s (providers %s, disabled optimizers %s)", self.name, path.name,
+                  active, disabled)
+
+    @classmethod
+    def from_bundle(
+        cls, bundle: Any, precision: Precision = "fp32", *, model_format: str | None = None, **kwargs: Any
+    ) -> OnnxRuntimeBackend:
+        """Open the bundle's ``onnx`` (fp32), ``onnx-fp16`` (fp16) or, with ``model_format="ort"``, ``.ort`` model."""
+        from scoligait_edge.export.bundle import Bundle, load_bundle
+
+        if not isinstance(bundle, Bundle):
+            bundle = load_bundle(bundle)
+        fmt = model_format or ("onnx-fp16" if precision == "fp16" else "onnx")
+        path = bundle.format_path(fmt)
+        kwargs.setdefault("engine_cache_dir", bundle.engine_cache_dir() / "ort-trt")
+        return cls(path, precision=precision, inputs=bundle.manifest.inputs, outputs=bundle.manifest.outputs,
+                   **kwargs)
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            values = self._session.run(self._out_names, feed)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"ONNX Runtime failed on {self.model_path.name}: {exc}") from exc
+        return dict(zip(self._out_names, values))
+
+    def close(self) -> None:
+        self._session = None
+        super().close()

@@ -1,0 +1,133 @@
+"""TensorRT backend (TensorRT 10 and 11): named I/O tensors, ``set_input_shape``, ``execute_async_v3``.
+
+The engine comes from :func:`scoligait_edge.export.tensorrt.ensure_engine`
+(built on this device from the bundle's ONNX and cached per device, compute
+capability and TensorRT version). Device buffers and the CUDA stream are
+torch's (torch with CUDA is the one GPU dependency here). Importing this
+module needs neither TensorRT nor torch; constructing the backend without
+TensorRT raises :class:`OptionalDependencyError` with the install command.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scoligait_edge.errors import BackendError, OptionalDependencyError
+from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, ensure_engine, require_tensorrt
+from scoligait_edge.runtimes.base import BackendBase, Precision
+
+log = logging.getLogger(__name__)
+
+
+def _torch_cuda() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise OptionalDependencyError("the TensorRT backend uses torch for CUDA memory: install a CUDA build of "
+                                      "torch (`pip install torch` on a CUDA machine)") from exc
+    if not torch.cuda.is_available():
+        raise BackendError("the TensorRT backend needs a CUDA GPU, and torch sees none")
+    return torch
+
+
+class TensorRTBackend(BackendBase):
+    """Runs the bundle's model as a TensorRT engine on one GPU."""
+
+    def __init__(
+        self,
+        bundle: Any,
+        precision: Precision = "fp32",
+        *,
+        device_index: int = 0,
+        strongly_typed: bool | None = None,
+        batch: ProfileRange = ProfileRange(),
+        text_tokens: ProfileRange = ProfileRange(1, 4, 16),
+        cache_dir: str | Path | None = None,
+        rebuild: bool = False,
+    ) -> None:
+        trt = require_tensorrt()
+        torch = _torch_cuda()
+        from scoligait_edge.export.bundle import Bundle, load_bundle
+
+        if not isinstance(bundle, Bundle):
+            bundle = load_bundle(bundle)
+        self._torch, self._trt = torch, trt
+        self._dev = torch.device("cuda", device_index)
+        with torch.cuda.device(self._dev):
+            self.engine_path, self.engine_metadata = ensure_engine(
+                bundle, precision, device_index=device_index, strongly_typed=strongly_typed, batch=batch,
+                text_tokens=text_tokens, cache_dir=cache_dir, rebuild=rebuild)
+            self._logger = trt.Logger(trt.Logger.WARNING)
+            self._runtime = trt.Runtime(self._logger)
+            self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            if self._engine is None:
+                raise BackendError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path}; delete it "
+                                   "and its .json to rebuild")
+            self._context = self._engine.create_execution_context()
+            self._stream = torch.cuda.Stream(self._dev)
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        self._in_names = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self._out_names = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        want_in = [s.name for s in bundle.manifest.inputs]
+        if sorted(self._in_names) != sorted(want_in):
+            raise BackendError(f"engine {self.engine_path.name} takes {self._in_names}, the bundle lists {want_in}")
+        self._dtypes = {n: self._torch_dtype(self._engine.get_tensor_dtype(n)) for n in names}
+        self.precision = precision
+        self.device = f"cuda:{device_index}"
+        self.name = "tensorrt"
+        self._max_batch = batch.max
+        super().__init__(bundle.manifest.inputs, bundle.manifest.outputs)
+
+    def _torch_dtype(self, dt: Any) -> Any:
+        trt, torch = self._trt, self._torch
+        table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.bool: torch.bool,
+                 trt.int32: torch.int32, trt.int64: torch.int64, trt.uint8: torch.uint8}
+        if dt not in table:
+            raise BackendError(f"unsupported TensorRT tensor type {dt}")
+        return table[dt]
+
+    @property
+    def metadata(self) -> EngineMetadata:
+        return self.engine_metadata
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch, ctx = self._torch, self._context
+        b = next(iter(feed.values())).shape[0]
+        if b > self._max_batch:
+            raise BackendError(f"batch {b} exceeds the engine's profile maximum {self._max_batch}; split the "
+                               "batch or rebuild with a larger ProfileRange")
+        with torch.cuda.device(self._dev), torch.cuda.stream(self._stream):
+            keep = []
+            for name in self._in_names:
+                t = torch.from_numpy(feed[name]).to(self._dev, non_blocking=True).to(self._dtypes[name])
+                keep.append(t)
+                if not ctx.set_input_shape(name, tuple(t.shape)):
+                    raise BackendError(f"input {name} shape {tuple(t.shape)} is outside the engine's profile "
+                                       f"(batch {self.engine_metadata.batch}, text {self.engine_metadata.text_tokens})")
+                ctx.set_tensor_address(name, t.data_ptr())
+            if hasattr(ctx, "infer_shapes"):
+                missing = ctx.infer_shapes()
+                if missing:
+                    raise BackendError(f"TensorRT could not infer the shapes of {missing}")
+            outs = {}
+            for name in self._out_names:
+                shape = tuple(ctx.get_tensor_shape(name))
+                o = torch.empty(shape, dtype=self._dtypes[name], device=self._dev)
+                outs[name] = o
+                ctx.set_tensor_address(name, o.data_ptr())
+            if not ctx.execute_async_v3(self._stream.cuda_stream):
+                raise BackendError("TensorRT execute_async_v3 failed (see the TensorRT log)")
+            result = {n: outs[n].float().cpu() for n in self.output_names}
+            self._stream.synchronize()
+        del keep
+        return {n: v.numpy() for n, v in result.items()}
+
+    def close(self) -> None:
+        self._context = None
+        self._engine = None
+        self._runtime = None
+        super().close()
