@@ -60,3 +60,13 @@ def tiny_bundle(tmp_path_factory):
     from tests.export_helpers import build_tiny_bundle
 
     return build_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle"))
+
+
+@pytest.fixture(scope="session")
+def screening_bundle(tmp_path_factory):
+    """A tiny random km+video+text model (96-frame windows) in a real bundle with genuine text
+    reference statistics: what the Screener and the run CLI load. Not a trained model."""
+    pytest.importorskip("torch")
+    from tests.screener_helpers import build_screening_bundle
+
+    return build_screening_bundle(tmp_path_factory.mktemp("screening_bundle"))

@@ -81,6 +81,15 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
     return SplitWindows(windows, provenance, {s: len(source.clips(s)) for s in SPLITS})
 
 
+def provenance_record(data: str) -> dict[str, str]:
+    """What a checkpoint (and the bundle made from it) says about its training data."""
+    if data == "simulated":
+        from scoligait_edge.export.bundle import SIMULATED_PROVENANCE
+
+        return dict(SIMULATED_PROVENANCE)
+    return {"data": data, "notice": "trained on user-supplied data; validate before any clinical use"}
+
+
 def _subsample(windows: list[WindowSample], limit: int | None, seed: int) -> list[WindowSample]:
     if limit is None or len(windows) <= limit:
         return windows
@@ -150,7 +159,13 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
     val_pred = predict(model, tensors["val"])
     val_clips = aggregate_windows(val_pred.prob, tensors["val"].clip_ids, labels=tensors["val"].label.numpy().astype(int))
     threshold = choose_threshold(val_clips.labels, val_clips.prob, criterion=cfg.optim.threshold_criterion, split_name="val")
-    extra = {"threshold": threshold.model_dump(), "provenance": splits.provenance, "train_config": cfg.model_dump(mode="json")}
+    extra = {
+        "threshold": threshold.threshold,
+        "threshold_source": f"validation split, {threshold.criterion}, clip level (n = {threshold.n})",
+        "threshold_choice": threshold.model_dump(),
+        "provenance": provenance_record(splits.provenance),
+        "train_config": cfg.model_dump(mode="json"),
+    }
     save_checkpoint(model, out / "model", extra=extra)
 
     report = evaluate_model(model, splits, reference, threshold, cfg, out / "evaluation", split="test")

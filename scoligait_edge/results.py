@@ -1,0 +1,85 @@
+"""What the Screener hands an app: pydantic models with a stable JSON form.
+
+Every result carries the model's provenance (the demo model: "trained on
+simulated gait") and the screening-aid notice, so no number travels without
+its caveats.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scoligait_edge import SCREENING_NOTICE
+
+RESULT_SCHEMA_VERSION = "scoligait-result/1"
+
+Decision = Literal["refer", "no_referral"]
+WindowStatus = Literal["screened", "skipped", "error"]
+
+
+class FeatureHighlight(BaseModel):
+    """A knowledge-map feature the model leaned on, with when and what it means."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    domain: str
+    meaning: str
+    clinical_prior: str | None = None
+    start_s: float
+    stop_s: float
+    evidence: float
+
+
+class ScreeningResult(BaseModel):
+    """One 96-frame window: screened, skipped (with the reasons) or failed (with the error)."""
+
+    schema_version: str = RESULT_SCHEMA_VERSION
+    window_index: int
+    status: WindowStatus
+    start_ms: float
+    end_ms: float
+    first_frame: int = Field(description="index of the window's first 30 Hz row in the session")
+    probability: float | None = None
+    decision: Decision | None = None
+    threshold: float
+    cobb_estimate_deg: float | None = None
+    steps: int = 0
+    complete_cycles: int = 0
+    cadence_spm: float | None = None
+    valid_fraction: float = 0.0
+    reasons: list[str] = Field(default_factory=list)
+    error: str | None = None
+    description: list[str] = Field(default_factory=list, description="the window's clinical sentences (text modality)")
+    top_features: list[FeatureHighlight] = Field(default_factory=list)
+    backend: str | None = None
+    provenance: str
+    notice: str = SCREENING_NOTICE
+
+
+class SessionSummary(BaseModel):
+    """The session's aggregate; ``decision`` is None when nothing could be screened, and ``reason`` says why."""
+
+    schema_version: str = RESULT_SCHEMA_VERSION
+    decision: Decision | None
+    reason: str | None = None
+    probability_mean: float | None = None
+    probability_sd: float | None = None
+    probability_min: float | None = None
+    probability_max: float | None = None
+    threshold: float
+    windows_total: int
+    windows_screened: int
+    windows_skipped: int
+    windows_failed: int
+    gait_cycles: int
+    steps: int
+    frames_processed: int
+    frames_with_subject: int
+    duration_s: float
+    quality_flags: dict[str, int] = Field(default_factory=dict, description="skip reasons and how often they occurred")
+    top_features: list[FeatureHighlight] = Field(default_factory=list)
+    backend: str | None = None
+    provenance: str
+    notice: str = SCREENING_NOTICE

@@ -1,0 +1,397 @@
+"""``Screener``: frames in, screening results out — what an app embeds.
+
+One frame at a time: pose (MediaPipe) -> the walking subject -> 30 Hz
+resampling -> gap filling -> streaming knowledge map -> a 96-frame window every
+``hop`` rows -> window quality -> clinical text -> the model -> a
+:class:`ScreeningResult`. ``summary()`` aggregates the session.
+``process_keypoints`` enters the chain after pose estimation, for callers with
+their own pose source (and for fast tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scoligait_edge.errors import ScoliGaitError
+from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
+from scoligait_edge.kinematics.schema import MAP_FPS
+from scoligait_edge.pose.skeleton import NUM_COCO_FEET
+from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
+from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
+
+log = logging.getLogger(__name__)
+REPORT_HISTORY_ROWS = 9000
+"""Map rows (5 min at 30 Hz) kept for the session report; older rows are dropped to keep memory flat."""
+RECENT_RESULTS = 400
+"""Window results kept in memory (the JSONL log has them all); the summary uses running totals."""
+_SIL_SHAPE = (64, 44)
+
+
+def demo_bundle_path() -> Path:
+    """The bundled demo model (trained on SIMULATED gait; see its manifest)."""
+    from scoligait_edge.assets import ASSETS_DIR
+
+    return ASSETS_DIR / "models" / "demo"
+
+
+@dataclass
+class FrameUpdate:
+    """What one call to :meth:`Screener.process` produced."""
+
+    index: int
+    timestamp_ms: float
+    subject_found: bool
+    tracking_state: str
+    window_progress: float
+    pose: Any = None  # PoseFrame (not serialised)
+    results: list[ScreeningResult] = field(default_factory=list)
+
+    @property
+    def result(self) -> ScreeningResult | None:
+        """The newest window result completed by this frame, if any."""
+        return self.results[-1] if self.results else None
+
+
+@dataclass
+class SessionStats:
+    """Running totals over every window, so the summary needs no per-window storage."""
+
+    n_screened: int = 0
+    prob_sum: float = 0.0
+    prob_sq: float = 0.0
+    prob_min: float = math.inf
+    prob_max: float = -math.inf
+    n_skipped: int = 0
+    n_failed: int = 0
+    last_error: str | None = None
+    flags: Counter = field(default_factory=Counter)
+    features: Counter = field(default_factory=Counter)
+    feature_info: dict = field(default_factory=dict)  # name -> (domain, meaning, prior, start_s, stop_s, evidence sum)
+
+    def add(self, r: ScreeningResult) -> None:
+        if r.status == "screened" and r.probability is not None:
+            p = r.probability
+            self.n_screened += 1
+            self.prob_sum += p
+            self.prob_sq += p * p
+            self.prob_min, self.prob_max = min(self.prob_min, p), max(self.prob_max, p)
+            for f in r.top_features:
+                self.features[f.name] += 1
+                d, m, pr, a, b, e = self.feature_info.get(f.name, (f.domain, f.meaning, f.clinical_prior, f.start_s, f.stop_s, 0.0))
+                self.feature_info[f.name] = (d, m, pr, min(a, f.start_s), max(b, f.stop_s), e + f.evidence)
+        elif r.status == "skipped":
+            self.n_skipped += 1
+            self.flags.update(reason.split(" (")[0] for reason in r.reasons)
+        else:
+            self.n_failed += 1
+            self.last_error = r.error
+
+
+@dataclass
+class SessionHistory:
+    """Bounded record of the session for the report (map rows, events, probabilities)."""
+
+    km: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    valid: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    timestamps_ms: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    attention: dict[int, np.ndarray] = field(default_factory=dict)  # first_frame -> [L, 238], last few windows only
+    heel_strikes: dict[str, deque] = field(default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
+    step_counts: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+
+    def add_heel_strikes(self, side: str, frames) -> None:
+        """Overlapping windows see the same strike (give or take a frame): count each once."""
+        seen = self.heel_strikes[side]
+        for f in sorted(frames):
+            if not any(abs(f - g) <= 3 for g in list(seen)[-8:]):
+                seen.append(f)
+                self.step_counts[side] += 1
+
+
+class Screener:
+    """Context manager; ``process(frame_bgr, timestamp_ms)`` per frame, ``summary()`` at the end.
+
+    ``bundle`` None means the bundled demo model. ``backend`` is 'auto', 'torch',
+    'onnxruntime' or 'tensorrt'; ``pose_model`` 'lite', 'full' or a path.
+    """
+
+    def __init__(
+        self,
+        bundle: str | Path | None = None,
+        backend: str = "auto",
+        pose_model: str | Path = "full",
+        *,
+        precision: str = "fp32",
+        roi: tuple[float, float, float, float] | None = None,
+        hop: int = 16,
+        threads: int | None = None,
+        pose: bool = True,
+        keep_history: bool = True,
+    ) -> None:
+        from scoligait_edge.export.bundle import load_bundle
+        from scoligait_edge.runtimes import load_backend
+
+        self.bundle = load_bundle(bundle or demo_bundle_path())
+        manifest = self.bundle.manifest
+        options = {"threads": threads} if threads else {}
+        self.backend = load_backend(self.bundle, backend=backend, precision=precision, **options)
+        self.model_config = manifest.model_config_object()
+        self.threshold = float(self.bundle.threshold)
+        self.provenance = str(manifest.provenance.get("notice") or manifest.provenance.get("data") or "unknown")
+        self.window_length = int(manifest.window.frames)
+        self.uses_video = bool(self.model_config.uses_video)
+        self.uses_text = bool(self.model_config.uses_text)
+        self._text = self._load_text() if self.uses_text else None
+        self._estimator = self._tracker = None
+        if pose:
+            from scoligait_edge.pose.estimator import PoseEstimator
+            from scoligait_edge.pose.tracker import SubjectTracker, TrackerOptions
+
+            self._estimator = PoseEstimator(model=pose_model, output_masks=self.uses_video)
+            self._tracker = SubjectTracker(TrackerOptions(roi=roi) if roi else None)
+        self.keep_history = keep_history
+        self.hop = hop
+        self._reset_stream()
+        log.info("Screener: backend %s (%s), model %s, threshold %.3f, %s", self.backend.name,
+                 getattr(self.backend, "device", "?"), manifest.model.get("modalities"), self.threshold, self.provenance)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _reset_stream(self) -> None:
+        self._resampler = StreamResampler()
+        self._filler = GapFiller(NUM_COCO_FEET)
+        self._builder = KnowledgeMapBuilder()
+        self._buffer = WindowBuffer(self.window_length, self.hop)
+        self._pending_sil: deque[np.ndarray | None] = deque()
+        self._pending_t: deque[float] = deque()
+        self._last_sample: tuple[float, np.ndarray | None] | None = None
+        self._results: deque[ScreeningResult] = deque(maxlen=RECENT_RESULTS)
+        self._n_windows = 0
+        self._stats = SessionStats()
+        self._frames = 0
+        self._frames_with_subject = 0
+        self._first_ts: float | None = None
+        self._last_ts: float | None = None
+        self.history = SessionHistory()
+
+    def __enter__(self) -> Screener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the pose model and the backend (idempotent)."""
+        if self._estimator is not None:
+            self._estimator.close()
+            self._estimator = None
+        if self.backend is not None:
+            self.backend.close()
+        self.bundle.close()
+
+    # ------------------------------------------------------------------ input
+    def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameUpdate:
+        """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing)."""
+        if self._estimator is None or self._tracker is None:
+            raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
+        from scoligait_edge.pose.extract import frame_subject_keypoints
+
+        pose = self._estimator.detect(frame_bgr, int(round(timestamp_ms)))
+        if pose is not None:
+            pose = self._tracker.update(pose)
+        keypoints = frame_subject_keypoints(pose)
+        silhouette = self._silhouette(pose) if self.uses_video else None
+        update = self.process_keypoints(keypoints, timestamp_ms, silhouette=silhouette)
+        update.pose = pose
+        update.tracking_state = self._tracker.state
+        return update
+
+    def process_keypoints(self, keypoints: np.ndarray, timestamp_ms: float, *,
+                          silhouette: np.ndarray | None = None) -> FrameUpdate:
+        """Enter after pose estimation: the subject's COCO-21 ``[21, 3]`` (x px, y px, score)."""
+        kp = np.asarray(keypoints, dtype=np.float64)
+        if kp.shape != (NUM_COCO_FEET, 3):
+            raise ScoliGaitError(f"keypoints must be COCO-21 [21, 3], got {kp.shape}")
+        t = float(timestamp_ms)
+        index = self._frames
+        self._frames += 1
+        found = bool(np.isfinite(kp[:, 0]).any())
+        self._frames_with_subject += found
+        self._first_ts = t if self._first_ts is None else self._first_ts
+        self._last_ts = t
+        if self.uses_video and silhouette is None:
+            silhouette = np.zeros(_SIL_SHAPE, np.uint8)
+        new_results = []
+        prev = self._last_sample
+        for grid_t, grid_kp in self._resampler.push(t, kp):
+            # the silhouette of the nearer of the two frames around this grid instant
+            sil = silhouette if prev is None or abs(t - grid_t) <= abs(grid_t - prev[0]) else prev[1]
+            self._pending_sil.append(sil)
+            self._pending_t.append(grid_t)
+            for filled in self._filler.push(grid_kp):
+                new_results += self._add_row(filled)
+        self._last_sample = (t, silhouette)
+        return FrameUpdate(index=index, timestamp_ms=t, subject_found=found,
+                           tracking_state="external", window_progress=self._buffer.progress, results=new_results)
+
+    def finish(self) -> list[ScreeningResult]:
+        """End of input: flush the rows the gap filler still holds (may complete a window)."""
+        out = []
+        for filled in self._filler.flush():
+            out += self._add_row(filled)
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _load_text(self):
+        from scoligait_edge.text import ReferenceStats, default_embedding_table
+
+        text = self.bundle.manifest.text
+        if text is None or not text.reference_statistics:
+            raise ScoliGaitError("the bundle's model uses text but the bundle has no reference statistics")
+        reference = ReferenceStats.load(self.bundle.path(text.reference_statistics))
+        table = default_embedding_table()
+        if text.sentence_table:  # the bundle's copy must be the sentence set this package describes with
+            shipped = np.load(self.bundle.path(text.sentence_table), allow_pickle=False)
+            if shipped.shape != table.embeddings.shape or not np.allclose(shipped, table.embeddings, atol=1e-6):
+                raise ScoliGaitError(
+                    f"the bundle's sentence table {text.sentence_table} {shipped.shape} does not match this "
+                    f"package's sentence set {table.embeddings.shape}: re-export the bundle with this version"
+                )
+        return reference, table
+
+    def _silhouette(self, pose) -> np.ndarray:
+        from scoligait_edge.video.silhouette import person_silhouette
+
+        subject = None if pose is None else pose.subject
+        if subject is None or subject.mask is None:
+            return np.zeros(_SIL_SHAPE, np.uint8)
+        sil, ok = person_silhouette(subject.mask, subject.bbox)
+        return sil if ok else np.zeros(_SIL_SHAPE, np.uint8)
+
+    def _add_row(self, filled_kp: np.ndarray) -> list[ScreeningResult]:
+        row = self._builder.update(filled_kp)
+        sil = self._pending_sil.popleft()
+        t = self._pending_t.popleft()
+        if self.keep_history:
+            self.history.km.append(row.values)
+            self.history.valid.append(row.valid)
+            self.history.timestamps_ms.append(t)
+        if not self._buffer.push(row, filled_kp, sil, t):
+            return []
+        result = self._screen(self._buffer.window())
+        self._n_windows += 1
+        self._results.append(result)
+        self._stats.add(result)
+        return [result]
+
+    def _screen(self, w: WindowArrays) -> ScreeningResult:
+        events = detect_gait_events(w.keypoints, MAP_FPS)
+        quality = assess_window(w.valid, events, 0, len(w.valid))
+        for side in ("left", "right"):
+            self.history.add_heel_strikes(side, [w.first_index + f for f in events.heel_strikes[side]])
+        base = dict(
+            window_index=self._n_windows, start_ms=float(w.timestamps_ms[0]), end_ms=float(w.timestamps_ms[-1]),
+            first_frame=w.first_index, threshold=self.threshold, steps=quality.n_steps,
+            complete_cycles=quality.n_cycles, cadence_spm=quality.cadence_spm, valid_fraction=quality.valid_fraction,
+            provenance=self.provenance, backend=self.backend.name,
+        )
+        if not quality.ok:
+            return ScreeningResult(status="skipped", reasons=quality.reasons, **base)
+        try:
+            batch, sentences = self._batch(w)
+            out = self.backend.infer(batch)
+            prob = float(out["prob"][0])
+            attention = np.asarray(out["km_attention"][0], dtype=np.float32) if "km_attention" in out else None
+        except Exception as exc:  # noqa: BLE001 - one window's failure must not end the session
+            log.exception("inference failed on window %d", base["window_index"])
+            return ScreeningResult(status="error", error=f"{type(exc).__name__}: {exc}", **base)
+        top = self._highlights(attention, w) if attention is not None else []
+        if attention is not None and self.keep_history:
+            self.history.attention[w.first_index] = attention
+            while len(self.history.attention) > 8:
+                self.history.attention.pop(next(iter(self.history.attention)))
+        cobb = out.get("cobb")
+        return ScreeningResult(
+            status="screened", probability=prob, decision="refer" if prob >= self.threshold else "no_referral",
+            cobb_estimate_deg=None if cobb is None else float(cobb[0]), description=sentences, top_features=top, **base,
+        )
+
+    def _batch(self, w: WindowArrays) -> tuple[dict[str, np.ndarray], list[str]]:
+        batch: dict[str, np.ndarray] = {"km": w.km[None].astype(np.float32), "km_mask": w.valid[None]}
+        sentences: list[str] = []
+        if self.uses_video:
+            sil = w.silhouettes if w.silhouettes is not None else np.zeros((len(w.valid), *_SIL_SHAPE), np.uint8)
+            batch["video"] = (sil.astype(np.float32) / 255.0)[None, :, None]
+        if self.uses_text:
+            from scoligait_edge.text import describe_window
+
+            reference, table = self._text
+            desc = describe_window(w.km, w.valid, reference)
+            ids = np.asarray(desc.sentence_ids, dtype=np.int64)[None]
+            mask = np.ones_like(ids, dtype=bool)
+            batch["text"] = table.lookup(ids, mask).astype(np.float32)
+            batch["text_mask"] = mask
+            sentences = list(desc.texts)
+        return batch, sentences
+
+    def _highlights(self, attention: np.ndarray, w: WindowArrays) -> list[FeatureHighlight]:
+        from scoligait_edge.evaluation import top_features
+
+        return [
+            FeatureHighlight(name=f.name, domain=f.domain, meaning=f.meaning, clinical_prior=f.clinical_prior,
+                             start_s=f.start_s, stop_s=f.stop_s, evidence=f.peak_evidence)
+            for f in top_features(attention, w.valid, window_start_frame=w.first_index)
+        ]
+
+    # ------------------------------------------------------------------ output
+    @property
+    def results(self) -> list[ScreeningResult]:
+        """The most recent window results (at most RECENT_RESULTS; the JSONL log keeps all)."""
+        return list(self._results)
+
+    def summary(self) -> SessionSummary:
+        """Aggregate of every window so far; says why when no decision could be made."""
+        st = self._stats
+        n = st.n_screened
+        mean = st.prob_sum / n if n else None
+        sd = math.sqrt(max(st.prob_sq - n * mean * mean, 0.0) / (n - 1)) if n > 1 else (0.0 if n else None)
+        decision = reason = None
+        if n:
+            decision = "refer" if mean >= self.threshold else "no_referral"
+        else:
+            reason = self._no_decision_reason(st.flags, st.last_error)
+        counts = self.history.step_counts
+        top = []
+        for name, count in st.features.most_common(3):
+            d, m, pr, a, b, e = st.feature_info[name]
+            top.append(FeatureHighlight(name=name, domain=d, meaning=m, clinical_prior=pr, start_s=a, stop_s=b,
+                                        evidence=e / count))
+        return SessionSummary(
+            decision=decision, reason=reason, probability_mean=mean, probability_sd=sd,
+            probability_min=st.prob_min if n else None, probability_max=st.prob_max if n else None,
+            threshold=self.threshold, windows_total=self._n_windows, windows_screened=n,
+            windows_skipped=st.n_skipped, windows_failed=st.n_failed,
+            gait_cycles=max(max(counts["left"], counts["right"]) - 1, 0),
+            steps=counts["left"] + counts["right"], frames_processed=self._frames,
+            frames_with_subject=self._frames_with_subject,
+            duration_s=0.0 if self._first_ts is None else (self._last_ts - self._first_ts) / 1000.0,
+            quality_flags=dict(st.flags), top_features=top, backend=self.backend.name, provenance=self.provenance,
+        )
+
+    def _no_decision_reason(self, flags: Counter, last_error: str | None) -> str:
+        if self._frames == 0:
+            return "no frames were processed"
+        if self._frames_with_subject == 0:
+            return "no person was found in any frame"
+        if not self._n_windows:
+            seconds = self.window_length / MAP_FPS
+            return f"the subject was not followed long enough for one {seconds:.1f} s window"
+        if last_error and not flags:
+            return f"inference failed on every window ({last_error})"
+        top = ", ".join(f"{k} ({v}x)" for k, v in flags.most_common(3))
+        return f"no window passed the quality check: {top}"
