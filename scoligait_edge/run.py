@@ -126,10 +126,11 @@ def _loop(args, screener, stop: threading.Event, notices: list[str], capture_fac
     show = not args.headless
     last_image, last_update, probability, top = None, None, None, []
     error = None
+    processed = 0
     try:
         with source:
             for frame in source.frames(idle_s=0.25):
-                if stop.is_set():
+                if stop.is_set() or (args.max_frames and processed >= args.max_frames):
                     break
                 if frame is None:  # live source idle or lost: keep the screen alive
                     if show and last_image is not None:
@@ -141,6 +142,7 @@ def _loop(args, screener, stop: threading.Event, notices: list[str], capture_fac
                 except TimestampError as exc:
                     log.warning("frame %d skipped: %s", frame.index, exc)
                     continue
+                processed += 1
                 for result in update.results:
                     if writer:
                         writer.write(result)

@@ -95,7 +95,8 @@ def plot_knowledge_map(
                 ax_ev.scatter(t_s[hs[hs < n]], np.full(hs[hs < n].size, row), marker="v", color=color, s=40, label=f"{side} heel strike")
             if to.size:
                 ax_ev.scatter(t_s[to[to < n]], np.full(to[to < n].size, row), marker="^", facecolors="none", edgecolors=color, s=30, label=f"{side} toe-off")
-        ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
+        if ax_ev.get_legend_handles_labels()[0]:
+            ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
     ax_ev.tick_params(labelbottom=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
