@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo test bench wheel-check schema-doc clean
+.PHONY: install demo kmap-demo test bench wheel-check schema-doc clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The main job on the bundled defaults: the sample video through the demo model (trained on SIMULATED gait).
 demo: $(STAMP)
-	$(PY) -m scoligait_edge.kmap_demo --out $(OUT)
+	rm -f $(OUT)/results.jsonl
+	$(PY) -m scoligait_edge.run --video scoligait_edge/assets/sample/sports2d_walk_demo.mp4 --headless \
+		--output $(OUT)/results.jsonl --report $(OUT)/report
+
+# The knowledge map alone (heatmap PNG + gait events) of the sample video.
+kmap-demo: $(STAMP)
+	$(PY) -m scoligait_edge.kmap_demo --out $(OUT)/kmap
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests benchmarks --benchmark-disable

@@ -17,6 +17,7 @@ RESULT_SCHEMA_VERSION = "scoligait-result/1"
 
 Decision = Literal["refer", "no_referral"]
 WindowStatus = Literal["screened", "skipped", "error"]
+QualityFlag = Literal["not_walking", "body_not_fully_visible", "too_few_gait_cycles"]
 
 
 class FeatureHighlight(BaseModel):
@@ -49,7 +50,8 @@ class ScreeningResult(BaseModel):
     complete_cycles: int = 0
     cadence_spm: float | None = None
     valid_fraction: float = 0.0
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list, description="why the window was skipped, in words")
+    quality_flags: list[QualityFlag] = Field(default_factory=list, description="why the window was skipped, as codes")
     error: str | None = None
     description: list[str] = Field(default_factory=list, description="the window's clinical sentences (text modality)")
     top_features: list[FeatureHighlight] = Field(default_factory=list)
@@ -78,7 +80,7 @@ class SessionSummary(BaseModel):
     frames_processed: int
     frames_with_subject: int
     duration_s: float
-    quality_flags: dict[str, int] = Field(default_factory=dict, description="skip reasons and how often they occurred")
+    quality_flags: dict[str, int] = Field(default_factory=dict, description="skip codes and how many windows had each")
     top_features: list[FeatureHighlight] = Field(default_factory=list)
     backend: str | None = None
     provenance: str

@@ -88,7 +88,7 @@ class SessionStats:
                 self.feature_info[f.name] = (d, m, pr, min(a, f.start_s), max(b, f.stop_s), e + f.evidence)
         elif r.status == "skipped":
             self.n_skipped += 1
-            self.flags.update(reason.split(" (")[0] for reason in r.reasons)
+            self.flags.update(r.quality_flags)
         else:
             self.n_failed += 1
             self.last_error = r.error
@@ -301,7 +301,9 @@ class Screener:
             provenance=self.provenance, backend=self.backend.name,
         )
         if not quality.ok:
-            return ScreeningResult(status="skipped", reasons=quality.reasons, **base)
+            flags = [code for code, ok in (("not_walking", quality.walking), ("body_not_fully_visible",
+                     quality.whole_body_visible), ("too_few_gait_cycles", quality.enough_cycles)) if not ok]
+            return ScreeningResult(status="skipped", reasons=quality.reasons, quality_flags=flags, **base)
         try:
             batch, sentences = self._batch(w)
             out = self.backend.infer(batch)
@@ -393,5 +395,7 @@ class Screener:
             return f"the subject was not followed long enough for one {seconds:.1f} s window"
         if last_error and not flags:
             return f"inference failed on every window ({last_error})"
-        top = ", ".join(f"{k} ({v}x)" for k, v in flags.most_common(3))
+        words = {"not_walking": "no walking", "body_not_fully_visible": "body not fully visible",
+                 "too_few_gait_cycles": "too few gait cycles"}
+        top = ", ".join(f"{words.get(k, k)} in {v} window(s)" for k, v in flags.most_common(3))
         return f"no window passed the quality check: {top}"

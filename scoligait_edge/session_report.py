@@ -39,7 +39,7 @@ def write_report(screener, out_dir: str | Path, notices: list[str]) -> Path:
         fps=MAP_FPS, n_frames=n,
     )
     probabilities = [((r.first_frame - first_row) / MAP_FPS, r.probability, r.decision or r.status)
-                     for r in screener.results if r.first_frame >= first_row]
+                     for r in screener.results if r.first_frame >= first_row and r.status != "skipped"]
     return write_session_report(
         out_dir, summary=screener.summary(), km=km, km_valid=np.array(h.valid, dtype=bool),
         timestamps_ms=np.array(h.timestamps_ms), attention=stitched_attention(screener, first_row, n),
