@@ -92,8 +92,8 @@ def test_training_is_deterministic_with_a_seed():
         label = (torch.arange(n) % 2).float()
         km = torch.randn(n, 32, 238, generator=g) + label[:, None, None] * 0.5
         return WindowTensors(km=km, km_mask=torch.ones(n, 32, dtype=torch.bool), label=label, cobb=label * 20,
-                             video=None, text=None, text_mask=None, clip_ids=[f"c{i // 2}" for i in range(n)],
-                             subject_ids=[f"s{i // 2}" for i in range(n)], sexes=[None] * n, starts=[0] * n)
+                             video=None, text=None, text_mask=None, clip_ids=[f"c{i}" for i in range(n)],
+                             subject_ids=[f"s{i}" for i in range(n)], sexes=[None] * n, starts=[0] * n)
 
     def once() -> tuple[list, torch.Tensor]:
         gen = seed_everything(123)
