@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo kmap-demo test bench wheel-check schema-doc clean
+.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ wheel-check: $(STAMP)
 
 schema-doc: $(STAMP)
 	$(PY) -m scoligait_edge.kinematics.schema_doc docs/FEATURE_SCHEMA.md
+
+# Regenerates android_demo's golden vectors from the Python implementation.
+golden: $(STAMP)
+	$(PY) android_demo/tools/make_golden.py
 
 clean:
 	rm -rf build dist out *.egg-info
