@@ -31,7 +31,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests benchmarks --benchmark-disable
 
 bench: $(STAMP)
-	$(PY) -m pytest -q benchmarks --benchmark-only --benchmark-json=out/bench.json
+	mkdir -p out/bench
+	$(PY) -m pytest -q -p no:cacheprovider benchmarks --benchmark-only --benchmark-json=out/bench/bench.json --benchmark-autosave --benchmark-save-data --benchmark-min-rounds=5 --benchmark-max-time=1.0 --benchmark-sort=name --benchmark-columns=median,mean,iqr,rounds
+	$(PY) benchmarks/summarize.py out/bench/bench.json -o out/bench/RESULTS.md $(foreach g,$(wildcard benchmarks/results/gpu_*.json),--gpu $(g))
 
 # Builds the wheel and imports the package (and its data) from a clean target dir.
 wheel-check: $(STAMP)

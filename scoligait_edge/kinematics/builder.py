@@ -16,7 +16,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from scoligait_edge.kinematics import features as F
-from scoligait_edge.kinematics.keypoints import MAX_GAP_FRAMES, MIN_SCORE, GapFiller, fill_gaps, validate_keypoints
+from scoligait_edge.kinematics.keypoints import (
+    _MAX_ABS_COORD,
+    MAX_GAP_FRAMES,
+    MIN_SCORE,
+    GapFiller,
+    fill_gaps,
+    validate_keypoints,
+)
 from scoligait_edge.kinematics.resample import resample_keypoints
 from scoligait_edge.kinematics.schema import (
     CROSS_WINDOW,
@@ -27,6 +34,7 @@ from scoligait_edge.kinematics.schema import (
     SIZE_WINDOW,
     schema_hash,
 )
+from scoligait_edge.pose.skeleton import NUM_COCO, NUM_COCO_FEET
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +143,33 @@ def _batch_map(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, valid
 
 
+_T = F.FRAME_TABLES
+_DIFF_TO, _DIFF_FROM, _N_NORM = _T["to"], _T["from"], _T["n_norm"]
+_SEGMENTS, _TILT, _ARG_A, _ARG_B = _T["segments"], _T["tilt"], _T["arg_a"], _T["arg_b"]
+_ANGLE_ORDER, _PAIR_AB = _T["angle_order"], _T["pair_ab_flat"]
+_N_PAIRS = len(F.CROSS_A)
+_N_MOTION = 2 * F.NUM_COCO + 2 * len(F.PAIR_FROM)
+_N_ANGLES = len(_ANGLE_ORDER)
+_N_TILT = _TILT.stop - _TILT.start
+_add_reduce, _or_reduce = np.add.reduce, np.logical_or.reduce  # ufuncs directly: no Python wrapper
+_RANGE_MID = np.array([0.0, 0.0, 0.5])
+_RANGE_HALF = np.array([_MAX_ABS_COORD, _MAX_ABS_COORD, 0.5])  # |x|, |y| <= 1e6 and 0 <= score <= 1
+
+
+def _validate_frame(frame_keypoints: np.ndarray) -> np.ndarray:
+    """``validate_keypoints`` for one well-formed frame in a few numpy calls; anything unusual (wrong type or
+    shape, a coordinate or score out of range, an infinity) goes through ``validate_keypoints`` itself, which
+    raises or cleans exactly as in batch."""
+    if isinstance(frame_keypoints, np.ndarray) and frame_keypoints.shape in ((NUM_COCO_FEET, 3), (NUM_COCO, 3)):
+        arr = frame_keypoints.astype(np.float64)  # a copy
+        # NaN compares False, so only finite values out of range (or infinities) fail this check
+        if not _or_reduce(np.abs(arr - _RANGE_MID) > _RANGE_HALF, axis=None):
+            if not math.isfinite(_add_reduce(arr, axis=None)):
+                arr[~np.isfinite(arr).all(axis=1)] = (np.nan, np.nan, 0.0)
+            return arr
+    return validate_keypoints(frame_keypoints, name="frame keypoints")[0]
+
+
 class KnowledgeMapBuilder:
     """Streaming map: ``update(frame) -> MapRow`` in O(1) per frame.
 
@@ -142,9 +177,20 @@ class KnowledgeMapBuilder:
     the whole chain). Running sums over the trailing windows replace the batch
     route's per-window recomputation; they are re-summed from the ring buffers
     every 1024 frames so rounding cannot accumulate on long sessions.
+
+    Per frame it makes one gather of every point difference it needs (see
+    ``features.FRAME_TABLES``) and keeps, per cross-domain pair, the running
+    sums of a, b, a², b² and ab: a few dozen numpy calls in all (the batch
+    route's functions, called with one frame, cost several times more).
     """
 
     def __init__(self) -> None:
+        self._doubled = np.concatenate([np.empty((F.NUM_POINTS, 2)), F.CONST_POINTS])  # S = xy[A] + xy[B], consts
+        self._work = np.empty(2 * _N_NORM + _N_ANGLES)  # [normalised differences | angles by kind]
+        self._row = np.empty(NUM_FEATURES)
+        self._stats = np.empty(7 * _N_PAIRS)
+        self._stat_num = np.empty((3, _N_PAIRS))
+        self._stat_den = np.ones((3, _N_PAIRS))  # the mean difference is divided by 1
         self.reset()
 
     def reset(self) -> None:
@@ -153,10 +199,7 @@ class KnowledgeMapBuilder:
         self._size_sum = 0.0
         self._size_count = 0
         self._ring: deque[np.ndarray | None] = deque()
-        k, p = F.NUM_SIGNALS, len(F.CROSS_A)
-        self._s = np.zeros(k)
-        self._ss = np.zeros(k)
-        self._sab = np.zeros(p)
+        self._sums = np.zeros(5 * _N_PAIRS)  # running sums of [a | b | a^2 | b^2 | ab] per pair
         self._n = 0
 
     @property
@@ -165,36 +208,69 @@ class KnowledgeMapBuilder:
 
     def update(self, frame_keypoints: np.ndarray) -> MapRow:
         """Add one frame ``[17|21, 3]`` (pixels, score) and return its row."""
-        kp = validate_keypoints(frame_keypoints, name="frame keypoints")
-        points = F.points_y_up(kp)
-        core = bool(F.core_present(points)[0])
-
-        self._push_size(float(F.raw_body_size(points)[0]) if core else None)
+        kp = _validate_frame(frame_keypoints)
+        xy = kp[:NUM_COCO, :2]
+        doubled = self._doubled  # 2 x the points of F.points_y_up, y not yet flipped (see F.HALF_FLIP)
+        np.add(xy.take(F.POINT_SRC_A, axis=0), xy.take(F.POINT_SRC_B, axis=0), out=doubled[: F.NUM_POINTS])
+        raw = doubled.take(_DIFF_TO, axis=0) - doubled.take(_DIFF_FROM, axis=0)  # 2 x differences
+        seg = raw[_SEGMENTS]
+        trunk, l1, l2, l3, l4, *core_norms = np.sqrt(_add_reduce(seg * seg, axis=1)).tolist()
+        core = math.isfinite(math.fsum(core_norms))  # == F.core_present: NaN marks a missing joint
+        # == F.raw_body_size (the differences are doubled)
+        self._push_size(0.5 * trunk + 0.5 * (0.5 * l1 + 0.5 * l2 + 0.5 * l3 + 0.5 * l4) if core else None)
         size = self._size_sum / self._size_count if self._size_count else math.nan
         sig_ok = core and size > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            norm = F.normalise(points, np.array([size]))
-            motion, angles = F.instantaneous_features(norm)
-        sig = F.signals(norm, angles)[0] if sig_ok else None
-        self._push_signal(sig)
+        self._push_signal(self._pair_terms(raw, size) if sig_ok else None)
 
         valid = sig_ok and self._n >= MIN_WINDOW_COUNT
         if valid:
-            n = self._n
-            mean = self._s / n
-            var = self._ss / n - mean * mean
-            ma, mb = mean[F.CROSS_A], mean[F.CROSS_B]
-            cov = self._sab / n - ma * mb
-            cross = F.pair_statistics(ma[None], mb[None], var[F.CROSS_A][None], var[F.CROSS_B][None], cov[None])
-            row = np.concatenate([motion[0], angles[0], cross[0]])
-            row = np.nan_to_num(row, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+            row, work, p = self._row, self._work, _N_PAIRS
+            row[:_N_MOTION] = work[:_N_MOTION]
+            work[2 * _N_NORM :].take(_ANGLE_ORDER, out=row[_N_MOTION : _N_MOTION + _N_ANGLES])
+            # == F.pair_statistics from the running means of a, b, a^2, b^2, ab; g = [sd | mean | var -> ve | ab]
+            g = self._stats
+            np.divide(self._sums, self._n, out=g[2 * p :])
+            mean, var = g[2 * p : 4 * p], g[4 * p : 6 * p]
+            var -= mean * mean
+            np.maximum(var, 0.0, out=var)
+            np.sqrt(var, out=g[: 2 * p])
+            var += F.EPS_VAR
+            q = g[: 6 * p].reshape(3, 2 * p)  # rows: sd, mean, ve (each a | b)
+            num, den = self._stat_num, self._stat_den  # rows: corr, asym, mdiff
+            np.subtract(q[:2, :p], q[:2, p:], out=num[1:])  # sd_a - sd_b, mean_a - mean_b
+            prod = q[1:, :p] * q[1:, p:]  # mean_a * mean_b, ve_a * ve_b
+            np.subtract(g[6 * p :], prod[0], out=num[0])  # covariance
+            np.sqrt(prod[1], out=den[0])
+            np.add(q[0, :p] + q[0, p:], F.EPS_SD, out=den[1])
+            # (corr, asym, mdiff) interleaved per pair, written straight into the row
+            np.divide(num, den, out=row[_N_MOTION + _N_ANGLES :].reshape(p, 3).T)
+            if not math.isfinite(_add_reduce(row)):
+                row[~np.isfinite(row)] = 0.0  # == nan_to_num(nan=0, posinf=0, neginf=0)
+            values = row.astype(np.float32)
         else:
-            row = np.zeros(NUM_FEATURES, np.float32)
-        out = MapRow(index=self._index, values=row, valid=valid)
+            values = np.zeros(NUM_FEATURES, np.float32)
+        out = MapRow(index=self._index, values=values, valid=valid)
         self._index += 1
         if self._index % _RESYNC_EVERY == 0:
             self._resync()
         return out
+
+    def _pair_terms(self, raw: np.ndarray, size: float) -> np.ndarray:
+        """Normalise this frame's differences into the work vector, compute its angles (== F.normalise,
+        F.instantaneous_features; see F.FRAME_TABLES) and return its signals' pair terms [a | b | a^2 | b^2 | ab]."""
+        work = self._work
+        d = np.multiply(raw[:_N_NORM], F.HALF_FLIP / size, out=work[: 2 * _N_NORM].reshape(_N_NORM, 2))
+        ang = work[2 * _N_NORM :]
+        np.arctan2(d[_TILT, 1], np.abs(d[_TILT, 0]), out=ang[:_N_TILT])  # left side up is positive
+        z = d.view(np.complex128)[:, 0]
+        w = np.conj(z[_ARG_A]) * z[_ARG_B]
+        np.arctan2(w.imag, w.real, out=ang[_N_TILT:])
+        p = _N_PAIRS
+        terms = np.empty(5 * p)
+        ab = work.take(_PAIR_AB, out=terms[: 2 * p])
+        np.multiply(ab, ab, out=terms[2 * p : 4 * p])
+        np.multiply(ab[:p], ab[p:], out=terms[4 * p :])
+        return terms
 
     def _push_size(self, size: float | None) -> None:
         self._sizes.append(size)
@@ -207,31 +283,26 @@ class KnowledgeMapBuilder:
                 self._size_sum -= old
                 self._size_count -= 1
 
-    def _push_signal(self, sig: np.ndarray | None) -> None:
-        self._ring.append(sig)
-        if sig is not None:
-            self._add(sig, +1)
+    def _push_signal(self, terms: np.ndarray | None) -> None:
+        self._ring.append(terms)
+        if terms is not None:
+            self._sums += terms
+            self._n += 1
         if len(self._ring) > CROSS_WINDOW:
             old = self._ring.popleft()
             if old is not None:
-                self._add(old, -1)
-
-    def _add(self, sig: np.ndarray, sign: int) -> None:
-        self._s += sign * sig
-        self._ss += sign * sig * sig
-        self._sab += sign * sig[F.CROSS_A] * sig[F.CROSS_B]
-        self._n += sign
+                self._sums -= old
+                self._n -= 1
 
     def _resync(self) -> None:
         kept = [s for s in self._sizes if s is not None]
         self._size_sum, self._size_count = float(sum(kept)), len(kept)
-        self._s[:] = 0.0
-        self._ss[:] = 0.0
-        self._sab[:] = 0.0
+        self._sums[:] = 0.0
         self._n = 0
-        for sig in self._ring:
-            if sig is not None:
-                self._add(sig, +1)
+        for terms in self._ring:
+            if terms is not None:
+                self._sums += terms
+                self._n += 1
 
 
 class StreamingKnowledgeMap:

@@ -149,3 +149,76 @@ def pair_statistics(
     asym = (sd_a - sd_b) / (sd_a + sd_b + EPS_SD)
     mdiff = mean_a - mean_b
     return np.stack([corr, asym, mdiff], axis=-1).reshape(corr.shape[0], -1)
+
+
+# ----------------------------------------------------------------- single-frame tables (streaming builder)
+# The streaming builder computes the same quantities as the functions above for ONE frame, but with a
+# handful of numpy calls instead of dozens (per-call overhead, not arithmetic, is what a frame costs):
+# every point difference it needs (hip-centred points, pair vectors, angle vectors, body segments) is one
+# gather ``P[DIFF_TO] - P[DIFF_FROM]`` over the 20 points (plus three constant points), laid out so that each
+# block is a contiguous slice. Compiled from the same schema tables, so the two routes cannot drift apart
+# (and the tests compare them).
+_MID_SRC = ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP), (L_ANKLE, R_ANKLE))  # order of MID_SHOULDER, MID_HIP, MID_ANKLE
+assert [MID_SHOULDER, MID_HIP, MID_ANKLE] == [NUM_COCO, NUM_COCO + 1, NUM_COCO + 2] == [17, 18, 19]
+POINT_SRC_A = np.array(list(range(NUM_COCO)) + [a for a, _ in _MID_SRC])
+POINT_SRC_B = np.array(list(range(NUM_COCO)) + [b for _, b in _MID_SRC])
+HALF_FLIP = np.array([0.5, -0.5])
+"""``(xy[A] + xy[B]) * HALF_FLIP`` equals :func:`points_y_up` (x + x halved is x): the builder works on the
+doubled points ``S = xy[A] + xy[B]`` and folds ``HALF_FLIP`` into its one scaling by 1 / size."""
+CONST_POINTS = np.array([[0.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+"""Appended after the 20 doubled points: origin, then the points that become +i and -i once y is flipped
+(the constants of the angle trick below)."""
+_ORIGIN, _PLUS_I, _MINUS_I = NUM_POINTS, NUM_POINTS + 1, NUM_POINTS + 2
+BODY_SEGMENTS = ((MID_HIP, MID_SHOULDER), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE))
+"""The segments of :func:`raw_body_size`: trunk, then the four leg segments."""
+
+
+def _compile_frame_tables() -> dict[str, object]:
+    """Rows of the one gather, and where each quantity sits in the builder's flat work vector.
+
+    Angles, with each difference row read as a complex number z = dx + i dy (all rows scaled by 1 / size,
+    which leaves angles unchanged): 'up' arctan2(dx, dy) = arg(conj(z) * i), 'down' arctan2(dx, -dy) =
+    arg(conj(-i) * z), 'between' = arg(conj(z1) * z2); so those 24 are one ``arg(conj(A) * B)`` over two
+    row blocks. 'tilt' arctan2(-dy, |dx|) reads its vector reversed (b -> a) and is arctan2(y, |x|).
+    """
+    to: list[int] = []
+    frm: list[int] = []
+
+    def block(pairs: list[tuple[int, int]]) -> slice:
+        start = len(to)
+        for a, b in pairs:  # row = P[b] - P[a]
+            frm.append(a)
+            to.append(b)
+        return slice(start, len(to))
+
+    g = {k: [v.tolist() for v in ANGLE_GROUPS[k]] for k in ("tilt", "up", "down", "between")}
+    coords = block([(MID_HIP, p) for p in range(NUM_COCO)])
+    pairs = block(list(zip(PAIR_FROM.tolist(), PAIR_TO.tolist())))
+    mids = block([(MID_HIP, p) for p in range(NUM_COCO, NUM_POINTS)])
+    tilt = block([(b, a) for a, b in zip(g["tilt"][1], g["tilt"][2])])  # reversed: (-dx, -dy)
+    arg_a = block([(a, b) for a, b in zip(g["up"][1], g["up"][2])] + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
+                  + [(a, b) for a, b in zip(g["between"][1], g["between"][2])])
+    arg_b = block([(_ORIGIN, _PLUS_I)] * len(g["up"][0]) + [(a, b) for a, b in zip(g["down"][1], g["down"][2])]
+                  + [(c, d) for c, d in zip(g["between"][3], g["between"][4])])
+    n_norm = len(to)  # rows divided by the body size
+    segments = block(list(BODY_SEGMENTS) + [(_ORIGIN, p) for p in CORE_JOINTS])  # + each core point, to test it
+    assert coords.start == 0 and pairs.start == coords.stop
+    assert 2 * pairs.stop == 2 * NUM_COCO + 2 * len(PAIR_FROM)  # the motion domain is the first rows, flattened
+
+    # flat work vector: [normalised rows, x and y interleaved (2 * n_norm) | angles as tilt, up, down, between];
+    # angle_order takes the angles into schema (column) order
+    kind_cols = np.concatenate([np.asarray(g[k][0]) for k in ("tilt", "up", "down", "between")])
+    angle_order = np.argsort(kind_cols)
+    row_of_point = {p: coords.start + p for p in range(NUM_COCO)}
+    row_of_point.update({p: mids.start + p - NUM_COCO for p in range(NUM_COCO, NUM_POINTS)})
+    sig_flat = np.empty(NUM_SIGNALS, dtype=np.int64)
+    sig_flat[SIG_COORD_COL] = [2 * row_of_point[p] + ax for _, p, ax in _SIG_COORD]
+    sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]  # where schema angle c sits by kind
+    return {
+        "to": np.array(to), "from": np.array(frm), "n_norm": n_norm, "segments": segments, "tilt": tilt,
+        "arg_a": arg_a, "arg_b": arg_b, "angle_order": angle_order,
+        "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
+    }
+
+
+FRAME_TABLES = _compile_frame_tables()
