@@ -54,6 +54,33 @@ def fp32_node_names(model: onnx.ModelProto, markers: Iterable[str] = FP32_NODE_M
     return sorted(names | _km_standardisation_nodes(model))
 
 
+def _drop_duplicate_casts(graph: onnx.GraphProto) -> int:
+    """Remove repeated identical Cast nodes writing the same output name.
+
+    The converter inserts ``<tensor>_cast_to_fp32`` once per blocked consumer;
+    when a graph (as torch 2.11 exports RoPE) feeds one tensor to several blocked
+    nodes, that name is written twice and the graph is no longer in SSA form.
+    Identical casts compute the same value, so keeping the first is exact.
+    """
+    seen: dict[str, onnx.NodeProto] = {}
+    keep, dropped = [], 0
+    for node in graph.node:
+        out = node.output[0] if node.op_type == "Cast" and len(node.output) == 1 else None
+        if out is not None and out in seen:
+            first = seen[out]
+            if list(first.input) == list(node.input) and first.attribute == node.attribute:
+                dropped += 1
+                continue
+            raise ValueError(f"fp16 conversion wrote {out!r} twice with different casts")
+        if out is not None:
+            seen[out] = node
+        keep.append(node)
+    if dropped:
+        del graph.node[:]
+        graph.node.extend(keep)
+    return dropped
+
+
 def convert_to_fp16(
     src: str | Path,
     dst: str | Path,
@@ -71,6 +98,7 @@ def convert_to_fp16(
     fp16 = convert_float_to_float16(
         model, keep_io_types=True, op_block_list=op_block, node_block_list=fp32_node_names(model),
     )
+    _drop_duplicate_casts(fp16.graph)
     wrapped = OnnxModel(fp16)
     wrapped.topological_sort()
     fp16 = wrapped.model

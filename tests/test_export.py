@@ -388,3 +388,20 @@ def test_tensorrt_engine_is_cached_with_a_sidecar(tiny_bundle, tmp_path):
     again, _ = ensure_engine(b, "fp16")
     assert again == path
     assert load_bundle(b).extra_files == ()  # the engine cache is not an unlisted extra
+
+
+def test_duplicate_identical_casts_are_collapsed_for_ssa():
+    """torch 2.11 exports RoPE so the fp16 converter casts one tensor twice under one name (seen on a GPU machine)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from scoligait_edge.export.fp16 import _drop_duplicate_casts
+
+    cast = lambda name: helper.make_node("Cast", ["x"], ["x_cast_to_fp32"], name=name, to=TensorProto.FLOAT)  # noqa: E731
+    graph = helper.make_graph(
+        [cast("c1"), cast("c2"), helper.make_node("Relu", ["x_cast_to_fp32"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    assert _drop_duplicate_casts(graph) == 1
+    onnx.checker.check_model(helper.make_model(graph), full_check=True)
