@@ -7,7 +7,6 @@ With no source it screens the bundled sample video with the bundled demo model
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -124,7 +123,7 @@ def _loop(args, screener, stop: threading.Event, notices: list[str], capture_fac
     writer = JsonlWriter(args.output) if args.output else None
     video_out = OverlayVideoWriter(args.save_video, fps=source.nominal_fps or 30.0) if args.save_video else None
     show = not args.headless
-    last_image, last_update, probability, top = None, None, None, []
+    last_image, probability, top = None, None, []
     error = None
     processed = 0
     try:

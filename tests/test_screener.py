@@ -114,7 +114,6 @@ def test_summary_round_trips():
 @pytest.mark.slow
 def test_memory_stays_flat_over_a_20_minute_stream(screening_bundle):
     """20 minutes of simulated frames (36,000 at 30 fps, no pose model): resident memory must not grow."""
-    import resource  # noqa: F401 - Linux only, like the CI machine
 
     from scoligait_edge.video.silhouette import crop_silhouette
 
