@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=None, help="append one JSON line per window here")
     p.add_argument("--report", type=Path, default=None, help="write the session report (HTML) into this folder")
     p.add_argument("--max-frames", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None, help="inference threads")
+    p.add_argument("--threads", type=int, default=1, help="classifier threads (default 1: pose uses the other cores)")
     return p
 
 

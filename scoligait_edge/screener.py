@@ -119,6 +119,10 @@ class Screener:
 
     ``bundle`` None means the bundled demo model. ``backend`` is 'auto', 'torch',
     'onnxruntime' or 'tensorrt'; ``pose_model`` 'lite', 'full' or a path.
+    ``threads`` is the classifier's intra-op thread count: 1 by default, because
+    pose estimation already keeps the other cores busy (on 2 cores a second
+    classifier thread made each frame slower, benchmarks/RESULTS.md); None lets
+    the backend decide.
     """
 
     def __init__(
@@ -130,7 +134,7 @@ class Screener:
         precision: str = "fp32",
         roi: tuple[float, float, float, float] | None = None,
         hop: int = 16,
-        threads: int | None = None,
+        threads: int | None = 1,
         pose: bool = True,
         keep_history: bool = True,
     ) -> None:
