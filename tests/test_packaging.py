@@ -38,3 +38,12 @@ def test_unknown_or_heavy_pose_model_gives_a_clear_error(tmp_path):
         pose_model_path("heavy")
     with pytest.raises(PoseModelError, match="not found"):
         pose_model_path(tmp_path / "nope.task")
+
+
+def test_exactly_one_opencv_distribution_is_installed():
+    """Two cv2 wheels overwrite each other's files; mediapipe's opencv-contrib must be the only one."""
+    from importlib import metadata
+
+    names = {"opencv-python", "opencv-contrib-python", "opencv-python-headless", "opencv-contrib-python-headless"}
+    installed = sorted({d.metadata["Name"].lower() for d in metadata.distributions()} & names)
+    assert len(installed) == 1, installed
