@@ -12,7 +12,6 @@ steadier numbers).
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 
 from bench_util import FIRST_FRAME, N_FRAMES, FrameCycle
+from gpu import cpu_model, nvidia_smi  # one machine-info reader for both the suites and the GPU script
 
 # ----------------------------------------------------------------- machine info (every JSON)
 def _run(args: list[str], timeout: float = 10.0) -> str | None:
@@ -37,30 +37,12 @@ def _run(args: list[str], timeout: float = 10.0) -> str | None:
     return text.strip() or None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _version(module: str) -> str | None:
     try:
         mod = __import__(module)
     except Exception:  # noqa: BLE001 - absent or broken: recorded as None
         return None
     return str(getattr(mod, "__version__", "?"))
-
-
-def _gpus() -> list[dict[str, str]]:
-    fields = ["name", "driver_version", "memory.total", "clocks.max.sm", "power.limit"]
-    out = _run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
-    if not out or "NVIDIA-SMI has failed" in out:
-        return []
-    return [dict(zip(fields, (c.strip() for c in line.split(",")))) for line in out.splitlines() if line.strip()]
 
 
 def jetson_info() -> dict[str, Any] | None:
@@ -90,9 +72,9 @@ def machine_details() -> dict[str, Any]:
                ("opencv", "cv2"), ("scipy", "scipy"), ("pydantic", "pydantic"), ("scoligait_edge", "scoligait_edge")]
     libs = {name: _version(mod) for name, mod in modules}
     details: dict[str, Any] = {
-        "cpu_model": _cpu_model(), "cpu_cores_logical": os.cpu_count(),
+        "cpu_model": cpu_model(), "cpu_cores_logical": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "libraries": libs, "gpus": _gpus(), "jetson": jetson_info(),
+        "libraries": libs, "gpus": nvidia_smi(), "jetson": jetson_info(),
     }
     try:
         import onnxruntime as ort

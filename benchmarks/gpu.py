@@ -195,7 +195,7 @@ def nvidia_smi() -> list[dict[str, str]]:
     """One dict per GPU (name, driver, memory, clocks), [] without nvidia-smi."""
     fields = ["name", "driver_version", "memory.total", "clocks.max.sm", "power.limit", "pstate"]
     out = _cmd(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
-    if not out:
+    if not out or "NVIDIA-SMI has failed" in out:
         return []
     return [dict(zip(fields, (c.strip() for c in line.split(",")))) for line in out.splitlines() if line.strip()]
 

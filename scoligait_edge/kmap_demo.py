@@ -8,6 +8,7 @@ involved yet: this shows the interpretable representation the model reads.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -17,7 +18,8 @@ import numpy as np
 
 from scoligait_edge.assets import sample_video_path
 from scoligait_edge.errors import ScoliGaitError
-from scoligait_edge.kinematics import FEATURE_NAMES, build_knowledge_map, detect_gait_events
+from scoligait_edge.kinematics import FEATURE_NAMES, build_knowledge_map, detect_gait_events, resample_keypoints
+from scoligait_edge.kinematics.schema import MAP_FPS
 
 log = logging.getLogger("scoligait_edge.kmap_demo")
 
@@ -31,11 +33,10 @@ def run(video: Path, out_dir: Path, pose_model: str = "full", roi: tuple[int, in
     out_dir.mkdir(parents=True, exist_ok=True)
     seq = extract_pose_sequence(video, model=pose_model, roi=roi, progress=True)
     save_pose_sequence(out_dir / "pose_sequence.npz", seq)
-    kmap = build_knowledge_map(seq.keypoints, timestamps_ms=seq.timestamps_ms)
-    # events on the same 30 Hz rows as the map
-    from scoligait_edge.kinematics import resample_keypoints
-
-    kp30, _ = resample_keypoints(seq.keypoints, seq.timestamps_ms)
+    # resample once: the map and the events share the same 30 Hz rows
+    kp30, grid_ms = resample_keypoints(seq.keypoints, seq.timestamps_ms)
+    kmap = build_knowledge_map(kp30, MAP_FPS)
+    kmap = dataclasses.replace(kmap, timestamps_ms=grid_ms)
     events = detect_gait_events(kp30, fps=kmap.fps)
     np.savez_compressed(
         out_dir / "knowledge_map.npz",

@@ -155,7 +155,11 @@ class Screener:
         self._estimator = self._tracker = None
         if pose:
             from scoligait_edge.pose.estimator import PoseEstimator
+            from scoligait_edge.pose.extract import frame_subject_keypoints
             from scoligait_edge.pose.tracker import SubjectTracker, TrackerOptions
+            from scoligait_edge.video.silhouette import person_silhouette
+
+            self._subject_keypoints, self._person_silhouette = frame_subject_keypoints, person_silhouette
 
             self._estimator = PoseEstimator(model=pose_model, output_masks=self.uses_video)
             self._tracker = SubjectTracker(TrackerOptions(roi=roi) if roi else None)
@@ -203,12 +207,10 @@ class Screener:
         """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing)."""
         if self._estimator is None or self._tracker is None:
             raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
-        from scoligait_edge.pose.extract import frame_subject_keypoints
-
         pose = self._estimator.detect(frame_bgr, int(round(timestamp_ms)))
         if pose is not None:
             pose = self._tracker.update(pose)
-        keypoints = frame_subject_keypoints(pose)
+        keypoints = self._subject_keypoints(pose)
         silhouette = self._silhouette(pose) if self.uses_video else None
         update = self.process_keypoints(keypoints, timestamp_ms, silhouette=silhouette)
         update.pose = pose
@@ -269,12 +271,10 @@ class Screener:
         return reference, table
 
     def _silhouette(self, pose) -> np.ndarray:
-        from scoligait_edge.video.silhouette import person_silhouette
-
         subject = None if pose is None else pose.subject
         if subject is None or subject.mask is None:
             return np.zeros(_SIL_SHAPE, np.uint8)
-        sil, ok = person_silhouette(subject.mask, subject.bbox)
+        sil, ok = self._person_silhouette(subject.mask, subject.bbox)
         return sil if ok else np.zeros(_SIL_SHAPE, np.uint8)
 
     def _add_row(self, filled_kp: np.ndarray) -> list[ScreeningResult]:

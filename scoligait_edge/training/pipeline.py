@@ -131,6 +131,13 @@ def km_normalisation(train: WindowTensors) -> tuple[torch.Tensor, torch.Tensor]:
     return rows.mean(dim=0), rows.std(dim=0).clamp(min=1e-3)
 
 
+def validation_threshold(model: ScreeningModel, val: WindowTensors, criterion: str):
+    """The decision threshold, from validation clips only (windows averaged per clip)."""
+    pred = predict(model, val)
+    clips = aggregate_windows(pred.prob, val.clip_ids, labels=val.label.numpy().astype(int))
+    return choose_threshold(clips.labels, clips.prob, criterion=criterion, split_name="val")
+
+
 def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
     """Train, choose the threshold on validation, evaluate on test, write everything to ``out_dir``."""
     out = Path(out_dir)
@@ -156,9 +163,7 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
         model.km_encoder.patch_embed.set_normalization(*km_normalisation(tensors["train"]))
     result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
 
-    val_pred = predict(model, tensors["val"])
-    val_clips = aggregate_windows(val_pred.prob, tensors["val"].clip_ids, labels=tensors["val"].label.numpy().astype(int))
-    threshold = choose_threshold(val_clips.labels, val_clips.prob, criterion=cfg.optim.threshold_criterion, split_name="val")
+    threshold = validation_threshold(model, tensors["val"], cfg.optim.threshold_criterion)
     extra = {
         "threshold": threshold.threshold,
         "threshold_source": f"validation split, {threshold.criterion}, clip level (n = {threshold.n})",
@@ -277,7 +282,5 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path | None = None, *, spli
     splits = load_window_splits(cfg, progress=progress)
     reference = ReferenceStats.load(run / "reference_stats.json") if cfg.model.uses_text else None
     val = to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences)
-    val_pred = predict(model, val)
-    val_clips = aggregate_windows(val_pred.prob, val.clip_ids, labels=val.label.numpy().astype(int))
-    threshold = choose_threshold(val_clips.labels, val_clips.prob, criterion=cfg.optim.threshold_criterion, split_name="val")
+    threshold = validation_threshold(model, val, cfg.optim.threshold_criterion)
     return evaluate_model(model, splits, reference, threshold, cfg, Path(out_dir or run / "evaluation"), split=split)
