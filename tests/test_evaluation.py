@@ -285,7 +285,7 @@ def _planted(T: int = 96):
     valid = np.ones(T, dtype=bool)
     valid[:8] = False
     att[~valid] = 0.0
-    c = FEATURE_NAMES.index("mid_hip->mid_shoulder.dx")
+    c = FEATURE_NAMES.index("vel:mid_hip.x")
     att[40:56, c] = 1.0
     att[44, c] = 1.2  # peak inside the block; the span is the whole block (>= half the peak)
     att[0:8, 150] = 5.0  # on invalid frames: must be ignored
@@ -297,13 +297,13 @@ def test_top_features_finds_a_planted_hot_spot():
     found = top_features(att, valid, fps=30, per_domain=1, window_start_frame=96)
     assert [s.domain for s in found] == ["motion", "self_skeleton", "cross_correlation"]
     hot = found[0]
-    assert hot.feature_index == c and hot.name == "mid_hip->mid_shoulder.dx" and hot.domain == "motion"
-    assert hot.clinical_prior == "trunk_lateral_shift" and "shoulder-centre x" in hot.clinical_prior_meaning
+    assert hot.feature_index == c and hot.name == "vel:mid_hip.x" and hot.domain == "motion"
+    assert hot.clinical_prior == "trunk_lateral_shift" and "shoulder-centre x" in hot.clinical_prior_meaning  # vel:mid_hip.x: pelvis sway
     assert hot.meaning == FEATURE_SCHEMA[c].meaning
     assert (hot.frame_start, hot.frame_stop, hot.peak_frame) == (96 + 40, 96 + 56, 96 + 44)
     assert hot.start_s == pytest.approx(136 / 30) and hot.stop_s == pytest.approx(152 / 30)
     assert hot.duration_s == pytest.approx(16 / 30) and hot.peak_evidence == pytest.approx(1.2)
-    assert "mid_hip->mid_shoulder.dx" in hot.describe()
+    assert "vel:mid_hip.x" in hot.describe()
     assert found[1].feature_index != 150 or found[1].peak_evidence < 1.0  # the invalid-frame spike is ignored
     assert len(top_features(att, valid, per_domain=2)) == 6
 

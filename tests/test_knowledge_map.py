@@ -15,7 +15,7 @@ from scoligait_edge.kinematics import (
     domain_slices,
     schema_hash,
 )
-from scoligait_edge.kinematics.builder import MIN_WINDOW_COUNT
+from scoligait_edge.kinematics.schema import MAP_FPS, MIN_CROSS_FRAMES
 from scoligait_edge.pose.skeleton import FLIP_LEFT_RIGHT
 from tests.kinematics_helpers import standing_pose, swaying_clip
 
@@ -56,7 +56,7 @@ def test_exact_geometry_of_a_known_pose():
     kp = standing_pose(60)
     kp[:, 5, 1] -= 20  # raise the left shoulder by 20 px (image y is down)
     m = build_knowledge_map(kp, 30)
-    assert m.valid[MIN_WINDOW_COUNT:].all() and not m.valid[: MIN_WINDOW_COUNT - 1].any()
+    assert m.valid[MIN_CROSS_FRAMES - 1 :].all() and not m.valid[: MIN_CROSS_FRAMES - 1].any()
     row = m.values[-1].astype(np.float64)
     # body size = trunk + mean leg length, in pixels
     ms = np.array([(340 + 260) / 2, (130 + 150) / 2])
@@ -64,31 +64,63 @@ def test_exact_geometry_of_a_known_pose():
     size = np.linalg.norm(ms - mh) + 180.0
     assert row[COL["nose.x"]] == pytest.approx(0.0, abs=1e-6)
     assert row[COL["nose.y"]] == pytest.approx(200 / size, rel=1e-5)
-    assert row[COL["left_shoulder->right_shoulder.dy"]] == pytest.approx(-20 / size, rel=1e-5)
+    assert row[COL["dist[left_shoulder | right_shoulder]"]] == pytest.approx(np.hypot(80, 20) / size, rel=1e-5)
+    assert row[COL["dist[left_hip | left_knee]"]] == pytest.approx(90 / size, rel=1e-5)
+    assert row[COL["left_hip.x"]] == pytest.approx(25 / size, rel=1e-5)
+    assert row[COL["vel:left_wrist.x"]] == 0.0 and row[COL["vel:mid_hip.y"]] == 0.0  # a still pose
     assert row[COL["angle:shoulder_tilt"]] == pytest.approx(np.arctan2(20, 80), rel=1e-5)  # left side up
     assert row[COL["angle:pelvic_tilt"]] == pytest.approx(0.0, abs=1e-6)
     assert row[COL["angle:left_knee_flexion"]] == pytest.approx(0.0, abs=1e-6)
-    assert row[COL["mid_hip->mid_shoulder.dx"]] == pytest.approx(0.0, abs=1e-6)
-    # a still pose: correlation 0 (regularised), mean difference exact
-    assert row[COL["corr[left_shoulder.y | right_shoulder.y]"]] == pytest.approx(0.0, abs=1e-6)
-    assert row[COL["mdiff[left_shoulder.y | right_shoulder.y]"]] == pytest.approx(20 / size, rel=1e-5)
+    assert row[COL["angle:trunk_lean"]] == pytest.approx(0.0, abs=1e-6)
+    # upper arm (10, -90) to forearm (5, -65), y up, with the left shoulder raised: signed angle between them
+    assert row[COL["angle:left_elbow_flexion"]] == pytest.approx(np.arctan2(10 * -65 - -90 * 5, 10 * 5 + 90 * 65), rel=1e-5)
+    # a still pose: correlation 0 (regularised), no peak, so lag 0
+    assert row[COL["xcorr0[left_shoulder.y | right_shoulder.y]"]] == pytest.approx(0.0, abs=1e-6)
+    assert row[COL["xcorr_lag[left_shoulder.y | right_shoulder.y]"]] == 0.0
 
 
 def test_cross_correlation_tracks_phase():
     kp = swaying_clip(200)
     m = build_knowledge_map(kp, 30)
     # wrists swing in anti-phase, left wrist with the right ankle (contralateral) in phase
-    assert np.median(m.values[m.valid, COL["corr[left_wrist.x | right_wrist.x]"]]) < -0.8
-    assert np.median(m.values[m.valid, COL["corr[left_wrist.x | right_ankle.x]"]]) > 0.8
-    assert np.median(m.values[m.valid, COL["corr[left_wrist.x | left_ankle.x]"]]) < -0.8
+    full = m.valid & (np.arange(len(m)) >= 31)
+    assert np.median(m.values[full, COL["xcorr0[left_wrist.x | right_wrist.x]"]]) < -0.8
+    assert np.median(m.values[full, COL["xcorr_peak[left_wrist.x | right_wrist.x]"]]) < -0.8
+    assert np.median(m.values[full, COL["xcorr0[left_wrist.x | right_ankle.x]"]]) > 0.8
+    # in phase or in anti-phase: the peak sits at lag 0
+    assert np.abs(np.median(m.values[full, COL["xcorr_lag[left_wrist.x | right_ankle.x]"]])) < 0.5 / MAP_FPS
 
 
-def test_arm_swing_asymmetry_sign():
-    kp = swaying_clip(200)
-    t = np.arange(200) / 30.0
-    kp[:, 9, 0] += 30 * np.sin(2 * np.pi * t / 1.1)  # left wrist swings twice as far
-    a = build_knowledge_map(kp, 30).values[100:, COL["asym[left_wrist.x | right_wrist.x]"]]
-    assert np.all(a > 0.2)
+@pytest.mark.parametrize("delay", [-5, -2, 3, 6])
+def test_cross_correlation_lag_says_which_limb_leads(delay):
+    """The right wrist repeats the left wrist's swing ``delay`` frames later: lag = delay / 30 s (sub-frame)."""
+    n = 240
+    kp = swaying_clip(n, noise_px=0.0)
+    t = np.arange(n) / 30.0
+    swing = lambda tt: 40 * np.sin(2 * np.pi * tt / 1.1) + 12 * np.sin(2 * np.pi * tt / 0.45)  # noqa: E731
+    kp[:, 9, 0] = 355 + swing(t)
+    kp[:, 10, 0] = 245 + swing(t - delay / 30.0)
+    m = build_knowledge_map(kp, 30)
+    full = m.valid & (np.arange(n) >= 40)
+    lag = m.values[full, COL["xcorr_lag[left_wrist.x | right_wrist.x]"]]
+    peak = m.values[full, COL["xcorr_peak[left_wrist.x | right_wrist.x]"]]
+    assert np.median(lag) == pytest.approx(delay / 30.0, abs=0.25 / 30.0)
+    assert np.median(peak) > 0.95
+    zero = m.values[full, COL["xcorr0[left_wrist.x | right_wrist.x]"]]
+    assert np.median(zero) < np.median(peak) - 0.01  # zero lag is not the peak
+
+
+def test_velocity_is_the_backward_difference():
+    kp = swaying_clip(120, noise_px=0.0)
+    kp[:, :, 0] += 3.0 * np.arange(120)[:, None]  # the whole body drifts 3 px a frame to the right
+    m = build_knowledge_map(kp, 30)
+    size = m.values[-1, COL["dist[mid_hip | mid_shoulder]"]]  # trunk / body size
+    trunk_px = np.hypot(0, 150 - 300)  # the standing pose's trunk, unchanged by a horizontal drift
+    body = trunk_px / size
+    sway = 15 * np.sin(2 * np.pi * np.arange(120) / 90.0)  # swaying_clip's sway, shared by every joint
+    expected = (3.0 + (sway[-1] - sway[-3]) / 2) * 30 / body
+    assert m.values[-1, COL["vel:mid_hip.x"]] == pytest.approx(expected, rel=1e-3)
+    assert m.values[0, COL["vel:mid_hip.x"]] == 0.0  # no earlier frame
 
 
 @pytest.mark.parametrize("shift,scale", [((37.0, -12.0), 1.0), ((0.0, 0.0), 2.5), ((-100.0, 40.0), 0.4)])
@@ -137,7 +169,7 @@ def test_long_gap_masks_rows_and_short_gap_is_bridged():
     assert m.valid[100:103].all()
     assert not m.valid[120:140].any()
     assert (m.values[120:140] == 0).all()
-    assert m.valid[140 + MIN_WINDOW_COUNT :].all()
+    assert m.valid[140 + MIN_CROSS_FRAMES - 1 :].all()
 
 
 def test_other_frame_rates_are_resampled_to_30hz():

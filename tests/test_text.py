@@ -35,27 +35,27 @@ from scoligait_edge.text import (
 )
 from scoligait_edge.text.embeddings import load_sentence_model
 
-# Pinned: a change here means the sentence set changed -> bump TEXT_SCHEMA_VERSION and rebuild the table.
+# Pinned: a change here means the sentence texts changed -> bump TEXT_SCHEMA_VERSION and rebuild the table.
 SENTENCE_SET_HASH_V1 = "a4c4bde318c9148e6a66a38c718c13fdd18da7b472f2ce5660c4ea927fba8de8"
 
 _I = {n: i for i, n in enumerate(FEATURE_NAMES)}
 T = 64
 # column -> typical window-level value (the synthetic "population centre")
 _BASE = {
-    "mid_hip->mid_shoulder.dx": 0.0,
-    "left_shoulder->right_shoulder.dy": 0.0,
-    "left_hip->right_hip.dy": 0.0,
+    "left_shoulder.x": 0.0,  # trunk lateral shift (with the right shoulder)
+    "left_shoulder.y": 0.0,  # shoulder height difference
+    "left_hip.y": 0.0,  # pelvic obliquity
     "nose.x": 0.0,
-    "left_ear->right_ear.dy": 0.0,
-    "asym[left_wrist.x | right_wrist.x]": 0.0,
-    "asym[left_upper_arm | right_upper_arm]": 0.0,
-    "left_ankle->right_ankle.dx": 0.09,
-    "left_ankle->right_ankle.dy": 0.0,
+    "left_ear.y": 0.0,
+    "vel:left_wrist.x": 0.3,  # arm swing speeds
+    "vel:right_wrist.x": 0.3,
+    "dist[left_ankle | right_ankle]": 0.09,
+    "left_ankle.y": 0.0,
     "angle:left_waist_triangle": 0.3,
     "angle:right_waist_triangle": -0.3,
-    "corr[left_wrist.x | right_wrist.x]": -0.7,
-    "corr[left_ankle.y | right_ankle.y]": -0.7,
-    "corr[left_thigh | right_thigh]": -0.7,
+    "xcorr0[left_wrist.x | right_wrist.x]": -0.7,
+    "xcorr0[left_ankle.y | right_ankle.y]": -0.7,
+    "xcorr0[left_hip_angle | right_hip_angle]": -0.7,
 }
 _TRUNK_DY_AMP = 0.01
 
@@ -68,15 +68,16 @@ def make_window(
     window-level offset (N(0, spread), or exactly ``offsets``) and small row noise."""
     km = rng.normal(0.0, 0.002, (T, NUM_FEATURES))
     w = 1.0 if view == "toward" else -1.0  # toward the camera: the subject's left is at image right
-    km[:, _I["left_shoulder->right_shoulder.dx"]] = -w * 0.25
-    km[:, _I["left_hip->right_hip.dx"]] = -w * 0.15
+    km[:, _I["left_shoulder.x"]] = w * 0.125  # shoulders 0.25 apart, hips 0.15 (hip-centred)
+    km[:, _I["right_shoulder.x"]] = -w * 0.125
+    km[:, _I["left_hip.x"]] = w * 0.075
     km[:, _I["nose.y"]] = 0.45
     km[:, _I["left_ear.y"]] = km[:, _I["right_ear.y"]] = 0.43
     for col, base in _BASE.items():
         off = rng.normal(0.0, spread) if offsets is None else offsets.get(col, 0.0)
         km[:, _I[col]] += base + off
     a = rng.normal(_TRUNK_DY_AMP, 0.002) if amp is None else amp
-    km[:, _I["mid_hip->mid_shoulder.dy"]] = 0.37 + a * np.sqrt(2) * np.sin(2 * np.pi * np.arange(T) / 32)
+    km[:, _I["dist[mid_hip | mid_shoulder]"]] = 0.37 + a * np.sqrt(2) * np.sin(2 * np.pi * np.arange(T) / 32)
     return km.astype(np.float32), np.ones(T, dtype=bool)
 
 
@@ -164,7 +165,7 @@ def test_reference_from_another_schema_is_refused(ref):
 def test_big_left_trunk_shift_is_described_anatomically(ref, view):
     # the subject's left is image +x walking toward the camera and image -x walking away
     w = 1.0 if view == "toward" else -1.0
-    km, valid = make_window(np.random.default_rng(2), view, offsets={"mid_hip->mid_shoulder.dx": w * 0.12})
+    km, valid = make_window(np.random.default_rng(2), view, offsets={"left_shoulder.x": w * 0.24})  # mid-shoulder x + 0.12
     assert window_view(km, valid) == view
     d = describe_window(km, valid, ref)
     top = SENTENCES[d.sentence_ids[0]]
@@ -210,8 +211,9 @@ def test_batch_shapes_and_not_assessable_window(ref, training_set):
 
 def test_side_on_window_does_not_describe_frontal_only_features(ref):
     km, valid = make_window(np.random.default_rng(4), "toward")
-    km[:, _I["left_shoulder->right_shoulder.dx"]] = 0.01
-    km[:, _I["left_hip->right_hip.dx"]] = 0.0
+    km[:, _I["left_shoulder.x"]] = -0.005
+    km[:, _I["right_shoulder.x"]] = 0.005
+    km[:, _I["left_hip.x"]] = 0.0
     values, view = text_feature_values(km, valid)
     assert view in ("side_right", "side_left")
     frontal_only = [k for k, f in enumerate(TEXT_FEATURES) if f.frontal_only]

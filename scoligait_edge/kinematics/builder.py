@@ -28,18 +28,20 @@ from scoligait_edge.kinematics.resample import resample_keypoints
 from scoligait_edge.kinematics.schema import (
     CROSS_WINDOW,
     MAP_FPS,
-    MIN_WINDOW_FRACTION,
+    MIN_CROSS_FRAMES,
     NUM_FEATURES,
     SCHEMA_VERSION,
     SIZE_WINDOW,
+    VELOCITY_STEP,
     schema_hash,
 )
 from scoligait_edge.pose.skeleton import NUM_COCO, NUM_COCO_FEET
 
 log = logging.getLogger(__name__)
 
-MIN_WINDOW_COUNT = math.ceil(CROSS_WINDOW * MIN_WINDOW_FRACTION)
 _RESYNC_EVERY = 1024
+_BATCH_CHUNK = 1024
+"""Rows per block of the batch cross-correlation (bounds its memory on long clips)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class KnowledgeMap:
     """A ``[T, 238]`` map at 30 Hz; row t describes frame t in all columns.
 
     ``valid[t]`` is False where the subject's core joints were missing or the
-    trailing window had too few valid frames; such rows are all zeros. NaN never
+    trailing window held fewer than ``MIN_CROSS_FRAMES`` valid frames (the
+    warm-up at the start of a clip or after a long gap); such rows are all
+    zeros. NaN never
     appears in ``values``.
     """
 
@@ -117,40 +121,72 @@ def _batch_map(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = _trailing_sum(size_raw, SIZE_WINDOW) / size_count
         size[(size_count == 0) | ~(size > 0)] = np.nan
         norm = F.normalise(points, size)
-        motion, angles = F.instantaneous_features(norm)
+        positions, distances = F.positions_and_distances(norm)
+        angles = F.angles_of(norm)
+        vpoints = F.velocity_points(norm, points)
         sig = F.signals(norm, angles)
     sig_ok = core & np.isfinite(size)
+    velocity = _batch_velocity(vpoints, sig_ok, size)
+    cross, count = _batch_cross(sig, sig_ok)
 
-    # Trailing windows, computed directly over each window (no running sums).
-    pad = CROSS_WINDOW - 1
-    sig_p = np.concatenate([np.zeros((pad, sig.shape[1])), np.where(sig_ok[:, None], sig, 0.0)])
-    ok_p = np.concatenate([np.zeros(pad, bool), sig_ok]).astype(np.float64)
-    win = sliding_window_view(sig_p, CROSS_WINDOW, axis=0)  # [T, K, W]
-    w_ok = sliding_window_view(ok_p, CROSS_WINDOW)[:, None, :]  # [T, 1, W]
-    count = w_ok.sum(axis=-1)  # [T, 1]
-    safe = np.maximum(count, 1.0)
-    a, b = win[:, F.CROSS_A], win[:, F.CROSS_B]
-    ma = (a * w_ok).sum(-1) / safe
-    mb = (b * w_ok).sum(-1) / safe
-    da, db = (a - ma[..., None]) * w_ok, (b - mb[..., None]) * w_ok
-    cross = F.pair_statistics(ma, mb, (da * da).sum(-1) / safe, (db * db).sum(-1) / safe, (da * db).sum(-1) / safe)
-
-    valid = sig_ok & (count[:, 0] >= MIN_WINDOW_COUNT)
-    values = np.concatenate([motion, angles, cross], axis=1)
+    valid = sig_ok & (count >= MIN_CROSS_FRAMES)
+    values = np.concatenate([positions, velocity, distances, angles, cross], axis=1)
     values[~valid] = 0.0
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
     assert values.shape == (n, NUM_FEATURES)
     return values, valid
 
 
-_T = F.FRAME_TABLES
-_DIFF_TO, _DIFF_FROM, _N_NORM = _T["to"], _T["from"], _T["n_norm"]
-_SEGMENTS, _TILT, _ARG_A, _ARG_B = _T["segments"], _T["tilt"], _T["arg_a"], _T["arg_b"]
-_ANGLE_ORDER, _PAIR_AB = _T["angle_order"], _T["pair_ab_flat"]
-_N_PAIRS = len(F.CROSS_A)
-_N_MOTION = 2 * F.NUM_COCO + 2 * len(F.PAIR_FROM)
-_N_ANGLES = len(_ANGLE_ORDER)
-_N_TILT = _TILT.stop - _TILT.start
+def _batch_velocity(vpoints: np.ndarray, ok: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Backward difference over ``VELOCITY_STEP`` frames where that frame is valid, else over fewer; 0 on a
+    segment's first frame. Body sizes per second, ``[T, 34]``."""
+    n = vpoints.shape[0]
+    flat = vpoints.reshape(n, -1)
+    out = np.zeros_like(flat)
+    done = ~ok.copy()
+    for step in range(VELOCITY_STEP, 0, -1):
+        if n <= step:
+            continue
+        use = np.zeros(n, bool)
+        use[step:] = ~done[step:] & ok[:-step]
+        out[use] = (flat[use] - flat[np.flatnonzero(use) - step]) * (MAP_FPS / step)
+        done |= use
+    out[:, F.VELOCITY_SCALE_BY_SIZE] /= size[:, None]
+    return out
+
+
+def _batch_cross(sig: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cross domain ``[T, 66]`` and valid frames in each trailing window ``[T]``, computed directly over each
+    window and lag (two-pass moments, no running sums). A signal that is missing in a valid frame (a face
+    point, say) leaves that frame out of its pairs only."""
+    n, w, p = sig.shape[0], CROSS_WINDOW, F.NUM_PAIRS
+    ab = np.concatenate([sig[:, F.CROSS_A], sig[:, F.CROSS_B]], axis=1)
+    ab_ok = ok[:, None] & np.isfinite(ab)
+    pad = w - 1
+    abp = np.concatenate([np.zeros((pad, 2 * p)), np.where(ab_ok, ab, 0.0)])
+    okp = np.concatenate([np.zeros((pad, 2 * p)), ab_ok.astype(np.float64)])
+    count = _trailing_sum(ok.astype(np.float64), w)
+    out = np.empty((n, 3 * p))
+    for t0 in range(0, n, _BATCH_CHUNK):
+        t1 = min(n, t0 + _BATCH_CHUNK)
+        win = sliding_window_view(abp[t0 : t1 + pad], w, axis=0)  # [m, 2P, W]
+        wok = sliding_window_view(okp[t0 : t1 + pad], w, axis=0)
+        wa, wb, oka, okb = win[:, :p], win[:, p:], wok[:, :p], wok[:, p:]
+        moments = np.empty((6, t1 - t0, F.NUM_LAGS, p))  # pairs, mean a, mean b, var a, var b, cov
+        for j, k in enumerate(F.LAGS):  # pairs (a[s - k], b[s])
+            if k >= 0:
+                xa, xb, m = wa[..., : w - k], wb[..., k:], oka[..., : w - k] * okb[..., k:]
+            else:
+                xa, xb, m = wa[..., -k:], wb[..., : w + k], oka[..., -k:] * okb[..., : w + k]
+            c = m.sum(-1)
+            safe = np.maximum(c, 1.0)
+            ma, mb = (xa * m).sum(-1) / safe, (xb * m).sum(-1) / safe
+            da, db = (xa - ma[..., None]) * m, (xb - mb[..., None]) * m
+            moments[:, :, j] = (c, ma, mb, (da * da).sum(-1) / safe, (db * db).sum(-1) / safe, (da * db).sum(-1) / safe)
+        out[t0:t1] = F.peak_lag_zero(F.lagged_correlation(*moments))
+    return out, count
+
+
 _add_reduce, _or_reduce = np.add.reduce, np.logical_or.reduce  # ufuncs directly: no Python wrapper
 _RANGE_MID = np.array([0.0, 0.0, 0.5])
 _RANGE_HALF = np.array([_MAX_ABS_COORD, _MAX_ABS_COORD, 0.5])  # |x|, |y| <= 1e6 and 0 <= score <= 1
@@ -170,27 +206,45 @@ def _validate_frame(frame_keypoints: np.ndarray) -> np.ndarray:
     return validate_keypoints(frame_keypoints, name="frame keypoints")[0]
 
 
+_T = F.FRAME_TABLES
+_DIFF_TO, _DIFF_FROM, _N_NORM = _T["to"], _T["from"], _T["n_norm"]
+_SEGMENTS, _TILT, _ARG_A, _ARG_B = _T["segments"], _T["tilt"], _T["arg_a"], _T["arg_b"]
+_ANGLE_ORDER, _PAIR_AB, _POSITIONS = _T["angle_order"], _T["pair_ab_flat"], _T["positions"]
+_VELOCITY, _DIST = _T["velocity"], _T["dist"]
+_N_TILT = _TILT.stop - _TILT.start
+_N_ANGLES = len(_ANGLE_ORDER)
+_N_POS = 2 * len(_POSITIONS)
+_N_VEL = 2 * (_VELOCITY.stop - _VELOCITY.start + 1)  # + the mid-hip in pixels
+_N_DIST = _DIST.stop - _DIST.start
+_C_VEL = _N_POS
+_C_DIST = _C_VEL + _N_VEL
+_C_ANG = _C_DIST + _N_DIST
+_C_CROSS = _C_ANG + _N_ANGLES
+assert _C_CROSS + 3 * F.NUM_PAIRS == NUM_FEATURES
+_A_IN, _B_IN, _A_OUT, _B_OUT = F.lag_pair_positions(CROSS_WINDOW)
+_ROWS_A = np.concatenate([_A_IN, _A_OUT])  # history rows of a (then b) for the entering, then leaving, pairs
+_ROWS_B = np.concatenate([_B_IN, _B_OUT])
+_L = F.NUM_LAGS
+
+
 class KnowledgeMapBuilder:
     """Streaming map: ``update(frame) -> MapRow`` in O(1) per frame.
 
     Feed it gap-filled frames at 30 Hz (see :class:`StreamingKnowledgeMap` for
-    the whole chain). Running sums over the trailing windows replace the batch
-    route's per-window recomputation; they are re-summed from the ring buffers
-    every 1024 frames so rounding cannot accumulate on long sessions.
-
-    Per frame it makes one gather of every point difference it needs (see
-    ``features.FRAME_TABLES``) and keeps, per cross-domain pair, the running
-    sums of a, b, a², b² and ab: a few dozen numpy calls in all (the batch
-    route's functions, called with one frame, cost several times more).
+    the whole chain). Per frame it makes one gather of every point difference
+    it needs (see ``features.FRAME_TABLES``); the trailing-window statistics
+    keep, per lag and pair, running sums of a, b, a², b² and ab over the frame
+    pairs in the window, updated by the one pair that enters and the one that
+    leaves. Sums are re-summed from the history every 1024 frames so rounding
+    cannot accumulate on long sessions. The batch map computes every window
+    directly: two independent routes, which the agreement tests rely on.
     """
 
     def __init__(self) -> None:
-        self._doubled = np.concatenate([np.empty((F.NUM_POINTS, 2)), F.CONST_POINTS])  # S = xy[A] + xy[B], consts
-        self._work = np.empty(2 * _N_NORM + _N_ANGLES)  # [normalised differences | angles by kind]
+        self._points = np.concatenate([np.empty((F.NUM_POINTS, 2)), F.CONST_POINTS])
+        self._work = np.empty(2 * _N_NORM + _N_ANGLES)  # [normalised differences (x, y) | angles by kind]
         self._row = np.empty(NUM_FEATURES)
-        self._stats = np.empty(7 * _N_PAIRS)
-        self._stat_num = np.empty((3, _N_PAIRS))
-        self._stat_den = np.ones((3, _N_PAIRS))  # the mean difference is divided by 1
+        self._terms = np.empty((5, 2 * _L, F.NUM_PAIRS))
         self.reset()
 
     def reset(self) -> None:
@@ -198,9 +252,14 @@ class KnowledgeMapBuilder:
         self._sizes: deque[float | None] = deque()
         self._size_sum = 0.0
         self._size_count = 0
-        self._ring: deque[np.ndarray | None] = deque()
-        self._sums = np.zeros(5 * _N_PAIRS)  # running sums of [a | b | a^2 | b^2 | ab] per pair
-        self._n = 0
+        p = F.NUM_PAIRS
+        self._hist = np.zeros((CROSS_WINDOW + 1, 2 * p))  # [a | b] per pair, 0 where missing; last row = now
+        self._hist_ok = np.zeros((CROSS_WINDOW + 1, 2 * p))
+        self._frames_ok: deque[bool] = deque([False] * CROSS_WINDOW, maxlen=CROSS_WINDOW)
+        self._n_ok = 0
+        self._sums = np.zeros((5, _L, p))  # a, b, a^2, b^2, ab over each lag's pairs
+        self._counts = np.zeros((_L, p))
+        self._recent: deque[np.ndarray | None] = deque(maxlen=VELOCITY_STEP)  # velocity points, newest last
 
     @property
     def frames_seen(self) -> int:
@@ -210,40 +269,32 @@ class KnowledgeMapBuilder:
         """Add one frame ``[17|21, 3]`` (pixels, score) and return its row."""
         kp = _validate_frame(frame_keypoints)
         xy = kp[:NUM_COCO, :2]
-        doubled = self._doubled  # 2 x the points of F.points_y_up, y not yet flipped (see F.HALF_FLIP)
-        np.add(xy.take(F.POINT_SRC_A, axis=0), xy.take(F.POINT_SRC_B, axis=0), out=doubled[: F.NUM_POINTS])
-        raw = doubled.take(_DIFF_TO, axis=0) - doubled.take(_DIFF_FROM, axis=0)  # 2 x differences
+        pts = self._points  # == F.points_y_up, then the constant points
+        np.add(xy.take(F.POINT_SRC_A, axis=0), xy.take(F.POINT_SRC_B, axis=0), out=pts[: F.NUM_POINTS])
+        pts[: F.NUM_POINTS] *= F.HALF_FLIP
+        raw = pts.take(_DIFF_TO, axis=0) - pts.take(_DIFF_FROM, axis=0)
         seg = raw[_SEGMENTS]
         trunk, l1, l2, l3, l4, *core_norms = np.sqrt(_add_reduce(seg * seg, axis=1)).tolist()
         core = math.isfinite(math.fsum(core_norms))  # == F.core_present: NaN marks a missing joint
-        # == F.raw_body_size (the differences are doubled)
-        self._push_size(0.5 * trunk + 0.5 * (0.5 * l1 + 0.5 * l2 + 0.5 * l3 + 0.5 * l4) if core else None)
+        self._push_size(trunk + 0.5 * (l1 + l2 + l3 + l4) if core else None)  # == F.raw_body_size
         size = self._size_sum / self._size_count if self._size_count else math.nan
         sig_ok = core and size > 0
-        self._push_signal(self._pair_terms(raw, size) if sig_ok else None)
+        row = self._row
+        if sig_ok:
+            ab = self._instantaneous(raw, size, row)
+            ab_ok = np.isfinite(ab)
+            self._push_signal(np.where(ab_ok, ab, 0.0), ab_ok.astype(np.float64), True)
+        else:
+            self._recent.append(None)
+            self._push_signal(None, None, False)
 
-        valid = sig_ok and self._n >= MIN_WINDOW_COUNT
+        valid = sig_ok and self._n_ok >= MIN_CROSS_FRAMES
         if valid:
-            row, work, p = self._row, self._work, _N_PAIRS
-            row[:_N_MOTION] = work[:_N_MOTION]
-            work[2 * _N_NORM :].take(_ANGLE_ORDER, out=row[_N_MOTION : _N_MOTION + _N_ANGLES])
-            # == F.pair_statistics from the running means of a, b, a^2, b^2, ab; g = [sd | mean | var -> ve | ab]
-            g = self._stats
-            np.divide(self._sums, self._n, out=g[2 * p :])
-            mean, var = g[2 * p : 4 * p], g[4 * p : 6 * p]
-            var -= mean * mean
-            np.maximum(var, 0.0, out=var)
-            np.sqrt(var, out=g[: 2 * p])
-            var += F.EPS_VAR
-            q = g[: 6 * p].reshape(3, 2 * p)  # rows: sd, mean, ve (each a | b)
-            num, den = self._stat_num, self._stat_den  # rows: corr, asym, mdiff
-            np.subtract(q[:2, :p], q[:2, p:], out=num[1:])  # sd_a - sd_b, mean_a - mean_b
-            prod = q[1:, :p] * q[1:, p:]  # mean_a * mean_b, ve_a * ve_b
-            np.subtract(g[6 * p :], prod[0], out=num[0])  # covariance
-            np.sqrt(prod[1], out=den[0])
-            np.add(q[0, :p] + q[0, p:], F.EPS_SD, out=den[1])
-            # (corr, asym, mdiff) interleaved per pair, written straight into the row
-            np.divide(num, den, out=row[_N_MOTION + _N_ANGLES :].reshape(p, 3).T)
+            n, s = self._counts, self._sums
+            safe = np.maximum(n, 1.0)
+            m = s / safe  # mean a, mean b, mean a^2, mean b^2, mean ab
+            r = F.lagged_correlation(n, m[0], m[1], m[2] - m[0] * m[0], m[3] - m[1] * m[1], m[4] - m[0] * m[1])
+            row[_C_CROSS:] = F.peak_lag_zero(r[None])[0]
             if not math.isfinite(_add_reduce(row)):
                 row[~np.isfinite(row)] = 0.0  # == nan_to_num(nan=0, posinf=0, neginf=0)
             values = row.astype(np.float32)
@@ -255,22 +306,31 @@ class KnowledgeMapBuilder:
             self._resync()
         return out
 
-    def _pair_terms(self, raw: np.ndarray, size: float) -> np.ndarray:
-        """Normalise this frame's differences into the work vector, compute its angles (== F.normalise,
-        F.instantaneous_features; see F.FRAME_TABLES) and return its signals' pair terms [a | b | a^2 | b^2 | ab]."""
+    def _instantaneous(self, raw: np.ndarray, size: float, row: np.ndarray) -> np.ndarray:
+        """Write this frame's positions, velocities, distances and angles into ``row`` (== the batch functions of
+        ``features``; see ``F.FRAME_TABLES``) and return its signals' pair values ``[a | b]``."""
         work = self._work
-        d = np.multiply(raw[:_N_NORM], F.HALF_FLIP / size, out=work[: 2 * _N_NORM].reshape(_N_NORM, 2))
+        d = np.divide(raw[:_N_NORM], size, out=work[: 2 * _N_NORM].reshape(_N_NORM, 2))
+        row[:_C_VEL] = d[_POSITIONS].ravel()
+        vpoints = np.concatenate([d[_VELOCITY].ravel(), self._points[F.MID_HIP]])  # == F.velocity_points
+        recent = self._recent
+        velocity = row[_C_VEL:_C_DIST]
+        velocity[:] = 0.0
+        for step in range(VELOCITY_STEP, 0, -1):  # == _batch_velocity
+            if len(recent) >= step and recent[-step] is not None:
+                np.multiply(vpoints - recent[-step], MAP_FPS / step, out=velocity)
+                velocity[F.VELOCITY_SCALE_BY_SIZE] /= size
+                break
+        recent.append(vpoints)
+        dv = d[_DIST]
+        np.sqrt(_add_reduce(dv * dv, axis=1), out=row[_C_DIST:_C_ANG])
         ang = work[2 * _N_NORM :]
         np.arctan2(d[_TILT, 1], np.abs(d[_TILT, 0]), out=ang[:_N_TILT])  # left side up is positive
         z = d.view(np.complex128)[:, 0]
         w = np.conj(z[_ARG_A]) * z[_ARG_B]
         np.arctan2(w.imag, w.real, out=ang[_N_TILT:])
-        p = _N_PAIRS
-        terms = np.empty(5 * p)
-        ab = work.take(_PAIR_AB, out=terms[: 2 * p])
-        np.multiply(ab, ab, out=terms[2 * p : 4 * p])
-        np.multiply(ab[:p], ab[p:], out=terms[4 * p :])
-        return terms
+        ang.take(_ANGLE_ORDER, out=row[_C_ANG:_C_CROSS])
+        return work.take(_PAIR_AB)
 
     def _push_size(self, size: float | None) -> None:
         self._sizes.append(size)
@@ -283,26 +343,41 @@ class KnowledgeMapBuilder:
                 self._size_sum -= old
                 self._size_count -= 1
 
-    def _push_signal(self, terms: np.ndarray | None) -> None:
-        self._ring.append(terms)
-        if terms is not None:
-            self._sums += terms
-            self._n += 1
-        if len(self._ring) > CROSS_WINDOW:
-            old = self._ring.popleft()
-            if old is not None:
-                self._sums -= old
-                self._n -= 1
+    def _push_signal(self, ab: np.ndarray | None, ab_ok: np.ndarray | None, frame_ok: bool) -> None:
+        hist, hist_ok, p = self._hist, self._hist_ok, F.NUM_PAIRS
+        hist[:-1] = hist[1:]
+        hist_ok[:-1] = hist_ok[1:]
+        if ab is None:
+            hist[-1] = 0.0
+            hist_ok[-1] = 0.0
+        else:
+            hist[-1] = ab
+            hist_ok[-1] = ab_ok
+        self._n_ok += int(frame_ok) - int(self._frames_ok[0])
+        self._frames_ok.append(frame_ok)
+        a, b = hist[_ROWS_A, :p], hist[_ROWS_B, p:]
+        m = hist_ok[_ROWS_A, :p] * hist_ok[_ROWS_B, p:]  # [2L, P]: entering pairs, then leaving
+        t = self._terms
+        np.multiply(a, m, out=t[0])
+        np.multiply(b, m, out=t[1])
+        np.multiply(t[0], a, out=t[2])
+        np.multiply(t[1], b, out=t[3])
+        np.multiply(t[0], b, out=t[4])
+        self._sums += t[:, :_L]
+        self._sums -= t[:, _L:]
+        self._counts += m[:_L]
+        self._counts -= m[_L:]
 
     def _resync(self) -> None:
         kept = [s for s in self._sizes if s is not None]
         self._size_sum, self._size_count = float(sum(kept)), len(kept)
-        self._sums[:] = 0.0
-        self._n = 0
-        for terms in self._ring:
-            if terms is not None:
-                self._sums += terms
-                self._n += 1
+        hist, ok, p, w = self._hist, self._hist_ok, F.NUM_PAIRS, CROSS_WINDOW
+        for j, k in enumerate(F.LAGS):  # pairs (a[s - k], b[s]) with both in rows 1..w
+            s = np.arange(max(1, 1 + k), min(w, w + k) + 1)
+            m = ok[s - k, :p] * ok[s, p:]
+            a, b = hist[s - k, :p] * m, hist[s, p:] * m
+            self._sums[:, j] = np.stack([a, b, a * a, b * b, a * b]).sum(axis=1)
+            self._counts[j] = m.sum(axis=0)
 
 
 class StreamingKnowledgeMap:

@@ -1,7 +1,11 @@
-"""Per-frame features compiled from the schema, vectorised over frames.
+"""The knowledge map's per-frame quantities, compiled from the schema and vectorised over frames.
 
-The same functions serve the batch map (N = T frames) and the streaming builder
-(N = 1), so the 172 instantaneous columns cannot drift apart between the two.
+The batch map calls these with N = T frames and the streaming builder with
+N = 1, so the instantaneous columns (positions, distances, angles) cannot drift
+apart between the two. The trailing-window statistics (velocities, lagged
+cross-correlation) are computed by each route its own way (direct windows in
+batch, running sums when streaming) and only share :func:`lagged_correlation`
+and :func:`peak_lag_zero`, the formulas that turn moments into the columns.
 """
 
 from __future__ import annotations
@@ -13,24 +17,36 @@ from scoligait_edge.kinematics.schema import (
     ANGLES,
     CORE_JOINTS,
     CROSS_PAIRS,
+    DISTANCES,
+    MAP_FPS,
+    MAX_LAG,
     MID_ANKLE,
     MID_HIP,
     MID_SHOULDER,
-    PAIR_VECTORS,
+    MIN_LAG_PAIRS,
+    MIN_PEAK,
     POINT_NAMES,
+    POSITION_JOINTS,
+    VELOCITY_POINTS,
 )
-from scoligait_edge.pose.skeleton import (
-    L_ANKLE, L_HIP, L_KNEE, L_SHOULDER, NUM_COCO, R_ANKLE, R_HIP, R_KNEE, R_SHOULDER,
-)
+from scoligait_edge.pose.skeleton import L_ANKLE, L_HIP, L_KNEE, L_SHOULDER, NUM_COCO, R_ANKLE, R_HIP, R_KNEE, R_SHOULDER
 
 _P = {n: i for i, n in enumerate(POINT_NAMES)}
 NUM_POINTS = len(POINT_NAMES)
 EPS_VAR = 1e-6
 """Added to variances before dividing, so a still signal gives correlation 0, not noise."""
-EPS_SD = 1e-3
+TIE_STEP = 1e-9
+"""Peak search: |r| is lowered by this per frame of lag, so exact ties go to the lag nearest zero."""
 
-PAIR_FROM = np.array([_P[a] for a, _, _, _ in PAIR_VECTORS])
-PAIR_TO = np.array([_P[b] for _, b, _, _ in PAIR_VECTORS])
+POSITION_INDEX = np.array([_P[j] for j in POSITION_JOINTS])
+VELOCITY_INDEX = np.array([_P[p] for p in VELOCITY_POINTS if p != "mid_hip"])
+assert VELOCITY_POINTS[-1] == "mid_hip"
+DIST_A = np.array([_P[a] for a, _, _, _ in DISTANCES])
+DIST_B = np.array([_P[b] for _, b, _, _ in DISTANCES])
+LAGS = np.arange(-MAX_LAG, MAX_LAG + 1)
+NUM_LAGS = len(LAGS)
+ZERO_LAG = MAX_LAG
+"""Index of lag 0 in :data:`LAGS`."""
 
 
 def _compile_angles() -> dict[str, tuple[np.ndarray, ...]]:
@@ -41,7 +57,7 @@ def _compile_angles() -> dict[str, tuple[np.ndarray, ...]]:
             assert v2 is not None
             row += (_P[v2[0]], _P[v2[1]])
         groups[kind].append(row)
-    return {k: tuple(np.array(c) for c in zip(*rows)) for k, rows in groups.items() if rows}
+    return {k: tuple(np.array(c) for c in zip(*rows, strict=True)) for k, rows in groups.items() if rows}
 
 
 ANGLE_GROUPS = _compile_angles()
@@ -66,6 +82,7 @@ SIG_COORD_FLAT = np.array([p * 2 + ax for _, p, ax in _SIG_COORD])
 SIG_ANGLE_COL = np.array([c for c, _ in _SIG_ANGLE])
 SIG_ANGLE_SRC = np.array([a for _, a in _SIG_ANGLE])
 NUM_SIGNALS = len(SIGNAL_NAMES)
+NUM_PAIRS = len(CROSS_PAIRS)
 CORE = np.array(CORE_JOINTS)
 
 
@@ -108,12 +125,9 @@ def _vec(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
     return v[..., 0], v[..., 1]
 
 
-def instantaneous_features(norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Motion space (140) and self-skeleton angles (32) of each frame."""
-    n = norm.shape[0]
-    coords = norm[:, :NUM_COCO].reshape(n, 2 * NUM_COCO)
-    pairs = (norm[:, PAIR_TO] - norm[:, PAIR_FROM]).reshape(n, 2 * len(PAIR_FROM))
-    angles = np.empty((n, len(ANGLES)))
+def angles_of(norm: np.ndarray) -> np.ndarray:
+    """The 32 self-skeleton angles ``[N, 32]`` of normalised points."""
+    angles = np.empty((norm.shape[0], len(ANGLES)))
     col, a, b = ANGLE_GROUPS["tilt"]
     dx, dy = _vec(norm, a, b)
     angles[:, col] = np.arctan2(-dy, np.abs(dx))  # left side up is positive
@@ -127,59 +141,115 @@ def instantaneous_features(norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x1, y1 = _vec(norm, a, b)
     x2, y2 = _vec(norm, c, d)
     angles[:, col] = np.arctan2(x1 * y2 - y1 * x2, x1 * x2 + y1 * y2)
-    return np.concatenate([coords, pairs], axis=1), angles
+    return angles
+
+
+def positions_and_distances(norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hip-centred positions ``[N, 32]`` and paired-joint distances ``[N, 74]`` (body sizes)."""
+    n = norm.shape[0]
+    positions = norm[:, POSITION_INDEX].reshape(n, -1)
+    d = norm[:, DIST_B] - norm[:, DIST_A]
+    return positions, np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+
+
+def velocity_points(norm: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The points whose velocity is a column ``[N, 17, 2]``: hip-centred joints (body sizes), then the mid-hip
+    in image pixels (its difference is divided by the current body size: see :data:`VELOCITY_SCALE_BY_SIZE`)."""
+    return np.concatenate([norm[:, VELOCITY_INDEX], points[:, MID_HIP : MID_HIP + 1]], axis=1)
+
+
+VELOCITY_SCALE_BY_SIZE = slice(2 * len(VELOCITY_INDEX), 2 * len(VELOCITY_INDEX) + 2)
+"""Columns of the flattened velocity (the mid-hip's x, y) that are pixels per second until divided by the body
+size; differencing pixels first keeps the velocity independent of where the subject stands."""
 
 
 def signals(norm: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """The per-frame signals ``[N, K]`` whose trailing-window pair statistics form the cross domain."""
+    """The per-frame signals ``[N, K]`` whose trailing-window cross-correlations form the cross domain."""
     out = np.empty((norm.shape[0], NUM_SIGNALS))
     out[:, SIG_COORD_COL] = norm.reshape(norm.shape[0], -1)[:, SIG_COORD_FLAT]
     out[:, SIG_ANGLE_COL] = angles[:, SIG_ANGLE_SRC]
     return out
 
 
-def pair_statistics(
-    mean_a: np.ndarray, mean_b: np.ndarray, var_a: np.ndarray, var_b: np.ndarray, cov: np.ndarray
+def lagged_correlation(
+    count: np.ndarray, mean_a: np.ndarray, mean_b: np.ndarray, var_a: np.ndarray, var_b: np.ndarray, cov: np.ndarray
 ) -> np.ndarray:
-    """Correlation, amplitude asymmetry and mean difference, interleaved per pair ``[N, 3P]``."""
-    var_a = np.maximum(var_a, 0.0)
-    var_b = np.maximum(var_b, 0.0)
-    corr = cov / np.sqrt((var_a + EPS_VAR) * (var_b + EPS_VAR))
-    sd_a, sd_b = np.sqrt(var_a), np.sqrt(var_b)
-    asym = (sd_a - sd_b) / (sd_a + sd_b + EPS_SD)
-    mdiff = mean_a - mean_b
-    return np.stack([corr, asym, mdiff], axis=-1).reshape(corr.shape[0], -1)
+    """Normalised cross-correlation ``[..., L, P]`` from the moments of each lag's frame pairs; lags with fewer
+    than ``MIN_LAG_PAIRS`` pairs (``count [..., L, P]``) get 0, so they never win the peak search."""
+    r = cov / np.sqrt((np.maximum(var_a, 0.0) + EPS_VAR) * (np.maximum(var_b, 0.0) + EPS_VAR))
+    return np.where(count >= MIN_LAG_PAIRS, r, 0.0)
+
+
+_TIE = TIE_STEP * np.abs(LAGS)[:, None]
+_PAIR_COLS = np.arange(NUM_PAIRS)
+
+
+def peak_lag_zero(r: np.ndarray) -> np.ndarray:
+    """``r [N, L, P]`` -> ``[N, 3P]``: (peak value, lag at the peak in seconds, zero-lag value) per pair.
+
+    The peak is the lag of largest |r| (ties to the lag nearest zero), refined to a fraction of a frame by a
+    parabola through its neighbours; with every |r| below ``MIN_PEAK`` it is the zero-lag value at lag 0.
+    Written with flat gathers (a few dozen numpy calls whatever N is): the streaming builder calls it per frame."""
+    n, nl, p = r.shape
+    mag = np.abs(r)
+    best = np.argmax(mag - _TIE, axis=1)  # [N, P]
+    idx = best * p + (_PAIR_COLS[:p] + (np.arange(n) * (nl * p))[:, None])  # of [i, best, c] in the flat arrays
+    flat_mag, flat_r = mag.reshape(-1), r.reshape(-1)
+    interior = (best > 0) & (best < nl - 1)
+    y0 = flat_mag[idx]
+    lo = flat_mag[np.where(interior, idx - p, idx)]
+    hi = flat_mag[np.where(interior, idx + p, idx)]
+    curvature = lo - 2.0 * y0 + hi  # 0 at the edges: no refinement there
+    bend = curvature < 0
+    delta = np.clip(0.5 * (lo - hi) / np.where(bend, curvature, -1.0) * bend, -0.5, 0.5)
+    weak = y0 < MIN_PEAK
+    zero = r[:, ZERO_LAG]
+    out = np.empty((n, p, 3))
+    out[..., 0] = np.where(weak, zero, np.copysign(y0 - 0.25 * (lo - hi) * delta, flat_r[idx]))
+    out[..., 1] = np.where(weak, 0.0, (best - ZERO_LAG + delta) * (1.0 / MAP_FPS))
+    out[..., 2] = zero
+    return out.reshape(n, 3 * p)
+
+
+def lag_pair_positions(window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For a history of ``window + 1`` frames (position ``window`` = now, 0 = the frame leaving the trailing
+    window), where each lag's entering and leaving frame pair sits: (a in, b in, a out, b out) ``[L]``.
+
+    Lag k pairs ``a[s - k]`` with ``b[s]``: k > 0 means b follows a by k frames."""
+    w, k = window, LAGS
+    a_in = np.where(k >= 0, w - k, w)
+    b_in = np.where(k >= 0, w, w + k)
+    a_out = np.where(k >= 0, 0, -k)
+    b_out = np.where(k >= 0, k, 0)
+    return a_in, b_in, a_out, b_out
 
 
 # ----------------------------------------------------------------- single-frame tables (streaming builder)
-# The streaming builder computes the same quantities as the functions above for ONE frame, but with a
-# handful of numpy calls instead of dozens (per-call overhead, not arithmetic, is what a frame costs):
-# every point difference it needs (hip-centred points, pair vectors, angle vectors, body segments) is one
-# gather ``P[DIFF_TO] - P[DIFF_FROM]`` over the 20 points (plus three constant points), laid out so that each
-# block is a contiguous slice. Compiled from the same schema tables, so the two routes cannot drift apart
-# (and the tests compare them).
+# The streaming builder computes the instantaneous quantities above for ONE frame with a handful of numpy calls
+# instead of dozens (per-call overhead, not arithmetic, is what a frame costs): every point difference it needs
+# (hip-centred points, distance vectors, angle vectors, body segments) is one gather ``P[TO] - P[FROM]`` over the
+# 20 points plus three constant points, laid out so that each block is a contiguous slice. Compiled from the same
+# schema tables, and the tests compare the two routes.
 _MID_SRC = ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP), (L_ANKLE, R_ANKLE))  # order of MID_SHOULDER, MID_HIP, MID_ANKLE
 assert [MID_SHOULDER, MID_HIP, MID_ANKLE] == [NUM_COCO, NUM_COCO + 1, NUM_COCO + 2] == [17, 18, 19]
 POINT_SRC_A = np.array(list(range(NUM_COCO)) + [a for a, _ in _MID_SRC])
 POINT_SRC_B = np.array(list(range(NUM_COCO)) + [b for _, b in _MID_SRC])
 HALF_FLIP = np.array([0.5, -0.5])
-"""``(xy[A] + xy[B]) * HALF_FLIP`` equals :func:`points_y_up` (x + x halved is x): the builder works on the
-doubled points ``S = xy[A] + xy[B]`` and folds ``HALF_FLIP`` into its one scaling by 1 / size."""
-CONST_POINTS = np.array([[0.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
-"""Appended after the 20 doubled points: origin, then the points that become +i and -i once y is flipped
-(the constants of the angle trick below)."""
+"""``(xy[A] + xy[B]) * HALF_FLIP`` equals :func:`points_y_up` for one frame."""
+CONST_POINTS = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+"""Appended after the 20 points: the origin, +i and -i (constants of the angle trick below)."""
 _ORIGIN, _PLUS_I, _MINUS_I = NUM_POINTS, NUM_POINTS + 1, NUM_POINTS + 2
 BODY_SEGMENTS = ((MID_HIP, MID_SHOULDER), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE))
 """The segments of :func:`raw_body_size`: trunk, then the four leg segments."""
 
 
 def _compile_frame_tables() -> dict[str, object]:
-    """Rows of the one gather, and where each quantity sits in the builder's flat work vector.
+    """Rows of the one gather, and where each quantity sits in the builder's work arrays.
 
-    Angles, with each difference row read as a complex number z = dx + i dy (all rows scaled by 1 / size,
-    which leaves angles unchanged): 'up' arctan2(dx, dy) = arg(conj(z) * i), 'down' arctan2(dx, -dy) =
-    arg(conj(-i) * z), 'between' = arg(conj(z1) * z2); so those 24 are one ``arg(conj(A) * B)`` over two
-    row blocks. 'tilt' arctan2(-dy, |dx|) reads its vector reversed (b -> a) and is arctan2(y, |x|).
+    Angles, with each difference row read as a complex number z = dx + i dy (all rows scaled by 1 / size, which
+    leaves angles unchanged): 'up' arctan2(dx, dy) = arg(conj(z) * i), 'down' arctan2(dx, -dy) = arg(conj(-i) * z),
+    'between' = arg(conj(z1) * z2); so those are one ``arg(conj(A) * B)`` over two row blocks. 'tilt'
+    arctan2(-dy, |dx|) reads its vector reversed (b -> a) and is arctan2(y, |x|).
     """
     to: list[int] = []
     frm: list[int] = []
@@ -192,32 +262,27 @@ def _compile_frame_tables() -> dict[str, object]:
         return slice(start, len(to))
 
     g = {k: [v.tolist() for v in ANGLE_GROUPS[k]] for k in ("tilt", "up", "down", "between")}
-    coords = block([(MID_HIP, p) for p in range(NUM_COCO)])
-    pairs = block(list(zip(PAIR_FROM.tolist(), PAIR_TO.tolist())))
-    mids = block([(MID_HIP, p) for p in range(NUM_COCO, NUM_POINTS)])
-    tilt = block([(b, a) for a, b in zip(g["tilt"][1], g["tilt"][2])])  # reversed: (-dx, -dy)
-    arg_a = block([(a, b) for a, b in zip(g["up"][1], g["up"][2])] + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
-                  + [(a, b) for a, b in zip(g["between"][1], g["between"][2])])
-    arg_b = block([(_ORIGIN, _PLUS_I)] * len(g["up"][0]) + [(a, b) for a, b in zip(g["down"][1], g["down"][2])]
-                  + [(c, d) for c, d in zip(g["between"][3], g["between"][4])])
+    hip_centred = block([(MID_HIP, p) for p in range(NUM_POINTS)])  # every point, hip-centred
+    velocity = block([(MID_HIP, p) for p in VELOCITY_INDEX.tolist()])  # the mid-hip in pixels comes separately
+    dist = block(list(zip(DIST_A.tolist(), DIST_B.tolist(), strict=True)))
+    tilt = block([(b, a) for a, b in zip(g["tilt"][1], g["tilt"][2], strict=True)])  # reversed: (-dx, -dy)
+    arg_a = block([(a, b) for a, b in zip(g["up"][1], g["up"][2], strict=True)] + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
+                  + [(a, b) for a, b in zip(g["between"][1], g["between"][2], strict=True)])
+    arg_b = block([(_ORIGIN, _PLUS_I)] * len(g["up"][0]) + [(a, b) for a, b in zip(g["down"][1], g["down"][2], strict=True)]
+                  + [(c, d) for c, d in zip(g["between"][3], g["between"][4], strict=True)])
     n_norm = len(to)  # rows divided by the body size
     segments = block(list(BODY_SEGMENTS) + [(_ORIGIN, p) for p in CORE_JOINTS])  # + each core point, to test it
-    assert coords.start == 0 and pairs.start == coords.stop
-    assert 2 * pairs.stop == 2 * NUM_COCO + 2 * len(PAIR_FROM)  # the motion domain is the first rows, flattened
 
-    # flat work vector: [normalised rows, x and y interleaved (2 * n_norm) | angles as tilt, up, down, between];
-    # angle_order takes the angles into schema (column) order
     kind_cols = np.concatenate([np.asarray(g[k][0]) for k in ("tilt", "up", "down", "between")])
-    angle_order = np.argsort(kind_cols)
-    row_of_point = {p: coords.start + p for p in range(NUM_COCO)}
-    row_of_point.update({p: mids.start + p - NUM_COCO for p in range(NUM_COCO, NUM_POINTS)})
+    angle_order = np.argsort(kind_cols)  # angles by kind -> schema order
+    # signals, as indices into the flat work vector [normalised rows, x and y interleaved | angles by kind]
     sig_flat = np.empty(NUM_SIGNALS, dtype=np.int64)
-    sig_flat[SIG_COORD_COL] = [2 * row_of_point[p] + ax for _, p, ax in _SIG_COORD]
-    sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]  # where schema angle c sits by kind
+    sig_flat[SIG_COORD_COL] = [2 * (hip_centred.start + p) + ax for _, p, ax in _SIG_COORD]
+    sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]
     return {
         "to": np.array(to), "from": np.array(frm), "n_norm": n_norm, "segments": segments, "tilt": tilt,
-        "arg_a": arg_a, "arg_b": arg_b, "angle_order": angle_order,
-        "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
+        "arg_a": arg_a, "arg_b": arg_b, "angle_order": angle_order, "positions": hip_centred.start + POSITION_INDEX,
+        "velocity": velocity, "dist": dist, "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
     }
 
 

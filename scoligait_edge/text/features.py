@@ -27,7 +27,10 @@ from scoligait_edge.text.sentences import (
 )
 
 _COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
-_WIDTH_COLS = (_COL["left_shoulder->right_shoulder.dx"], _COL["left_hip->right_hip.dx"])
+# subject-left-minus-right x, averaged over shoulders and hips: 0.5 (ls.x - rs.x) + 0.5 (lh.x - rh.x), and the
+# hip-centred right hip is minus the left one
+_WIDTH_COLS = np.array([_COL["left_shoulder.x"], _COL["right_shoulder.x"], _COL["left_hip.x"]])
+_WIDTH_WEIGHTS = np.array([0.5, -0.5, 1.0])
 _KNEE_COLS = (_COL["angle:left_knee_flexion"], _COL["angle:right_knee_flexion"])
 
 
@@ -65,7 +68,7 @@ def lateral_width(km: np.ndarray, valid: np.ndarray) -> float:
     km, valid = check_window(km, valid)
     if not valid.any():
         return float("nan")
-    return float(np.median(-km[valid][:, _WIDTH_COLS].mean(axis=1)))
+    return float(np.median(km[valid][:, _WIDTH_COLS] @ _WIDTH_WEIGHTS))
 
 
 def _view(rows: np.ndarray, width: float) -> View:

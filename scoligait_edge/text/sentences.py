@@ -13,9 +13,10 @@ feature's ``positive`` direction (e.g. "to the left", "left shoulder higher"),
 whatever the camera view.
 
 Stability rules: sentence ids are assigned in the order below and never reused;
-changing any text, feature definition or threshold needs a new
-``TEXT_SCHEMA_VERSION`` (the hashes below change and the tests pin them), and new
-features are appended so earlier ids keep their meaning.
+changing any text needs a new ``TEXT_SCHEMA_VERSION`` and a rebuilt embedding
+table (the sentence hash changes and the tests pin it); changing a feature
+definition or threshold changes ``text_features_hash`` and needs refitted
+reference statistics; new features are appended so earlier ids keep their meaning.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scoligait_edge.kinematics.schema import CLINICAL_PRIORS, FEATURE_NAMES
 
 TEXT_SCHEMA_VERSION = 1
-"""Bump on any change to sentences, text features or severity thresholds."""
+"""Bump on any change to the sentences: it names the embedding table. Changes to the text features' definitions
+or thresholds change :func:`text_features_hash`, which fitted reference statistics record and are checked against
+(with the knowledge-map schema hash), so the sentences and their table can stay (as for knowledge-map v2)."""
 
 Severity = Literal["typical", "mild", "moderate", "pronounced"]
 SEVERITIES: tuple[Severity, ...] = ("mild", "moderate", "pronounced")
@@ -133,21 +136,21 @@ def _t(column: str, coef: float = 1.0, magnitude: bool = False) -> Term:
 TEXT_FEATURES: tuple[TextFeature, ...] = (
     TextFeature(
         id="trunk_lateral_shift", label="trunk lateral shift", prior="trunk_lateral_shift",
-        terms=(_t("mid_hip->mid_shoulder.dx"),), frontal_only=True, mirror=True,
+        terms=(_t("left_shoulder.x", 0.5), _t("right_shoulder.x", 0.5)), frontal_only=True, mirror=True,  # mid-shoulder x
         positive=_d("left", "{severity} trunk lateral shift to the left"),
         negative=_d("right", "{severity} trunk lateral shift to the right"),
         typical="trunk lateral shift within the typical range",
     ),
     TextFeature(
         id="shoulder_height_difference", label="shoulder height difference", prior="shoulder_tilt",
-        terms=(_t("left_shoulder->right_shoulder.dy", -1.0),),  # left.y - right.y: + = left higher
+        terms=(_t("left_shoulder.y"), _t("right_shoulder.y", -1.0)),  # left.y - right.y: + = left higher
         positive=_d("left higher", "{severity} elevation of the left shoulder"),
         negative=_d("right higher", "{severity} elevation of the right shoulder"),
         typical="shoulders level",
     ),
     TextFeature(
         id="pelvic_tilt", label="pelvic obliquity", prior="pelvic_tilt",
-        terms=(_t("left_hip->right_hip.dy", -1.0),),
+        terms=(_t("left_hip.y", 2.0),),  # hip-centred: left.y - right.y = 2 left.y
         positive=_d("left higher", "{severity} pelvic obliquity with the left hip higher"),
         negative=_d("right higher", "{severity} pelvic obliquity with the right hip higher"),
         typical="pelvis level",
@@ -161,15 +164,16 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
     ),
     TextFeature(
         id="ear_line_tilt", label="ear-line tilt", prior="ear_line_tilt",
-        terms=(_t("left_ear->right_ear.dy", -1.0),), presence=("left_ear.y", "right_ear.y"),
+        terms=(_t("left_ear.y"), _t("right_ear.y", -1.0)), presence=("left_ear.y", "right_ear.y"),
         positive=_d("left higher", "{severity} ear-line tilt with the left ear higher"),
         negative=_d("right higher", "{severity} ear-line tilt with the right ear higher"),
         typical="ear line level",
     ),
     TextFeature(
-        # asym = (sd_left - sd_right) / (sd_left + sd_right): + = the left arm swings more
+        # wrist speed relative to the pelvis, left minus right: + = the left arm swings more
         id="arm_swing_asymmetry", label="arm swing asymmetry", prior="arm_swing_asymmetry",
-        terms=(_t("asym[left_wrist.x | right_wrist.x]", 0.5), _t("asym[left_upper_arm | right_upper_arm]", 0.5)),
+        terms=(_t("vel:left_wrist.x", 0.5, magnitude=True), _t("vel:left_wrist.y", 0.5, magnitude=True),
+               _t("vel:right_wrist.x", -0.5, magnitude=True), _t("vel:right_wrist.y", -0.5, magnitude=True)),
         positive=_d("right reduced", "{severity} reduction of right arm swing"),
         negative=_d("left reduced", "{severity} reduction of left arm swing"),
         typical="symmetric arm swing",
@@ -177,14 +181,14 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
     TextFeature(
         # frontal only: seen from the side the ankles' x gap is step length, not width
         id="step_width", label="step width", prior="step_width",
-        terms=(_t("left_ankle->right_ankle.dx", magnitude=True),), frontal_only=True,
+        terms=(_t("dist[left_ankle | right_ankle]"),), frontal_only=True,
         positive=_d("increased", "{severity} increase in step width"),
         negative=_d("reduced", "{severity} reduction in step width"),
         typical="step width within the typical range",
     ),
     TextFeature(
         id="ankle_height_difference", label="ankle height difference", prior="ankle_height_difference",
-        terms=(_t("left_ankle->right_ankle.dy", -1.0),),
+        terms=(_t("left_ankle.y"), _t("right_ankle.y", -1.0)),
         positive=_d("left higher", "{severity} ankle height difference with the left ankle higher"),
         negative=_d("right higher", "{severity} ankle height difference with the right ankle higher"),
         typical="ankle heights symmetric",
@@ -200,7 +204,7 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
     ),
     TextFeature(
         id="trunk_height_variability", label="trunk height variability", prior="trunk_height",
-        terms=(_t("mid_hip->mid_shoulder.dy"),), statistic="std",
+        terms=(_t("dist[mid_hip | mid_shoulder]"),), statistic="std",
         positive=_d("increased", "{severity} increase in trunk height variability"),
         negative=_d("reduced", "{severity} reduction in trunk height variability"),
         typical="trunk height variability within the typical range",
@@ -209,9 +213,9 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
         # normal gait alternates (anti-phase, corr near -1): value = -mean corr; only a loss is a finding
         id="left_right_coordination", label="left/right coordination", prior=None,
         terms=(
-            _t("corr[left_wrist.x | right_wrist.x]", -1 / 3),
-            _t("corr[left_ankle.y | right_ankle.y]", -1 / 3),
-            _t("corr[left_thigh | right_thigh]", -1 / 3),
+            _t("xcorr0[left_wrist.x | right_wrist.x]", -1 / 3),
+            _t("xcorr0[left_ankle.y | right_ankle.y]", -1 / 3),
+            _t("xcorr0[left_hip_angle | right_hip_angle]", -1 / 3),
         ),
         positive=None,
         negative=_d("reduced", "{severity} reduction of left/right coordination"),
