@@ -289,6 +289,20 @@ def test_folder_preprocesses_good_clip_and_reports_corrupt_one(video_folder):
     assert (s2.reused, s2.computed, s2.failed_before) == (1, 0, 1)
 
 
+def test_a_96_frame_video_in_the_folder_path_gives_a_screenable_window(tmp_path):
+    """ScoliGait-style clips are short: 96 frames of the real walk (whole body in view) give a window that
+    passes the quality rule, with no lead-in."""
+    root = tmp_path / "videos"
+    (root / "clips").mkdir(parents=True)
+    _trimmed_walk(root / "clips" / "walk.mp4", start=60, n=96)
+    (root / "labels.csv").write_text("clip_id,subject_id,cobb_deg,sex,age,split,video\n"
+                                     "walk,p1,23.5,F,13,train,clips/walk.mp4\n")
+    src = ScoliGaitFolder(root, cache_root=tmp_path / "cache", pose_model="lite", progress=False)
+    src.prepare()
+    windows = src.windows(length=96, hop=16, require_quality=True)
+    assert [w.start for w in windows] == [0] and windows[0].quality["ok"]
+
+
 _HEADER = "clip_id,subject_id,cobb_deg,sex,age,split\n"
 
 
