@@ -367,26 +367,35 @@ def test_scoliosis1k_layout_loads(tmp_path):
 
 
 def test_scoliosis1k_errors_name_the_path(tmp_path):
+    """Layout and file problems skip that sequence with a reason naming the path; only a split
+    file that leaks, or a root with nothing usable, stops the dataset."""
     root = tmp_path / "s1k"
     _write_s1k(root, None)
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"TRAIN_SET": ["001", "999"], "TEST_SET": ["004"]}))
-    with pytest.raises(DatasetError, match=r"999.*not on disk"):
-        Scoliosis1K(root, split_file=split, cache_root=tmp_path / "c", progress=False)
+    ds = Scoliosis1K(root, split_file=split, cache_root=tmp_path / "c", progress=False)
+    assert set(ds.index_failures) == {"999"} and re.search(r"999.*not on disk", ds.index_failures["999"])
+    assert set(ds.sequence_index) == {"001", "004"}
     (root / "005").mkdir()
-    with pytest.raises(DatasetError, match=r"005: no class folder"):
-        Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
+    ds = Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
+    assert re.search(r"005: no class folder", ds.index_failures["005"])
     (root / "005").rmdir()
     leak = tmp_path / "leak.json"
     leak.write_text(json.dumps({"TRAIN_SET": ["001", "004"], "TEST_SET": ["004"]}))
     with pytest.raises(SplitLeakError, match="004"):
         Scoliosis1K(root, split_file=leak, cache_root=tmp_path / "c", progress=False)
+    nothing = tmp_path / "nothing.json"
+    nothing.write_text(json.dumps({"TRAIN_SET": ["998"], "TEST_SET": ["999"]}))
+    with pytest.raises(DatasetError, match="no usable sequence"):
+        Scoliosis1K(root, split_file=nothing, cache_root=tmp_path / "c", progress=False)
     bad = root / "003" / "negative" / "000_180" / "000_180.pkl"
     with bad.open("wb") as f:
         pickle.dump(np.zeros((10, 64, 48), np.uint8), f)
     ds = Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
-    with pytest.raises(DatasetError, match=r"003/negative/000_180/000_180.pkl.*\[10, 64, 48\]"):
-        ds.prepare()
+    summary = ds.prepare()
+    assert summary.failed == 1 and set(summary.failures) == {"003"}
+    assert re.search(r"003/negative/000_180/000_180.pkl.*\[10, 64, 48\]", summary.failures["003"])
+    assert {s.seq_id for s in ds.sequences()} == {"001", "002", "004"}
 
 
 # -- splits ---------------------------------------------------------------------------------------
