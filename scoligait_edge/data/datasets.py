@@ -928,13 +928,7 @@ class Scoliosis1K(WindowSource):
         if not self.sequence_index:
             shown = "; ".join(f"{k}: {v}" for k, v in list(self.index_failures.items())[:3])
             raise DatasetError(f"Scoliosis1K: no usable sequence under {self.root} ({shown})")
-        if val_fraction > 0:
-            train = [s for s, v in self.sequence_index.items() if v[1] == "train"]
-            parts = make_splits(train, fractions={"train": 1 - val_fraction, "val": val_fraction}, seed=seed,
-                                stratify_by=lambda s: self.sequence_index[s][0])
-            for sid in parts["val"]:
-                cls, _, sp, pp = self.sequence_index[sid]
-                self.sequence_index[sid] = (cls, "val", sp, pp)
+        self.val_fraction, self.seed = float(val_fraction), int(seed)
         config = {"kind": "scoliosis1k", "fps": self.fps, "poses": self.pose_root is not None}
         folder = _source_root(cache_root) / "scoliosis1k" / stable_hash([str(self.root), str(self.pose_root), config])[:16]
         super().__init__(ClipCache(folder, config), progress=progress, workers=workers)
@@ -964,6 +958,18 @@ class Scoliosis1K(WindowSource):
         split = self.sequence_index[clip.record.clip_id][1]
         return clip if clip.record.split == split else clip.with_record(split=split)
 
+    def _carve_val(self) -> None:
+        """Move ``val_fraction`` of the loaded TRAIN_SET sequences to 'val' (by id, stratified by class).
+
+        Done after preprocessing, so a sequence that failed never takes a validation place."""
+        assert self._clips is not None
+        train = [sid for sid, c in self._clips.items() if c.record.split == "train"]
+        parts = make_splits(train, fractions={"train": 1 - self.val_fraction, "val": self.val_fraction},
+                            seed=self.seed, stratify_by=lambda s: self.sequence_index[s][0])
+        for sid in parts["val"]:
+            self._clips[sid] = self._clips[sid].with_record(split="val")
+        self._check_splits()
+
     @property
     def failures(self) -> dict[str, str]:
         """Every skipped sequence (id -> reason), from indexing and from the last :meth:`prepare`."""
@@ -976,6 +982,8 @@ class Scoliosis1K(WindowSource):
         """Like :meth:`WindowSource.prepare`; the summary also counts the sequences skipped while
         indexing (reason ``layout``), so ``summary.failures`` lists every dropped sequence."""
         summary = super().prepare(retry_failed=retry_failed)
+        if self.val_fraction > 0:
+            self._carve_val()
         if self.index_failures:
             summary.total += len(self.index_failures)
             summary.failed += len(self.index_failures)
