@@ -191,3 +191,22 @@ def test_scoliosis1k_config_is_validated(tmp_path):
                                      "  partition: /p.json\n")
     cfg = load_config(tmp_path / "c.yaml", TrainConfig)
     assert isinstance(cfg.data, Scoliosis1KData) and cfg.data.pose_root is None and cfg.data.val_fraction == 0.15
+    shipped = load_config("configs/scoliosis1k.yaml", TrainConfig)
+    assert isinstance(shipped.data, Scoliosis1KData) and shipped.data.partition.name == "Scoliosis1K_118.json"
+
+
+def test_screening_loss_ignores_unknown_cobb_angles():
+    import torch
+
+    from scoligait_edge.models.screening import ScreeningLoss, ScreeningOutput
+
+    logit = torch.zeros(3, requires_grad=True)
+    cobb_pred = torch.tensor([10.0, 0.0, 5.0], requires_grad=True)
+    out = ScreeningOutput(logit=logit, prob=torch.sigmoid(logit), cobb=cobb_pred, token_saliency=torch.zeros(3, 1),
+                          km_attention_map=torch.zeros(3, 1, 1))
+    loss = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.tensor([10.0, float("nan"), 25.0]))
+    loss.total.backward()
+    assert torch.isfinite(loss.total) and torch.isfinite(cobb_pred.grad).all() and cobb_pred.grad[1] == 0
+    assert loss.cobb.item() > 0  # the known angles still count
+    none = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.full((3,), float("nan")))
+    assert none.cobb.item() == 0 and torch.isfinite(none.total)
