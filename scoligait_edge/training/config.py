@@ -107,7 +107,8 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _poses_for_the_map(self) -> TrainConfig:
-        if isinstance(self.data, Scoliosis1KData) and self.data.pose_root is None and (self.model.uses_km or self.model.uses_text):
+        needs_poses = self.model.uses_km or self.model.uses_text
+        if isinstance(self.data, Scoliosis1KData) and self.data.pose_root is None and needs_poses:
             raise ValueError(f"model.modalities {self.model.modalities!r} uses the knowledge map (text is "
                              "written from it), which needs "
                              "poses: set data.pose_root (Scoliosis1K-Pose) or use modalities: video")

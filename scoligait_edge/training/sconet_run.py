@@ -138,7 +138,8 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     test_prob = _scores(model, splits["test"])
     metrics: BinaryMetrics = binary_metrics(test_y, test_prob, threshold.threshold)
     summary = {
-        "name": cfg.name, "provenance": "simulated" if cfg.data.kind == "simulated" else "real", "ratio": cfg.ratio, "multi_task": cfg.multi_task,
+        "name": cfg.name, "provenance": "simulated" if cfg.data.kind == "simulated" else "real",
+        "ratio": cfg.ratio, "multi_task": cfg.multi_task,
         "train_clips": len(train), "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
         "threshold": threshold.threshold, "val_auc": roc_auc(val_y, _scores(model, splits["val"])),
         "train_seconds": round(seconds, 1), "train_clips_per_second": round(seen / seconds, 1),
