@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['train_windows_per_second']} windows/s")
     if summary["data_warning"]:
         print(f"  {SIMULATED_NOTICE}")
+    build = summary.get("data_build") or {}
+    skipped = build.get("failed", 0) + build.get("failed_before", 0)
+    if skipped:
+        print(f"  {skipped} clip(s)/sequence(s) skipped: see data_build.failures in {out}/summary.json")
+    for note in summary.get("data_notes", []):
+        print(f"  note: {note}")
     print(f"  threshold {summary['threshold']:.3f} (chosen on validation); test clips: acc {m['accuracy']:.3f}, "
           f"macro F1 {m['macro_f1']:.3f}, AUC {m['auc'] if m['auc'] is None else round(m['auc'], 3)}, "
           f"sensitivity {m['sensitivity']:.3f}, specificity {m['specificity']:.3f}")

@@ -381,26 +381,110 @@ def test_scoliosis1k_layout_loads(tmp_path):
 
 
 def test_scoliosis1k_errors_name_the_path(tmp_path):
+    """Layout and file problems skip that sequence with a reason naming the path; only a split
+    file that leaks, or a root with nothing usable, stops the dataset."""
     root = tmp_path / "s1k"
     _write_s1k(root, None)
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"TRAIN_SET": ["001", "999"], "TEST_SET": ["004"]}))
-    with pytest.raises(DatasetError, match=r"999.*not on disk"):
-        Scoliosis1K(root, split_file=split, cache_root=tmp_path / "c", progress=False)
+    ds = Scoliosis1K(root, split_file=split, cache_root=tmp_path / "c", progress=False)
+    assert set(ds.index_failures) == {"999"} and re.search(r"999.*not on disk", ds.index_failures["999"])
+    assert set(ds.sequence_index) == {"001", "004"}
     (root / "005").mkdir()
-    with pytest.raises(DatasetError, match=r"005: no class folder"):
-        Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
+    ds = Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
+    assert re.search(r"005: no class folder", ds.index_failures["005"])
     (root / "005").rmdir()
     leak = tmp_path / "leak.json"
     leak.write_text(json.dumps({"TRAIN_SET": ["001", "004"], "TEST_SET": ["004"]}))
     with pytest.raises(SplitLeakError, match="004"):
         Scoliosis1K(root, split_file=leak, cache_root=tmp_path / "c", progress=False)
+    nothing = tmp_path / "nothing.json"
+    nothing.write_text(json.dumps({"TRAIN_SET": ["998"], "TEST_SET": ["999"]}))
+    with pytest.raises(DatasetError, match="no usable sequence"):
+        Scoliosis1K(root, split_file=nothing, cache_root=tmp_path / "c", progress=False)
     bad = root / "003" / "negative" / "000_180" / "000_180.pkl"
     with bad.open("wb") as f:
         pickle.dump(np.zeros((10, 64, 48), np.uint8), f)
     ds = Scoliosis1K(root, cache_root=tmp_path / "c", progress=False)
-    with pytest.raises(DatasetError, match=r"003/negative/000_180/000_180.pkl.*\[10, 64, 48\]"):
-        ds.prepare()
+    summary = ds.prepare()
+    assert summary.failed == 1 and set(summary.failures) == {"003"}
+    assert re.search(r"003/negative/000_180/000_180.pkl.*\[10, 64, 48\]", summary.failures["003"])
+    assert {s.seq_id for s in ds.sequences()} == {"001", "002", "004"}
+
+
+def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
+    """OpenGait layout with skipped pose frames, scores > 1, a corrupt pickle, a missing sequence and
+    upper-case class folders: the good ones load, the bad ones are recorded with their reason."""
+    from collections import Counter
+
+    from tests.s1k_helpers import N_FRAMES, write_scoliosis1k
+
+    fx = write_scoliosis1k(tmp_path)
+    with caplog.at_level(logging.INFO, logger="scoligait_edge.data.datasets"):
+        ds = Scoliosis1K(fx.root, split_file=fx.partition, pose_root=fx.pose_root, val_fraction=0.34,
+                         cache_root=tmp_path / "cache", progress=False)
+        summary = ds.prepare()
+    assert summary.failed == 3 and set(summary.failures) == set(fx.expect_failed) == set(ds.failures)
+    for sid, pattern in fx.expect_failed.items():
+        assert re.search(pattern, summary.failures[sid]), (sid, summary.failures[sid])
+    assert summary.by_reason == {"SequenceAlignmentError": 1, "DatasetError": 1, "layout": 1}
+    assert "3 skipped" in caplog.text and "not person ids" in caplog.text
+    assert re.search(r"00015.*scores up to 1.2 > 1.*clipped", caplog.text)
+
+    seqs = {q.seq_id: q for q in ds.sequences()}
+    assert set(seqs) == fx.expect_loaded
+    for sid, q in seqs.items():  # labels: 3-class kept, binary = positive vs neutral + negative
+        assert q.class_name == fx.classes[sid] and q.label == int(fx.classes[sid] == "positive")
+    assert seqs["00011"].class_name == "positive" and seqs["00012"].class_name == "negative"  # 'Positive', 'NEGATIVE'
+    kp = seqs["00013"].keypoints  # skipped frames 20, 21, 60-62, 100 stay in place, as missing
+    assert kp.shape == (N_FRAMES, 17, 3) and seqs["00013"].silhouettes.shape == (N_FRAMES, 64, 44)
+    assert np.isnan(kp[[20, 21, 60, 61, 62, 100], :, :2]).all() and (kp[[20, 100], :, 2] == 0).all()
+    assert np.isfinite(kp[[19, 22, 63, 99, 101], :, :2]).any(axis=(1, 2)).all()
+    assert seqs["00015"].keypoints[..., 2].max() <= 1.0
+
+    # splits: test = TEST_SET; val carved from TRAIN_SET only, after failures, stratified by class
+    official = json.loads(fx.partition.read_text())
+    by_split = {s: {q.seq_id for q in ds.sequences(s)} for s in ("train", "val", "test")}
+    assert by_split["test"] == set(official["TEST_SET"]) & fx.expect_loaded
+    assert by_split["val"] and by_split["val"] | by_split["train"] == set(official["TRAIN_SET"]) & fx.expect_loaded
+    assert {seqs[s].class_name for s in by_split["val"]} == set(S1K_CLASSES)
+    assert_subject_disjoint({s: sorted(v) for s, v in by_split.items()})
+
+    per_class = {s: Counter(S1K_CLASSES[w.sconet_class] for w in ds.windows(s, require_quality=False))
+                 for s in ("train", "val", "test")}
+    assert per_class == {"train": {"positive": 9, "neutral": 9, "negative": 9},
+                         "val": {"positive": 3, "neutral": 3, "negative": 6},
+                         "test": {"positive": 9, "neutral": 3, "negative": 6}}
+
+    again = Scoliosis1K(fx.root, split_file=fx.partition, pose_root=fx.pose_root, val_fraction=0.34,
+                        cache_root=tmp_path / "cache", progress=False)
+    s2 = again.prepare()  # the cache remembers the failures; the same split comes back
+    assert s2.failed + s2.failed_before == 3 and set(s2.failures) == set(fx.expect_failed)
+    assert {q.seq_id for q in again.sequences("val")} == by_split["val"]
+
+
+def test_scoliosis1k_pose_alignment_and_scores(tmp_path, caplog):
+    kp = np.random.default_rng(0).uniform(1, 100, (5, 17, 3))
+    kp[..., 2] = 0.5
+    with pytest.raises(D.SequenceAlignmentError, match="5 pose frames vs 7 silhouettes"):
+        D.align_pose_to_silhouettes(kp, None, 7)
+    assert D.align_pose_to_silhouettes(kp, None, 5) is kp
+    out = D.align_pose_to_silhouettes(kp, np.array([0, 2, 3, 5, 6]), 7)
+    assert np.isnan(out[[1, 4], :, 0]).all() and (out[[1, 4], :, 2] == 0).all() and np.array_equal(out[6], kp[4])
+    with pytest.raises(D.SequenceAlignmentError, match="beyond the 6 silhouettes"):
+        D.align_pose_to_silhouettes(kp, np.array([0, 2, 3, 5, 6]), 6)
+    bad_index = tmp_path / "idx.pkl"
+    bad_index.write_bytes(pickle.dumps({"keypoints": kp, "frame_index": np.array([0, 2, 2, 3, 4])}))
+    with pytest.raises(D.SequenceAlignmentError, match="strictly increasing"):
+        D.load_scoliosis1k_pose_frames(bad_index)
+    percent = tmp_path / "percent.pkl"
+    kp2 = kp.copy()
+    kp2[..., 2] = np.linspace(10, 90, 17)
+    percent.write_bytes(pickle.dumps(kp2))
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.data.datasets"):
+        got, index = D.load_scoliosis1k_pose_frames(percent)
+    assert index is None and got[..., 2].max() == pytest.approx(1.0)
+    assert got[0, 0, 2] == pytest.approx(10 / 90) and "divided by the sequence's max" in caplog.text
 
 
 # -- splits ---------------------------------------------------------------------------------------

@@ -105,3 +105,108 @@ def test_training_is_deterministic_with_a_seed():
     (h1, w1), (h2, w2) = once(), once()
     assert [r["train_loss"] for r in h1] == [r["train_loss"] for r in h2]
     assert torch.equal(w1, w2)
+
+
+# -- Scoliosis1K (OpenGait layout, written by tests/s1k_helpers.py) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def s1k_run(tmp_path_factory):
+    """`python -m scoligait_edge.train` on a tiny Scoliosis1K-layout folder with one YAML config."""
+    import yaml
+
+    from scoligait_edge import train
+    from tests.s1k_helpers import write_scoliosis1k
+
+    tmp = tmp_path_factory.mktemp("s1k")
+    fx = write_scoliosis1k(tmp)
+    base = yaml.safe_load(open("configs/tiny_ci.yaml"))
+    cfg = {"name": "tiny-s1k", "seed": 0, "model": base["model"],
+           "data": {"kind": "scoliosis1k", "root": str(fx.root), "pose_root": str(fx.pose_root),
+                    "partition": str(fx.partition), "val_fraction": 0.34},
+           "windows": {"length": 96, "hop": 16, "require_quality": False},
+           "optim": {"epochs": 1, "batch_size": 16, "lr": 0.001, "patience": 1, "threads": 1},
+           "cache_dir": str(tmp / "cache")}
+    path = tmp / "s1k.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp / "run"
+    assert train.main(["--config", str(path), "--out", str(out), "--no-progress"]) == 0
+    return fx, path, out, json.loads((out / "summary.json").read_text())
+
+
+def test_train_cli_runs_on_scoliosis1k(s1k_run):
+    fx, _, out, summary = s1k_run
+    assert summary["provenance"] == "real" and summary["data_warning"] is None
+    assert summary["windows"] == {"train": 27, "val": 12, "test": 18, "train_used": 27}
+    assert summary["clips"] == {"train": 9, "val": 4, "test": 6}
+    build = summary["data_build"]
+    assert build["failed"] + build["failed_before"] == 3 and set(build["failures"]) == set(fx.expect_failed)
+    assert any("not person ids" in n for n in summary["data_notes"])
+    report = json.loads((out / "evaluation/report.json").read_text())
+    assert report["threshold"]["split_name"] == "val" and report["provenance"] == "real"
+    assert report["splits"]["test"]["positives"] == 3 and report["splits"]["test"]["subjects"] == 6
+    assert "not person ids" in (out / "evaluation/report.md").read_text()
+
+
+def test_evaluate_cli_reproduces_the_scoliosis1k_run(s1k_run):
+    from scoligait_edge import evaluate
+
+    _, _, out, summary = s1k_run
+    assert evaluate.main(["--run", str(out), "--out", str(out / "re-eval"), "--no-progress"]) == 0
+    again = json.loads((out / "re-eval/report.json").read_text())
+    assert again["levels"]["clip"]["metrics"] == summary["test_clip_metrics"]
+
+
+def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
+    """A screening row and ScoNet-MT on the same partition; ScoNet keeps Scoliosis1K's own 3 classes."""
+    from scoligait_edge.ablate import run_ablation
+
+    _, path, _, _ = s1k_run
+    base = load_config(path, TrainConfig)
+    res = run_ablation(base, ["video"], [0], ["1:1:1"], tmp_path, sconet_epochs=1, sconet_width=0.125)
+    assert set(res["results"]) == {"video", "sconet_mt_1:1:1"}
+    table = (tmp_path / "ablation.md").read_text()
+    from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
+
+    assert "| video | 1 |" in table and "(real data;" in table and SIMULATED_DATA_LINE not in table
+    sc = json.loads((tmp_path / "runs/sconet_mt_1:1:1/seed0/summary.json").read_text())
+    assert sc["provenance"] == "real" and sc["train_mix"] == {"positive": 3, "neutral": 3, "negative": 3}
+    assert sc["test_clip_metrics"]["n"] == 6
+
+
+def test_scoliosis1k_config_is_validated(tmp_path):
+    from scoligait_edge.training.config import Scoliosis1KData
+
+    (tmp_path / "c.yaml").write_text("data:\n  kind: scoliosis1k\n  root: /x\n")
+    with pytest.raises(ConfigError, match=r"data.scoliosis1k.partition: Field required"):
+        load_config(tmp_path / "c.yaml", TrainConfig)
+    (tmp_path / "c.yaml").write_text("data:\n  kind: scoliosis1k\n  root: /x\n  partition: /p.json\n")
+    with pytest.raises(ConfigError, match=r"knowledge map.*pose_root"):
+        load_config(tmp_path / "c.yaml", TrainConfig)
+    (tmp_path / "c.yaml").write_text("model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n"
+                                     "  partition: /p.json\n  val_fraction: 0\n")
+    with pytest.raises(ConfigError, match=r"data.scoliosis1k.val_fraction"):
+        load_config(tmp_path / "c.yaml", TrainConfig)
+    (tmp_path / "c.yaml").write_text("model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n"
+                                     "  partition: /p.json\n")
+    cfg = load_config(tmp_path / "c.yaml", TrainConfig)
+    assert isinstance(cfg.data, Scoliosis1KData) and cfg.data.pose_root is None and cfg.data.val_fraction == 0.15
+    shipped = load_config("configs/scoliosis1k.yaml", TrainConfig)
+    assert isinstance(shipped.data, Scoliosis1KData) and shipped.data.partition.name == "Scoliosis1K_118.json"
+
+
+def test_screening_loss_ignores_unknown_cobb_angles():
+    import torch
+
+    from scoligait_edge.models.screening import ScreeningLoss, ScreeningOutput
+
+    logit = torch.zeros(3, requires_grad=True)
+    cobb_pred = torch.tensor([10.0, 0.0, 5.0], requires_grad=True)
+    out = ScreeningOutput(logit=logit, prob=torch.sigmoid(logit), cobb=cobb_pred, token_saliency=torch.zeros(3, 1),
+                          km_attention_map=torch.zeros(3, 1, 1))
+    loss = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.tensor([10.0, float("nan"), 25.0]))
+    loss.total.backward()
+    assert torch.isfinite(loss.total) and torch.isfinite(cobb_pred.grad).all() and cobb_pred.grad[1] == 0
+    assert loss.cobb.item() > 0  # the known angles still count
+    none = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.full((3,), float("nan")))
+    assert none.cobb.item() == 0 and torch.isfinite(none.total)

@@ -348,7 +348,8 @@ class ScreeningLoss(nn.Module):
     """BCE on the screening logit plus a smooth-L1 Cobb regression on ``cobb / cobb_scale`` degrees.
 
     ``pos_weight`` counters class imbalance; ``cobb_weight = 0`` (or no Cobb
-    target) trains the classifier alone.
+    target) trains the classifier alone. NaN Cobb targets (datasets that publish
+    none, e.g. Scoliosis1K) are left out of the regression term, not propagated.
     """
 
     def __init__(self, cobb_weight: float = 0.5, cobb_scale: float = 10.0, pos_weight: float | None = None) -> None:
@@ -361,8 +362,10 @@ class ScreeningLoss(nn.Module):
     ) -> ScreeningLossOutput:
         """``label`` [B] 0/1 (1 = Cobb >= 10 deg); ``cobb_deg`` [B] radiographic Cobb angle or None."""
         bce = F.binary_cross_entropy_with_logits(output.logit, label.to(output.logit.dtype), pos_weight=self.pos_weight)
-        if cobb_deg is None or self.cobb_weight == 0:
+        known = None if cobb_deg is None else torch.isfinite(cobb_deg)
+        if known is None or self.cobb_weight == 0 or not bool(known.any()):
             reg = output.logit.new_zeros(())
         else:
-            reg = F.smooth_l1_loss(output.cobb / self.cobb_scale, cobb_deg.to(output.cobb.dtype) / self.cobb_scale)
+            reg = F.smooth_l1_loss(output.cobb[known] / self.cobb_scale,
+                                   cobb_deg[known].to(output.cobb.dtype) / self.cobb_scale)
         return ScreeningLossOutput(bce + self.cobb_weight * reg, bce, reg)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scoligait_edge.errors import ScoliGaitError
 from scoligait_edge.models import ScreeningModelConfig
@@ -43,7 +43,30 @@ class FolderData(BaseModel):
     csv: Path | None = None
 
 
-DataSource = Annotated[SimulatedData | FolderData, Field(discriminator="kind")]
+class Scoliosis1KData(BaseModel):
+    """Scoliosis1K in the OpenGait layout (see docs/DATA.md): silhouettes, optional poses, an official partition.
+
+    ``partition``: one of the published JSON files (e.g. ``Scoliosis1K_118.json``,
+    TRAIN_SET / TEST_SET of sequence ids); test = its TEST_SET, and validation is
+    carved from its TRAIN_SET by sequence id (``val_fraction``, stratified by
+    class, ``seed``), never from TEST_SET. Sequence ids are not person ids, so
+    person-disjointness cannot be proven (the summary says so).
+    ``pose_root`` (Scoliosis1K-Pose, same layout) gives the knowledge map: a
+    model that uses it needs poses; without poses the quality rule cannot run.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["scoliosis1k"] = "scoliosis1k"
+    root: Path = Field(description="silhouettes: <root>/<seq id>/<class>/000_180/000_180.pkl")
+    pose_root: Path | None = Field(default=None, description="Scoliosis1K-Pose in the same layout")
+    partition: Path = Field(description="official partition JSON with TRAIN_SET and TEST_SET")
+    val_fraction: float = Field(default=0.15, gt=0, lt=1, description="share of TRAIN_SET sequences moved to val")
+    seed: int = Field(default=0, description="which TRAIN_SET sequences go to val")
+    fps: float = Field(default=30.0, gt=0)
+    workers: int = Field(default=1, ge=1, description="processes for preprocessing")
+
+
+DataSource = Annotated[SimulatedData | FolderData | Scoliosis1KData, Field(discriminator="kind")]
 
 
 class WindowingConfig(BaseModel):
@@ -81,6 +104,15 @@ class TrainConfig(BaseModel):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     cache_dir: Path | None = None
     max_text_sentences: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _poses_for_the_map(self) -> TrainConfig:
+        needs_poses = self.model.uses_km or self.model.uses_text
+        if isinstance(self.data, Scoliosis1KData) and self.data.pose_root is None and needs_poses:
+            raise ValueError(f"model.modalities {self.model.modalities!r} uses the knowledge map (text is "
+                             "written from it), which needs "
+                             "poses: set data.pose_root (Scoliosis1K-Pose) or use modalities: video")
+        return self
 
 
 def load_config(path: str | Path, model_type: type[BaseModel] = TrainConfig) -> BaseModel:

@@ -33,7 +33,8 @@ from scoligait_edge.evaluation import (
 )
 from scoligait_edge.models import ScreeningModel
 from scoligait_edge.models.io import load_checkpoint, save_checkpoint
-from scoligait_edge.training.config import FolderData, SimulatedData, TrainConfig
+from scoligait_edge.data.cache import BuildSummary
+from scoligait_edge.training.config import FolderData, Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.training.loop import Predictions, fit, predict, seed_everything
 from scoligait_edge.training.tensors import WindowTensors, stack_windows
 
@@ -47,13 +48,18 @@ class SplitWindows:
     windows: dict[str, list[WindowSample]]
     provenance: str
     clips_per_split: dict[str, int]
+    build: BuildSummary | None = None
+    """What preprocessing did, with every skipped clip / sequence (id -> reason) in ``failures``."""
+    dataset_notes: tuple[str, ...] = ()
+    """Caveats about the data that travel into summary.json (e.g. Scoliosis1K's sequence ids)."""
 
 
 def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindows:
     """Windows of train/val/test from the configured source, checked subject-disjoint."""
-    from scoligait_edge.data.datasets import ScoliGaitFolder, SimulatedWindows
+    from scoligait_edge.data.datasets import S1K_SUBJECT_NOTE, ScoliGaitFolder, SimulatedWindows
 
     data = cfg.data
+    notes: tuple[str, ...] = ()
     if isinstance(data, SimulatedData):
         from scoligait_edge.data.simulate import make_cohort
 
@@ -67,18 +73,37 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         kwargs = {"labels": data.csv} if data.csv is not None else {}
         source = ScoliGaitFolder(data.root, cache_root=cfg.cache_dir, progress=progress, **kwargs)
         provenance = "real"
+    elif isinstance(data, Scoliosis1KData):
+        source = scoliosis1k_source(data, cfg.cache_dir, progress=progress)
+        provenance = "real"
+        notes = (S1K_SUBJECT_NOTE,)
     else:  # pragma: no cover - pydantic's discriminator prevents it
         raise TypeError(f"unknown data source {type(data).__name__}")
     summary = source.prepare()
     if summary.failed:
         log.warning("%s", summary.describe())
     w = cfg.windows
-    windows = {s: source.windows(s, length=w.length, hop=w.hop, require_quality=w.require_quality) for s in SPLITS}
+    require_quality = w.require_quality
+    if isinstance(data, Scoliosis1KData) and data.pose_root is None and require_quality:
+        log.warning("Scoliosis1K without poses: no gait-quality verdict exists, so every window is kept "
+                    "(windows.require_quality ignored)")
+        require_quality = False
+    windows = {s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
     assert_subject_disjoint({s: windows[s] for s in SPLITS})
     for s in SPLITS:
         if not windows[s]:
             raise ValueError(f"the {s} split has no usable windows: more subjects or longer clips are needed")
-    return SplitWindows(windows, provenance, {s: len(source.clips(s)) for s in SPLITS})
+    return SplitWindows(windows, provenance, {s: len(source.clips(s)) for s in SPLITS}, summary, notes)
+
+
+def scoliosis1k_source(data: Scoliosis1KData, cache_dir: Path | None, *, progress: bool = True):
+    """The :class:`~scoligait_edge.data.datasets.Scoliosis1K` a config describes (train/val/test by sequence id:
+    test = the partition's TEST_SET, val carved from its TRAIN_SET)."""
+    from scoligait_edge.data.datasets import Scoliosis1K
+
+    return Scoliosis1K(data.root, split_file=data.partition, pose_root=data.pose_root, fps=data.fps,
+                       val_fraction=data.val_fraction, seed=data.seed, cache_root=cache_dir, progress=progress,
+                       workers=data.workers)
 
 
 def provenance_record(data: str) -> dict[str, str]:
@@ -181,6 +206,8 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
         "data_warning": SIMULATED_NOTICE if splits.provenance == "simulated" else None,
         "windows": {s: len(splits.windows[s]) for s in SPLITS} | {"train_used": len(train_windows)},
         "clips": splits.clips_per_split,
+        "data_build": None if splits.build is None else splits.build.model_dump(),
+        "data_notes": list(splits.dataset_notes),
         "parameters": sum(p.numel() for p in model.parameters()),
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
@@ -204,23 +231,26 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     pred: Predictions = predict(model, data)
     labels = data.label.numpy().astype(int)
     sexes = np.array([s or "unknown" for s in data.sexes])
+    cobb = data.cobb.numpy()
+    known = np.isfinite(cobb)  # Scoliosis1K publishes no Cobb angles: no Cobb error where none is known
+    all_known = bool(known.all())
     clips = aggregate_windows(pred.prob, data.clip_ids, labels=labels, groups=sexes,
-                              cobb_true=data.cobb.numpy(), cobb_pred=pred.cobb)
+                              cobb_true=cobb if all_known else None, cobb_pred=pred.cobb if all_known else None)
     thr = threshold.threshold
     clip_level = LevelResult(
         metrics=binary_metrics(clips.labels, clips.prob, thr),
         stratified=stratified_metrics(clips.labels, clips.prob, thr, clips.groups, expected_groups=("F", "M")),
-        cobb_mae_deg=cobb_mae(clips.cobb_true, clips.cobb_pred),
+        cobb_mae_deg=cobb_mae(clips.cobb_true, clips.cobb_pred) if all_known else None,
     )
     window_level = LevelResult(
         metrics=binary_metrics(labels, pred.prob, thr),
-        cobb_mae_deg=cobb_mae(data.cobb.numpy(), pred.cobb),
+        cobb_mae_deg=cobb_mae(cobb[known], pred.cobb[known]) if known.any() else None,
     )
     figures = {
         "confusion": str(plot_confusion(clip_level.metrics, out_dir / "confusion.png", title=f"{cfg.name}: {split} clips")),
         "roc": str(plot_roc(clips.labels, clips.prob, out_dir / "roc.png", title=f"{cfg.name}: {split} clips", threshold=thr)),
     }
-    notes = []
+    notes = list(splits.dataset_notes)
     if cfg.model.uses_km:
         notes += explain_top_windows(model, data, pred, out_dir, figures)
     sizes = {}

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoligait_edge.data.datasets import ratio_split
+from scoligait_edge.data.datasets import assert_subject_disjoint, ratio_split
 from scoligait_edge.evaluation import BinaryMetrics, binary_metrics, choose_threshold, roc_auc
 from scoligait_edge.models.sconet import SCONET_CLASSES, ScoNet, ScoNetConfig, ScoNetLoss
-from scoligait_edge.training.config import SimulatedData, TrainConfig
+from scoligait_edge.training.config import Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.training.loop import seed_everything
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class ScoNetRunConfig(BaseModel):
     batch_size: int = 16
     frames_per_sample: int = 30
     lr: float = 1e-3
-    data: SimulatedData = Field(default_factory=SimulatedData)
+    data: Annotated[SimulatedData | Scoliosis1KData, Field(discriminator="kind")] = Field(default_factory=SimulatedData)
     cache_dir: Path | None = None
 
 
@@ -52,26 +54,44 @@ def sconet_class(cobb_deg: float) -> int:
 
 
 class _Seq:
-    """One clip's silhouettes with its labels (what ratio_split and the loop need)."""
+    """One clip's silhouettes with its labels (what ratio_split and the loop need).
+
+    The 3-class label is the dataset's own when it has one (Scoliosis1K), else from the Cobb angle.
+    """
 
     def __init__(self, clip) -> None:
         rec = clip.record
         self.subject_id, self.clip_id, self.label = rec.subject_id, rec.clip_id, int(rec.binary_label)
-        self.sconet_class = sconet_class(float(rec.cobb_deg or 0.0))
+        if rec.sconet_class is not None:
+            self.sconet_class = int(rec.sconet_class)
+        else:
+            self.sconet_class = sconet_class(float(rec.cobb_deg or 0.0))
         valid = clip.silhouettes_valid if clip.silhouettes_valid is not None else np.ones(len(clip.silhouettes), bool)
         self.frames = np.asarray(clip.silhouettes)[np.asarray(valid, bool)]
 
 
 def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
+    """Whole sequences per split from the same source (and so the same splits) as the screening model."""
     from scoligait_edge.data.datasets import SimulatedWindows
     from scoligait_edge.data.simulate import make_cohort
 
     d = cfg.data
-    cohort = make_cohort(d.n_subjects, prevalence=d.prevalence, clips_per_train_subject=d.clips_per_train_subject,
-                         seed=d.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction, n_frames=d.n_frames)
-    source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
+    if isinstance(d, Scoliosis1KData):
+        from scoligait_edge.training.pipeline import scoliosis1k_source
+
+        source = scoliosis1k_source(d, cfg.cache_dir, progress=progress)
+    else:
+        cohort = make_cohort(d.n_subjects, prevalence=d.prevalence, clips_per_train_subject=d.clips_per_train_subject,
+                             seed=d.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                             n_frames=d.n_frames)
+        source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
     source.prepare()
-    return {s: [q for q in (_Seq(c) for c in source.clips(s)) if len(q.frames) >= 8] for s in ("train", "val", "test")}
+    out = {s: [q for q in (_Seq(c) for c in source.clips(s)) if len(q.frames) >= 8] for s in ("train", "val", "test")}
+    assert_subject_disjoint(out)
+    for s, seqs in out.items():
+        if not seqs:
+            raise ValueError(f"ScoNet: the {s} split has no sequence with >= 8 valid silhouettes")
+    return out
 
 
 @torch.no_grad()
@@ -118,7 +138,8 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     test_prob = _scores(model, splits["test"])
     metrics: BinaryMetrics = binary_metrics(test_y, test_prob, threshold.threshold)
     summary = {
-        "name": cfg.name, "provenance": "simulated", "ratio": cfg.ratio, "multi_task": cfg.multi_task,
+        "name": cfg.name, "provenance": "simulated" if cfg.data.kind == "simulated" else "real",
+        "ratio": cfg.ratio, "multi_task": cfg.multi_task,
         "train_clips": len(train), "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
         "threshold": threshold.threshold, "val_auc": roc_auc(val_y, _scores(model, splits["val"])),
         "train_seconds": round(seconds, 1), "train_clips_per_second": round(seen / seconds, 1),
@@ -129,8 +150,9 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
 
 
 def sconet_config_from(train_cfg: TrainConfig, *, ratio: str | None, seed: int, epochs: int, width: float) -> ScoNetRunConfig:
-    """The baseline on exactly the data of a screening-model config (same cohort, same splits)."""
-    if not isinstance(train_cfg.data, SimulatedData):
-        raise ValueError("the ScoNet baseline runner supports simulated cohorts here; use Scoliosis1K loaders for real data")
+    """The baseline on exactly the data of a screening-model config (same cohort or partition, same splits)."""
+    if not isinstance(train_cfg.data, (SimulatedData, Scoliosis1KData)):
+        raise ValueError(f"the ScoNet baseline runner needs silhouette sequences with 3-class labels "
+                         f"(data.kind simulated or scoliosis1k), not {train_cfg.data.kind!r}")
     return ScoNetRunConfig(name=f"sconet-mt-{ratio or 'all'}", seed=seed, ratio=ratio, epochs=epochs, width=width,
                            data=train_cfg.data, cache_dir=train_cfg.cache_dir)
