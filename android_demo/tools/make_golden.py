@@ -22,7 +22,8 @@ extra libraries). Inputs:
 Outputs (all from the batch Python code, the reference): COCO-21 keypoints
 from the landmarks, the 30 Hz grid and resampled keypoints, gap-filled
 keypoints, the 238-column map with validity, window starts and valid
-fractions, gait events and window verdicts, per-window text descriptions (against reference statistics fitted
+fractions, gait events and window verdicts, the cross domain's peak rule on synthetic lagged
+correlations (ties, MIN_PEAK, edges, parabolic refinement), per-window text descriptions (against reference statistics fitted
 here on other simulated clips), sentence ids -> embedding rows of the bundled
 table, ``top_features`` of synthetic attention maps, silhouettes of synthetic
 masks, and an example bundle manifest. ``tests/test_android_golden.py`` recomputes all outputs from the
@@ -281,6 +282,53 @@ def text_lookup_outputs(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return default_embedding_table().lookup(ids, mask)
 
 
+# ----------------------------------------------------------------- the cross domain's peak rule
+def synthetic_lagged_correlations() -> np.ndarray:
+    """Correlations ``r [N, L, P]`` that exercise ``peak_lag_zero``'s rules: random, all below MIN_PEAK,
+    exactly MIN_PEAK, exact ties (+-k, plateaus, quantised values), peaks at the outermost lags (no
+    refinement), negative peaks and lags zeroed for too few pairs."""
+    from scoligait_edge.kinematics import features as F
+    from scoligait_edge.kinematics.schema import MAX_LAG, MIN_PEAK
+
+    rng = np.random.default_rng(238)
+    nl, p = F.NUM_LAGS, F.NUM_PAIRS
+    cases = [rng.uniform(-1.0, 1.0, (nl, p)) for _ in range(6)]
+    cases += [rng.uniform(-0.99, 0.99, (nl, p)) * MIN_PEAK for _ in range(2)]  # weak: no peak, lag 0
+    cases += [np.round(rng.uniform(-1.0, 1.0, (nl, p)) * 4.0) / 4.0 for _ in range(4)]  # many exact ties
+    smooth = np.cos(np.linspace(0.0, np.pi, nl))[:, None] * rng.uniform(-1.0, 1.0, (1, p))
+    cases += [smooth, np.roll(smooth, 5, axis=0), np.roll(smooth, -3, axis=0), -smooth[::-1]]
+    plateau = np.full((nl, p), 0.6)
+    plateau[:, ::2] *= -1.0
+    cases.append(plateau)  # all equal: lag 0
+    sym = rng.uniform(-0.3, 0.3, (nl, p))
+    for k in range(1, MAX_LAG + 1):
+        sym[MAX_LAG + k, k % p] = sym[MAX_LAG - k, k % p] = 0.9  # +-k tie: the negative lag wins
+        sym[MAX_LAG - k, (k + MAX_LAG) % p] = -0.8
+        sym[MAX_LAG + k, (k + MAX_LAG) % p] = 0.8
+    cases.append(sym)
+    edge = rng.uniform(-0.5, 0.5, (nl, p))
+    edge[0, ::3] = 0.95
+    edge[-1, 1::3] = -0.97
+    edge[0, 2::3] = edge[-1, 2::3] = 0.99
+    cases.append(edge)
+    at = rng.uniform(-0.04, 0.04, (nl, p))
+    at[rng.integers(0, nl, p), np.arange(p)] = MIN_PEAK * np.where(np.arange(p) % 2, 1.0, -1.0)  # exactly MIN_PEAK
+    at[:, -4:] = np.nextafter(MIN_PEAK, 0.0) * np.sign(at[:, -4:])  # just below
+    cases.append(at)
+    few = rng.uniform(-1.0, 1.0, (nl, p))
+    few[: MAX_LAG - 2] = 0.0  # lags with fewer than MIN_LAG_PAIRS pairs are 0
+    few[MAX_LAG + 5 :] = 0.0
+    cases.append(few)
+    cases.append(np.zeros((nl, p)))
+    return np.stack(cases)
+
+
+def peak_outputs(r: np.ndarray) -> np.ndarray:
+    from scoligait_edge.kinematics import features as F
+
+    return F.peak_lag_zero(r)
+
+
 # ----------------------------------------------------------------- result parsing (top features)
 def synthetic_attention() -> list[dict[str, Any]]:
     """Two km_attention maps [96, 238]: token-structured (ties within groups) and unstructured."""
@@ -472,6 +520,11 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     index["text_lookup"] = {"ids": _save("text.ids.npy", ids, out), "mask": _save("text.mask.npy", mask, out),
                             "embeddings": _save("text.embeddings.npy", text_lookup_outputs(ids, mask), out)}
 
+    r = synthetic_lagged_correlations()
+    index["peak_lag_zero"] = {"r": _save("peak.r.npy", r, out), "expected": _save("peak.expected.npy", peak_outputs(r), out),
+                              "layout": "r [N, lags -MAX_LAG..MAX_LAG, pairs] float64 -> [N, 3 * pairs]: "
+                                        "(peak, lag in s, zero lag) per pair"}
+
     index["top_features"] = []
     for a in synthetic_attention():
         index["top_features"].append({
@@ -584,6 +637,11 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
     tl = index["text_lookup"]
     close("text_lookup", text_lookup_outputs(_load(tl["ids"], directory), _load(tl["mask"], directory)),
           _load(tl["embeddings"], directory), 0.0)
+    pk = index.get("peak_lag_zero")
+    if pk is None:
+        problems.append("peak_lag_zero fixture is missing")
+    else:
+        close("peak_lag_zero", peak_outputs(_load(pk["r"], directory)), _load(pk["expected"], directory), 0.0)
     for tf in index["top_features"]:
         now = top_feature_outputs(_load(tf["attention"], directory), _load(tf["valid"], directory),
                                   tf["window_start"], tf["per_domain"])
