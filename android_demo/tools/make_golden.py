@@ -16,7 +16,8 @@ extra libraries). Inputs:
   reused (MediaPipe's output may differ slightly between CPUs), ``--rerun-video``
   runs the pose model again;
 * SIMULATED clips (``scoligait_edge.data.simulate``): 30 fps, 25 fps with
-  dropped frames and a 0.4 s dropout, 60 fps with drops, and a 1100-frame clip
+  dropped frames and a 0.4 s dropout, 60 fps with drops, 30 fps with the nose lost for 25 and 9
+  frames (a cross-domain signal missing in valid frames), and a 1100-frame clip
   (the streaming builder re-sums its running sums every 1024 frames).
 
 Outputs (all from the batch Python code, the reference): COCO-21 keypoints
@@ -191,6 +192,13 @@ def simulated_cases() -> list[dict[str, Any]]:
     c = clip(3, 14.0, n_frames=300, fps=60.0, camera="side", direction="right_to_left", seed=13, drop_rate=0.1)
     out.append(("sim_side_60fps_drops", c.keypoints, c.timestamps_ms,
                 "SIMULATED side view, 60 fps, 10% dropped frames, Cobb 14 deg"))
+    c = clip(5, 20.0, n_frames=150, fps=30.0, camera="frontal", direction="toward", seed=15)
+    kp = np.array(c.keypoints, np.float64)
+    kp[50:75, 0] = (np.nan, np.nan, 0.0)  # the nose (a cross signal via angle:head_vs_trunk) is lost, not the body:
+    kp[100:109, 0] = (np.nan, np.nan, 0.0)  # the frames stay valid and leave only that signal's pairs
+    out.append(("sim_frontal_30fps_nose_dropout", kp, c.timestamps_ms,
+                "SIMULATED frontal (toward), 30 fps, Cobb 20 deg, nose missing in frames 50-74 and 100-108 "
+                "(per-value masks of the cross domain)"))
     c = clip(4, 32.0, n_frames=1100, fps=30.0, camera="frontal", direction="away", seed=14)
     out.append(("sim_long_30fps", c.keypoints, c.timestamps_ms,
                 "SIMULATED frontal (away), 30 fps, 1100 frames (running sums re-summed at row 1024)"))
