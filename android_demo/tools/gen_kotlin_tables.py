@@ -3,9 +3,10 @@
 Writes two Kotlin sources into ``android_demo/core/src/main/kotlin/org/scoligait/core/``:
 
 * ``GeneratedSchema.kt``: the knowledge map's 238 columns (name, domain, unit,
-  meaning, clinical prior), the compiled index arrays the builder uses (pair
-  vectors, angle specs, cross-correlation signals and pairs, core joints), the
-  window constants and the Python ``schema_hash()``;
+  meaning, clinical prior), the compiled index arrays the builder uses (position
+  joints, velocity points, distance pairs, angle specs, cross-correlation signals
+  and pairs, core joints), the window, lag and minimum-count constants and the
+  Python ``schema_hash()``;
 * ``GeneratedText.kt``: the text modality's finite sentence set and text-feature
   definitions (compiled to column indices), severity thresholds and hashes.
 
@@ -109,8 +110,13 @@ def render_schema_kotlin() -> str:
     out.append(f"    const val PYTHON_SCHEMA_HASH: String = {_s(S.schema_hash())}\n")
     out.append(f"    const val MAP_FPS: Double = {_d(S.MAP_FPS)}\n")
     out.append(f"    const val CROSS_WINDOW: Int = {S.CROSS_WINDOW}\n")
+    out.append(f"    const val MAX_LAG: Int = {S.MAX_LAG}\n")
+    out.append(f"    const val NUM_LAGS: Int = {F.NUM_LAGS}\n")
+    out.append(f"    const val MIN_CROSS_FRAMES: Int = {S.MIN_CROSS_FRAMES}\n")
+    out.append(f"    const val MIN_LAG_PAIRS: Int = {S.MIN_LAG_PAIRS}\n")
+    out.append(f"    const val MIN_PEAK: Double = {_d(S.MIN_PEAK)}\n")
+    out.append(f"    const val VELOCITY_STEP: Int = {S.VELOCITY_STEP}\n")
     out.append(f"    const val SIZE_WINDOW: Int = {S.SIZE_WINDOW}\n")
-    out.append(f"    const val MIN_WINDOW_FRACTION: Double = {_d(S.MIN_WINDOW_FRACTION)}\n")
     out.append(f"    const val NUM_FEATURES: Int = {S.NUM_FEATURES}\n")
     out.append(f"    const val NUM_COCO: Int = {SK.NUM_COCO}\n")
     out.append(f"    const val NUM_COCO_FEET: Int = {SK.NUM_COCO_FEET}\n")
@@ -118,12 +124,15 @@ def render_schema_kotlin() -> str:
     out.append(f"    const val MID_SHOULDER: Int = {S.MID_SHOULDER}\n")
     out.append(f"    const val MID_HIP: Int = {S.MID_HIP}\n")
     out.append(f"    const val MID_ANKLE: Int = {S.MID_ANKLE}\n")
+    out.append(f"    const val NUM_POSITIONS: Int = {len(S.POSITION_JOINTS)}\n")
+    out.append(f"    const val NUM_VELOCITY_POINTS: Int = {len(S.VELOCITY_POINTS)}\n")
+    out.append(f"    const val NUM_DISTANCES: Int = {len(S.DISTANCES)}\n")
     out.append(f"    const val NUM_ANGLES: Int = {len(S.ANGLES)}\n")
-    out.append(f"    const val NUM_PAIRS: Int = {len(S.PAIR_VECTORS)}\n")
     out.append(f"    const val NUM_SIGNALS: Int = {F.NUM_SIGNALS}\n")
-    out.append(f"    const val NUM_CROSS_PAIRS: Int = {len(F.CROSS_A)}\n")
+    out.append(f"    const val NUM_CROSS_PAIRS: Int = {F.NUM_PAIRS}\n")
+    out.append(f"    const val NUM_CROSS_STATS: Int = {len(S.CROSS_STATS)}\n")
     out.append(f"    const val EPS_VAR: Double = {_d(F.EPS_VAR)}\n")
-    out.append(f"    const val EPS_SD: Double = {_d(F.EPS_SD)}\n")
+    out.append(f"    const val TIE_STEP: Double = {_d(F.TIE_STEP)}\n")
     out.append(_strings("DOMAINS", list(S.DOMAINS)))
     out.append(_ints("DOMAIN_SIZES", [S.DOMAIN_SIZES[d] for d in S.DOMAINS]))
     out.append(_strings("COCO21_NAMES", list(SK.COCO21_NAMES)))
@@ -131,8 +140,15 @@ def render_schema_kotlin() -> str:
     out.append(_ints("BONES_FLAT", [j for bone in SK.BONES for j in bone]))
     out.append(_strings("POINT_NAMES", list(S.POINT_NAMES)))
     out.append(_ints("CORE_JOINTS", list(S.CORE_JOINTS)))
-    out.append(_ints("PAIR_FROM", [int(v) for v in F.PAIR_FROM]))
-    out.append(_ints("PAIR_TO", [int(v) for v in F.PAIR_TO]))
+    out.append("    /** Points whose hip-centred (x, y) is a column, in column order. */\n")
+    out.append(_ints("POSITION_POINTS", [int(v) for v in F.POSITION_INDEX]))
+    out.append("    /** Hip-centred points whose velocity is a column; the mid-hip in image pixels comes after them. */\n")
+    out.append(_ints("VELOCITY_HIP_CENTRED_POINTS", [int(v) for v in F.VELOCITY_INDEX]))
+    out.append(_strings("VELOCITY_POINT_NAMES", list(S.VELOCITY_POINTS)))
+    out.append("    /** Distance k is |point DIST_B[k] - point DIST_A[k]| (normalised points). */\n")
+    out.append(_ints("DIST_A", [int(v) for v in F.DIST_A]))
+    out.append(_ints("DIST_B", [int(v) for v in F.DIST_B]))
+    out.append(_strings("CROSS_STAT_NAMES", [c[0] for c in S.CROSS_STATS]))
     out.append("    /** Angle kinds: 0 tilt, 1 up, 2 down, 3 between (vectors A->B and C->D; C, D = -1 otherwise). */\n")
     out.append(_strings("ANGLE_IDS", list(S.ANGLE_IDS)))
     out.append(_ints("ANGLE_KIND", a_kind))
@@ -183,8 +199,10 @@ def render_text_kotlin() -> str:
     out.append(_strings("SEVERITIES", list(T.SEVERITIES)))
     out.append(_doubles("SEVERITY_THRESHOLDS", [T.SEVERITY_THRESHOLDS[s] for s in T.SEVERITIES]))
     out.append(_strings("VIEWS", list(T.VIEWS)))
-    out.append(_ints("WIDTH_COLS", list(TF._WIDTH_COLS)))
-    out.append(_ints("KNEE_COLS", list(TF._KNEE_COLS)))
+    out.append("    /** `lateral_width`: median over valid rows of sum(row[WIDTH_COLS] * WIDTH_WEIGHTS). */\n")
+    out.append(_ints("WIDTH_COLS", [int(v) for v in TF._WIDTH_COLS]))
+    out.append(_doubles("WIDTH_WEIGHTS", [float(v) for v in TF._WIDTH_WEIGHTS]))
+    out.append(_ints("KNEE_COLS", [int(v) for v in TF._KNEE_COLS]))
     out.append("    @JvmField val FEATURES: Array<TextFeatureDef> = arrayOf(\n")
     items = []
     for tf in T.TEXT_FEATURES:

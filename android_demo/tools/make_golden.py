@@ -16,13 +16,15 @@ extra libraries). Inputs:
   reused (MediaPipe's output may differ slightly between CPUs), ``--rerun-video``
   runs the pose model again;
 * SIMULATED clips (``scoligait_edge.data.simulate``): 30 fps, 25 fps with
-  dropped frames and a 0.4 s dropout, 60 fps with drops, and a 1100-frame clip
+  dropped frames and a 0.4 s dropout, 60 fps with drops, 30 fps with the nose lost for 25 and 9
+  frames (a cross-domain signal missing in valid frames), and a 1100-frame clip
   (the streaming builder re-sums its running sums every 1024 frames).
 
 Outputs (all from the batch Python code, the reference): COCO-21 keypoints
 from the landmarks, the 30 Hz grid and resampled keypoints, gap-filled
 keypoints, the 238-column map with validity, window starts and valid
-fractions, gait events and window verdicts, per-window text descriptions (against reference statistics fitted
+fractions, gait events and window verdicts, the cross domain's peak rule on synthetic lagged
+correlations (ties, MIN_PEAK, edges, parabolic refinement), per-window text descriptions (against reference statistics fitted
 here on other simulated clips), sentence ids -> embedding rows of the bundled
 table, ``top_features`` of synthetic attention maps, silhouettes of synthetic
 masks, and an example bundle manifest. ``tests/test_android_golden.py`` recomputes all outputs from the
@@ -190,6 +192,13 @@ def simulated_cases() -> list[dict[str, Any]]:
     c = clip(3, 14.0, n_frames=300, fps=60.0, camera="side", direction="right_to_left", seed=13, drop_rate=0.1)
     out.append(("sim_side_60fps_drops", c.keypoints, c.timestamps_ms,
                 "SIMULATED side view, 60 fps, 10% dropped frames, Cobb 14 deg"))
+    c = clip(5, 20.0, n_frames=150, fps=30.0, camera="frontal", direction="toward", seed=15)
+    kp = np.array(c.keypoints, np.float64)
+    kp[50:75, 0] = (np.nan, np.nan, 0.0)  # the nose (a cross signal via angle:head_vs_trunk) is lost, not the body:
+    kp[100:109, 0] = (np.nan, np.nan, 0.0)  # the frames stay valid and leave only that signal's pairs
+    out.append(("sim_frontal_30fps_nose_dropout", kp, c.timestamps_ms,
+                "SIMULATED frontal (toward), 30 fps, Cobb 20 deg, nose missing in frames 50-74 and 100-108 "
+                "(per-value masks of the cross domain)"))
     c = clip(4, 32.0, n_frames=1100, fps=30.0, camera="frontal", direction="away", seed=14)
     out.append(("sim_long_30fps", c.keypoints, c.timestamps_ms,
                 "SIMULATED frontal (away), 30 fps, 1100 frames (running sums re-summed at row 1024)"))
@@ -279,6 +288,53 @@ def text_lookup_outputs(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     from scoligait_edge.text.embeddings import default_embedding_table
 
     return default_embedding_table().lookup(ids, mask)
+
+
+# ----------------------------------------------------------------- the cross domain's peak rule
+def synthetic_lagged_correlations() -> np.ndarray:
+    """Correlations ``r [N, L, P]`` that exercise ``peak_lag_zero``'s rules: random, all below MIN_PEAK,
+    exactly MIN_PEAK, exact ties (+-k, plateaus, quantised values), peaks at the outermost lags (no
+    refinement), negative peaks and lags zeroed for too few pairs."""
+    from scoligait_edge.kinematics import features as F
+    from scoligait_edge.kinematics.schema import MAX_LAG, MIN_PEAK
+
+    rng = np.random.default_rng(238)
+    nl, p = F.NUM_LAGS, F.NUM_PAIRS
+    cases = [rng.uniform(-1.0, 1.0, (nl, p)) for _ in range(6)]
+    cases += [rng.uniform(-0.99, 0.99, (nl, p)) * MIN_PEAK for _ in range(2)]  # weak: no peak, lag 0
+    cases += [np.round(rng.uniform(-1.0, 1.0, (nl, p)) * 4.0) / 4.0 for _ in range(4)]  # many exact ties
+    smooth = np.cos(np.linspace(0.0, np.pi, nl))[:, None] * rng.uniform(-1.0, 1.0, (1, p))
+    cases += [smooth, np.roll(smooth, 5, axis=0), np.roll(smooth, -3, axis=0), -smooth[::-1]]
+    plateau = np.full((nl, p), 0.6)
+    plateau[:, ::2] *= -1.0
+    cases.append(plateau)  # all equal: lag 0
+    sym = rng.uniform(-0.3, 0.3, (nl, p))
+    for k in range(1, MAX_LAG + 1):
+        sym[MAX_LAG + k, k % p] = sym[MAX_LAG - k, k % p] = 0.9  # +-k tie: the negative lag wins
+        sym[MAX_LAG - k, (k + MAX_LAG) % p] = -0.8
+        sym[MAX_LAG + k, (k + MAX_LAG) % p] = 0.8
+    cases.append(sym)
+    edge = rng.uniform(-0.5, 0.5, (nl, p))
+    edge[0, ::3] = 0.95
+    edge[-1, 1::3] = -0.97
+    edge[0, 2::3] = edge[-1, 2::3] = 0.99
+    cases.append(edge)
+    at = rng.uniform(-0.04, 0.04, (nl, p))
+    at[rng.integers(0, nl, p), np.arange(p)] = MIN_PEAK * np.where(np.arange(p) % 2, 1.0, -1.0)  # exactly MIN_PEAK
+    at[:, -4:] = np.nextafter(MIN_PEAK, 0.0) * np.sign(at[:, -4:])  # just below
+    cases.append(at)
+    few = rng.uniform(-1.0, 1.0, (nl, p))
+    few[: MAX_LAG - 2] = 0.0  # lags with fewer than MIN_LAG_PAIRS pairs are 0
+    few[MAX_LAG + 5 :] = 0.0
+    cases.append(few)
+    cases.append(np.zeros((nl, p)))
+    return np.stack(cases)
+
+
+def peak_outputs(r: np.ndarray) -> np.ndarray:
+    from scoligait_edge.kinematics import features as F
+
+    return F.peak_lag_zero(r)
 
 
 # ----------------------------------------------------------------- result parsing (top features)
@@ -472,6 +528,11 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     index["text_lookup"] = {"ids": _save("text.ids.npy", ids, out), "mask": _save("text.mask.npy", mask, out),
                             "embeddings": _save("text.embeddings.npy", text_lookup_outputs(ids, mask), out)}
 
+    r = synthetic_lagged_correlations()
+    index["peak_lag_zero"] = {"r": _save("peak.r.npy", r, out), "expected": _save("peak.expected.npy", peak_outputs(r), out),
+                              "layout": "r [N, lags -MAX_LAG..MAX_LAG, pairs] float64 -> [N, 3 * pairs]: "
+                                        "(peak, lag in s, zero lag) per pair"}
+
     index["top_features"] = []
     for a in synthetic_attention():
         index["top_features"].append({
@@ -584,6 +645,11 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
     tl = index["text_lookup"]
     close("text_lookup", text_lookup_outputs(_load(tl["ids"], directory), _load(tl["mask"], directory)),
           _load(tl["embeddings"], directory), 0.0)
+    pk = index.get("peak_lag_zero")
+    if pk is None:
+        problems.append("peak_lag_zero fixture is missing")
+    else:
+        close("peak_lag_zero", peak_outputs(_load(pk["r"], directory)), _load(pk["expected"], directory), 0.0)
     for tf in index["top_features"]:
         now = top_feature_outputs(_load(tf["attention"], directory), _load(tf["valid"], directory),
                                   tf["window_start"], tf["per_domain"])

@@ -114,9 +114,12 @@ object Describe {
         }
         if (rowIdx.size < GeneratedText.MIN_VALID_ROWS) return Pair(values, null)
         fun v(r: Int, c: Int): Double = km[r * nf + c].toDouble()
-        val w0 = GeneratedText.WIDTH_COLS[0]
-        val w1 = GeneratedText.WIDTH_COLS[1]
-        val width = median(DoubleArray(rowIdx.size) { ((-v(rowIdx[it], w0)) + (-v(rowIdx[it], w1))) / 2.0 })
+        // `lateral_width`: subject-left-minus-right x over shoulders and hips (positive: the subject's left is at image right)
+        val width = median(DoubleArray(rowIdx.size) {
+            var acc = 0.0
+            for (j in GeneratedText.WIDTH_COLS.indices) acc += v(rowIdx[it], GeneratedText.WIDTH_COLS[j]) * GeneratedText.WIDTH_WEIGHTS[j]
+            acc
+        })
         val view = if (Math.abs(width) >= GeneratedText.FRONTAL_MIN_WIDTH) {
             if (width > 0) "toward" else "away"
         } else {

@@ -18,7 +18,16 @@ object Features {
     private const val R_KNEE = 14
     private const val L_ANKLE = 15
     private const val R_ANKLE = 16
-    const val NUM_MOTION = 2 * GeneratedSchema.NUM_COCO + 2 * GeneratedSchema.NUM_PAIRS
+    const val NUM_POSITION_COLS = 2 * GeneratedSchema.NUM_POSITIONS
+    const val NUM_VELOCITY = 2 * GeneratedSchema.NUM_VELOCITY_POINTS
+    /** Index of the mid-hip's x in [velocityPoints] (pixels until the difference is divided by the body size). */
+    const val VELOCITY_MID_HIP = 2 * (GeneratedSchema.NUM_VELOCITY_POINTS - 1)
+    const val NUM_MOTION = NUM_POSITION_COLS + NUM_VELOCITY + GeneratedSchema.NUM_DISTANCES
+    /** First column of each block of the map row. */
+    const val C_VELOCITY = NUM_POSITION_COLS
+    const val C_DISTANCE = C_VELOCITY + NUM_VELOCITY
+    const val C_ANGLE = C_DISTANCE + GeneratedSchema.NUM_DISTANCES
+    const val C_CROSS = C_ANGLE + GeneratedSchema.NUM_ANGLES
 
     /** `points_y_up`: pixels `[J * 3]` -> `[20 * 2]` with y up and the three midpoints appended. */
     @JvmStatic
@@ -73,19 +82,38 @@ object Features {
         return out
     }
 
-    /** Motion space (140) of a normalised frame: joint coordinates, then pair vectors (dx, dy). */
+    /** Hip-centred positions (32): (x, y) of each `POSITION_POINTS` joint, into [out] from [off]. */
     @JvmStatic
-    fun motion(norm: DoubleArray): DoubleArray {
-        val out = DoubleArray(NUM_MOTION)
-        for (i in 0 until 2 * GeneratedSchema.NUM_COCO) out[i] = norm[i]
-        val off = 2 * GeneratedSchema.NUM_COCO
-        for (k in 0 until GeneratedSchema.NUM_PAIRS) {
-            val a = GeneratedSchema.PAIR_FROM[k]
-            val b = GeneratedSchema.PAIR_TO[k]
-            out[off + 2 * k] = norm[2 * b] - norm[2 * a]
-            out[off + 2 * k + 1] = norm[2 * b + 1] - norm[2 * a + 1]
+    fun positions(norm: DoubleArray, out: DoubleArray, off: Int) {
+        for ((k, p) in GeneratedSchema.POSITION_POINTS.withIndex()) {
+            out[off + 2 * k] = norm[2 * p]
+            out[off + 2 * k + 1] = norm[2 * p + 1]
         }
+    }
+
+    /** `velocity_points` (34): hip-centred velocity points (body sizes), then the mid-hip in image pixels. */
+    @JvmStatic
+    fun velocityPoints(norm: DoubleArray, points: DoubleArray): DoubleArray {
+        val out = DoubleArray(NUM_VELOCITY)
+        for ((k, p) in GeneratedSchema.VELOCITY_HIP_CENTRED_POINTS.withIndex()) {
+            out[2 * k] = norm[2 * p]
+            out[2 * k + 1] = norm[2 * p + 1]
+        }
+        out[VELOCITY_MID_HIP] = points[2 * GeneratedSchema.MID_HIP]
+        out[VELOCITY_MID_HIP + 1] = points[2 * GeneratedSchema.MID_HIP + 1]
         return out
+    }
+
+    /** Paired-point Euclidean distances (74, body sizes), into [out] from [off]. */
+    @JvmStatic
+    fun distances(norm: DoubleArray, out: DoubleArray, off: Int) {
+        for (k in 0 until GeneratedSchema.NUM_DISTANCES) {
+            val a = GeneratedSchema.DIST_A[k]
+            val b = GeneratedSchema.DIST_B[k]
+            val dx = norm[2 * b] - norm[2 * a]
+            val dy = norm[2 * b + 1] - norm[2 * a + 1]
+            out[off + k] = sqrt(dx * dx + dy * dy)
+        }
     }
 
     /** Self-skeleton angles (32), radians, counter-clockwise positive in the y-up frame. */
@@ -113,7 +141,7 @@ object Features {
         return out
     }
 
-    /** The per-frame signals (36) whose trailing-window pair statistics form the cross domain. */
+    /** The per-frame signals (32) whose trailing-window lagged cross-correlations form the cross domain. */
     @JvmStatic
     fun signals(norm: DoubleArray, angles: DoubleArray): DoubleArray {
         val out = DoubleArray(GeneratedSchema.NUM_SIGNALS)
@@ -124,21 +152,53 @@ object Features {
         return out
     }
 
-    /** `pair_statistics`: correlation, amplitude asymmetry and mean difference, interleaved per pair (66). */
+    /**
+     * `lagged_correlation` for one lag and pair: normalised cross-correlation from the moments of its frame
+     * pairs; 0 with fewer than `MIN_LAG_PAIRS` pairs, so such a lag never wins the peak search.
+     */
     @JvmStatic
-    fun pairStatistics(meanA: DoubleArray, meanB: DoubleArray, varA: DoubleArray, varB: DoubleArray, cov: DoubleArray): DoubleArray {
-        val n = meanA.size
-        val out = DoubleArray(3 * n)
-        for (k in 0 until n) {
-            val va = Math.max(varA[k], 0.0)
-            val vb = Math.max(varB[k], 0.0)
-            val corr = cov[k] / sqrt((va + GeneratedSchema.EPS_VAR) * (vb + GeneratedSchema.EPS_VAR))
-            val sa = sqrt(va)
-            val sb = sqrt(vb)
-            out[3 * k] = corr
-            out[3 * k + 1] = (sa - sb) / (sa + sb + GeneratedSchema.EPS_SD)
-            out[3 * k + 2] = meanA[k] - meanB[k]
-        }
-        return out
+    fun laggedCorrelation(count: Double, varA: Double, varB: Double, cov: Double): Double {
+        val r = cov / sqrt((Math.max(varA, 0.0) + GeneratedSchema.EPS_VAR) * (Math.max(varB, 0.0) + GeneratedSchema.EPS_VAR))
+        return if (count >= GeneratedSchema.MIN_LAG_PAIRS) r else 0.0
     }
+
+    /**
+     * `peak_lag_zero` for one pair: [r] holds its correlation at lags -MAX_LAG..MAX_LAG starting at [off]
+     * with stride [stride]. Writes (peak value, lag at the peak in seconds, zero-lag value) to [out] at [o].
+     * The peak is the lag of largest |r| (lowered by TIE_STEP per frame of lag, so exact ties go to the lag
+     * nearest zero, then to the more negative lag), refined by a parabola through its neighbours; with
+     * every |r| below MIN_PEAK it is the zero-lag value at lag 0.
+     */
+    @JvmStatic
+    fun peakLagZero(r: DoubleArray, off: Int, stride: Int, out: DoubleArray, o: Int) {
+        val nl = GeneratedSchema.NUM_LAGS
+        val zeroLag = GeneratedSchema.MAX_LAG
+        var best = 0
+        var bestScore = Double.NEGATIVE_INFINITY
+        for (j in 0 until nl) {
+            val score = Math.abs(r[off + j * stride]) - GeneratedSchema.TIE_STEP * Math.abs(j - zeroLag).toDouble()
+            if (j == 0 || score > bestScore) { // np.argmax: the first of equal maxima
+                best = j
+                bestScore = score
+            }
+        }
+        val y0 = Math.abs(r[off + best * stride])
+        val interior = best > 0 && best < nl - 1
+        val lo = if (interior) Math.abs(r[off + (best - 1) * stride]) else y0
+        val hi = if (interior) Math.abs(r[off + (best + 1) * stride]) else y0
+        val curvature = lo - 2.0 * y0 + hi // 0 at the edges: no refinement there
+        val bend = curvature < 0
+        val delta = if (bend) clip(0.5 * (lo - hi) / curvature, -0.5, 0.5) else 0.0
+        val zero = r[off + zeroLag * stride]
+        if (y0 < GeneratedSchema.MIN_PEAK) {
+            out[o] = zero
+            out[o + 1] = 0.0
+        } else {
+            out[o] = Math.copySign(y0 - 0.25 * (lo - hi) * delta, r[off + best * stride])
+            out[o + 1] = ((best - zeroLag) + delta) * (1.0 / GeneratedSchema.MAP_FPS)
+        }
+        out[o + 2] = zero
+    }
+
+    private fun clip(v: Double, lo: Double, hi: Double): Double = if (v < lo) lo else if (v > hi) hi else v
 }

@@ -6,7 +6,7 @@ package org.scoligait.core
 object GeneratedText {
     const val TEXT_SCHEMA_VERSION: Int = 1
     const val SENTENCE_SET_HASH: String = "a4c4bde318c9148e6a66a38c718c13fdd18da7b472f2ce5660c4ea927fba8de8"
-    const val TEXT_FEATURES_HASH: String = "718cfaedb0ca370864ff4b667e2e028628f6a16e833a4b4548eee3064941e574"
+    const val TEXT_FEATURES_HASH: String = "60cd0f359a61252c5d6435b5e61dc9eb703c191897d7fb192188522591deac0b"
     const val NOT_ASSESSABLE_ID: Int = 0
     const val MIN_VALID_ROWS: Int = 16
     const val FRONTAL_MIN_WIDTH: Double = 0.13
@@ -30,28 +30,32 @@ object GeneratedText {
         "side_right",
         "side_left"
     )
+    /** `lateral_width`: median over valid rows of sum(row[WIDTH_COLS] * WIDTH_WEIGHTS). */
     @JvmField val WIDTH_COLS: IntArray = intArrayOf(
-        38, 44
+        10, 12, 22
+    )
+    @JvmField val WIDTH_WEIGHTS: DoubleArray = doubleArrayOf(
+        0.5, -0.5, 1.0
     )
     @JvmField val KNEE_COLS: IntArray = intArrayOf(
-        157, 167
+        161, 170
     )
     @JvmField val FEATURES: Array<TextFeatureDef> = arrayOf(
         TextFeatureDef(
             id = "trunk_lateral_shift", label = "trunk lateral shift", prior = "trunk_lateral_shift",
-            columns = intArrayOf(98), coefs = doubleArrayOf(1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(10, 12), coefs = doubleArrayOf(0.5, 0.5), magnitude = booleanArrayOf(false, false),
             statisticStd = false, frontalOnly = true, mirror = true,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "shoulder_height_difference", label = "shoulder height difference", prior = "shoulder_tilt",
-            columns = intArrayOf(39), coefs = doubleArrayOf(-1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(11, 13), coefs = doubleArrayOf(1.0, -1.0), magnitude = booleanArrayOf(false, false),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "pelvic_tilt", label = "pelvic obliquity", prior = "pelvic_tilt",
-            columns = intArrayOf(45), coefs = doubleArrayOf(-1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(23), coefs = doubleArrayOf(2.0), magnitude = booleanArrayOf(false),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
@@ -63,43 +67,43 @@ object GeneratedText {
         ),
         TextFeatureDef(
             id = "ear_line_tilt", label = "ear-line tilt", prior = "ear_line_tilt",
-            columns = intArrayOf(37), coefs = doubleArrayOf(-1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(7, 9), coefs = doubleArrayOf(1.0, -1.0), magnitude = booleanArrayOf(false, false),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(7, 9), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "arm_swing_asymmetry", label = "arm swing asymmetry", prior = "arm_swing_asymmetry",
-            columns = intArrayOf(173, 203), coefs = doubleArrayOf(0.5, 0.5), magnitude = booleanArrayOf(false, false),
+            columns = intArrayOf(50, 51, 52, 53), coefs = doubleArrayOf(0.5, 0.5, -0.5, -0.5), magnitude = booleanArrayOf(true, true, true, true),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "step_width", label = "step width", prior = "step_width",
-            columns = intArrayOf(48), coefs = doubleArrayOf(1.0), magnitude = booleanArrayOf(true),
+            columns = intArrayOf(73), coefs = doubleArrayOf(1.0), magnitude = booleanArrayOf(false),
             statisticStd = false, frontalOnly = true, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "ankle_height_difference", label = "ankle height difference", prior = "ankle_height_difference",
-            columns = intArrayOf(49), coefs = doubleArrayOf(-1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(29, 31), coefs = doubleArrayOf(1.0, -1.0), magnitude = booleanArrayOf(false, false),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "waist_triangle_asymmetry", label = "waist-triangle asymmetry", prior = "waist_triangle_asymmetry",
-            columns = intArrayOf(161, 171), coefs = doubleArrayOf(1.0, -1.0), magnitude = booleanArrayOf(true, true),
+            columns = intArrayOf(159, 168), coefs = doubleArrayOf(1.0, -1.0), magnitude = booleanArrayOf(true, true),
             statisticStd = false, frontalOnly = true, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "trunk_height_variability", label = "trunk height variability", prior = "trunk_height",
-            columns = intArrayOf(99), coefs = doubleArrayOf(1.0), magnitude = booleanArrayOf(false),
+            columns = intArrayOf(120), coefs = doubleArrayOf(1.0), magnitude = booleanArrayOf(false),
             statisticStd = true, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = true, hasNegative = true
         ),
         TextFeatureDef(
             id = "left_right_coordination", label = "left/right coordination", prior = null,
-            columns = intArrayOf(172, 193, 205), coefs = doubleArrayOf(-0.3333333333333333, -0.3333333333333333, -0.3333333333333333), magnitude = booleanArrayOf(false, false, false),
+            columns = intArrayOf(174, 192, 204), coefs = doubleArrayOf(-0.3333333333333333, -0.3333333333333333, -0.3333333333333333), magnitude = booleanArrayOf(false, false, false),
             statisticStd = false, frontalOnly = false, mirror = false,
             presence = intArrayOf(), hasPositive = false, hasNegative = true
         )

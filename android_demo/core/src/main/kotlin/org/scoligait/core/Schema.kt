@@ -29,7 +29,11 @@ object Schema {
         payload["fps"] = GeneratedSchema.MAP_FPS
         payload["cross_window"] = GeneratedSchema.CROSS_WINDOW
         payload["size_window"] = GeneratedSchema.SIZE_WINDOW
-        payload["min_window_fraction"] = GeneratedSchema.MIN_WINDOW_FRACTION
+        payload["max_lag"] = GeneratedSchema.MAX_LAG
+        payload["min_cross_frames"] = GeneratedSchema.MIN_CROSS_FRAMES
+        payload["min_lag_pairs"] = GeneratedSchema.MIN_LAG_PAIRS
+        payload["min_peak"] = GeneratedSchema.MIN_PEAK
+        payload["velocity_step"] = GeneratedSchema.VELOCITY_STEP
         payload["features"] = features
         return sha256Hex(Json.dumpsPython(payload).toByteArray(Charsets.UTF_8))
     }

@@ -143,6 +143,23 @@ class ParityTest {
     }
 
     @Test
+    fun crossDomainPeakRuleMatchesPython() {
+        val s = Golden.section("peak_lag_zero")
+        val rArr = Golden.npy(Json.str(s["r"]))
+        val r = rArr.doubles()
+        val want = Golden.npy(Json.str(s["expected"])).doubles()
+        val n = rArr.shape[0]
+        val nl = rArr.shape[1]
+        val np = rArr.shape[2]
+        assertEquals(GeneratedSchema.NUM_LAGS, nl)
+        val got = DoubleArray(n * 3 * np)
+        for (i in 0 until n) for (p in 0 until np) Features.peakLagZero(r, i * nl * np + p, np, got, 3 * (i * np + p))
+        val d = maxAbsDiffNaNAware(got, want, "peak_lag_zero")
+        Parity.report("peak_lag_zero", "${n}x${np}_synthetic_cases_peak_lag_zero", d)
+        assertEquals("ties, MIN_PEAK, edges and the parabola: the same arithmetic as numpy", 0.0, d, 0.0)
+    }
+
+    @Test
     fun windowBufferEmitsThePythonWindows() {
         val win = Golden.section("window")
         val length = Json.int(win["frames"])

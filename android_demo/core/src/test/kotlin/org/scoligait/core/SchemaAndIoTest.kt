@@ -26,7 +26,19 @@ class SchemaAndIoTest {
         assertEquals(names, GeneratedSchema.FEATURE_NAMES.toList())
         assertEquals(238, GeneratedSchema.DOMAIN_SIZES.sum())
         assertEquals(GeneratedSchema.NUM_FEATURES, Features.NUM_MOTION + GeneratedSchema.NUM_ANGLES + 3 * GeneratedSchema.NUM_CROSS_PAIRS)
-        assertEquals(98, Schema.indexOf("mid_hip->mid_shoulder.dx"))
+        assertEquals(GeneratedSchema.DOMAIN_SIZES[0], Features.NUM_MOTION)
+        assertEquals(GeneratedSchema.NUM_FEATURES, Features.C_CROSS + 3 * GeneratedSchema.NUM_CROSS_PAIRS)
+        // the builder's blocks sit where the schema names them
+        assertEquals(0, Schema.indexOf("nose.x"))
+        assertEquals(Features.C_VELOCITY, Schema.indexOf("vel:nose.x"))
+        assertEquals(Features.C_VELOCITY + Features.VELOCITY_MID_HIP, Schema.indexOf("vel:mid_hip.x"))
+        assertEquals(Features.C_DISTANCE, Schema.indexOf("dist[left_eye | right_eye]"))
+        assertEquals(Features.C_ANGLE, Schema.indexOf("angle:trunk_lean"))
+        assertEquals(140, Schema.indexOf("angle:trunk_lean"))
+        assertEquals(Features.C_CROSS, Schema.indexOf("xcorr_peak[left_wrist.x | right_wrist.x]"))
+        assertEquals(Features.C_CROSS + 1, Schema.indexOf("xcorr_lag[left_wrist.x | right_wrist.x]"))
+        assertEquals(Features.C_CROSS + 2, Schema.indexOf("xcorr0[left_wrist.x | right_wrist.x]"))
+        assertEquals(-1, Schema.indexOf("mid_hip->mid_shoulder.dx")) // a v1 column
         assertArrayEquals(intArrayOf(140, 172), Schema.domainRange(1))
     }
 

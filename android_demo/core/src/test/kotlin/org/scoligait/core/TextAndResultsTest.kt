@@ -178,7 +178,8 @@ class TextAndResultsTest {
     fun resultParsingAppliesTheThreshold() {
         val w = MapWindow(32, 96, FloatArray(96 * 238), BooleanArray(96) { it >= 4 }, DoubleArray(96))
         val att = FloatArray(96 * 238)
-        for (t in 10 until 20) att[t * 238 + 98] = 2.0f // trunk lateral shift, rows 10-19
+        val col = Schema.indexOf("angle:trunk_lean")
+        for (t in 10 until 20) att[t * 238 + col] = 2.0f // trunk lateral shift, rows 10-19
         val r = ScreeningResult.fromOutputs(mapOf("logit" to floatArrayOf(0.3f), "prob" to floatArrayOf(0.574f),
             "cobb" to floatArrayOf(12.5f), "km_attention" to att), w, 0.5)
         assertTrue(r.refer)
@@ -186,7 +187,8 @@ class TextAndResultsTest {
         assertEquals(12.5, r.cobbDeg, 1e-6)
         assertEquals(1, r.topFeatures.size)
         val top = r.topFeatures[0]
-        assertEquals("mid_hip->mid_shoulder.dx", top.name)
+        assertEquals("angle:trunk_lean", top.name)
+        assertEquals("trunk_lateral_shift", top.clinicalPrior)
         assertEquals(42, top.frameStart)
         assertEquals(52, top.frameStop)
         val low = ScreeningResult.fromOutputs(mapOf("logit" to floatArrayOf(-2f)), w, 0.5)
