@@ -258,3 +258,17 @@ def test_a_96_frame_clip_gives_a_screenable_window(camera, direction):
     assert kmap.valid.sum() == 96 - (MIN_CROSS_FRAMES - 1)
     quality = assess_window(kmap.valid, detect_gait_events(clip.keypoints, clip.fps), 0, 96)
     assert quality.ok, quality.reasons
+
+
+def test_peak_rule_skips_unusable_lags_and_stays_within_one():
+    from scoligait_edge.kinematics import features as F
+
+    r = np.full((1, F.NUM_LAGS, F.NUM_PAIRS), 0.1)
+    r[0, 10, 0], r[0, 11, 0] = 0.9, 0.95  # a steep peak at lag +3: the parabola would overshoot 1
+    r[0, 12, 1] = np.nan  # pair 1: the neighbour after its peak is unusable (too few frame pairs)
+    r[0, 10, 1], r[0, 11, 1] = 0.9, 0.95
+    out = F.peak_lag_zero(r)[0].reshape(F.NUM_PAIRS, 3)
+    assert out[0, 0] == 1.0 and 2.5 / 30 < out[0, 1] < 3 / 30  # refined toward lag +2, capped at 1
+    assert out[1, 0] == pytest.approx(0.95) and out[1, 1] == pytest.approx(3 / 30)  # no refinement
+    none = F.peak_lag_zero(np.full((1, F.NUM_LAGS, F.NUM_PAIRS), np.nan))[0]
+    assert np.isnan(none[0::3]).all() and (none[1::3] == 0).all()  # no usable lag: NaN, masked to 0 in the map

@@ -294,7 +294,7 @@ def text_lookup_outputs(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def synthetic_lagged_correlations() -> np.ndarray:
     """Correlations ``r [N, L, P]`` that exercise ``peak_lag_zero``'s rules: random, all below MIN_PEAK,
     exactly MIN_PEAK, exact ties (+-k, plateaus, quantised values), peaks at the outermost lags (no
-    refinement), negative peaks and lags zeroed for too few pairs."""
+    refinement), negative peaks and unusable lags (NaN: too few pairs)."""
     from scoligait_edge.kinematics import features as F
     from scoligait_edge.kinematics.schema import MAX_LAG, MIN_PEAK
 
@@ -324,10 +324,14 @@ def synthetic_lagged_correlations() -> np.ndarray:
     at[:, -4:] = np.nextafter(MIN_PEAK, 0.0) * np.sign(at[:, -4:])  # just below
     cases.append(at)
     few = rng.uniform(-1.0, 1.0, (nl, p))
-    few[: MAX_LAG - 2] = 0.0  # lags with fewer than MIN_LAG_PAIRS pairs are 0
-    few[MAX_LAG + 5 :] = 0.0
+    few[: MAX_LAG - 2] = np.nan  # lags with fewer than MIN_LAG_PAIRS pairs are NaN: no peak, no refinement
+    few[MAX_LAG + 5 :] = np.nan
     cases.append(few)
+    holes = rng.uniform(-1.0, 1.0, (nl, p))
+    holes[rng.integers(0, nl, (3, p)), np.arange(p)] = np.nan  # unusable lags next to peaks, here and there
+    cases.append(holes)
     cases.append(np.zeros((nl, p)))
+    cases.append(np.full((nl, p), np.nan))  # no usable lag
     return np.stack(cases)
 
 

@@ -174,10 +174,11 @@ def signals(norm: np.ndarray, angles: np.ndarray) -> np.ndarray:
 def lagged_correlation(
     count: np.ndarray, mean_a: np.ndarray, mean_b: np.ndarray, var_a: np.ndarray, var_b: np.ndarray, cov: np.ndarray
 ) -> np.ndarray:
-    """Normalised cross-correlation ``[..., L, P]`` from the moments of each lag's frame pairs; lags with fewer
-    than ``MIN_LAG_PAIRS`` pairs (``count [..., L, P]``) get 0, so they never win the peak search."""
+    """Normalised cross-correlation ``[..., L, P]`` from the moments of each lag's frame pairs; NaN for lags with
+    fewer than ``MIN_LAG_PAIRS`` pairs (``count [..., L, P]``): they neither win the peak search nor bend its
+    refinement."""
     r = cov / np.sqrt((np.maximum(var_a, 0.0) + EPS_VAR) * (np.maximum(var_b, 0.0) + EPS_VAR))
-    return np.where(count >= MIN_LAG_PAIRS, r, 0.0)
+    return np.where(count >= MIN_LAG_PAIRS, r, np.nan)
 
 
 _TIE = TIE_STEP * np.abs(LAGS)[:, None]
@@ -185,27 +186,33 @@ _PAIR_COLS = np.arange(NUM_PAIRS)
 
 
 def peak_lag_zero(r: np.ndarray) -> np.ndarray:
-    """``r [N, L, P]`` -> ``[N, 3P]``: (peak value, lag at the peak in seconds, zero-lag value) per pair.
+    """``r [N, L, P]`` (NaN: unusable lag) -> ``[N, 3P]``: (peak value, lag at the peak in seconds, zero-lag value)
+    per pair.
 
     The peak is the lag of largest |r| (ties to the lag nearest zero), refined to a fraction of a frame by a
-    parabola through its neighbours; with every |r| below ``MIN_PEAK`` it is the zero-lag value at lag 0.
-    Written with flat gathers (a few dozen numpy calls whatever N is): the streaming builder calls it per frame."""
+    parabola through its two neighbours when both are usable lags and bend down around it (|peak| <= 1); with
+    every |r| below ``MIN_PEAK`` it is the zero-lag value at lag 0. Written with flat gathers (a few dozen numpy
+    calls whatever N is): the streaming builder calls it per frame."""
     n, nl, p = r.shape
     mag = np.abs(r)
-    best = np.argmax(mag - _TIE, axis=1)  # [N, P]
+    score = mag - _TIE
+    score[np.isnan(score)] = -np.inf
+    best = np.argmax(score, axis=1)  # [N, P]
     idx = best * p + (_PAIR_COLS[:p] + (np.arange(n) * (nl * p))[:, None])  # of [i, best, c] in the flat arrays
     flat_mag, flat_r = mag.reshape(-1), r.reshape(-1)
     interior = (best > 0) & (best < nl - 1)
     y0 = flat_mag[idx]
     lo = flat_mag[np.where(interior, idx - p, idx)]
     hi = flat_mag[np.where(interior, idx + p, idx)]
-    curvature = lo - 2.0 * y0 + hi  # 0 at the edges: no refinement there
-    bend = curvature < 0
-    delta = np.clip(0.5 * (lo - hi) / np.where(bend, curvature, -1.0) * bend, -0.5, 0.5)
-    weak = y0 < MIN_PEAK
+    curvature = lo - 2.0 * y0 + hi
+    bend = curvature < 0  # False at the edges (0) and next to an unusable lag (NaN)
+    half_diff = np.where(bend, 0.5 * (lo - hi), 0.0)
+    delta = np.clip(half_diff / np.where(bend, curvature, -1.0), -0.5, 0.5)
+    peak = np.minimum(y0 - 0.5 * half_diff * delta, 1.0)
+    weak = ~(y0 >= MIN_PEAK)  # also when no lag is usable
     zero = r[:, ZERO_LAG]
     out = np.empty((n, p, 3))
-    out[..., 0] = np.where(weak, zero, np.copysign(y0 - 0.25 * (lo - hi) * delta, flat_r[idx]))
+    out[..., 0] = np.where(weak, zero, np.copysign(peak, flat_r[idx]))
     out[..., 1] = np.where(weak, 0.0, (best - ZERO_LAG + delta) * (1.0 / MAP_FPS))
     out[..., 2] = zero
     return out.reshape(n, 3 * p)

@@ -154,12 +154,13 @@ object Features {
 
     /**
      * `lagged_correlation` for one lag and pair: normalised cross-correlation from the moments of its frame
-     * pairs; 0 with fewer than `MIN_LAG_PAIRS` pairs, so such a lag never wins the peak search.
+     * pairs; NaN with fewer than `MIN_LAG_PAIRS` pairs: such a lag never wins the peak search nor bends its
+     * refinement.
      */
     @JvmStatic
     fun laggedCorrelation(count: Double, varA: Double, varB: Double, cov: Double): Double {
         val r = cov / sqrt((Math.max(varA, 0.0) + GeneratedSchema.EPS_VAR) * (Math.max(varB, 0.0) + GeneratedSchema.EPS_VAR))
-        return if (count >= GeneratedSchema.MIN_LAG_PAIRS) r else 0.0
+        return if (count >= GeneratedSchema.MIN_LAG_PAIRS) r else Double.NaN
     }
 
     /**
@@ -176,7 +177,8 @@ object Features {
         var best = 0
         var bestScore = Double.NEGATIVE_INFINITY
         for (j in 0 until nl) {
-            val score = Math.abs(r[off + j * stride]) - GeneratedSchema.TIE_STEP * Math.abs(j - zeroLag).toDouble()
+            var score = Math.abs(r[off + j * stride]) - GeneratedSchema.TIE_STEP * Math.abs(j - zeroLag).toDouble()
+            if (score.isNaN()) score = Double.NEGATIVE_INFINITY // an unusable lag
             if (j == 0 || score > bestScore) { // np.argmax: the first of equal maxima
                 best = j
                 bestScore = score
@@ -186,15 +188,17 @@ object Features {
         val interior = best > 0 && best < nl - 1
         val lo = if (interior) Math.abs(r[off + (best - 1) * stride]) else y0
         val hi = if (interior) Math.abs(r[off + (best + 1) * stride]) else y0
-        val curvature = lo - 2.0 * y0 + hi // 0 at the edges: no refinement there
-        val bend = curvature < 0
-        val delta = if (bend) clip(0.5 * (lo - hi) / curvature, -0.5, 0.5) else 0.0
+        val curvature = lo - 2.0 * y0 + hi
+        val bend = curvature < 0 // false at the edges (0) and next to an unusable lag (NaN)
+        val halfDiff = if (bend) 0.5 * (lo - hi) else 0.0
+        val delta = clip(halfDiff / (if (bend) curvature else -1.0), -0.5, 0.5)
+        val peak = Math.min(y0 - 0.5 * halfDiff * delta, 1.0)
         val zero = r[off + zeroLag * stride]
-        if (y0 < GeneratedSchema.MIN_PEAK) {
+        if (!(y0 >= GeneratedSchema.MIN_PEAK)) { // also when no lag is usable
             out[o] = zero
             out[o + 1] = 0.0
         } else {
-            out[o] = Math.copySign(y0 - 0.25 * (lo - hi) * delta, r[off + best * stride])
+            out[o] = Math.copySign(peak, r[off + best * stride])
             out[o + 1] = ((best - zeroLag) + delta) * (1.0 / GeneratedSchema.MAP_FPS)
         }
         out[o + 2] = zero
