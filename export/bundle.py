@@ -818,7 +818,8 @@ def _load_for_rewrite(path: Path, key: Ed25519PrivateKey | None, trusted_keys: A
     if bundle.signature.status == "invalid" and key is not None:
         bundle.close()
         raise BundleSignatureError(f"{path}: {bundle.signature.reason}; refusing to re-sign a bundle whose signature "
-                                   "does not match (re-export it from its checkpoint instead)")
+                                   "does not match (if you edited manifest.json on purpose, delete "
+                                   f"{SIGNATURE_NAME} and sign again; otherwise re-export it from its checkpoint)")
     return bundle
 
 
