@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -54,8 +55,6 @@ def edit_manifest(bundle: Path, change) -> None:
 
 
 def rehash(bundle: Path, name: str) -> None:
-    import hashlib
-
     data = (bundle / name).read_bytes()
     edit_manifest(bundle, lambda m: m["files"].__setitem__(name, {"sha256": hashlib.sha256(data).hexdigest(),
                                                                    "size": len(data)}))
@@ -202,8 +201,8 @@ def test_file_swapped_after_load_is_not_what_runs(tiny_bundle, tmp_path):
         np.testing.assert_allclose(be.infer(windows)["logit"], want, atol=1e-5)
 
     import torch
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with load_backend(bundle, "torch") as ref_t:
         want_t = ref_t.infer(windows)["logit"]
@@ -353,7 +352,7 @@ def fake_tensorrt(monkeypatch):
         meta = trt_mod.EngineMetadata(
             tensorrt_version="10.9.0", device_name=device.name, compute_capability=device.compute_capability,
             precision=precision, typing="fp32", onnx_file=Path(onnx_path).name,
-            onnx_sha256=__import__("hashlib").sha256(onnx_bytes).hexdigest(),
+            onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
             batch=trt_mod.asdict(batch), text_tokens=trt_mod.asdict(text_tokens))
         return trt_mod.write_engine_cache(engine_path, plan, meta), plan
 
@@ -370,7 +369,7 @@ def test_tensorrt_engine_cache_is_hash_checked(tiny_bundle, tmp_path, fake_tenso
     cache = tmp_path / "engines"
     path, meta, plan = trt_mod.load_engine(bundle, "fp32", cache_dir=cache)
     assert len(builds) == 1 and builds[0] == bundle.format_bytes("onnx")  # built from the verified ONNX bytes
-    assert meta.engine_sha256 == __import__("hashlib").sha256(plan).hexdigest() and path.read_bytes() == plan
+    assert meta.engine_sha256 == hashlib.sha256(plan).hexdigest() and path.read_bytes() == plan
     side = json.loads(path.with_name(path.name + ".json").read_text())
     assert side["engine_sha256"] == meta.engine_sha256 and side["engine_size"] == len(plan)
 
@@ -398,8 +397,9 @@ def test_private_key_loading_and_signature_domain(tmp_path):
     key = load_private_key(priv)
     sig = json.loads(sign_manifest(b"{}", key))
     assert sig["algorithm"] == "ed25519" and len(sig["key_id"]) == 64
-    from cryptography.exceptions import InvalidSignature
     import base64
+
+    from cryptography.exceptions import InvalidSignature
 
     with pytest.raises(InvalidSignature):  # the signature covers a domain prefix, not the bare bytes
         key.public_key().verify(base64.b64decode(sig["signature"]), b"{}")
