@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = ScreeningModelConfig(**cfg).model_dump(mode="json")
         windows = windows_for(cfg, args.random_windows, args.clips)
         root = Path(args.save_bundle) if args.save_bundle else tmp
-        bundle = load_bundle(build_bundle(cfg, root, windows))
+        bundle = load_bundle(build_bundle(cfg, root, windows), allow_unsigned=True)  # built here, unsigned
     n_windows = len(next(iter(windows.values())))
     log(f"bundle {bundle.source}: {cfg['modalities']} {cfg['fusion']} dim {cfg['dim']} depth {cfg['depth']} "
         f"T {cfg['window_frames']} latents {cfg.get('num_latents')}; {n_windows} windows; "

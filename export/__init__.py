@@ -11,10 +11,12 @@ from scoligait_edge.export.build import FORMATS, add_formats, create_bundle, par
 from scoligait_edge.export.bundle import (
     BUNDLE_SCHEMA_VERSION,
     DEFAULT_LABELS,
+    DEFAULT_LIMITS,
     FORMAT_FILES,
     MANIFEST_NAME,
     SIMULATED_PROVENANCE,
     Bundle,
+    BundleLimits,
     BundleManifest,
     FeatureSchemaRef,
     FileEntry,
@@ -22,6 +24,7 @@ from scoligait_edge.export.bundle import (
     Threshold,
     load_bundle,
     sha256_file,
+    sign_bundle,
     update_bundle,
     write_bundle,
 )
@@ -29,14 +32,15 @@ from scoligait_edge.export.fp16 import convert_to_fp16
 from scoligait_edge.export.onnx_export import export_onnx, onnx_metadata, random_batch, torch_outputs
 from scoligait_edge.export.ort_mobile import convert_to_ort
 from scoligait_edge.export.parity import ParityResult, compare_backends, compare_outputs, format_table
+from scoligait_edge.export.signing import SIGNATURE_NAME, SignatureCheck, generate_keypair
 from scoligait_edge.export.specs import TensorSpec, WindowSpec, input_specs, output_specs
-from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, build_engine, ensure_engine
+from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, build_engine, ensure_engine, load_engine
 
 __all__ = [
-    "BUNDLE_SCHEMA_VERSION", "DEFAULT_LABELS", "FORMATS", "FORMAT_FILES", "MANIFEST_NAME", "SIMULATED_PROVENANCE",
-    "Bundle", "BundleManifest", "EngineMetadata", "FeatureSchemaRef", "FileEntry", "ParityResult", "ProfileRange",
+    "BUNDLE_SCHEMA_VERSION", "DEFAULT_LABELS", "DEFAULT_LIMITS", "FORMATS", "FORMAT_FILES", "MANIFEST_NAME",
+    "SIGNATURE_NAME", "SIMULATED_PROVENANCE", "Bundle", "BundleLimits", "BundleManifest", "EngineMetadata", "FeatureSchemaRef", "FileEntry", "ParityResult", "ProfileRange", "SignatureCheck",
     "TensorSpec", "TextAssets", "Threshold", "WindowSpec", "add_formats", "build_engine", "compare_backends",
     "compare_outputs", "convert_to_fp16", "convert_to_ort", "create_bundle", "ensure_engine", "export_onnx",
-    "format_table", "input_specs", "load_bundle", "onnx_metadata", "output_specs", "parse_formats", "random_batch",
-    "sha256_file", "torch_outputs", "update_bundle", "write_bundle",
+    "format_table", "generate_keypair", "input_specs", "load_bundle", "load_engine", "onnx_metadata", "output_specs", "parse_formats", "random_batch",
+    "sha256_file", "sign_bundle", "torch_outputs", "update_bundle", "write_bundle",
 ]

@@ -12,6 +12,12 @@ Examples::
 
     # on the target GPU: build (and cache) the TensorRT engine beside the bundle
     python -m scoligait_edge.export --bundle out/demo_bundle --formats engine --engine-precision fp16
+
+    # signing (Ed25519; see docs/BUNDLES.md): make a key pair once, keep the private key out of the repo
+    python -m scoligait_edge.export --generate-key ~/keys/my_signing_key.pem   # + my_signing_key.pub
+    # every command that writes a manifest signs it with --signing-key; --sign signs an existing bundle
+    python -m scoligait_edge.export --bundle out/demo_bundle --formats onnx --signing-key ~/keys/my_signing_key.pem
+    python -m scoligait_edge.export --bundle out/demo_bundle --sign --signing-key ~/keys/my_signing_key.pem
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from pathlib import Path
 
 from scoligait_edge.errors import ScoliGaitError
 from scoligait_edge.export.build import FORMATS, add_formats, create_bundle, parse_formats
-from scoligait_edge.export.bundle import SIMULATED_PROVENANCE
+from scoligait_edge.export.bundle import SIMULATED_PROVENANCE, sign_bundle
+from scoligait_edge.export.signing import generate_keypair, key_id, load_private_key
 
 
 def _provenance(items: list[str], simulated: bool, json_file: str | None) -> dict | None:
@@ -42,9 +49,16 @@ def _provenance(items: list[str], simulated: bool, json_file: str | None) -> dic
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m scoligait_edge.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundle", required=True, help="bundle folder or .zip (created when --checkpoint is given)")
+    p.add_argument("--bundle", help="bundle folder or .zip (created when --checkpoint is given)")
     p.add_argument("--formats", default="", help=f"comma-separated, from: {','.join(FORMATS)}")
     p.add_argument("--engine-precision", default="fp16", help="TensorRT engine precision(s): fp32, fp16 or both")
+    k = p.add_argument_group("signing (Ed25519)")
+    k.add_argument("--signing-key", metavar="PEM", help="Ed25519 private key: sign every manifest this command writes "
+                   "(without it the bundle is left UNSIGNED and loads only with allow_unsigned)")
+    k.add_argument("--sign", action="store_true", help="sign the existing --bundle with --signing-key (after "
+                   "verifying every file's hash); combine with --formats to export and sign in one go")
+    k.add_argument("--generate-key", metavar="PEM", help="write a new Ed25519 private key here (mode 600) and its "
+                   "public key beside it (.pub), then exit")
     g = p.add_argument_group("creating a bundle from a checkpoint")
     g.add_argument("--checkpoint", help="checkpoint path stem (or its .safetensors) written by save_checkpoint")
     g.add_argument("--threshold", type=float, help="decision threshold on prob, chosen on validation data")
@@ -61,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
+        if args.generate_key:
+            priv, pub = generate_keypair(args.generate_key)
+            print(f"wrote private key {priv} (mode 600; keep it out of any repository) and public key {pub} "
+                  f"(key id {key_id(load_private_key(priv).public_key())[:16]}...)")
+            return 0
+        if not args.bundle:
+            raise SystemExit("--bundle is required (except with --generate-key)")
+        if args.sign and not args.signing_key:
+            raise SystemExit("--sign needs --signing-key PEM")
+        key = load_private_key(args.signing_key) if args.signing_key else None
         formats = parse_formats(args.formats)
         precisions = [s.strip() for s in args.engine_precision.split(",") if s.strip()]
         if any(pr not in ("fp32", "fp16") for pr in precisions):
@@ -73,16 +97,24 @@ def main(argv: list[str] | None = None) -> int:
                 args.checkpoint, target, threshold=args.threshold, threshold_source=args.threshold_source,
                 provenance=_provenance(args.provenance, args.simulated, args.provenance_json),
                 sentence_table=args.sentence_table, reference_statistics=args.reference_statistics,
+                signing_key=key,
             )
             if formats:
-                bundle = add_formats(target, formats, engine_precisions=precisions)
+                bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
         else:
-            if not formats:
-                raise SystemExit("nothing to do: give --formats (and --checkpoint to create a bundle)")
-            bundle = add_formats(target, formats, engine_precisions=precisions)
+            if not formats and not args.sign:
+                raise SystemExit("nothing to do: give --formats (and --checkpoint to create a bundle) or --sign")
+            if formats:
+                bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
+                if args.sign and not bundle.signature.verified:  # engine-only: the manifest was not rewritten
+                    bundle.close()
+                    bundle = sign_bundle(target, key)
+            else:
+                bundle = sign_bundle(target, key)
         m = bundle.manifest
         print(f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "
-              f"provenance {m.provenance.get('data')}")
+              f"provenance {m.provenance.get('data')}; signature: {bundle.signature.status} "
+              f"({bundle.signature.reason})")
         for name, entry in sorted(m.files.items()):
             print(f"  {name:40s} {entry.size:>12,d} B  sha256 {entry.sha256[:16]}")
         bundle.close()

@@ -6,7 +6,10 @@ caller's text assets into a new bundle with its manifest; ``add_formats``
 exports ``onnx``, ``onnx-fp16``, ``ort`` into it (re-hashing the manifest) and
 builds ``engine`` (TensorRT, cached beside the bundle, never listed in it).
 Each step checks its result against the previous format and reports the
-largest difference.
+largest difference. Both take ``signing_key`` (an Ed25519 private key or its
+PEM path) and sign the manifest they write; without it the bundle is left
+unsigned and loads only with ``allow_unsigned=True`` until
+:func:`~scoligait_edge.export.bundle.sign_bundle` signs it.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from scoligait_edge.export.bundle import (
     FileSource,
     TextAssets,
     Threshold,
+    _load_for_rewrite,
     load_bundle,
     update_bundle,
     write_bundle,
 )
+from scoligait_edge.export.signing import Ed25519PrivateKey, signing_key_of
 from scoligait_edge.kinematics.schema import MAP_FPS
 
 FORMATS = ("onnx", "onnx-fp16", "ort", "engine")
@@ -63,8 +68,11 @@ def create_bundle(
     fps: float = MAP_FPS,
     formats: Iterable[str] = (),
     report: Report = print,
+    signing_key: Ed25519PrivateKey | str | Path | None = None,
 ) -> Bundle:
     """A new bundle at ``target`` (folder, or ``.zip``) from a checkpoint; then ``add_formats(formats)``.
+
+    ``signing_key`` signs the manifest (and every later rewrite by ``add_formats``).
 
     ``threshold``/``threshold_source``/``provenance`` default to the checkpoint
     JSON's ``extra`` entries of the same names, and must be given one way or
@@ -72,6 +80,7 @@ def create_bundle(
     """
     from scoligait_edge.models import load_checkpoint
 
+    sign_key = signing_key_of(signing_key)
     tensors, sidecar = _checkpoint_paths(checkpoint)
     model = load_checkpoint(tensors)  # validates the files, the config and the feature schema
     extra = json.loads(sidecar.read_text()).get("extra", {}) if sidecar.is_file() else {}
@@ -104,13 +113,15 @@ def create_bundle(
     manifest = BundleManifest.for_model(model.config, Threshold(value=float(threshold), source=threshold_source),
                                         provenance, fps=fps, text=text)
     manifest.formats = formats_map
-    write_bundle(target, files, manifest)
+    write_bundle(target, files, manifest, signing_key=sign_key)
     report(f"created bundle {target} from {tensors.name} ({sum(p.numel() for p in model.parameters()):,} "
-           f"parameters, threshold {float(threshold):g} from {threshold_source!r})")
+           f"parameters, threshold {float(threshold):g} from {threshold_source!r}, "
+           f"{'signed' if sign_key is not None else 'UNSIGNED'})")
     formats = list(formats)
     if formats:
-        return add_formats(target, formats, report=report)
-    return load_bundle(target)
+        return add_formats(target, formats, report=report, signing_key=sign_key)
+    return load_bundle(target, trusted_keys=[sign_key.public_key()] if sign_key is not None else None,
+                       allow_unsigned=sign_key is None, mark_unverified=False)
 
 
 def _random_windows(bundle: Bundle, n: int = 8) -> dict[str, np.ndarray]:
@@ -133,17 +144,20 @@ def add_formats(
     *,
     engine_precisions: Iterable[str] = ("fp16",),
     report: Report = print,
+    signing_key: Ed25519PrivateKey | str | Path | None = None,
 ) -> Bundle:
-    """Export the requested formats into the bundle (re-hashing its manifest); returns the reloaded bundle."""
+    """Export the requested formats into the bundle (re-hashing and, with ``signing_key``, re-signing its
+    manifest); returns the reloaded bundle."""
     from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
 
     wanted = parse_formats(formats)
+    key = signing_key_of(signing_key)
     if "engine" in wanted:  # fail before spending minutes on the other formats
         from scoligait_edge.export.tensorrt import cuda_device_info, require_tensorrt
 
         require_tensorrt()
         cuda_device_info()
-    bundle = load_bundle(bundle_path)
+    bundle = _load_for_rewrite(Path(bundle_path), key, None)
     windows = _random_windows(bundle)
     with tempfile.TemporaryDirectory(prefix="scoligait-export-") as tmp_name:
         tmp = Path(tmp_name)
@@ -187,8 +201,9 @@ def add_formats(
                    f"{FORMAT_FILES['ort-operators']}; max |onnx - ort| = {diff:.2e}")
         if add:
             bundle.close()
-            bundle = update_bundle(bundle_path, add, formats=fmts)
-            report(f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each")
+            bundle = update_bundle(bundle_path, add, formats=fmts, signing_key=key)
+            report(f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each, "
+                   f"{'signed' if key is not None else 'UNSIGNED'}")
     if "engine" in wanted:
         from scoligait_edge.export.tensorrt import ensure_engine
 

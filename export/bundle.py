@@ -17,6 +17,27 @@ or a model built for another knowledge-map schema. Files present but not
 listed are allowed and reported in :attr:`Bundle.extra_files` (the ``engines/``
 cache of device-specific TensorRT engines is never reported).
 
+Authenticity: hashes alone only show a file matches *a* manifest, and anyone who
+can write the folder can rewrite both. So the exporter signs ``manifest.json``
+(Ed25519, :mod:`scoligait_edge.export.signing`; the signature is
+``manifest.json.sig``) and :func:`load_bundle` refuses, with
+:class:`~scoligait_edge.errors.BundleSignatureError`, a bundle that is unsigned,
+signed by a key it does not trust, or whose signature does not match, unless
+the caller passes ``allow_unsigned=True`` (logged as a warning, and the loaded
+manifest's provenance is marked UNVERIFIED). The signature is checked on the
+raw manifest bytes *before* the JSON is parsed.
+
+Limits (:class:`BundleLimits`, :class:`~scoligait_edge.errors.BundleLimitError`):
+manifest size and JSON nesting depth, every file's and zip member's size (the
+declared sizes are checked before anything is extracted, and every member is
+streamed with a cap), the total size and the number of zip members. Numbers in
+the manifest are range-checked by its pydantic models.
+
+Verified bytes: the bytes hashed at load time are kept (up to
+``BundleLimits.keep_bytes`` in all) and are what :meth:`Bundle.read_bytes` and
+the runtime backends use, so a file swapped on disk after ``load_bundle`` never
+runs; a file not kept is re-read and re-hashed on use.
+
 Nothing here imports torch; nothing in a bundle is unpickled.
 """
 
@@ -33,14 +54,27 @@ import tempfile
 import weakref
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scoligait_edge import __version__
-from scoligait_edge.errors import BundleError
+from scoligait_edge.errors import BundleError, BundleLimitError, BundleSignatureError
+from scoligait_edge.export.signing import (
+    MAX_SIGNATURE_BYTES,
+    SIGNATURE_NAME,
+    Ed25519PrivateKey,
+    KeySource,
+    TRUSTED_KEYS_ENV,
+    SignatureCheck,
+    check_signature,
+    sign_manifest,
+    signing_key_of,
+    trusted_public_keys,
+)
 from scoligait_edge.export.specs import TensorSpec, WindowSpec, input_specs, output_specs
 from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
 
@@ -64,6 +98,28 @@ FORMAT_FILES: dict[str, str] = {
 }
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
+RESERVED_NAMES = (MANIFEST_NAME, SIGNATURE_NAME)
+
+
+@dataclass(frozen=True)
+class BundleLimits:
+    """Safety limits applied while loading a bundle (all sizes in bytes).
+
+    The defaults are far above what an edge screening model needs (the demo
+    bundle is 13 MB in all, its largest file 3.7 MB) and far below what would
+    exhaust a device. Raise them by passing ``limits=BundleLimits(...)``.
+    """
+
+    manifest_bytes: int = 1 << 20
+    json_depth: int = 32
+    file_bytes: int = 256 << 20
+    total_bytes: int = 1 << 30
+    zip_members: int = 1000
+    keep_bytes: int = 512 << 20
+    """verified file bytes kept in memory for the backends (beyond it: re-read and re-hashed on use)"""
+
+
+DEFAULT_LIMITS = BundleLimits()
 
 
 # ----------------------------------------------------------------- manifest
@@ -101,9 +157,9 @@ class Threshold(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    value: float = Field(ge=0.0, le=1.0)
+    value: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
     applies_to: Literal["prob"] = "prob"
-    source: str = Field(min_length=1, description="how it was chosen, e.g. 'validation split, Youden J, 412 windows'")
+    source: str = Field(min_length=1, max_length=2000, description="how it was chosen, e.g. 'validation split, Youden J, 412 windows'")
 
 
 class TextAssets(BaseModel):
@@ -116,11 +172,14 @@ class TextAssets(BaseModel):
     embedding_model: str = "all-MiniLM-L6-v2"
 
 
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class FileEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sha256: str
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=1 << 40)
 
     @field_validator("sha256")
     @classmethod
@@ -144,11 +203,11 @@ class BundleManifest(BaseModel):
     outputs: list[TensorSpec]
     window: WindowSpec
     threshold: Threshold
-    labels: tuple[str, str] = DEFAULT_LABELS
+    labels: tuple[Label, Label] = DEFAULT_LABELS
     text: TextAssets | None = None
-    formats: dict[str, str] = Field(default_factory=dict, description="format name -> file in the bundle")
-    files: dict[str, FileEntry] = Field(default_factory=dict)
-    provenance: dict[str, Any] = Field(description="training data and caveats, e.g. {'data': 'simulated', ...}")
+    formats: dict[str, str] = Field(default_factory=dict, max_length=64, description="format name -> file in the bundle")
+    files: dict[str, FileEntry] = Field(default_factory=dict, max_length=1000)
+    provenance: dict[str, Any] = Field(max_length=64, description="training data and caveats, e.g. {'data': 'simulated', ...}")
     created_with: dict[str, str] = Field(default_factory=lambda: {"scoligait_edge": __version__})
 
     @field_validator("files")
@@ -156,8 +215,22 @@ class BundleManifest(BaseModel):
     def _safe_names(cls, v: dict[str, FileEntry]) -> dict[str, FileEntry]:
         for name in v:
             check_member_name(name)
-            if name == MANIFEST_NAME:
-                raise ValueError("manifest.json cannot list itself")
+            if name in RESERVED_NAMES:
+                raise ValueError(f"{name} cannot be listed in the manifest")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model_numbers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        _check_numbers(v, "model")
+        return v
+
+    @field_validator("provenance")
+    @classmethod
+    def _provenance_text(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if len(str(key)) > 64 or len(json.dumps(value)) > 2000:
+                raise ValueError(f"provenance entry {str(key)[:64]!r} is longer than 2000 characters")
         return v
 
     @field_validator("provenance")
@@ -166,6 +239,13 @@ class BundleManifest(BaseModel):
         if not str(v.get("data", "")).strip():
             raise ValueError("provenance needs a 'data' entry saying what the model was trained on (e.g. 'simulated')")
         return v
+
+    @model_validator(mode="after")
+    def _window_agrees(self) -> BundleManifest:
+        frames = self.model.get("window_frames")
+        if frames is not None and frames != self.window.frames:
+            raise ValueError(f"model.window_frames ({frames}) differs from window.frames ({self.window.frames})")
+        return self
 
     @model_validator(mode="after")
     def _refs_are_files(self) -> BundleManifest:
@@ -209,6 +289,21 @@ class BundleManifest(BaseModel):
         return ScreeningModelConfig.model_validate(self.model)
 
 
+def _check_numbers(value: Any, where: str, limit: float = 1e9) -> None:
+    """Every number in a free-form manifest object (the model config) is finite and at most ``limit`` in size."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, (int, float)):
+        if not np.isfinite(value) or abs(value) > limit:
+            raise ValueError(f"{where} = {value!r} is out of range (finite, |x| <= {limit:g})")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_numbers(v, f"{where}.{k}", limit)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_numbers(v, f"{where}[{i}]", limit)
+
+
 # ----------------------------------------------------------------- hashing
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
@@ -218,33 +313,54 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _sha256_stream(fileobj: Any) -> tuple[str, int]:
-    h, n = hashlib.sha256(), 0
-    for chunk in iter(lambda: fileobj.read(_CHUNK), b""):
-        h.update(chunk)
-        n += len(chunk)
-    return h.hexdigest(), n
-
-
 # ----------------------------------------------------------------- the loaded bundle
 class Bundle:
-    """A verified bundle. ``root`` is a folder holding the listed files (a private temporary copy for zips)."""
+    """A verified bundle. ``root`` is a folder holding the listed files (a private temporary copy for zips).
+
+    ``signature`` says whether (and by which key) the manifest's signature was
+    verified; ``read_bytes`` gives the bytes that were verified at load time.
+    """
 
     def __init__(self, source: Path, root: Path, manifest: BundleManifest, extra_files: tuple[str, ...],
-                 is_zip: bool, tmp: Path | None = None) -> None:
+                 is_zip: bool, tmp: Path | None = None, *, signature: SignatureCheck | None = None,
+                 blobs: dict[str, bytes] | None = None) -> None:
         self.source, self.root, self.manifest = source, root, manifest
         self.extra_files, self.is_zip = extra_files, is_zip
+        self.signature = signature or SignatureCheck("unsigned", "not checked")
+        self._blobs: dict[str, bytes] = dict(blobs or {})
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(tmp), True) if tmp is not None else None
 
     def __repr__(self) -> str:
-        return f"Bundle({str(self.source)!r}, formats={sorted(self.manifest.formats)})"
+        return f"Bundle({str(self.source)!r}, formats={sorted(self.manifest.formats)}, signature={self.signature.status})"
 
     # files
     def path(self, name: str) -> Path:
-        """Where a listed file is on disk."""
+        """Where a listed file is on disk. Prefer :meth:`read_bytes`: a path can be rewritten after loading."""
         if name not in self.manifest.files:
             raise BundleError(f"{name!r} is not listed in {self.source}/{MANIFEST_NAME}")
         return self.root / name
+
+    def read_bytes(self, name: str) -> bytes:
+        """The verified content of a listed file: the bytes hashed by :func:`load_bundle` when it kept them,
+        else the file read once now and checked against its sha256 (refused if it changed since loading)."""
+        path = self.path(name)
+        blob = self._blobs.get(name)
+        if blob is not None:
+            return blob
+        entry = self.manifest.files[name]
+        try:
+            with open(path, "rb") as f:
+                data = f.read(entry.size + 1)
+        except OSError as exc:
+            raise BundleError(f"{self.source}: cannot read {name} ({exc})") from exc
+        err = _mismatch(str(self.source), name, entry, len(data), hashlib.sha256(data).hexdigest())
+        if err:
+            raise BundleError(f"{err} (it changed after the bundle was loaded)")
+        return data
+
+    def format_bytes(self, fmt: str) -> bytes:
+        """The verified bytes of one format's file (see :meth:`read_bytes`)."""
+        return self.read_bytes(self.format_path(fmt).relative_to(self.root).as_posix())
 
     def has_format(self, fmt: str) -> bool:
         return fmt in self.manifest.formats
@@ -280,6 +396,7 @@ class Bundle:
         return base / key.hexdigest()[:16]
 
     def close(self) -> None:
+        self._blobs.clear()
         if self._finalizer is not None:
             self._finalizer()
 
@@ -291,11 +408,46 @@ class Bundle:
 
 
 # ----------------------------------------------------------------- loading
-def _parse_manifest(raw: bytes, where: str) -> BundleManifest:
+def json_depth(raw: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in a JSON text, without recursion (string contents are skipped)."""
+    skeleton = re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', raw)
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    step = np.zeros(codes.shape, dtype=np.int64)
+    step[(codes == ord("[")) | (codes == ord("{"))] = 1
+    step[(codes == ord("]")) | (codes == ord("}"))] = -1
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a manifest may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"{text} overflows to infinity")
+    return value
+
+
+def parse_json_limited(raw: bytes, where: str, what: str, limits: BundleLimits = DEFAULT_LIMITS) -> Any:
+    """JSON with the size and depth limits applied first; NaN/Infinity and overflowing numbers refused."""
+    if len(raw) > limits.manifest_bytes:
+        raise BundleLimitError(f"{where}: {what} is {len(raw):,} bytes, over the {limits.manifest_bytes:,}-byte "
+                               "limit; refusing to parse it")
+    depth = json_depth(raw)
+    if depth > limits.json_depth:
+        raise BundleLimitError(f"{where}: {what} nests {depth} levels deep, over the limit of {limits.json_depth}; "
+                               "refusing to parse it")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{where}: manifest.json is not valid JSON ({exc})") from exc
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError as exc:  # not reachable after the depth check; kept so no traceback can leak
+        raise BundleLimitError(f"{where}: {what} nests too deeply to parse") from exc
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise BundleError(f"{where}: {what} is not valid JSON ({exc})") from exc
+
+
+def _parse_manifest(raw: bytes, where: str, limits: BundleLimits = DEFAULT_LIMITS) -> BundleManifest:
+    data = parse_json_limited(raw, where, MANIFEST_NAME, limits)
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{where}: manifest.json is not a {BUNDLE_FORMAT} manifest")
     version = data.get("bundle_schema_version")
@@ -306,7 +458,7 @@ def _parse_manifest(raw: bytes, where: str) -> BundleManifest:
     try:
         return BundleManifest.model_validate(data)
     except ValidationError as exc:
-        raise BundleError(f"{where}: manifest.json is malformed: {exc}") from exc
+        raise BundleError(f"{where}: manifest.json is malformed or out of range: {exc}") from exc
 
 
 def _check_feature_schema(manifest: BundleManifest, where: str) -> None:
@@ -330,61 +482,152 @@ def _mismatch(where: str, name: str, entry: FileEntry, size: int, digest: str | 
     return None
 
 
-def load_bundle(path: str | Path, *, verify: bool = True, check_schema: bool = True) -> Bundle:
-    """Open and verify a bundle folder or zip.
+def _check_sizes(manifest: BundleManifest, where: str, limits: BundleLimits) -> None:
+    """Listed sizes against the limits, before any file is read or extracted."""
+    total = 0
+    for name, entry in manifest.files.items():
+        if entry.size > limits.file_bytes:
+            raise BundleLimitError(f"{where}: {name} is listed as {entry.size:,} bytes, over the "
+                                   f"{limits.file_bytes:,}-byte per-file limit; refusing the bundle before reading it")
+        total += entry.size
+    if total > limits.total_bytes:
+        raise BundleLimitError(f"{where}: the listed files add up to {total:,} bytes, over the "
+                               f"{limits.total_bytes:,}-byte limit; refusing the bundle before reading it")
 
-    ``verify=False`` skips hashing (sizes and presence are still checked);
-    ``check_schema=False`` accepts a model built for another knowledge-map schema
-    (for inspection only). Raises :class:`BundleError` naming the bad file.
+
+def _authenticate(raw: bytes, sig: bytes | None, where: str, trusted_keys: Any, allow_unsigned: bool,
+                  warn: bool = True) -> SignatureCheck:
+    check = check_signature(raw, sig, trusted_public_keys(trusted_keys))
+    if check.verified:
+        log.info("bundle %s: manifest signature verified, %s", where, check.reason)
+    elif allow_unsigned:
+        log.log(logging.WARNING if warn else logging.INFO,"bundle %s is NOT authenticated (%s): loading it anyway because allow_unsigned=True; its "
+                    "provenance is marked UNVERIFIED", where, check.reason)
+    else:
+        raise BundleSignatureError(
+            f"{where}: refusing the bundle: {check.reason}. Sign it with `python -m scoligait_edge.export --bundle "
+            f"{where} --sign --signing-key KEY.pem`, trust its key (trusted_keys=, ${TRUSTED_KEYS_ENV}), or "
+            "load it unverified with allow_unsigned=True (CLI: --allow-unsigned-bundle)")
+    return check
+
+
+def _mark_unverified(manifest: BundleManifest, check: SignatureCheck) -> None:
+    prov = dict(manifest.provenance)
+    notice = str(prov.get("notice") or prov.get("data") or "")
+    prov["authenticity"] = f"UNVERIFIED ({check.status}): {check.reason}"
+    prov["notice"] = f"UNVERIFIED bundle ({check.status}, loaded with allow_unsigned): {notice}"
+    manifest.provenance = prov
+
+
+def load_bundle(
+    path: str | Path | Bundle,
+    *,
+    verify: bool = True,
+    check_schema: bool = True,
+    trusted_keys: Iterable[KeySource] | KeySource | None = None,
+    allow_unsigned: bool = False,
+    limits: BundleLimits | None = None,
+    mark_unverified: bool = True,
+) -> Bundle:
+    """Open and verify a bundle folder or zip (a :class:`Bundle` passed in is returned as is).
+
+    The manifest's signature must verify against a trusted key (the package's,
+    ``$SCOLIGAIT_TRUSTED_KEYS``, ``trusted_keys``): otherwise
+    :class:`~scoligait_edge.errors.BundleSignatureError`, unless
+    ``allow_unsigned=True``, which logs a warning, records the reason in
+    ``bundle.signature`` and (``mark_unverified``, the default) marks the loaded
+    manifest's provenance notice UNVERIFIED. ``verify=False`` skips hashing the
+    files (sizes and presence are still checked; nothing is kept in memory, so
+    :meth:`Bundle.read_bytes` hashes on use); ``check_schema=False`` accepts a
+    model built for another knowledge-map schema (for inspection only).
+    ``limits`` replaces :data:`DEFAULT_LIMITS`. Raises :class:`BundleError` (or
+    a subclass) naming the bad file.
     """
+    if isinstance(path, Bundle):
+        return path
+    lim = limits or DEFAULT_LIMITS
     src = Path(path)
+    opts = dict(verify=verify, check_schema=check_schema, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned,
+                limits=lim, mark=mark_unverified)
     if src.is_dir():
-        return _load_dir(src, verify, check_schema)
+        return _load_dir(src, **opts)
     if src.is_file():
         if not zipfile.is_zipfile(src):
             raise BundleError(f"{src} is neither a bundle folder nor a zip file")
-        return _load_zip(src, verify, check_schema)
+        return _load_zip(src, **opts)
     raise BundleError(f"bundle not found: {src}")
 
 
-def _load_dir(src: Path, verify: bool, check_schema: bool) -> Bundle:
+def _read_capped(path: Path, cap: int, where: str, what: str) -> bytes:
+    size = path.stat().st_size
+    if size > cap:
+        raise BundleLimitError(f"{where}: {what} is {size:,} bytes, over the {cap:,}-byte limit; refusing to read it")
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise BundleLimitError(f"{where}: {what} grew past the {cap:,}-byte limit while being read")
+    return data
+
+
+def _load_dir(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any, allow_unsigned: bool,
+              limits: BundleLimits, mark: bool) -> Bundle:
     mpath = src / MANIFEST_NAME
     if not mpath.is_file():
         raise BundleError(f"{src} has no {MANIFEST_NAME}; not a model bundle")
-    manifest = _parse_manifest(mpath.read_bytes(), str(src))
+    raw = _read_capped(mpath, limits.manifest_bytes, str(src), MANIFEST_NAME)
+    spath = src / SIGNATURE_NAME
+    sig = _read_capped(spath, MAX_SIGNATURE_BYTES, str(src), SIGNATURE_NAME) if spath.is_file() else None
+    check = _authenticate(raw, sig, str(src), trusted_keys, allow_unsigned, warn=mark)
+    manifest = _parse_manifest(raw, str(src), limits)
     if check_schema:
         _check_feature_schema(manifest, str(src))
+    _check_sizes(manifest, str(src), limits)
     root = src.resolve()
+    blobs: dict[str, bytes] = {}
+    kept = 0
     for name, entry in manifest.files.items():
         p = src / name
         if p.is_symlink() or not p.resolve().is_relative_to(root):
             raise BundleError(f"{src}: {name} is a link or leads outside the bundle; refusing it")
         if not p.is_file():
             raise BundleError(f"{src}: {name} is listed in manifest.json but missing")
-        err = _mismatch(str(src), name, entry, p.stat().st_size, sha256_file(p) if verify else None)
+        if not verify:
+            err = _mismatch(str(src), name, entry, p.stat().st_size, None)
+        else:
+            with open(p, "rb") as f:
+                data = f.read(entry.size + 1)  # never more than listed (+1 to see "longer than listed")
+            err = _mismatch(str(src), name, entry, len(data), hashlib.sha256(data).hexdigest())
+            if err is None and kept + len(data) <= limits.keep_bytes:
+                blobs[name] = data
+                kept += len(data)
         if err:
             raise err
-    listed = set(manifest.files) | {MANIFEST_NAME}
+    listed = set(manifest.files) | set(RESERVED_NAMES)
     extra = tuple(sorted(
         rel for rel in (p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
         if rel not in listed and not rel.startswith(ENGINE_CACHE_DIR + "/")
     ))
     if extra:
         log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
-    return Bundle(src, src, manifest, extra, is_zip=False)
+    if mark and not check.verified:
+        _mark_unverified(manifest, check)
+    return Bundle(src, src, manifest, extra, is_zip=False, signature=check, blobs=blobs)
 
 
-def _zip_members(zf: zipfile.ZipFile, src: Path) -> dict[str, zipfile.ZipInfo]:
+def _zip_members(zf: zipfile.ZipFile, src: Path, limits: BundleLimits = DEFAULT_LIMITS) -> dict[str, zipfile.ZipInfo]:
+    infos = zf.infolist()
+    if len(infos) > limits.zip_members:
+        raise BundleLimitError(f"{src}: the zip holds {len(infos):,} entries, over the limit of "
+                               f"{limits.zip_members:,}; refusing it")
     members: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
+    for info in infos:
         name = info.filename
-        if info.is_dir():
-            check_member_name(name.rstrip("/"))
-            continue
         try:
-            check_member_name(name)
+            check_member_name(name.rstrip("/") if info.is_dir() else name)
         except BundleError as exc:
             raise BundleError(f"{src}: {exc}") from None
+        if info.is_dir():
+            continue
         if stat.S_ISLNK(info.external_attr >> 16):
             raise BundleError(f"{src}: zip entry {name!r} is a symbolic link; refusing the bundle")
         if name in members:
@@ -393,46 +636,86 @@ def _zip_members(zf: zipfile.ZipFile, src: Path) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _load_zip(src: Path, verify: bool, check_schema: bool) -> Bundle:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str) -> bytes:
+    if info.file_size > cap:
+        raise BundleLimitError(f"{where}: zip member {info.filename} declares {info.file_size:,} bytes, over the "
+                               f"{cap:,}-byte limit; refusing it before extraction")
+    try:
+        with zf.open(info) as f:
+            data = f.read(cap + 1)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise BundleError(f"{where}: {info.filename} cannot be read from the zip ({exc}); the zip is damaged") from exc
+    if len(data) > cap:
+        raise BundleLimitError(f"{where}: zip member {info.filename} inflates past the {cap:,}-byte limit")
+    return data
+
+
+def _load_zip(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any, allow_unsigned: bool,
+              limits: BundleLimits, mark: bool) -> Bundle:
     try:
         zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"{src} is not a readable zip: {exc}") from exc
     tmp: Path | None = None
+    where = str(src)
     try:
         with zf:
-            members = _zip_members(zf, src)
+            members = _zip_members(zf, src, limits)
             if MANIFEST_NAME not in members:
                 raise BundleError(f"{src} has no {MANIFEST_NAME} at its top level; not a model bundle")
-            manifest = _parse_manifest(zf.read(MANIFEST_NAME), str(src))
+            raw = _read_member(zf, members[MANIFEST_NAME], limits.manifest_bytes, where)
+            sig = (_read_member(zf, members[SIGNATURE_NAME], MAX_SIGNATURE_BYTES, where)
+                   if SIGNATURE_NAME in members else None)
+            check = _authenticate(raw, sig, where, trusted_keys, allow_unsigned, warn=mark)
+            manifest = _parse_manifest(raw, where, limits)
             if check_schema:
-                _check_feature_schema(manifest, str(src))
-            tmp = Path(tempfile.mkdtemp(prefix="scoligait-bundle-"))
-            for name, entry in manifest.files.items():
+                _check_feature_schema(manifest, where)
+            _check_sizes(manifest, where, limits)
+            for name, entry in manifest.files.items():  # every declared size, before anything is written
                 info = members.get(name)
                 if info is None:
                     raise BundleError(f"{src}: {name} is listed in manifest.json but missing from the zip")
-                err = _mismatch(str(src), name, entry, info.file_size, None)  # before reading: no zip bombs
+                err = _mismatch(where, name, entry, info.file_size, None)
                 if err:
                     raise err
+            tmp = Path(tempfile.mkdtemp(prefix="scoligait-bundle-"))
+            blobs: dict[str, bytes] = {}
+            kept = 0
+            for name, entry in manifest.files.items():
                 dest = tmp / name
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                h, n = hashlib.sha256(), 0
+                keep = verify and kept + entry.size <= limits.keep_bytes
+                parts: list[bytes] = []
                 try:
-                    with zf.open(info) as fin, open(dest, "wb") as fout:
-                        shutil.copyfileobj(fin, fout, _CHUNK)
+                    with zf.open(members[name]) as fin, open(dest, "wb") as fout:
+                        while chunk := fin.read(min(_CHUNK, entry.size + 1 - n)):
+                            n += len(chunk)
+                            if n > entry.size:  # streamed cap: never more than the signed size
+                                raise BundleLimitError(f"{src}: zip member {name} inflates past its listed "
+                                                       f"{entry.size:,} bytes; refusing it")
+                            h.update(chunk)
+                            fout.write(chunk)
+                            if keep:
+                                parts.append(chunk)
                 except (zipfile.BadZipFile, OSError, EOFError) as exc:  # CRC errors, truncated archives
                     raise BundleError(f"{src}: {name} cannot be read from the zip ({exc}); the zip is damaged") from exc
-                err = _mismatch(str(src), name, entry, dest.stat().st_size, sha256_file(dest) if verify else None)
+                err = _mismatch(where, name, entry, n, h.hexdigest() if verify else None)
                 if err:
                     raise err
-            extra = tuple(sorted(set(members) - set(manifest.files) - {MANIFEST_NAME}))
+                if keep:
+                    blobs[name] = b"".join(parts)
+                    kept += n
+            extra = tuple(sorted(set(members) - set(manifest.files) - set(RESERVED_NAMES)))
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     if extra:
         log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
-    return Bundle(src, tmp, manifest, extra, is_zip=True, tmp=tmp)
+    if mark and not check.verified:
+        _mark_unverified(manifest, check)
+    return Bundle(src, tmp, manifest, extra, is_zip=True, tmp=tmp, signature=check, blobs=blobs)
 
 
 # ----------------------------------------------------------------- writing
@@ -448,32 +731,50 @@ def _entry_of(src: FileSource) -> FileEntry:
     return FileEntry(sha256=sha256_file(p), size=p.stat().st_size)
 
 
-def write_bundle(target: str | Path, files: Mapping[str, FileSource], manifest: BundleManifest) -> Path:
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_bundle(target: str | Path, files: Mapping[str, FileSource], manifest: BundleManifest, *,
+                 signing_key: Ed25519PrivateKey | str | Path | None = None) -> Path:
     """Write a bundle folder (or a ``.zip`` when ``target`` ends in .zip) holding ``files`` and ``manifest.json``.
 
     ``files`` maps the name inside the bundle to a source path or bytes. The
     sha256 and size of every file are computed here and replace
-    ``manifest.files``. An existing folder keeps files not named here (they
-    become unlisted extras); an existing zip is replaced. Returns ``target``.
+    ``manifest.files``. With ``signing_key`` (an Ed25519 private key or its PEM
+    path) ``manifest.json.sig`` is written too; without one the bundle is
+    unsigned (a stale signature is removed) and loads only with
+    ``allow_unsigned=True`` until signed. An existing folder keeps files not
+    named here (they become unlisted extras); an existing zip is replaced.
+    Returns ``target``.
     """
     target = Path(target)
+    key = signing_key_of(signing_key)
     for name in files:
         check_member_name(name)
-        if name == MANIFEST_NAME:
-            raise BundleError("manifest.json is written by write_bundle; do not pass it in files")
+        if name in RESERVED_NAMES:
+            raise BundleError(f"{name} is written by write_bundle; do not pass it in files")
     entries = {name: _entry_of(src) for name, src in sorted(files.items())}
     try:
         manifest = BundleManifest.model_validate({**manifest.model_dump(mode="json"), "files": entries})
     except ValidationError as exc:
         raise BundleError(f"cannot write bundle {target}: {exc}") from exc
-    text = manifest.model_dump_json(indent=2) + "\n"
+    raw = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+    sig = sign_manifest(raw, key) if key is not None else None
+    if key is None:
+        log.warning("bundle %s written UNSIGNED (no signing key): it loads only with allow_unsigned=True until "
+                    "signed (python -m scoligait_edge.export --bundle %s --sign --signing-key KEY.pem)", target, target)
     if target.suffix.lower() == ".zip":
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
         os.close(fd)
         try:
             with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST_NAME, text)
+                zf.writestr(MANIFEST_NAME, raw)
+                if sig is not None:
+                    zf.writestr(SIGNATURE_NAME, sig)
                 for name, src in sorted(files.items()):
                     if isinstance(src, bytes):
                         zf.writestr(name, src)
@@ -492,10 +793,70 @@ def write_bundle(target: str | Path, files: Mapping[str, FileSource], manifest: 
             dest.write_bytes(src)
         elif not (dest.exists() and os.path.samefile(src, dest)):
             shutil.copyfile(src, dest)
-    tmp_manifest = target / (MANIFEST_NAME + ".tmp")
-    tmp_manifest.write_text(text, encoding="utf-8")
-    os.replace(tmp_manifest, target / MANIFEST_NAME)
+    if (target / SIGNATURE_NAME).exists():  # stale the moment the manifest changes
+        (target / SIGNATURE_NAME).unlink()
+    _write_atomic(target / MANIFEST_NAME, raw)
+    if sig is not None:
+        _write_atomic(target / SIGNATURE_NAME, sig)
     return target
+
+
+def _load_for_rewrite(path: Path, key: Ed25519PrivateKey | None, trusted_keys: Any) -> Bundle:
+    """Load a bundle that the exporter is about to rewrite (and re-sign): integrity checked, authenticity logged."""
+    if trusted_keys is None:
+        trusted: list[Any] = []
+    elif isinstance(trusted_keys, (str, Path, bytes)) or not isinstance(trusted_keys, Iterable):
+        trusted = [trusted_keys]
+    else:
+        trusted = list(trusted_keys)
+    if key is not None:
+        trusted.append(key.public_key())
+    bundle = load_bundle(path, trusted_keys=trusted, allow_unsigned=True, mark_unverified=False)
+    if not bundle.signature.verified:
+        log.warning("rewriting bundle %s, which is not signed by a trusted key (%s)%s", path, bundle.signature.reason,
+                    "; re-signing it vouches for its current contents" if key is not None else "")
+    if bundle.signature.status == "invalid" and key is not None:
+        bundle.close()
+        raise BundleSignatureError(f"{path}: {bundle.signature.reason}; refusing to re-sign a bundle whose signature "
+                                   "does not match (if you edited manifest.json on purpose, delete "
+                                   f"{SIGNATURE_NAME} and sign again; otherwise re-export it from its checkpoint)")
+    return bundle
+
+
+def sign_bundle(path: str | Path, signing_key: Ed25519PrivateKey | str | Path,
+                trusted_keys: Iterable[KeySource] | KeySource | None = None) -> Bundle:
+    """Sign (or re-sign) an existing bundle's manifest after verifying every file's hash; returns it reloaded.
+
+    The manifest bytes are kept as they are (only ``manifest.json.sig`` is
+    written). A bundle whose present signature does not match is refused.
+    """
+    path = Path(path)
+    key = signing_key_of(signing_key)
+    assert key is not None
+    with _load_for_rewrite(path, key, trusted_keys) as bundle:
+        if bundle.is_zip:
+            with zipfile.ZipFile(path) as zf:
+                raw = zf.read(MANIFEST_NAME)
+            files: dict[str, FileSource] = {n: bundle.read_bytes(n) for n in bundle.manifest.files}
+        else:
+            raw = (path / MANIFEST_NAME).read_bytes()
+    sig = sign_manifest(raw, key)
+    if path.is_dir():
+        _write_atomic(path / SIGNATURE_NAME, sig)
+    else:  # rewrite the zip with the same manifest bytes and the signature
+        fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(MANIFEST_NAME, raw)
+                zf.writestr(SIGNATURE_NAME, sig)
+                for name, data in sorted(files.items()):
+                    zf.writestr(name, data)  # type: ignore[arg-type]
+            os.replace(tmp_name, path)
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+    return load_bundle(path, trusted_keys=[key.public_key()])
 
 
 def update_bundle(
@@ -504,30 +865,34 @@ def update_bundle(
     *,
     formats: Mapping[str, str] | None = None,
     remove: Iterable[str] = (),
+    signing_key: Ed25519PrivateKey | str | Path | None = None,
+    trusted_keys: Iterable[KeySource] | KeySource | None = None,
     **changes: Any,
 ) -> Bundle:
-    """Add (or replace) files in a verified bundle, record them in ``formats``, re-hash, and reload it.
+    """Add (or replace) files in a bundle whose files verify, record them in ``formats``, re-hash, re-sign with
+    ``signing_key`` (unsigned without one), and reload it.
 
     ``changes`` replace top-level manifest fields (e.g. ``threshold=Threshold(...)``).
     """
     path = Path(path)
-    with load_bundle(path) as bundle:
+    key = signing_key_of(signing_key)
+    with _load_for_rewrite(path, key, trusted_keys) as bundle:
         removed = set(remove)
-        files: dict[str, FileSource] = {n: bundle.path(n) for n in bundle.manifest.files if n not in removed}
-        if bundle.is_zip:  # the temporary copy vanishes on close: read what we keep into memory
-            files = {n: Path(p).read_bytes() for n, p in files.items()}
+        files: dict[str, FileSource] = {n: bundle.read_bytes(n) for n in bundle.manifest.files if n not in removed}
         files.update(add or {})
         data = bundle.manifest.model_dump(mode="json")
         data["formats"] = {k: v for k, v in {**data["formats"], **dict(formats or {})}.items() if v not in removed}
-        for key, value in changes.items():
-            data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        for k, value in changes.items():
+            data[k] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         data["files"] = {}
         try:
             manifest = BundleManifest.model_validate(data)
         except ValidationError as exc:
             raise BundleError(f"cannot update bundle {path}: {exc}") from exc
-        write_bundle(path, files, manifest)
+        write_bundle(path, files, manifest, signing_key=key)
     for name in removed:
         if path.is_dir() and (path / name).is_file():
             (path / name).unlink()
-    return load_bundle(path)
+    trusted = [key.public_key()] if key is not None else None
+    return load_bundle(path, trusted_keys=trusted, allow_unsigned=key is None,
+                       mark_unverified=False)

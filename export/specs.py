@@ -26,7 +26,7 @@ logit painted back onto the map cells, 0 on invalid frames.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,12 @@ from scoligait_edge.kinematics.schema import NUM_FEATURES
 
 DType = Literal["float32", "float16", "bool", "uint8", "int64"]
 INPUT_ORDER = ("km", "km_mask", "video", "text", "text_mask")
+# Range limits for numbers read from a manifest: generous for any model this package makes, small enough
+# that no size computed from them (buffers, windows, engine profiles) can explode.
+MAX_WINDOW_FRAMES = 4096
+MAX_FPS = 1000.0
+MAX_DIM = 1 << 20
+Dim = Annotated[int, Field(ge=0, le=MAX_DIM)] | Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class TensorSpec(BaseModel):
@@ -41,10 +47,10 @@ class TensorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    shape: tuple[int | str, ...]
+    name: str = Field(min_length=1, max_length=128)
+    shape: tuple[Dim, ...] = Field(max_length=8)
     dtype: DType
-    description: str = ""
+    description: str = Field(default="", max_length=1000)
 
     def describe(self) -> str:
         dims = ", ".join(str(d) for d in self.shape)
@@ -102,5 +108,5 @@ class WindowSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    frames: int = Field(ge=1)
-    fps: float = Field(gt=0)
+    frames: int = Field(ge=1, le=MAX_WINDOW_FRAMES)
+    fps: float = Field(gt=0, le=MAX_FPS, allow_inf_nan=False)

@@ -18,6 +18,15 @@ beside the engines makes rebuilds fast. The plan file is the raw serialized
 engine (``trtexec --loadEngine`` and ``trt.Runtime`` read it as is); its
 metadata lives in a sidecar ``<engine>.json``, never prepended to the plan.
 
+Integrity: engines are built from the ONNX bytes the bundle verified (never
+re-read from the path), the sidecar records the plan's sha256 and size, and
+:func:`load_engine` reads the plan once, checks it against that record and
+hands those same bytes to ``deserialize_cuda_engine``; a plan that does not
+match (or a sidecar without the record, from an older version) is rebuilt. The
+record sits beside the engine, so it catches a corrupted or swapped plan, not
+someone who can rewrite both files: keep ``cache_dir`` where only the runtime
+user can write when that matters (for a zip bundle it is a per-user cache).
+
 Importing this module does not need TensorRT; calling into it without
 TensorRT raises :class:`OptionalDependencyError` with the install command.
 """
@@ -25,6 +34,7 @@ TensorRT raises :class:`OptionalDependencyError` with the install command.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
@@ -139,13 +149,64 @@ class EngineMetadata:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     built_at: str = ""
     scoligait_edge: str = __version__
+    engine_sha256: str = ""
+    """sha256 of the serialized plan, checked before every deserialisation"""
+    engine_size: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def read(cls, path: str | Path) -> EngineMetadata:
-        return cls(**json.loads(Path(path).read_text()))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+        if len(raw) > MAX_SIDECAR_BYTES:
+            raise ValueError(f"{path} is over {MAX_SIDECAR_BYTES} bytes; not an engine sidecar")
+        return cls(**json.loads(raw))
+
+
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def write_engine_cache(engine_path: str | Path, plan: bytes, meta: EngineMetadata) -> EngineMetadata:
+    """Write the plan and its sidecar (with the plan's sha256 and size); returns the completed metadata."""
+    engine_path = Path(engine_path)
+    meta.engine_sha256, meta.engine_size = hashlib.sha256(plan).hexdigest(), len(plan)
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = engine_path.with_name(engine_path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(plan)
+    os.replace(tmp, engine_path)
+    side = sidecar_path(engine_path)
+    side_tmp = side.with_name(side.name + ".tmp")
+    side_tmp.write_text(meta.to_json())
+    os.replace(side_tmp, side)
+    return meta
+
+
+def read_engine_cache(engine_path: str | Path) -> tuple[EngineMetadata, bytes] | None:
+    """The cached plan's metadata and bytes if its sha256 matches the sidecar's record, else None (logged)."""
+    engine_path = Path(engine_path)
+    side = sidecar_path(engine_path)
+    if not (engine_path.is_file() and side.is_file()):
+        return None
+    try:
+        meta = EngineMetadata.read(side)
+    except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError; unknown keys a TypeError
+        log.warning("TensorRT engine sidecar %s is unreadable (%s); the engine will be rebuilt", side, exc)
+        return None
+    if not re.fullmatch(r"[0-9a-f]{64}", meta.engine_sha256 or ""):
+        log.warning("TensorRT engine %s has no sha256 record in %s (written by an older version); rebuilding it",
+                    engine_path, side.name)
+        return None
+    with open(engine_path, "rb") as f:
+        plan = f.read(meta.engine_size + 1)
+    digest = hashlib.sha256(plan).hexdigest()
+    if len(plan) != meta.engine_size or digest != meta.engine_sha256:
+        log.warning("TensorRT engine %s does not match the sha256 recorded in %s (%s... != %s...): it was modified "
+                    "or corrupted; rebuilding it", engine_path, side.name, digest[:12], meta.engine_sha256[:12])
+        return None
+    return meta, plan
 
 
 def sidecar_path(engine_path: str | Path) -> Path:
@@ -183,19 +244,41 @@ def build_engine(
     timing_cache: str | Path | None = None,
     workspace_bytes: int = 1 << 30,
     device: DeviceInfo | None = None,
+    onnx_bytes: bytes | None = None,
 ) -> EngineMetadata:
     """Build a serialized engine from ``onnx_path`` and write it plus its sidecar JSON.
 
     ``onnx_path`` must be the fp16 graph when the network is strongly typed and
     ``precision="fp16"`` (always so on TensorRT 11+), the fp32 graph otherwise.
     ``strongly_typed`` None = the version's natural choice (False on 10, True on 11+).
+    ``onnx_bytes``: parse these (e.g. a bundle's verified bytes); ``onnx_path`` then only names them.
     """
+    return _build_engine(onnx_path, engine_path, precision=precision, strongly_typed=strongly_typed, batch=batch,
+                         text_tokens=text_tokens, timing_cache=timing_cache, workspace_bytes=workspace_bytes,
+                         device=device, onnx_bytes=onnx_bytes)[0]
+
+
+def _build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    *,
+    precision: Precision,
+    strongly_typed: bool | None,
+    batch: ProfileRange,
+    text_tokens: ProfileRange,
+    timing_cache: str | Path | None,
+    workspace_bytes: int,
+    device: DeviceInfo | None,
+    onnx_bytes: bytes | None,
+) -> tuple[EngineMetadata, bytes]:
+    """:func:`build_engine`, also returning the plan bytes it wrote (so nobody re-reads them from disk)."""
     trt = require_tensorrt()
-    from scoligait_edge.export.bundle import sha256_file
 
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
-    if not onnx_path.is_file():
-        raise BackendError(f"cannot build a TensorRT engine: {onnx_path} not found")
+    if onnx_bytes is None:
+        if not onnx_path.is_file():
+            raise BackendError(f"cannot build a TensorRT engine: {onnx_path} not found")
+        onnx_bytes = onnx_path.read_bytes()
     major = tensorrt_major(trt)
     if strongly_typed is None:
         strongly_typed = major >= 11
@@ -210,7 +293,7 @@ def build_engine(
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)  # ignored (always on) in 11+
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
+    if not parser.parse(onnx_bytes, str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise BackendError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
     config = builder.create_builder_config()
@@ -257,14 +340,11 @@ def build_engine(
 
     log.info("building TensorRT %s %s engine (%s) from %s on %s (sm %s)", trt.__version__, precision, typing,
              onnx_path.name, device.name, device.compute_capability)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
         raise BackendError(f"TensorRT {trt.__version__} failed to build an engine from {onnx_path} (see its log)")
+    plan = bytes(memoryview(serialized))
     engine_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = engine_path.with_name(engine_path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(memoryview(plan))
-    os.replace(tmp, engine_path)
     if timing_cache is not None:
         data = config.get_timing_cache().serialize()
         tc_tmp = Path(str(timing_cache) + ".tmp")
@@ -274,12 +354,11 @@ def build_engine(
     meta = EngineMetadata(
         tensorrt_version=str(trt.__version__), device_name=device.name,
         compute_capability=device.compute_capability, precision=precision, typing=typing,
-        onnx_file=onnx_path.name, onnx_sha256=sha256_file(onnx_path), batch=asdict(batch),
+        onnx_file=onnx_path.name, onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(), batch=asdict(batch),
         text_tokens=asdict(text_tokens), inputs=inputs_meta, outputs=outputs_meta,
         built_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    sidecar_path(engine_path).write_text(meta.to_json())
-    return meta
+    return write_engine_cache(engine_path, plan, meta), plan
 
 
 def ensure_engine(
@@ -296,7 +375,31 @@ def ensure_engine(
     """The cached engine for ``bundle`` on this device, TensorRT version and precision; built if absent or stale.
 
     Cached under ``bundle.engine_cache_dir()`` (``<bundle>/engines`` for a
-    folder) with a shared ``timing.cache``. Returns ``(engine path, metadata)``.
+    folder) with a shared ``timing.cache``. Returns ``(engine path, metadata)``;
+    :func:`load_engine` also returns the verified plan bytes (what to deserialise).
+    """
+    path, meta, _ = load_engine(bundle, precision, device_index=device_index, strongly_typed=strongly_typed,
+                                batch=batch, text_tokens=text_tokens, cache_dir=cache_dir, rebuild=rebuild)
+    return path, meta
+
+
+def load_engine(
+    bundle: Any,
+    precision: Precision = "fp32",
+    *,
+    device_index: int = 0,
+    strongly_typed: bool | None = None,
+    batch: ProfileRange = ProfileRange(),
+    text_tokens: ProfileRange = ProfileRange(1, 4, 16),
+    cache_dir: str | Path | None = None,
+    rebuild: bool = False,
+) -> tuple[Path, EngineMetadata, bytes]:
+    """:func:`ensure_engine` plus the plan bytes, read once and checked against the sha256 in the sidecar.
+
+    A cached plan is used only when its sidecar matches this ONNX (by the
+    bundle's verified sha256), TensorRT version, device and profile *and* the
+    plan's bytes match the recorded sha256; otherwise the engine is rebuilt
+    from the bundle's verified ONNX bytes.
     """
     trt = require_tensorrt()
     from scoligait_edge.export.bundle import Bundle, load_bundle
@@ -311,18 +414,17 @@ def ensure_engine(
     device = cuda_device_info(device_index)
     cache = Path(cache_dir) if cache_dir is not None else bundle.engine_cache_dir()
     engine = cache / engine_file_name(device, str(trt.__version__), precision, onnx_sha)
-    side = sidecar_path(engine)
-    if engine.is_file() and side.is_file() and not rebuild:
-        try:
-            meta = EngineMetadata.read(side)
+    if not rebuild:
+        cached = read_engine_cache(engine)
+        if cached is not None:
+            meta, plan = cached
             fresh = (meta.onnx_sha256 == onnx_sha and meta.tensorrt_version == str(trt.__version__)
                      and meta.device_name == device.name and meta.compute_capability == device.compute_capability
                      and meta.batch == asdict(batch) and meta.text_tokens == asdict(text_tokens))
-        except (ValueError, TypeError, json.JSONDecodeError):
-            fresh = False
-        if fresh:
-            log.info("using cached TensorRT engine %s", engine)
-            return engine, meta
-    meta = build_engine(onnx_path, engine, precision=precision, strongly_typed=typed, batch=batch,
-                        text_tokens=text_tokens, timing_cache=cache / "timing.cache", device=device)
-    return engine, meta
+            if fresh:
+                log.info("using cached TensorRT engine %s (sha256 %s... verified)", engine, meta.engine_sha256[:12])
+                return engine, meta, plan
+    meta, plan = _build_engine(onnx_path, engine, precision=precision, strongly_typed=typed, batch=batch,
+                               text_tokens=text_tokens, timing_cache=cache / "timing.cache", workspace_bytes=1 << 30,
+                               device=device, onnx_bytes=bundle.format_bytes(fmt))
+    return engine, meta, plan

@@ -123,9 +123,17 @@ def load_backend(
     backend: BackendName = "auto",
     precision: Precision = "fp32",
     device: str | None = None,
+    *,
+    trusted_keys: Any = None,
+    allow_unsigned: bool = False,
     **options: Any,
 ) -> BackendBase:
     """Open ``bundle`` (a :class:`Bundle` or a bundle folder/zip path, verified) with one backend.
+
+    A path is loaded with :func:`~scoligait_edge.export.bundle.load_bundle`
+    (``trusted_keys`` and ``allow_unsigned`` go to it: an unsigned or
+    unknown-key bundle is refused unless ``allow_unsigned=True``). Every backend
+    is given the bytes the bundle verified, not a path.
 
     ``backend="auto"`` takes the first that works of TensorRT, ONNX Runtime
     CUDA, ONNX Runtime CPU, torch (restricted by ``device``: ``"cpu"``,
@@ -138,7 +146,7 @@ def load_backend(
     if precision not in ("fp32", "fp16"):
         raise BackendError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
     if not isinstance(bundle, Bundle):
-        bundle = load_bundle(bundle)
+        bundle = load_bundle(bundle, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned)
     if backend == "tensorrt":
         from scoligait_edge.export.tensorrt import require_tensorrt
 

@@ -1,5 +1,9 @@
 """ONNX Runtime backend: CPU, CUDA or TensorRT execution providers; fp32 / fp16 ONNX graphs or ``.ort`` files.
 
+Bundles: :meth:`OnnxRuntimeBackend.from_bundle` hands ONNX Runtime the bytes
+the bundle verified at load time (``InferenceSession(bytes)``), never the path,
+so a model file replaced on disk after ``load_bundle`` is never the one that runs.
+
 fp16 graphs: ONNX Runtime 1.32 can segfault while *creating* a session for an
 fp16 model with cross-attention pooling at ``ORT_ENABLE_ALL`` (the NCHWc layout
 transformer). Every fp16 session made here therefore disables
@@ -34,14 +38,15 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _is_fp16_graph(path: Path) -> bool:
-    """True if the ONNX file stores fp16 weights (or says so in its metadata)."""
+def _is_fp16_graph(path: Path, data: bytes | None = None) -> bool:
+    """True if the ONNX file (or ``data``, its bytes) stores fp16 weights (or says so in its metadata)."""
     if path.suffix == ".ort":
         return ".fp16" in path.name
     import onnx
 
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        proto = (onnx.load_model_from_string(data) if data is not None
+                 else onnx.load(str(path), load_external_data=False))
     except Exception:  # noqa: BLE001 - let ONNX Runtime report the corrupt file with our message below
         return ".fp16" in path.name
     if any(p.key == "precision" and p.value == "fp16" for p in proto.metadata_props):
@@ -68,7 +73,9 @@ class OnnxRuntimeBackend(BackendBase):
     CUDA when available else CPU. ``threads`` sets intra-op threads (None = ORT's
     default); ``graph_optimization_level`` one of disable/basic/extended/all.
     ``inputs``/``outputs`` (from a bundle manifest) are checked against the
-    file; without them they are read from the session.
+    file; without them they are read from the session. ``model_bytes``: run
+    these bytes (``model_path`` then only names them in messages and says
+    whether they are ``.ort``).
     """
 
     def __init__(
@@ -84,13 +91,14 @@ class OnnxRuntimeBackend(BackendBase):
         inputs: Sequence[TensorSpec] | None = None,
         outputs: Sequence[TensorSpec] | None = None,
         engine_cache_dir: str | Path | None = None,
+        model_bytes: bytes | None = None,
     ) -> None:
         import onnxruntime as ort
 
         path = Path(model_path)
-        if not path.is_file():
+        if model_bytes is None and not path.is_file():
             raise BackendError(f"model file not found: {path}")
-        is_fp16 = _is_fp16_graph(path)
+        is_fp16 = _is_fp16_graph(path, model_bytes)
         if precision is None:
             precision = "fp16" if is_fp16 else "fp32"
         elif (precision == "fp16") != is_fp16:
@@ -136,8 +144,11 @@ class OnnxRuntimeBackend(BackendBase):
         if is_fp16 and graph_optimization_level == "all":
             disabled += [o for o in FP16_DISABLED_OPTIMIZERS if o not in disabled]
         kwargs = {"disabled_optimizers": disabled} if disabled else {}
+        if model_bytes is not None and path.suffix == ".ort":
+            so.add_session_config_entry("session.load_model_format", "ORT")
         try:
-            self._session = ort.InferenceSession(str(path), so, providers=providers, **kwargs)
+            model: str | bytes = model_bytes if model_bytes is not None else str(path)
+            self._session = ort.InferenceSession(model, so, providers=providers, **kwargs)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
@@ -171,7 +182,10 @@ class OnnxRuntimeBackend(BackendBase):
     def from_bundle(
         cls, bundle: Any, precision: Precision = "fp32", *, model_format: str | None = None, **kwargs: Any
     ) -> OnnxRuntimeBackend:
-        """Open the bundle's ``onnx`` (fp32), ``onnx-fp16`` (fp16) or, with ``model_format="ort"``, ``.ort`` model."""
+        """Open the bundle's ``onnx`` (fp32), ``onnx-fp16`` (fp16) or, with ``model_format="ort"``, ``.ort`` model.
+
+        The session is made from the bytes the bundle verified (:meth:`Bundle.format_bytes`), not from the path.
+        """
         from scoligait_edge.export.bundle import Bundle, load_bundle
 
         if not isinstance(bundle, Bundle):
@@ -180,7 +194,7 @@ class OnnxRuntimeBackend(BackendBase):
         path = bundle.format_path(fmt)
         kwargs.setdefault("engine_cache_dir", bundle.engine_cache_dir() / "ort-trt")
         return cls(path, precision=precision, inputs=bundle.manifest.inputs, outputs=bundle.manifest.outputs,
-                   **kwargs)
+                   model_bytes=bundle.format_bytes(fmt), **kwargs)
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:

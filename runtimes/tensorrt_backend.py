@@ -1,8 +1,9 @@
 """TensorRT backend (TensorRT 10 and 11): named I/O tensors, ``set_input_shape``, ``execute_async_v3``.
 
-The engine comes from :func:`scoligait_edge.export.tensorrt.ensure_engine`
-(built on this device from the bundle's ONNX and cached per device, compute
-capability and TensorRT version). Device buffers and the CUDA stream are
+The engine comes from :func:`scoligait_edge.export.tensorrt.load_engine`
+(built on this device from the bundle's verified ONNX bytes and cached per
+device, compute capability and TensorRT version); the plan is deserialised
+from the bytes whose sha256 was just checked against its sidecar. Device buffers and the CUDA stream are
 torch's (torch with CUDA is the one GPU dependency here). Importing this
 module needs neither TensorRT nor torch; constructing the backend without
 TensorRT raises :class:`OptionalDependencyError` with the install command.
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, ensure_engine, require_tensorrt
+from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, load_engine, require_tensorrt
 from scoligait_edge.runtimes.base import BackendBase, Precision
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,14 @@ class TensorRTBackend(BackendBase):
         self._torch, self._trt = torch, trt
         self._dev = torch.device("cuda", device_index)
         with torch.cuda.device(self._dev):
-            self.engine_path, self.engine_metadata = ensure_engine(
+            # the plan bytes checked against the sha256 in its sidecar (built from the bundle's verified ONNX bytes)
+            self.engine_path, self.engine_metadata, plan = load_engine(
                 bundle, precision, device_index=device_index, strongly_typed=strongly_typed, batch=batch,
                 text_tokens=text_tokens, cache_dir=cache_dir, rebuild=rebuild)
             self._logger = trt.Logger(trt.Logger.WARNING)
             self._runtime = trt.Runtime(self._logger)
-            self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            self._engine = self._runtime.deserialize_cuda_engine(plan)
+            del plan
             if self._engine is None:
                 raise BackendError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path}; delete it "
                                    "and its .json to rebuild")

@@ -4,12 +4,18 @@ fp16 uses ``torch.autocast``, which keeps LayerNorm and softmax in fp32 the same
 way the fp16 ONNX graph does. With ``cuda_graphs=True`` each (batch size,
 sentence count) shape is captured once into a CUDA graph and replayed, which
 removes the per-kernel launch cost that dominates small batches.
+
+:meth:`TorchBackend.from_bundle` rebuilds the model from the safetensors bytes
+the bundle verified at load time (``safetensors.torch.load(bytes)``), not from
+the file, so a checkpoint replaced on disk after ``load_bundle`` never runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import struct
 from collections import OrderedDict
 from typing import Any
 
@@ -31,6 +37,49 @@ def _torch() -> Any:
         raise OptionalDependencyError("the torch backend needs PyTorch: `pip install 'scoligait-edge[train]'` "
                                       "(or `pip install torch safetensors`)") from exc
     return torch
+
+
+def model_from_checkpoint_bytes(data: bytes, expected_config: Any, name: str = "model.safetensors") -> Any:
+    """A model rebuilt from the bytes of a checkpoint written by ``save_checkpoint``, checked like
+    :func:`scoligait_edge.models.load_checkpoint` does (format, model kind, knowledge-map schema, config equal to
+    ``expected_config``, every tensor present) but never reading a file."""
+    _torch()
+    from safetensors.torch import load as load_safetensors
+
+    from scoligait_edge.kinematics.schema import schema_hash
+    from scoligait_edge.models.io import FORMAT, MODEL_KINDS, CheckpointError
+
+    try:
+        (n,) = struct.unpack("<Q", data[:8])
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+    except (struct.error, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from exc
+    kind = meta.get("model")
+    if meta.get("format") != FORMAT or kind not in MODEL_KINDS:
+        raise CheckpointError(f"{name} is not a {FORMAT} checkpoint (metadata: {sorted(meta)})")
+    if meta.get("schema_hash") != schema_hash():
+        raise CheckpointError(f"{name} was trained on another knowledge-map schema "
+                              f"({str(meta.get('schema_hash', '?'))[:12]} vs {schema_hash()[:12]})")
+    config_cls, model_cls = MODEL_KINDS[kind]
+    try:
+        config = config_cls.model_validate_json(meta["config"])
+    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError or a missing key
+        raise CheckpointError(f"{name}: stored config is invalid for this version: {exc}") from exc
+    if type(expected_config) is not type(config):
+        raise CheckpointError(f"{name} holds a {kind}, expected {type(expected_config).__name__}")
+    have, want = config.model_dump(mode="json"), expected_config.model_dump(mode="json")
+    diff = [f"{k}: {have.get(k)!r} != {want.get(k)!r}" for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+    if diff:
+        raise CheckpointError(f"{name} config differs from the manifest's: " + "; ".join(diff))
+    model = model_cls(config)
+    try:
+        state = load_safetensors(data)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{name} does not fit {kind}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.eval()
 
 
 class TorchBackend(BackendBase):
@@ -67,14 +116,15 @@ class TorchBackend(BackendBase):
 
     @classmethod
     def from_bundle(cls, bundle: Any, precision: Precision = "fp32", **kwargs: Any) -> TorchBackend:
-        """Load the bundle's safetensors checkpoint (its config must equal the manifest's)."""
+        """Build the model from the bundle's verified safetensors bytes (its config must equal the manifest's)."""
         from scoligait_edge.export.bundle import Bundle, load_bundle
-        from scoligait_edge.models import CheckpointError, load_checkpoint
+        from scoligait_edge.models import CheckpointError
 
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)
         try:
-            model = load_checkpoint(bundle.checkpoint_stem, expected_config=bundle.manifest.model_config_object())
+            model = model_from_checkpoint_bytes(bundle.format_bytes("checkpoint"),
+                                                bundle.manifest.model_config_object(), bundle.manifest.formats["checkpoint"])
         except CheckpointError as exc:
             raise BackendError(f"bundle {bundle.source}: {exc}") from exc
         return cls(model, precision=precision, **kwargs)

@@ -54,6 +54,16 @@ class BundleError(ScoliGaitError, ValueError):
     """A model bundle is missing, tampered with, unsafe, or made for another schema; the message says which file."""
 
 
+class BundleSignatureError(BundleError):
+    """A bundle is unsigned, signed by a key that is not trusted, or its signature does not match its manifest
+    (or a signing/verification key cannot be read); the message says which and how to trust or opt out."""
+
+
+class BundleLimitError(BundleError):
+    """A bundle exceeds a safety limit (manifest size or nesting depth, file or zip member size, member count,
+    total size) or a manifest number is out of range; refused before anything large is read or written."""
+
+
 class BackendError(ScoliGaitError, RuntimeError):
     """An inference backend cannot load its model or was given inputs that do not match the model's inputs."""
 

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--rtsp", metavar="URL")
     src.add_argument("--images", type=Path, metavar="DIR")
     p.add_argument("--bundle", type=Path, default=None, help="model bundle folder or zip (default: the demo model)")
+    p.add_argument("--allow-unsigned-bundle", action="store_true", help="load a bundle that is unsigned or signed by "
+                   "an untrusted key (logged as a warning; its provenance notice is marked UNVERIFIED)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
     p.add_argument("--pose-model", default="full", help="lite, full or the path of a .task bundle")
@@ -67,7 +69,13 @@ def main(argv: list[str] | None = None, *, capture_factory=None) -> int:
         args.video = sample_video_path()
         print(f"No source given: screening the bundled sample video {args.video.name} (BSD-3, sports2d).")
     try:
-        screener = Screener(args.bundle, backend=args.backend, pose_model=args.pose_model, precision=args.precision,
+        bundle = args.bundle
+        if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
+            from scoligait_edge.export.bundle import load_bundle
+            from scoligait_edge.screener import demo_bundle_path
+
+            bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
+        screener = Screener(bundle, backend=args.backend, pose_model=args.pose_model, precision=args.precision,
                             roi=roi, hop=args.hop, threads=args.threads)
     except (ScoliGaitError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -108,6 +108,7 @@ def calibrate_head(model, windows: dict[str, np.ndarray]) -> None:
 def build_tiny_bundle(root: Path) -> TinyBundle:
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
     from scoligait_edge.models import save_checkpoint
+    from tests.signing_helpers import fixture_signing_key
 
     model = make_model()
     windows = all_windows()
@@ -122,5 +123,5 @@ def build_tiny_bundle(root: Path) -> TinyBundle:
     bundle_dir = root / "bundle"
     create_bundle(ckpt, bundle_dir, threshold=0.5, threshold_source="test fixture: logits centred on 0",
                   provenance=SIMULATED_PROVENANCE, sentence_table=table, reference_statistics=stats,
-                  formats=["onnx", "onnx-fp16", "ort"], report=lambda s: None)
+                  formats=["onnx", "onnx-fp16", "ort"], report=lambda s: None, signing_key=fixture_signing_key())
     return TinyBundle(bundle_dir, ckpt, model, windows)

@@ -30,6 +30,7 @@ def build_screening_bundle(root: Path) -> Path:
     from scoligait_edge.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
     from scoligait_edge.text import fit_reference
     from scoligait_edge.text.embeddings import default_embedding_table
+    from tests.signing_helpers import fixture_signing_key
 
     torch.manual_seed(0)
     cfg = ScreeningModelConfig(modalities="km+video+text", fusion="cat_latent", fusion_blocks=1, dim=32, heads=2,
@@ -47,5 +48,5 @@ def build_screening_bundle(root: Path) -> Path:
     np.save(table, default_embedding_table().embeddings, allow_pickle=False)
     create_bundle(ckpt, root / "bundle", threshold=0.5, threshold_source="test fixture (random model)",
                   provenance=SIMULATED_PROVENANCE, sentence_table=table, reference_statistics=stats,
-                  formats=["onnx"], report=lambda s: None)
+                  formats=["onnx"], report=lambda s: None, signing_key=fixture_signing_key())
     return root / "bundle"

@@ -35,7 +35,9 @@ from scoligait_edge.export import (  # noqa: E402
 from scoligait_edge.kinematics.schema import NUM_FEATURES, schema_hash  # noqa: E402
 from scoligait_edge.runtimes import load_backend  # noqa: E402
 from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
+from scoligait_edge.export.signing import SIGNATURE_NAME  # noqa: E402
 from tests.export_helpers import T  # noqa: E402
+from tests.signing_helpers import fixture_signing_key, resign  # noqa: E402
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -206,7 +208,8 @@ def test_bundle_manifest_lists_and_hashes_every_file(tiny_bundle):
     m = bundle.manifest
     on_disk = {p.name for p in tiny_bundle.path.iterdir() if p.is_file()} | {
         f"text/{p.name}" for p in (tiny_bundle.path / "text").iterdir()}
-    assert set(m.files) == on_disk - {MANIFEST_NAME}
+    assert set(m.files) == on_disk - {MANIFEST_NAME, SIGNATURE_NAME}
+    assert bundle.signature.verified and bundle.signature.status == "verified"
     assert set(m.formats) == {"checkpoint", "checkpoint-config", "onnx", "onnx-fp16", "ort", "ort-operators"}
     assert m.feature_schema.hash == schema_hash() and m.bundle_schema_version == 1
     assert m.window.frames == T and m.window.fps == 30.0
@@ -291,6 +294,8 @@ def test_manifest_path_traversal_is_refused(tiny_bundle, tmp_path):
     man = json.loads((b / MANIFEST_NAME).read_text())
     man["files"]["../outside.bin"] = man["files"].pop("model.ort")
     (b / MANIFEST_NAME).write_text(json.dumps(man))
+    _expect_refused(b, "signature", "modified after signing")
+    resign(b)  # even a signed manifest may not name files outside the bundle
     _expect_refused(b, "path traversal")
 
 
@@ -300,14 +305,17 @@ def test_other_feature_schema_or_bundle_version_is_refused(tiny_bundle, tmp_path
     man = json.loads(original)
     man["feature_schema"] = {"version": "kkm-0.9", "hash": "0" * 64}
     (b / MANIFEST_NAME).write_text(json.dumps(man))
+    resign(b)  # signed, but for another schema
     msg = _expect_refused(b, "kkm-0.9", "knowledge-map schema")
     assert schema_hash()[:12] in msg
     assert load_bundle(b, check_schema=False).manifest.feature_schema.version == "kkm-0.9"
     man = json.loads(original)
     man["bundle_schema_version"] = 2
     (b / MANIFEST_NAME).write_text(json.dumps(man))
+    resign(b)
     _expect_refused(b, "bundle schema version 2", "reads version 1")
     (b / MANIFEST_NAME).write_text("{not json")
+    resign(b)
     _expect_refused(b, "not valid JSON")
     (b / MANIFEST_NAME).unlink()
     _expect_refused(b, "no manifest.json")
@@ -327,11 +335,13 @@ def test_cli_creates_a_zip_bundle_from_a_checkpoint_and_adds_formats(tiny_bundle
 
     z = tmp_path / "demo.zip"
     rc = main(["--checkpoint", str(tiny_bundle.checkpoint), "--bundle", str(z), "--threshold", "0.4",
-               "--threshold-source", "validation split (test)", "--simulated", "--formats", "onnx"])
+               "--threshold-source", "validation split (test)", "--simulated", "--formats", "onnx",
+               "--signing-key", str(fixture_signing_key())])
     assert rc == 0
     out = capsys.readouterr().out
     assert "max |torch - onnxruntime|" in out and "model.onnx" in out
-    assert main(["--bundle", str(z), "--formats", "ort"]) == 0  # adds to the zip, re-hashing the manifest
+    assert main(["--bundle", str(z), "--formats", "ort", "--signing-key", str(fixture_signing_key())]) == 0
+    # ^ adds to the zip, re-hashing and re-signing the manifest
     assert "max |onnx - ort| = 0.00e+00" in capsys.readouterr().out
     with load_bundle(z) as bundle:
         assert set(bundle.manifest.formats) >= {"checkpoint", "onnx", "ort", "ort-operators"}

@@ -22,6 +22,7 @@ from scoligait_edge.runtimes import Backend, load_backend  # noqa: E402
 from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend, available_providers  # noqa: E402
 from scoligait_edge.runtimes.torch_backend import TorchBackend  # noqa: E402
 from tests.export_helpers import T  # noqa: E402
+from tests.signing_helpers import fixture_signing_key  # noqa: E402
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -175,7 +176,7 @@ def test_bundle_without_a_format_or_with_a_damaged_model_is_refused(tiny_bundle,
 
     shutil.rmtree(b)
     shutil.copytree(tiny_bundle.path, b)
-    update_bundle(b, remove=["model.fp16.onnx"])
+    update_bundle(b, remove=["model.fp16.onnx"], signing_key=fixture_signing_key())
     with pytest.raises(BundleError, match="no 'onnx-fp16' model .*--formats onnx-fp16"):
         load_backend(b, "onnxruntime", "fp16")
 
