@@ -51,8 +51,7 @@ class KnowledgeMap:
     ``valid[t]`` is False where the subject's core joints were missing or the
     trailing window held fewer than ``MIN_CROSS_FRAMES`` valid frames (the
     warm-up at the start of a clip or after a long gap); such rows are all
-    zeros. NaN never
-    appears in ``values``.
+    zeros. NaN never appears in ``values``.
     """
 
     values: np.ndarray
@@ -143,7 +142,7 @@ def _batch_velocity(vpoints: np.ndarray, ok: np.ndarray, size: np.ndarray) -> np
     n = vpoints.shape[0]
     flat = vpoints.reshape(n, -1)
     out = np.zeros_like(flat)
-    done = ~ok.copy()
+    done = ~ok  # frames that already have their velocity (0 where the frame itself is invalid)
     for step in range(VELOCITY_STEP, 0, -1):
         if n <= step:
             continue
