@@ -273,11 +273,8 @@ def _loop(args, screener, stop: threading.Event, received: list[int], notices: l
     outside the loop.
     """
     from scoligait_edge.errors import VideoReadError
-    from scoligait_edge.stream.sources import SourceState, open_source
+    from scoligait_edge.stream.sources import open_source
     from scoligait_edge.viz.overlay import OverlayVideoWriter, draw_overlay
-
-    def on_state(event) -> None:
-        log.warning("%s", event.message) if event.state in (SourceState.LOST, SourceState.RETRYING) else log.info("%s", event.message)
 
     def emit(results) -> None:
         nonlocal probability, top
@@ -295,7 +292,7 @@ def _loop(args, screener, stop: threading.Event, received: list[int], notices: l
         return "interrupted", None, notes
     try:
         source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
-                             max_frames=args.max_frames, capture_factory=capture_factory, on_state=on_state)
+                             max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its state changes
     except (ScoliGaitError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ("interrupted" if stop.is_set() else "done"), str(exc), notes
