@@ -222,22 +222,33 @@ def _main(argv, stop: threading.Event, received: list[int], capture_factory) -> 
 
 def _session(args, roi, writer, stop: threading.Event, received: list[int], capture_factory) -> int:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.screener import Screener
+    from scoligait_edge.stream.sources import open_source
 
     if args.camera is None and args.video is None and args.rtsp is None and args.images is None:
         args.video = sample_video_path()
         print(f"No source given: screening the bundled sample video {args.video.name} (BSD-3, sports2d).")
+    # The source first: a missing file or a wrong camera index is one line, not a model load and a line.
     try:
+        source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
+                             max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its states
+        if args.camera is not None:
+            source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
+    except (ScoliGaitError, ValueError, OSError) as exc:
+        return _error(str(exc))
+    try:
+        from scoligait_edge.screener import Screener
+
         screener = Screener(args.bundle, backend=args.backend, pose_model=args.pose_model, precision=args.precision,
                             roi=roi, hop=args.hop, threads=args.threads or None)
     except (ScoliGaitError, ValueError, OSError) as exc:
+        source.close()
         return _error(str(exc))
     notices = [f"Model: {screener.provenance}", SCREENING_NOTICE]
     for line in notices:
         print(line)
     failed = False
     with screener:
-        status, source_error, notes = _loop(args, screener, stop, received, notices, capture_factory, writer)
+        status, source_error, notes = _loop(args, screener, source, stop, received, notices, writer)
         summary = screener.summary()
         if notes:
             summary = summary.model_copy(update={"notes": [*summary.notes, *notes]})
@@ -262,7 +273,7 @@ def _session(args, roi, writer, stop: threading.Event, received: list[int], capt
     return EXIT_OK if summary.decision is not None else EXIT_NOTHING_SCREENED
 
 
-def _loop(args, screener, stop: threading.Event, received: list[int], notices: list[str], capture_factory,
+def _loop(args, screener, source, stop: threading.Event, received: list[int], notices: list[str],
           writer) -> tuple[str, str | None, list[str]]:
     """Frames -> screener -> JSONL / overlay, then the last window from ``finish()``.
 
@@ -273,7 +284,6 @@ def _loop(args, screener, stop: threading.Event, received: list[int], notices: l
     outside the loop.
     """
     from scoligait_edge.errors import VideoReadError
-    from scoligait_edge.stream.sources import open_source
     from scoligait_edge.viz.overlay import OverlayVideoWriter, draw_overlay
 
     def emit(results) -> None:
@@ -288,14 +298,9 @@ def _loop(args, screener, stop: threading.Event, received: list[int], notices: l
     notes: list[str] = []
     probability, top = None, []
     if stop.is_set():  # a signal during model loading: nothing to read
+        source.close()
         _announce_stop(received)
         return "interrupted", None, notes
-    try:
-        source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
-                             max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its state changes
-    except (ScoliGaitError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ("interrupted" if stop.is_set() else "done"), str(exc), notes
     video_out = OverlayVideoWriter(args.save_video, fps=source.nominal_fps or 30.0) if args.save_video else None
     show = not args.headless
     last_image = None

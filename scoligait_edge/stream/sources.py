@@ -39,7 +39,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.errors import VideoReadError
-from scoligait_edge.kinematics.resample import check_fps
 from scoligait_edge.stream.video_file import (
     DEFAULT_FPS,
     VideoFrame,
@@ -141,6 +140,14 @@ class VideoFileSource(FrameSource):
 
     def close(self) -> None:
         self._frames.close()  # releases the capture if iteration had started
+
+
+def check_fps(fps: object) -> float:
+    """:func:`scoligait_edge.kinematics.resample.check_fps`, imported when needed (the kinematics package
+    pulls in scipy: a camera that fails to open should not wait for that)."""
+    from scoligait_edge.kinematics.resample import check_fps as check
+
+    return check(fps)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -438,7 +445,7 @@ class CameraSource(FrameSource):
         if not self._try_open():
             if not self.retry.retry_on_start:
                 self._fail(f"Cannot open {self.name}: is it connected, the index/URL right, and no other "
-                           "program using it?")
+                           "program using it?", level=logging.INFO)  # raised to the caller: logged there, once
                 raise self._error  # type: ignore[misc]
             if not self.reader_thread:
                 try:
@@ -547,9 +554,9 @@ class CameraSource(FrameSource):
             except Exception:  # a broken UI callback must not kill the camera
                 log.exception("%s: on_state callback failed", self.name)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, level: int = logging.ERROR) -> None:
         self._error = VideoReadError(message)
-        self._emit(SourceState.FAILED, message, level=logging.ERROR)
+        self._emit(SourceState.FAILED, message, level=level)
         with self._cond:
             self._ended = True  # readers raise the error instead of waiting forever
             self._cond.notify_all()
