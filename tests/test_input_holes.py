@@ -211,3 +211,22 @@ def test_backend_options_are_filtered_per_backend(monkeypatch):
     assert seen == {"tensorrt": {}, "onnxruntime": {"threads": 1}, "auto": {"threads": 1}}
     with pytest.raises(ValueError, match="hop"):
         Screener(None, hop=0)
+
+
+def test_process_refuses_a_nan_timestamp_before_the_pose_model_sees_it(keypoint_screener):
+    s = keypoint_screener
+    s._reset_stream()
+
+    class NoPose:  # process() must refuse the timestamp before calling the estimator
+        def detect(self, *args):
+            raise AssertionError("the pose model was called")
+
+    s._estimator, s._tracker = NoPose(), object()
+    try:
+        image = np.zeros((8, 8, 3), np.uint8)
+        for bad in (math.nan, math.inf, "0", None, True):
+            with pytest.raises(TimestampError):
+                s.process(image, bad)
+        assert s.summary().frames_processed == 0
+    finally:
+        s._estimator = s._tracker = None
