@@ -44,11 +44,10 @@ def quiet_native_logs() -> None:
             sys.modules["cv2"].setLogLevel(0)
         except Exception:  # noqa: BLE001 - an OpenCV build without setLogLevel
             log.debug("cv2.setLogLevel unavailable", exc_info=True)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return
-    ort.set_default_logger_severity(3)  # errors only (sessions set their own level too)
+    # ONNX Runtime sessions are opened with SessionOptions.log_severity_level = 3 (errors) by the backend;
+    # its process-wide logger too, if it is already loaded (importing it here would slow every error path).
+    if "onnxruntime" in sys.modules:
+        sys.modules["onnxruntime"].set_default_logger_severity(3)
 
 
 def divert_native_stderr() -> IO[bytes] | None:
