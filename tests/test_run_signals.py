@@ -78,7 +78,7 @@ def _run_plan(tmp_path: Path, plan: list[tuple[signal.Signals, float]]) -> list[
             runs[i][0].send_signal(sig)
         for i, (sig, delay) in batch:
             proc, out, report = runs[i]
-            stdout, stderr = proc.communicate(timeout=120)
+            stdout, stderr = proc.communicate(timeout=300)  # a hang is a failure, not a retry
             failures += _check(i, sig, delay, proc.returncode, stdout, stderr, out, report)
     return failures
 
