@@ -76,6 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class StopFlag:
+    """Set by the signal handler, read by the loop. Deliberately not a ``threading.Event``: ``Event.set``
+    takes a non-reentrant lock, and a second signal landing while the first handler holds it would
+    deadlock the process. A plain attribute assignment cannot."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 def _cli() -> int:
     """``python -m scoligait_edge.run``: ``main`` for a whole process (signal handlers stay until exit)."""
     verbose = "--verbose" in sys.argv[1:]
@@ -93,7 +110,7 @@ def main(argv: list[str] | None = None, *, capture_factory=None, keep_signal_han
     sets a flag, and the session finishes normally (last window, JSONL,
     summary, report) however early it came, model loading included.
     """
-    stop = threading.Event()
+    stop = StopFlag()
     received: list[int] = []
 
     def on_signal(signum, _frame) -> None:  # only a flag: no I/O, no closing, nothing that can re-enter
@@ -191,7 +208,7 @@ def _open_output(path: Path):
         raise ValueError(f"cannot write --output {path}: {_why(exc)}") from None
 
 
-def _main(argv, stop: threading.Event, received: list[int], capture_factory) -> int:
+def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
     args = build_parser().parse_args(argv)
     if not args.verbose:
         from scoligait_edge.native_logs import quiet_native_logs
@@ -220,7 +237,7 @@ def _main(argv, stop: threading.Event, received: list[int], capture_factory) -> 
             writer.close()
 
 
-def _session(args, roi, writer, stop: threading.Event, received: list[int], capture_factory) -> int:
+def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory) -> int:
     from scoligait_edge.assets import sample_video_path
     from scoligait_edge.stream.sources import open_source
 
@@ -273,7 +290,7 @@ def _session(args, roi, writer, stop: threading.Event, received: list[int], capt
     return EXIT_OK if summary.decision is not None else EXIT_NOTHING_SCREENED
 
 
-def _loop(args, screener, source, stop: threading.Event, received: list[int], notices: list[str],
+def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: list[str],
           writer) -> tuple[str, str | None, list[str]]:
     """Frames -> screener -> JSONL / overlay, then the last window from ``finish()``.
 
