@@ -76,6 +76,8 @@ def _run_plan(tmp_path: Path, plan: list[tuple[signal.Signals, float]]) -> list[
         for i, (sig, delay) in pending:
             time.sleep(max(0.0, ready[i] + delay - time.monotonic()))
             runs[i][0].send_signal(sig)
+            if i == len(plan) - 1:  # the last run gets the other signal right behind (Ctrl-C, then a supervisor)
+                runs[i][0].send_signal(signal.SIGINT if sig == signal.SIGTERM else signal.SIGTERM)
         for i, (sig, delay) in batch:
             proc, out, report = runs[i]
             stdout, stderr = proc.communicate(timeout=300)  # a hang is a failure, not a retry
