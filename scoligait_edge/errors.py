@@ -29,6 +29,10 @@ class TimestampError(ScoliGaitError, ValueError):
     """Timestamps are not strictly increasing or are otherwise unusable."""
 
 
+class FrameRateError(TimestampError):
+    """A frame rate is not a finite number of frames per second in the supported range (bools and strings too)."""
+
+
 class FrameError(ScoliGaitError, ValueError):
     """An image frame is missing or not the expected uint8 H x W x 3 BGR array."""
 

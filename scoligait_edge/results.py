@@ -84,4 +84,6 @@ class SessionSummary(BaseModel):
     top_features: list[FeatureHighlight] = Field(default_factory=list)
     backend: str | None = None
     provenance: str
+    notes: list[str] = Field(default_factory=list, description="what to know about the input, e.g. a video "
+                             "that ended before its container's frame count")
     notice: str = SCREENING_NOTICE

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -30,6 +32,26 @@ def _parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scoligait_edge.run", description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group()
@@ -44,31 +66,197 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
     p.add_argument("--pose-model", default="full", help="lite, full or the path of a .task bundle")
     p.add_argument("--roi", default=None, help="x,y,w,h: only people whose hips are inside")
-    p.add_argument("--hop", type=int, default=16, help="frames between windows")
+    p.add_argument("--hop", type=_positive_int, default=16, help="frames between windows")
     p.add_argument("--headless", action="store_true", help="no window (kiosks, servers)")
     p.add_argument("--save-video", type=Path, default=None, help="write the overlay video here")
     p.add_argument("--output", type=Path, default=None, help="append one JSON line per window here")
     p.add_argument("--report", type=Path, default=None, help="write the session report (HTML) into this folder")
-    p.add_argument("--max-frames", type=int, default=None)
-    p.add_argument("--threads", type=int, default=1, help="classifier threads (default 1: pose uses the other cores)")
+    p.add_argument("--max-frames", type=_non_negative_int, default=None)
+    p.add_argument("--threads", type=_non_negative_int, default=1,
+                   help="classifier threads (default 1: pose uses the other cores; 0: the backend decides)")
+    p.add_argument("--verbose", action="store_true", help="our INFO logs and the native libraries' logs")
     return p
 
 
-def main(argv: list[str] | None = None, *, capture_factory=None) -> int:
+class StopFlag:
+    """Set by the signal handler, read by the loop. Deliberately not a ``threading.Event``: ``Event.set``
+    takes a non-reentrant lock, and a second signal landing while the first handler holds it would
+    deadlock the process. A plain attribute assignment cannot."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+def _cli() -> int:
+    """``python -m scoligait_edge.run``: ``main`` for a whole process (signal handlers stay until exit)."""
+    verbose = "--verbose" in sys.argv[1:]
+    if not verbose:
+        from scoligait_edge.native_logs import divert_native_stderr
+
+        divert_native_stderr()
+    return main(keep_signal_handlers=True)
+
+
+def main(argv: list[str] | None = None, *, capture_factory=None, keep_signal_handlers: bool = False) -> int:
+    """Run one session; returns the exit code (0 ok or interrupted, 2 error, 3 nothing screened).
+
+    SIGINT / SIGTERM are taken over first thing: from then on a signal only
+    sets a flag, and the session finishes normally (last window, JSONL,
+    summary, report) however early it came, model loading included.
+    """
+    stop = StopFlag()
+    received: list[int] = []
+
+    def on_signal(signum, _frame) -> None:  # only a flag: no I/O, no closing, nothing that can re-enter
+        received.append(signum)
+        stop.set()
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):  # SIGTERM last: once it is ours, both are
+            old[s] = signal.signal(s, on_signal)
+    try:
+        return _main(argv, stop, received, capture_factory)
+    finally:
+        if not keep_signal_handlers:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return EXIT_ERROR
+
+
+def _display_problem() -> str | None:
+    """Why no window can be shown here (checked before anything creates a Qt window), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
+        return None
+    return "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): use --headless to run without a window"
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _probe_folder(folder: Path) -> None:
+    """Raise OSError unless a file can be created in ``folder``."""
+    fd, name = tempfile.mkstemp(prefix=".scoligait-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+
+
+def _check_outputs(args) -> str | None:
+    """Every output path, checked (and the folders created) before the model loads; the problem or None."""
+    if args.report is not None:
+        report = args.report.expanduser()
+        if report.exists() and not report.is_dir():
+            return f"--report {report} is an existing file; give a folder (it is created if missing)"
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+            _probe_folder(report)
+        except OSError as exc:
+            return f"cannot write the report into {report}: {_why(exc)}"
+    if args.save_video is not None:
+        video = args.save_video.expanduser()
+        if video.is_dir():
+            return f"--save-video {video} is a folder; give a file name such as overlay.mp4"
+        try:
+            video.parent.mkdir(parents=True, exist_ok=True)
+            _probe_folder(video.parent)
+        except OSError as exc:
+            return f"cannot write --save-video {video}: {_why(exc)}"
+        if not _codec_opens(video):
+            return f"cannot write --save-video {video}: OpenCV has no writer for {video.suffix or 'no extension'!r}; use .mp4"
+    return None
+
+
+def _codec_opens(path: Path) -> bool:
+    import cv2
+
+    fd, probe = tempfile.mkstemp(prefix=".scoligait-probe-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        writer = cv2.VideoWriter(probe, cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (16, 16))
+        ok = writer.isOpened()
+        writer.release()
+        return ok
+    finally:
+        Path(probe).unlink(missing_ok=True)
+
+
+def _open_output(path: Path):
+    """The JSONL writer, opened now so a bad --output fails before the model loads; raises ValueError."""
+    from scoligait_edge.stream.results_log import JsonlWriter
+
+    path = path.expanduser()
+    if path.is_dir():
+        raise ValueError(f"--output {path} is a folder; give a file name such as results.jsonl")
+    try:
+        return JsonlWriter(path)
+    except OSError as exc:
+        raise ValueError(f"cannot write --output {path}: {_why(exc)}") from None
+
+
+def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        from scoligait_edge.native_logs import quiet_native_logs
+
+        quiet_native_logs()  # before MediaPipe / OpenCV / ONNX Runtime are imported
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         roi = _parse_roi(args.roi)
     except argparse.ArgumentTypeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return _error(str(exc))
+    if not args.headless and (problem := _display_problem()):
+        return _error(problem)
+    if problem := _check_outputs(args):
+        return _error(problem)
+    writer = None
+    if args.output is not None:
+        try:
+            writer = _open_output(args.output)
+        except ValueError as exc:
+            return _error(str(exc))
+    try:
+        return _session(args, roi, writer, stop, received, capture_factory)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory) -> int:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.screener import Screener
+    from scoligait_edge.stream.sources import open_source
 
     if args.camera is None and args.video is None and args.rtsp is None and args.images is None:
         args.video = sample_video_path()
         print(f"No source given: screening the bundled sample video {args.video.name} (BSD-3, sports2d).")
+    # The source first: a missing file or a wrong camera index is one line, not a model load and a line.
     try:
+        source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
+                             max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its states
+        if args.camera is not None:
+            source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
+    except (ScoliGaitError, ValueError, OSError) as exc:
+        return _error(str(exc))
+    try:
+        from scoligait_edge.screener import Screener
+
         bundle = args.bundle
         if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
             from scoligait_edge.export.bundle import load_bundle
@@ -76,62 +264,71 @@ def main(argv: list[str] | None = None, *, capture_factory=None) -> int:
 
             bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
         screener = Screener(bundle, backend=args.backend, pose_model=args.pose_model, precision=args.precision,
-                            roi=roi, hop=args.hop, threads=args.threads)
+                            roi=roi, hop=args.hop, threads=args.threads or None)
     except (ScoliGaitError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        source.close()
+        return _error(str(exc))
     notices = [f"Model: {screener.provenance}", SCREENING_NOTICE]
     for line in notices:
         print(line)
-    stop = threading.Event()
+    failed = False
     with screener:
-        status, source_error = _loop(args, screener, stop, notices, capture_factory)
-        screener.finish()
+        status, source_error, notes = _loop(args, screener, source, stop, received, notices, writer)
         summary = screener.summary()
-        if source_error and summary.decision is None:
-            summary = summary.model_copy(update={"reason": f"{source_error}; {summary.reason}"})
+        if notes:
+            summary = summary.model_copy(update={"notes": [*summary.notes, *notes]})
+        problem = source_error or (notes[0] if notes else None)
+        if problem and summary.decision is None:
+            summary = summary.model_copy(update={"reason": f"{problem}; {summary.reason}"})
         if args.report:
-            from scoligait_edge.session_report import write_report
+            try:
+                from scoligait_edge.session_report import write_report
 
-            path = write_report(screener, args.report, notices)
-            (args.report / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-            print(f"report: {path}")
+                path = write_report(screener, args.report, notices)
+                (args.report / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+                print(f"report: {path}")
+            except (ScoliGaitError, OSError) as exc:
+                print(f"error: cannot write the report into {args.report}: {exc}", file=sys.stderr)
+                failed = True
     _print_summary(summary)
-    if status == "interrupted":
-        return EXIT_OK
-    if source_error and summary.windows_screened == 0:
+    if status == "interrupted" or stop.is_set():
+        return EXIT_ERROR if failed else EXIT_OK
+    if failed or (source_error and summary.windows_screened == 0):
         return EXIT_ERROR
     return EXIT_OK if summary.decision is not None else EXIT_NOTHING_SCREENED
 
 
-def _loop(args, screener, stop: threading.Event, notices: list[str], capture_factory) -> tuple[str, str | None]:
-    """Frames -> screener -> JSONL / overlay; returns ('done'|'interrupted', source error or None)."""
+def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: list[str],
+          writer) -> tuple[str, str | None, list[str]]:
+    """Frames -> screener -> JSONL / overlay, then the last window from ``finish()``.
+
+    Returns ('done'|'interrupted', source error or None, notes for the summary).
+    A signal only sets ``stop``: the loop notices it between frames (live
+    sources yield None every 0.25 s while idle), leaves the source through its
+    own ``with`` and finishes the session; nothing closes the source from
+    outside the loop.
+    """
     from scoligait_edge.errors import VideoReadError
-    from scoligait_edge.stream.results_log import JsonlWriter
-    from scoligait_edge.stream.sources import SourceState, open_source
     from scoligait_edge.viz.overlay import OverlayVideoWriter, draw_overlay
 
-    def on_state(event) -> None:
-        log.warning("%s", event.message) if event.state in (SourceState.LOST, SourceState.RETRYING) else log.info("%s", event.message)
+    def emit(results) -> None:
+        nonlocal probability, top
+        for result in results:
+            if writer:
+                writer.write(result)
+            if result.status == "screened":
+                probability, top = result.probability, [f.name for f in result.top_features]
+            _print_result(result)
 
-    try:
-        source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
-                             max_frames=args.max_frames, capture_factory=capture_factory, on_state=on_state)
-    except (ScoliGaitError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return "done", str(exc)
-
-    def handle_signal(signum, _frame) -> None:
-        log.warning("signal %d: finishing the session", signum)
-        stop.set()
+    notes: list[str] = []
+    probability, top = None, []
+    if stop.is_set():  # a signal during model loading: nothing to read
         source.close()
-
-    old = {s: signal.signal(s, handle_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
-        if threading.current_thread() is threading.main_thread() else {}
-    writer = JsonlWriter(args.output) if args.output else None
+        _announce_stop(received)
+        return "interrupted", None, notes
     video_out = OverlayVideoWriter(args.save_video, fps=source.nominal_fps or 30.0) if args.save_video else None
     show = not args.headless
-    last_image, probability, top = None, None, []
+    last_image = None
     error = None
     processed = 0
     try:
@@ -150,12 +347,7 @@ def _loop(args, screener, stop: threading.Event, notices: list[str], capture_fac
                     log.warning("frame %d skipped: %s", frame.index, exc)
                     continue
                 processed += 1
-                for result in update.results:
-                    if writer:
-                        writer.write(result)
-                    if result.status == "screened":
-                        probability, top = result.probability, [f.name for f in result.top_features]
-                    _print_result(result)
+                emit(update.results)
                 if show or video_out:
                     image = draw_overlay(frame.image, update.pose, progress=update.window_progress,
                                          probability=probability, top_features=top, status=update.tracking_state,
@@ -165,19 +357,33 @@ def _loop(args, screener, stop: threading.Event, notices: list[str], capture_fac
                     if show and _show(image):
                         break
                 last_image = frame.image
+            ended_early = getattr(source, "ended_early", None)
+            if ended_early:
+                notes.append(ended_early)
     except VideoReadError as exc:
         error = str(exc)
         print(f"error: {exc}", file=sys.stderr)
+    except ScoliGaitError as exc:  # the overlay video or the window failed mid-run: keep what we have
+        error = str(exc)
+        print(f"error: {exc}", file=sys.stderr)
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-        if writer:
-            writer.close()
         if video_out:
-            video_out.close()
+            try:
+                video_out.close()
+            except (ScoliGaitError, OSError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
         if show:
             _close_windows()
-    return ("interrupted" if stop.is_set() else "done"), error
+    emit(screener.finish())  # the rows the gap filler still held may complete a last window
+    if stop.is_set():
+        _announce_stop(received)
+        return "interrupted", error, notes
+    return "done", error, notes
+
+
+def _announce_stop(received: list[int]) -> None:
+    names = ", ".join(dict.fromkeys(signal.Signals(s).name for s in received)) or "a signal"
+    log.warning("%s received: finishing the session", names)
 
 
 def _show(image) -> bool:
@@ -224,9 +430,11 @@ def _print_summary(s) -> None:
           f"({s.frames_with_subject} with the subject)")
     if s.top_features:
         print("  top features: " + "; ".join(f"{f.name} ({f.meaning})" for f in s.top_features))
+    for note in s.notes:
+        print(f"  note: {note}")
     print(f"  model: {s.provenance}")
-    print(f"  {s.notice}")
+    print(f"  {s.notice}", flush=True)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())

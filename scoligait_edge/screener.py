@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from scoligait_edge.errors import ScoliGaitError
+from scoligait_edge.errors import ScoliGaitError, TimestampError
 from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
+from scoligait_edge.kinematics.builder import MapRow
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
 from scoligait_edge.kinematics.schema import MAP_FPS
 from scoligait_edge.pose.skeleton import NUM_COCO_FEET
 from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
@@ -39,6 +41,29 @@ def demo_bundle_path() -> Path:
     from scoligait_edge.assets import ASSETS_DIR
 
     return ASSETS_DIR / "models" / "demo"
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Constructor options for the inference backend, filtered per backend (``for_backend``).
+
+    ``threads`` (intra-op threads) is an ONNX Runtime / torch setting; the
+    TensorRT backend takes no thread count and must not be handed one.
+    """
+
+    threads: int | None = 1
+
+    _ACCEPTS = {"threads": frozenset({"auto", "onnxruntime", "torch"})}
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 or None, got {self.threads!r}")
+
+    def for_backend(self, backend: str) -> dict[str, Any]:
+        """The keyword arguments ``load_backend(..., backend=backend)`` may receive."""
+        given = {"threads": self.threads}
+        return {k: v for k, v in given.items() if v is not None and backend in self._ACCEPTS[k]}
 
 
 @dataclass
@@ -141,9 +166,12 @@ class Screener:
         from scoligait_edge.export.bundle import load_bundle
         from scoligait_edge.runtimes import load_backend
 
+        # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.
+        if isinstance(hop, bool) or not isinstance(hop, int | np.integer) or hop < 1:
+            raise ValueError(f"hop must be a whole number of frames >= 1, got {hop!r}")
+        options = BackendOptions(threads=threads or None).for_backend(backend)
         self.bundle = load_bundle(bundle or demo_bundle_path())
         manifest = self.bundle.manifest
-        options = {"threads": threads} if threads else {}
         self.backend = load_backend(self.bundle, backend=backend, precision=precision, **options)
         self.model_config = manifest.model_config_object()
         self.threshold = float(self.bundle.threshold)
@@ -179,6 +207,8 @@ class Screener:
         self._pending_t: deque[float] = deque()
         self._last_sample: tuple[float, np.ndarray | None] | None = None
         self._results: deque[ScreeningResult] = deque(maxlen=RECENT_RESULTS)
+        self._row_offset = 0  # map rows of earlier segments, so row indices stay unique in the session
+        self.segments = 0
         self._n_windows = 0
         self._stats = SessionStats()
         self._frames = 0
@@ -207,12 +237,16 @@ class Screener:
         """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing)."""
         if self._estimator is None or self._tracker is None:
             raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
-        pose = self._estimator.detect(frame_bgr, int(round(timestamp_ms)))
+        t = self._check_time(timestamp_ms)
+        if self._last_ts is not None and int(round(t)) <= int(round(self._last_ts)):
+            raise TimestampError(f"frames must be at least 1 ms apart for the pose model: {t:.3f} ms after "
+                                 f"{self._last_ts:.3f} ms")
+        pose = self._estimator.detect(frame_bgr, int(round(t)))
         if pose is not None:
             pose = self._tracker.update(pose)
         keypoints = self._subject_keypoints(pose)
         silhouette = self._silhouette(pose) if self.uses_video else None
-        update = self.process_keypoints(keypoints, timestamp_ms, silhouette=silhouette)
+        update = self.process_keypoints(keypoints, t, silhouette=silhouette)
         update.pose = pose
         update.tracking_state = self._tracker.state
         return update
@@ -223,7 +257,10 @@ class Screener:
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.shape != (NUM_COCO_FEET, 3):
             raise ScoliGaitError(f"keypoints must be COCO-21 [21, 3], got {kp.shape}")
-        t = float(timestamp_ms)
+        t = self._check_time(timestamp_ms)  # a rejected frame is not counted
+        new_results = []
+        if self._last_ts is not None and t - self._last_ts > MAX_SEGMENT_GAP_MS:
+            new_results += self._new_segment(t - self._last_ts)
         index = self._frames
         self._frames += 1
         found = bool(np.isfinite(kp[:, 0]).any())
@@ -232,7 +269,6 @@ class Screener:
         self._last_ts = t
         if self.uses_video and silhouette is None:
             silhouette = np.zeros(_SIL_SHAPE, np.uint8)
-        new_results = []
         prev = self._last_sample
         for grid_t, grid_kp in self._resampler.push(t, kp):
             # the silhouette of the nearer of the two frames around this grid instant
@@ -253,6 +289,29 @@ class Screener:
         return out
 
     # ------------------------------------------------------------------ internals
+    def _check_time(self, timestamp_ms: object) -> float:
+        """The timestamp as a float; TimestampError if it is not finite or does not increase."""
+        t = check_timestamp(timestamp_ms)
+        if self._last_ts is not None and t <= self._last_ts:
+            raise TimestampError(f"timestamps must increase strictly: {t:.3f} ms after {self._last_ts:.3f} ms")
+        return t
+
+    def _new_segment(self, pause_ms: float) -> list[ScreeningResult]:
+        """A pause longer than MAX_SEGMENT_GAP_MS: finish this segment's rows, then restart the
+        resampler, gap filler, map and window ring (the session totals and history stay)."""
+        log.info("pause of %.1f s (> %.0f s): starting a new segment", pause_ms / 1000, MAX_SEGMENT_GAP_MS / 1000)
+        out = self.finish()
+        self._row_offset += self._builder.frames_seen
+        self._resampler = StreamResampler()
+        self._filler = GapFiller(NUM_COCO_FEET)
+        self._builder = KnowledgeMapBuilder()
+        self._buffer = WindowBuffer(self.window_length, self.hop)
+        self._pending_sil.clear()
+        self._pending_t.clear()
+        self._last_sample = None
+        self.segments += 1
+        return out
+
     def _load_text(self):
         from scoligait_edge.text import ReferenceStats, default_embedding_table
 
@@ -279,6 +338,8 @@ class Screener:
 
     def _add_row(self, filled_kp: np.ndarray) -> list[ScreeningResult]:
         row = self._builder.update(filled_kp)
+        if self._row_offset:
+            row = MapRow(index=row.index + self._row_offset, values=row.values, valid=row.valid)
         sil = self._pending_sil.popleft()
         t = self._pending_t.popleft()
         if self.keep_history:

@@ -92,12 +92,19 @@ def build_knowledge_map(
 
     Input at another rate (or with ``timestamps_ms`` showing dropped frames) is
     resampled to 30 Hz first; the returned ``timestamps_ms`` say which instant
-    each row describes.
+    each row describes. ``fps`` must be a real number in [1, 1000] (FrameRateError).
+
+    A pause longer than ``resample.MAX_SEGMENT_GAP_MS`` in ``timestamps_ms``
+    ends a segment: the pause gets no rows, only ``max(SIZE_WINDOW,
+    CROSS_WINDOW)`` invalid separator rows (all-missing joints, timestamps
+    continuing the grid), so no trailing statistic spans it, exactly as the
+    streaming :class:`~scoligait_edge.screener.Screener` restarts its map there.
     """
+    from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, segment_bounds
+
     kp = validate_keypoints(keypoints)
     if timestamps_ms is None:
-        if not (np.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        fps = check_fps(fps)
         timestamps_ms = np.arange(kp.shape[0]) * (1000.0 / fps)
         needs_resampling = abs(fps - MAP_FPS) > 1e-6
     else:
@@ -105,6 +112,18 @@ def build_knowledge_map(
     if needs_resampling:
         log.info("resampling %d frames to %.0f Hz", kp.shape[0], MAP_FPS)
         kp, timestamps_ms = resample_keypoints(kp, timestamps_ms, rate_hz=MAP_FPS, min_score=min_score)
+        segments = segment_bounds(timestamps_ms)
+        if len(segments) > 1:
+            n_sep, period = max(SIZE_WINDOW, CROSS_WINDOW), 1000.0 / MAP_FPS
+            parts, stamps = [], []
+            for i, (a, b) in enumerate(segments):
+                if i:
+                    parts.append(np.full((n_sep, *kp.shape[1:]), (np.nan, np.nan, 0.0)))
+                    stamps.append(timestamps_ms[a - 1] + period * np.arange(1, n_sep + 1))
+                parts.append(kp[a:b])
+                stamps.append(timestamps_ms[a:b])
+            kp, timestamps_ms = np.concatenate(parts), np.concatenate(stamps)
+            log.info("%d segments separated by pauses > %.0f s", len(segments), MAX_SEGMENT_GAP_MS / 1000)
     kp = fill_gaps(kp, max_gap=max_gap, min_score=min_score)
     values, valid = _batch_map(kp)
     return KnowledgeMap(values=values, valid=valid, timestamps_ms=np.asarray(timestamps_ms, dtype=np.float64))

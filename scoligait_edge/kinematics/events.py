@@ -18,6 +18,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks
 
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
+from scoligait_edge.kinematics.resample import check_fps
 from scoligait_edge.kinematics.features import points_y_up
 from scoligait_edge.pose.skeleton import (
     L_ANKLE, L_EAR, L_HEEL, L_HIP, L_TOE, NOSE, NUM_COCO_FEET, R_ANKLE, R_EAR, R_HEEL, R_HIP, R_TOE,
@@ -103,6 +104,7 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
     from its speed instead: a planted foot stands still in the image of a static
     camera, so heel strike is where the heel stops and toe-off where the toe leaves.
     """
+    fps = check_fps(fps)
     kp = fill_gaps(keypoints, min_score=min_score)
     n = kp.shape[0]
     events = GaitEvents(fps=fps, n_frames=n)

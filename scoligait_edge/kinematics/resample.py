@@ -6,11 +6,13 @@ model count time in frames, so everything is put on one 30 Hz grid first.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterator
 
 import numpy as np
 
-from scoligait_edge.errors import TimestampError
+from scoligait_edge.errors import FrameRateError, TimestampError
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, present_mask, validate_keypoints
 from scoligait_edge.kinematics.schema import MAP_FPS
 
@@ -18,10 +20,48 @@ _TOL_MS = 1e-6
 """A grid point within this of a sample counts as reached by it (float rounding)."""
 MAX_INTERP_GAP_MS = 150.0
 """Two samples further apart than this are not interpolated between (a dropout)."""
+MAX_SEGMENT_GAP_MS = 10_000.0
+"""A pause longer than this between two samples ends a segment and the next sample starts a new one:
+no grid points are made for the pause (an hour's pause would otherwise be 108,000 empty rows)."""
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+"""The frame rates accepted anywhere a rate enters the public API."""
+
+
+def check_fps(fps: object, *, name: str = "fps") -> float:
+    """``fps`` as a float, or FrameRateError: a real number (not a bool or a string), finite, in [1, 1000]."""
+    if isinstance(fps, bool | np.bool_) or not isinstance(fps, numbers.Real):
+        raise FrameRateError(f"{name} must be a number of frames per second, got {fps!r} ({type(fps).__name__})")
+    value = float(fps)
+    if not (math.isfinite(value) and MIN_FPS <= value <= MAX_FPS):
+        raise FrameRateError(f"{name} must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second, got {fps!r}")
+    return value
+
+
+def segment_bounds(timestamps_ms: np.ndarray, max_gap_ms: float = MAX_SEGMENT_GAP_MS) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` sample ranges separated by pauses longer than ``max_gap_ms``."""
+    ts = np.asarray(timestamps_ms, dtype=np.float64).reshape(-1)
+    cuts = (np.flatnonzero(np.diff(ts) > max_gap_ms) + 1).tolist()
+    edges = [0, *cuts, ts.size]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def check_timestamp(timestamp_ms: object) -> float:
+    """One timestamp as a float, or TimestampError (NaN, infinity, a bool, a string, None)."""
+    if isinstance(timestamp_ms, bool | np.bool_) or not isinstance(timestamp_ms, numbers.Real):
+        raise TimestampError(f"timestamp must be a number of milliseconds, got {timestamp_ms!r}")
+    t = float(timestamp_ms)
+    if not math.isfinite(t):
+        raise TimestampError(f"timestamp is NaN or infinite ({timestamp_ms!r})")
+    return t
 
 
 def check_timestamps(timestamps_ms: np.ndarray) -> np.ndarray:
-    ts = np.asarray(timestamps_ms, dtype=np.float64).reshape(-1)
+    if isinstance(timestamps_ms, bool | np.bool_):
+        raise TimestampError(f"timestamps must be numbers of milliseconds, got {timestamps_ms!r}")
+    try:
+        ts = np.asarray(timestamps_ms, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise TimestampError(f"timestamps must be numbers of milliseconds ({exc})") from None
     if ts.size and not np.all(np.isfinite(ts)):
         raise TimestampError("timestamps contain NaN or infinity")
     if ts.size > 1:
@@ -61,15 +101,24 @@ def resample_keypoints(
     rate_hz: float = MAP_FPS,
     max_gap_ms: float = MAX_INTERP_GAP_MS,
     min_score: float = MIN_SCORE,
+    max_segment_gap_ms: float = MAX_SEGMENT_GAP_MS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample ``[T, J, 3]`` keypoints taken at ``timestamps_ms`` onto a ``rate_hz`` grid.
 
-    The grid starts at the first timestamp. Returns ``(keypoints, grid_ms)``.
+    The grid starts at the first timestamp, and again at the first sample after
+    each pause longer than ``max_segment_gap_ms`` (no rows for the pause; the
+    jump shows in ``grid_ms``, see :func:`segment_bounds`). Returns ``(keypoints, grid_ms)``.
     """
+    rate_hz = check_fps(rate_hz, name="rate_hz")
     kp = validate_keypoints(keypoints)
     ts = check_timestamps(timestamps_ms)
     if ts.size != kp.shape[0]:
         raise TimestampError(f"{ts.size} timestamps for {kp.shape[0]} frames")
+    segments = segment_bounds(ts, max_segment_gap_ms)
+    if len(segments) > 1:
+        parts = [resample_keypoints(kp[a:b], ts[a:b], rate_hz=rate_hz, max_gap_ms=max_gap_ms, min_score=min_score,
+                                    max_segment_gap_ms=math.inf) for a, b in segments]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     period = 1000.0 / rate_hz
     n_out = int(np.floor((ts[-1] - ts[0]) / period)) + 2
     grid = ts[0] + period * np.arange(n_out)
@@ -87,10 +136,18 @@ def resample_keypoints(
 
 
 class StreamResampler:
-    """Streaming twin of :func:`resample_keypoints` (same output, one sample of latency)."""
+    """Streaming twin of :func:`resample_keypoints` (same output, one sample of latency).
 
-    def __init__(self, *, rate_hz: float = MAP_FPS, max_gap_ms: float = MAX_INTERP_GAP_MS, min_score: float = MIN_SCORE):
-        self.period = 1000.0 / rate_hz
+    A sample more than ``max_segment_gap_ms`` after the previous one starts a
+    new segment (the grid restarts at it, ``segments`` counts them) instead of
+    filling the pause with grid points.
+    """
+
+    def __init__(self, *, rate_hz: float = MAP_FPS, max_gap_ms: float = MAX_INTERP_GAP_MS, min_score: float = MIN_SCORE,
+                 max_segment_gap_ms: float = MAX_SEGMENT_GAP_MS):
+        self.period = 1000.0 / check_fps(rate_hz, name="rate_hz")
+        self.max_segment_gap_ms = float(max_segment_gap_ms)
+        self.segments = 0
         self.max_gap_ms = max_gap_ms
         self.min_score = min_score
         self._prev: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -99,12 +156,13 @@ class StreamResampler:
 
     def push(self, timestamp_ms: float, frame_keypoints: np.ndarray) -> list[tuple[float, np.ndarray]]:
         """Add a sample; return the grid points ``(t_ms, [J, 3])`` now determined."""
-        t = float(timestamp_ms)
-        if not np.isfinite(t):
-            raise TimestampError("timestamp is NaN or infinite")
+        t = check_timestamp(timestamp_ms)
         kp = validate_keypoints(frame_keypoints, name="frame keypoints")[0]
         ok = present_mask(kp, self.min_score)
-        if self._prev is None:
+        if self._prev is not None and t <= self._prev[0]:
+            raise TimestampError(f"timestamps must increase strictly: {t:.3f} ms after {self._prev[0]:.3f} ms")
+        if self._prev is None or t - self._prev[0] > self.max_segment_gap_ms:
+            self.segments += 1
             self._t0 = t
             self._prev = (t, kp, ok)
             self._next_index = 1

@@ -110,12 +110,12 @@ class PoseSequence(BaseModel):
             )
         return ts
 
-    @field_validator("fps")
+    @field_validator("fps", mode="before")
     @classmethod
-    def _fps(cls, v: float | None) -> float | None:
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise KeypointError(f"fps must be a positive number or None, got {v}")
-        return v
+    def _fps(cls, v: object) -> float | None:
+        from scoligait_edge.kinematics.resample import check_fps
+
+        return None if v is None else check_fps(v)  # FrameRateError: bools, strings, NaN, 1e-9 ...
 
     @model_validator(mode="after")
     def _consistent(self) -> PoseSequence:
@@ -138,6 +138,9 @@ class PoseSequence(BaseModel):
         cls, keypoints: np.ndarray, *, fps: float = DEFAULT_FPS, source: str = ""
     ) -> PoseSequence:
         """Sequence from keypoints alone, timestamps at ``fps`` from 0."""
+        from scoligait_edge.kinematics.resample import check_fps
+
+        fps = check_fps(fps)
         t = np.asarray(keypoints).shape[0] if np.ndim(keypoints) else 0
         return cls(keypoints=keypoints, timestamps_ms=np.arange(t) * (1000.0 / fps), fps=fps, source=source)
 

@@ -32,14 +32,20 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.errors import VideoReadError
-from scoligait_edge.stream.video_file import DEFAULT_FPS, VideoFrame, iter_video_frames, probe_video
+from scoligait_edge.stream.video_file import (
+    DEFAULT_FPS,
+    VideoFrame,
+    ended_early_message,
+    iter_video_frames,
+    probe_video,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +121,13 @@ class VideoFileSource(FrameSource):
     def __init__(self, path: str | Path, *, max_frames: int | None = None) -> None:
         self.path = Path(path).expanduser()
         self.name = f"video {self.path.name}"
-        self._frames = iter_video_frames(self.path, max_frames=max_frames)  # checks the path now
+        self._frames = iter_video_frames(self.path, max_frames=max_frames, on_end=self._on_end)  # checks the path
         self._fps: float | None | bool = False  # False: not probed yet
+        self.ended_early: str | None = None
+        """Set when decoding stopped well before the container's frame count (a truncated file)."""
+
+    def _on_end(self, decoded: int, expected: int | None) -> None:
+        self.ended_early = ended_early_message(self.path, decoded, expected)
 
     def __iter__(self) -> Iterator[VideoFrame]:
         return self._frames
@@ -129,6 +140,14 @@ class VideoFileSource(FrameSource):
 
     def close(self) -> None:
         self._frames.close()  # releases the capture if iteration had started
+
+
+def check_fps(fps: object) -> float:
+    """:func:`scoligait_edge.kinematics.resample.check_fps`, imported when needed (the kinematics package
+    pulls in scipy: a camera that fails to open should not wait for that)."""
+    from scoligait_edge.kinematics.resample import check_fps as check
+
+    return check(fps)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -148,9 +167,7 @@ class ImageFolderSource(FrameSource):
         self.directory = Path(directory).expanduser()
         if not self.directory.is_dir():
             raise VideoReadError(f"Image folder not found (or not a folder): {self.directory}")
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be positive, got {fps}")
-        self.fps = float(fps)
+        self.fps = check_fps(fps)
         self.name = f"images {self.directory.name or self.directory}"
         self.paths = sorted(
             (p for p in self.directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
@@ -252,18 +269,50 @@ class SourceStats(BaseModel):
     state: SourceState
 
 
+_SECRET_KEYS = re.compile(
+    r"(pass|pw|secret|token|key|auth|sig|cred|session|cookie|user|login|account)", re.IGNORECASE)
+"""Query / fragment parameters whose values are hidden (matched anywhere in the decoded name)."""
+
+
+def _redact_params(text: str) -> str:
+    """``a=1&password=x;token=y`` -> ``a=1&password=***;token=***``."""
+    out = []
+    for part in re.split(r"([&;])", text):
+        if part in ("&", ";"):
+            out.append(part)
+            continue
+        name, eq, _value = part.partition("=")
+        if eq and _SECRET_KEYS.search(unquote(name)):
+            part = f"{name}=***"
+        elif not eq and _SECRET_KEYS.search(unquote(name)):
+            part = "***"
+        out.append(part)
+    return "".join(out)
+
+
 def redact_url(url: str) -> str:
-    """``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``: names end up in logs and reports."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """A URL safe for logs, messages and reports: no user name, password or secret query value in any form.
+
+    ``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``; ``?password=pw&a=1`` ->
+    ``?password=***&a=1``. It parses nothing it can fail on: everything before
+    the last ``@`` (after the scheme) is user information and is replaced, so
+    an unencoded ``/``, ``?``, ``#`` or ``@`` inside a password cannot leak it
+    (the price: a path containing ``@`` is hidden up to that ``@``). Not a URL
+    at all (not a string) gives ``<redacted>``.
+    """
+    if not isinstance(url, str):
+        return "<redacted>"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    head, qmark, tail = rest.partition("?")
+    if not qmark:
+        head, hmark, fragment = rest.partition("#")
+        return f"{scheme}{sep}{head}{hmark}{_redact_params(fragment) if hmark else ''}"
+    query, hmark, fragment = tail.partition("#")
+    return f"{scheme}{sep}{head}?{_redact_params(query)}{hmark}{_redact_params(fragment) if hmark else ''}"
 
 
 def default_capture_factory(source: int | str) -> cv2.VideoCapture:
@@ -340,6 +389,7 @@ class CameraSource(FrameSource):
         # Resolved here, not in the signature, so tests can monkeypatch ``sources.default_capture_factory``.
         self._factory = capture_factory or default_capture_factory
         self._on_state = on_state
+        fps = None if fps is None else check_fps(fps)
         self._requested = {cv2.CAP_PROP_FRAME_WIDTH: width, cv2.CAP_PROP_FRAME_HEIGHT: height, cv2.CAP_PROP_FPS: fps}
         self._clock = clock
 
@@ -395,7 +445,7 @@ class CameraSource(FrameSource):
         if not self._try_open():
             if not self.retry.retry_on_start:
                 self._fail(f"Cannot open {self.name}: is it connected, the index/URL right, and no other "
-                           "program using it?")
+                           "program using it?", level=logging.INFO)  # raised to the caller: logged there, once
                 raise self._error  # type: ignore[misc]
             if not self.reader_thread:
                 try:
@@ -504,9 +554,9 @@ class CameraSource(FrameSource):
             except Exception:  # a broken UI callback must not kill the camera
                 log.exception("%s: on_state callback failed", self.name)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, level: int = logging.ERROR) -> None:
         self._error = VideoReadError(message)
-        self._emit(SourceState.FAILED, message, level=logging.ERROR)
+        self._emit(SourceState.FAILED, message, level=level)
         with self._cond:
             self._ended = True  # readers raise the error instead of waiting forever
             self._cond.notify_all()
@@ -648,6 +698,7 @@ def open_source(
     video file; the rest configure camera and RTSP sources. Camera sources are
     not started yet (``with``, iteration or ``start()`` opens them).
     """
+    fps = check_fps(fps)
     given = {k: v for k, v in {"camera": camera, "video": video, "rtsp": rtsp, "images": images}.items() if v is not None}
     if len(given) != 1:
         raise ValueError(f"give exactly one of camera, video, rtsp, images; got {sorted(given) or 'none'}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,23 +109,42 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(width=width, height=height, fps=fps, frame_count=count)
 
 
-def iter_video_frames(path: str | Path, *, max_frames: int | None = None) -> Iterator[VideoFrame]:
+def iter_video_frames(path: str | Path, *, max_frames: int | None = None,
+                      on_end: Callable[[int, int | None], None] | None = None) -> Iterator[VideoFrame]:
     """Yield the frames of a video file in order, with strictly increasing timestamps.
 
     A missing file raises VideoReadError at once; a corrupt file or one with no
     frames raises it when iteration starts. The capture is released when the
     iteration ends, fails or the generator is closed (``break`` included).
+    When decoding stops on its own (not at ``max_frames``), ``on_end(decoded,
+    container_count)`` is called (count None when the container has none) and
+    a decode that stopped well short of the container's count is logged: a
+    truncated file otherwise looks like a short one.
     """
     p = Path(path).expanduser()
     if not p.is_file():
         raise VideoReadError(f"Video file not found: {p}")
     if max_frames is not None and max_frames < 0:
         raise ValueError(f"max_frames must be >= 0, got {max_frames}")
-    return _iter_frames(p, max_frames)
+    return _iter_frames(p, max_frames, on_end)
 
 
-def _iter_frames(path: Path, max_frames: int | None) -> Iterator[VideoFrame]:
+def ended_early_message(path: str | Path, decoded: int, expected: int | None) -> str | None:
+    """Words for a decode that stopped short of the container's frame count (None if it did not).
+
+    Containers may overstate their count by a frame or two, so up to 1 % (at
+    least 2 frames) short counts as complete.
+    """
+    if expected is None or expected <= 0 or expected - decoded <= max(2, round(0.01 * expected)):
+        return None
+    return (f"the video {Path(path).name} ended early: {decoded} of the {expected} frames its container "
+            "lists could be decoded (truncated or damaged file?)")
+
+
+def _iter_frames(path: Path, max_frames: int | None,
+                 on_end: Callable[[int, int | None], None] | None = None) -> Iterator[VideoFrame]:
     with _open_capture(path) as cap:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = _sane_fps(float(cap.get(cv2.CAP_PROP_FPS)))
         if fps is None:
             log.warning("Video %s reports no usable frame rate; assuming %.0f fps", path, DEFAULT_FPS)
@@ -137,6 +156,11 @@ def _iter_frames(path: Path, max_frames: int | None) -> Iterator[VideoFrame]:
         while max_frames is None or index < max_frames:
             ok, image = cap.read()
             if not ok:
+                message = ended_early_message(path, index, count if count > 0 else None)
+                if message:
+                    log.warning("%s", message)
+                if on_end is not None:
+                    on_end(index, count if count > 0 else None)
                 break
             _check_image(image, path, index)
             ts = float(cap.get(cv2.CAP_PROP_POS_MSEC)) if use_container_time else math.nan
