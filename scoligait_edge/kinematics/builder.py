@@ -24,7 +24,7 @@ from scoligait_edge.kinematics.keypoints import (
     fill_gaps,
     validate_keypoints,
 )
-from scoligait_edge.kinematics.resample import resample_keypoints
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, resample_keypoints, segment_bounds
 from scoligait_edge.kinematics.schema import (
     CROSS_WINDOW,
     MAP_FPS,
@@ -100,8 +100,6 @@ def build_knowledge_map(
     continuing the grid), so no trailing statistic spans it, exactly as the
     streaming :class:`~scoligait_edge.screener.Screener` restarts its map there.
     """
-    from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, segment_bounds
-
     kp = validate_keypoints(keypoints)
     if timestamps_ms is None:
         fps = check_fps(fps)
