@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/baselines"), help="output folder")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of test subjects")
     parser.add_argument("--features", nargs="+", default=["km", "silhouette"], choices=["km", "silhouette"])
+    parser.add_argument("--threads", type=int, default=1, help="scikit-learn threads (1 is fastest at this size)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         t_data = time.perf_counter() - t0
         res = run_baselines(splits.windows, provenance=splits.provenance, name=cfg.name, seed=cfg.seed,
                             n_boot=args.n_boot, criterion=cfg.optim.threshold_criterion,
-                            feature_sets=args.features)
+                            feature_sets=args.features, threads=args.threads)
     except (ScoliGaitError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

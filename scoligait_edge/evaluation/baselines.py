@@ -374,6 +374,7 @@ def run_baselines(
     length: int = WINDOW_FRAMES,
     hop: int = WINDOW_HOP,
     require_quality: bool = True,
+    threads: int | None = 1,
 ) -> BaselineResults:
     """Fit every (feature set, model) on train clips, tune and threshold on val, score test.
 
@@ -381,8 +382,22 @@ def run_baselines(
     ``length``/``hop``/``require_quality``) or windows per split, e.g.
     ``load_window_splits(cfg).windows``, so the splits are the fused model's.
     A feature set the data cannot give (no silhouettes) is skipped with a note.
+    ``threads`` caps scikit-learn's OpenMP/BLAS threads: on a few hundred clips
+    one thread is fastest, and on a shared machine uncapped gradient boosting
+    ran ~50x slower (thread oversubscription). None leaves the libraries' default.
     """
     _sklearn()
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a scikit-learn dependency
+
+    with threadpool_limits(limits=threads):
+        return _run(source_or_windows, feature_sets=feature_sets, models=models, criterion=criterion, n_boot=n_boot,
+                    seed=seed, provenance=provenance, name=name, length=length, hop=hop,
+                    require_quality=require_quality)
+
+
+def _run(source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]], *, feature_sets: Sequence[FeatureSet],
+         models: Sequence[ModelName], criterion: Criterion, n_boot: int, seed: int, provenance: str | None, name: str,
+         length: int, hop: int, require_quality: bool) -> BaselineResults:
     t0 = time.perf_counter()
     if isinstance(source_or_windows, WindowSource):
         windows = {s: source_or_windows.windows(s, length=length, hop=hop, require_quality=require_quality)
