@@ -153,3 +153,24 @@ def test_cli_uses_the_training_splits(tmp_path, capsys):
         assert res.splits[s].subjects == len({w.subject_id for w in ws})
         assert res.splits[s].clips == len({w.clip_id for w in ws})
     assert "SIMULATED" in capsys.readouterr().out
+
+
+def test_a_window_source_is_cut_into_the_same_splits():
+    from scoligait_edge.data.datasets import WindowSource
+
+    windows = make_windows()
+
+    class Fixed(WindowSource):
+        provenance = "simulated"
+
+        def __init__(self) -> None:
+            self.asked: list[tuple] = []
+
+        def windows(self, split=None, **kw):  # noqa: ANN001, ANN003, ANN201
+            self.asked.append((split, kw))
+            return windows[split]
+
+    src = Fixed()
+    res = run_baselines(src, feature_sets=("km",), models=("logreg",), n_boot=10, hop=8)
+    assert [s for s, _ in src.asked] == ["train", "val", "test"] and src.asked[0][1]["hop"] == 8
+    assert res.splits["test"].subjects == N_SUBJECTS["test"] and res.provenance == "simulated"
