@@ -5,7 +5,7 @@ to trace cleanly (shapes depend only on the config), and the legacy exporter
 emits plain MatMul/Softmax/LayerNormalization nodes that ONNX Runtime, its
 mobile format and TensorRT all accept. The time axis is fixed at
 ``window_frames``; the batch axis (and the number of text sentences) is
-dynamic. Inputs and outputs follow :mod:`scoligait_edge.export.specs`; the
+dynamic. Inputs and outputs follow :mod:`scoligait_edge.bundle.specs`; the
 feature-schema hash, window and model config go into the graph's metadata.
 
 Needs torch (the ``train`` extra); importing this module does not.
@@ -23,7 +23,7 @@ import onnx
 
 from scoligait_edge import __version__
 from scoligait_edge.errors import BackendError
-from scoligait_edge.export.specs import INPUT_ORDER, input_specs, output_specs
+from scoligait_edge.bundle.specs import INPUT_ORDER, MODEL_OUTPUT_FIELDS, input_specs, output_specs
 from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17
-MODEL_OUTPUT_FIELDS = {"logit": "logit", "prob": "prob", "cobb": "cobb", "km_attention": "km_attention_map"}
 
 
 def _wrapper(model: ScreeningModel, input_names: list[str], output_names: list[str]) -> Any:
