@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 
 from scoligait_edge import __version__
-from scoligait_edge.errors import BackendError
 from scoligait_edge.bundle.specs import INPUT_ORDER, MODEL_OUTPUT_FIELDS, input_specs, output_specs
+from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
+
+try:
+    import onnx
+except ImportError as _exc:  # pragma: no cover - depends on the install
+    raise OptionalDependencyError("ONNX export needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
 
 if TYPE_CHECKING:
     from scoligait_edge.models import ScreeningModel
