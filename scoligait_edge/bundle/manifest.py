@@ -1,6 +1,7 @@
-"""The bundle manifest (pydantic) and its limits: a folder or zip with ``manifest.json`` that says what every file is and what it must hash to.
+"""The bundle manifest (pydantic), its limits and file hashing (no torch).
 
-A bundle carries everything a device needs to screen a window: the model in
+A bundle is a folder or zip with ``manifest.json`` that says what every file is
+and what it must hash to. It carries everything a device needs to screen a window: the model in
 one or more formats (safetensors checkpoint, ``model.onnx``,
 ``model.fp16.onnx``, ``model.ort`` + its required-operators config), the text
 assets a text model needs (sentence-embedding table, reference statistics;
@@ -9,7 +10,8 @@ input/output contract, the window length and fps, the decision threshold and
 where it came from, the label names, the knowledge-map feature schema it was
 trained on, the training-data provenance, and the sha256 and size of every file.
 
-:func:`~scoligait_edge.bundle.load.load_bundle` verifies all of it and raises :class:`BundleError` with the
+:func:`~scoligait_edge.bundle.load.load_bundle` verifies all of it and raises
+:class:`BundleError` with the
 offending file named when anything is off: a changed byte, a truncated or
 missing file, a zip entry that would land outside the bundle (``../x``,
 absolute paths, links), a manifest written for another bundle schema version,
@@ -34,7 +36,7 @@ streamed with a cap), the total size and the number of zip members. Numbers in
 the manifest are range-checked by its pydantic models.
 
 Verified bytes: the bytes hashed at load time are kept (up to
-``BundleLimits.keep_bytes`` in all) and are what :meth:`Bundle.read_bytes` and
+``BundleLimits.keep_bytes`` in all) and are what :meth:`~scoligait_edge.bundle.load.Bundle.read_bytes` and
 the runtime backends use, so a file swapped on disk after ``load_bundle`` never
 runs; a file not kept is re-read and re-hashed on use.
 
