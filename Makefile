@@ -11,7 +11,7 @@ OUT ?= out/demo
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=68" wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,train]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,export]"
 	$(PY) -c "import scoligait_edge, cv2, mediapipe; print('scoligait_edge', scoligait_edge.__version__, '| cv2', cv2.__version__, '| mediapipe', mediapipe.__version__)"
 	touch $(STAMP)
 
@@ -41,7 +41,7 @@ wheel-check: $(STAMP)
 	rm -rf build/wheel-check && mkdir -p build/wheel-check
 	$(PIP) wheel --quiet --no-deps --no-build-isolation -w build/wheel-check/dist .
 	$(PIP) install --quiet --no-deps --target build/wheel-check/site build/wheel-check/dist/*.whl
-	cd build/wheel-check && PYTHONPATH=site $(abspath $(PY)) -P -c "import scoligait_edge, scoligait_edge.export, scoligait_edge.runtimes, scoligait_edge.kinematics, scoligait_edge.pose; from scoligait_edge.assets import pose_model_path, sample_video_path; assert 'site' in scoligait_edge.__file__, scoligait_edge.__file__; assert pose_model_path('lite').is_file() and sample_video_path().is_file(); from scoligait_edge.screener import demo_bundle_path; from scoligait_edge.export.bundle import load_bundle; b = load_bundle(demo_bundle_path()); assert 'site' in str(b.path('model.onnx')); print('wheel import ok:', scoligait_edge.__file__, '| demo bundle verified')"
+	cd build/wheel-check && PYTHONPATH=site $(abspath $(PY)) -P -c "import sys, scoligait_edge, scoligait_edge.bundle, scoligait_edge.export, scoligait_edge.runtimes, scoligait_edge.kinematics, scoligait_edge.pose; from scoligait_edge.assets import pose_model_path, sample_video_path; assert 'site' in scoligait_edge.__file__, scoligait_edge.__file__; assert pose_model_path('lite').is_file() and sample_video_path().is_file(); from scoligait_edge.screener import demo_bundle_path; from scoligait_edge.bundle import load_bundle; b = load_bundle(demo_bundle_path()); assert 'site' in str(b.path('model.onnx')); assert 'torch' not in sys.modules; print('wheel import ok:', scoligait_edge.__file__, '| demo bundle verified')"
 
 schema-doc: $(STAMP)
 	$(PY) -m scoligait_edge.kinematics.schema_doc docs/FEATURE_SCHEMA.md

@@ -129,7 +129,7 @@ def screening_bundle_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def screening_bundle(screening_bundle_path):
-    from scoligait_edge.export.bundle import load_bundle
+    from scoligait_edge.bundle import load_bundle
 
     bundle = load_bundle(screening_bundle_path)
     yield bundle

@@ -19,7 +19,7 @@ TEXT_TOKENS = 4
 @pytest.fixture(scope="module")
 def window(screening_bundle, sim_knowledge_map):
     """One realistic input window: a simulated walk's map, a silhouette clip, four sentence embeddings."""
-    from scoligait_edge.export.specs import input_specs
+    from scoligait_edge.bundle.specs import input_specs
     from scoligait_edge.runtimes import dummy_batch
     from scoligait_edge.text import default_embedding_table
 

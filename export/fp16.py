@@ -25,7 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import onnx
+from scoligait_edge.errors import OptionalDependencyError
+
+try:
+    import onnx
+except ImportError as _exc:  # pragma: no cover - depends on the install
+    raise OptionalDependencyError("fp16 conversion needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
 
 FP32_OPS = ("LayerNormalization", "Softmax", "ReduceL2", "Cos", "Sin")
 FP32_NODE_MARKERS = ("/rope/",)

@@ -5,7 +5,7 @@ to trace cleanly (shapes depend only on the config), and the legacy exporter
 emits plain MatMul/Softmax/LayerNormalization nodes that ONNX Runtime, its
 mobile format and TensorRT all accept. The time axis is fixed at
 ``window_frames``; the batch axis (and the number of text sentences) is
-dynamic. Inputs and outputs follow :mod:`scoligait_edge.export.specs`; the
+dynamic. Inputs and outputs follow :mod:`scoligait_edge.bundle.specs`; the
 feature-schema hash, window and model config go into the graph's metadata.
 
 Needs torch (the ``train`` extra); importing this module does not.
@@ -19,19 +19,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 
 from scoligait_edge import __version__
-from scoligait_edge.errors import BackendError
-from scoligait_edge.export.specs import INPUT_ORDER, input_specs, output_specs
+from scoligait_edge.bundle.specs import INPUT_ORDER, MODEL_OUTPUT_FIELDS, input_specs, output_specs
+from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
+
+try:
+    import onnx
+except ImportError as _exc:  # pragma: no cover - depends on the install
+    raise OptionalDependencyError("ONNX export needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
 
 if TYPE_CHECKING:
     from scoligait_edge.models import ScreeningModel
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17
-MODEL_OUTPUT_FIELDS = {"logit": "logit", "prob": "prob", "cobb": "cobb", "km_attention": "km_attention_map"}
 
 
 def _wrapper(model: ScreeningModel, input_names: list[str], output_names: list[str]) -> Any:

@@ -402,7 +402,7 @@ def load_engine(
     from the bundle's verified ONNX bytes.
     """
     trt = require_tensorrt()
-    from scoligait_edge.export.bundle import Bundle, load_bundle
+    from scoligait_edge.bundle import Bundle, load_bundle
 
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.export.bundle import Bundle, load_bundle
+from scoligait_edge.bundle.load import Bundle, load_bundle
 from scoligait_edge.runtimes.base import Backend, BackendBase, Precision, dummy_batch, validate_batch
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ __all__ = ["Backend", "BackendBase", "BackendName", "Precision", "dummy_batch", 
 
 
 def _torch_cuda() -> bool:
+    """True if torch is installed and sees a CUDA GPU (imports torch: call it only when that is needed)."""
     if importlib.util.find_spec("torch") is None:
         return False
     import torch
@@ -54,7 +55,6 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
     want_cpu = device is not None and device.startswith("cpu")
     want_cuda = device is not None and device.startswith("cuda")
     has_trt = importlib.util.find_spec("tensorrt") is not None
-    cuda = _torch_cuda()
     providers = _ort_providers()
     onnx_fmt = _onnx_format(bundle, precision)
     # 1. TensorRT
@@ -62,7 +62,7 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
         skipped.append("tensorrt: device='cpu'")
     elif not has_trt:
         skipped.append("tensorrt: not installed")
-    elif not cuda:
+    elif not _torch_cuda():  # imports torch only where TensorRT is installed
         skipped.append("tensorrt: torch sees no CUDA GPU")
     elif not bundle.has_format("onnx"):
         skipped.append("tensorrt: bundle has no ONNX model")
@@ -89,7 +89,7 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
         skipped.append("torch: not installed")
     elif not bundle.has_format("checkpoint"):
         skipped.append("torch: bundle has no safetensors checkpoint")
-    elif want_cuda and not cuda:
+    elif want_cuda and not _torch_cuda():
         skipped.append("torch: device='cuda' but torch sees no CUDA GPU")
     else:
         order.append("torch")
@@ -130,7 +130,7 @@ def load_backend(
 ) -> BackendBase:
     """Open ``bundle`` (a :class:`Bundle` or a bundle folder/zip path, verified) with one backend.
 
-    A path is loaded with :func:`~scoligait_edge.export.bundle.load_bundle`
+    A path is loaded with :func:`~scoligait_edge.bundle.load_bundle`
     (``trusted_keys`` and ``allow_unsigned`` go to it: an unsigned or
     unknown-key bundle is refused unless ``allow_unsigned=True``). Every backend
     is given the bytes the bundle verified, not a path.

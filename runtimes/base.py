@@ -1,7 +1,7 @@
 """The one inference contract every backend implements, and the input checks they all share.
 
 A backend takes a batch of windows as numpy arrays keyed by the graph's input
-names (see :mod:`scoligait_edge.export.specs`) and returns float32 numpy
+names (see :mod:`scoligait_edge.bundle.specs`) and returns float32 numpy
 outputs keyed by output name (``logit``, ``prob``, ``cobb``, ``km_attention``).
 Inputs are checked here, before any runtime sees them, so a wrong name, shape
 or dtype gives a :class:`BackendError` naming the input and the expected
@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from scoligait_edge.errors import BackendError
-from scoligait_edge.export.specs import TensorSpec
+from scoligait_edge.bundle.specs import TensorSpec
 
 log = logging.getLogger(__name__)
 Precision = Literal["fp32", "fp16"]

@@ -13,14 +13,14 @@ transformer). Every fp16 session made here therefore disables
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.export.specs import TensorSpec
+from scoligait_edge.bundle.specs import TensorSpec
 from scoligait_edge.runtimes.base import BackendBase, Precision
 
 log = logging.getLogger(__name__)
@@ -38,20 +38,69 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, int value or bytes) of one protobuf message, top level only."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 1:
+            value, pos = None, pos + 8
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            value, pos = buf[pos:pos + size], pos + size
+        elif wire == 5:
+            value, pos = None, pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        if pos > end:
+            raise ValueError("truncated protobuf message")
+        yield number, wire, value
+
+
+# ONNX ModelProto: graph = 7, metadata_props = 14 (key 1, value 2); GraphProto.initializer = 5;
+# TensorProto.data_type = 2, FLOAT16 = 10 (onnx.proto3, stable since IR version 3).
+_MODEL_GRAPH, _MODEL_METADATA, _GRAPH_INITIALIZER, _TENSOR_DATA_TYPE, _FLOAT16 = 7, 14, 5, 2, 10
+
+
 def _is_fp16_graph(path: Path, data: bytes | None = None) -> bool:
-    """True if the ONNX file (or ``data``, its bytes) stores fp16 weights (or says so in its metadata)."""
+    """True if the ONNX file (or ``data``, its bytes) stores fp16 weights (or says so in its metadata).
+
+    Reads the protobuf wire format directly, so the runtime needs no ``onnx`` package.
+    """
     if path.suffix == ".ort":
         return ".fp16" in path.name
-    import onnx
-
     try:
-        proto = (onnx.load_model_from_string(data) if data is not None
-                 else onnx.load(str(path), load_external_data=False))
-    except Exception:  # noqa: BLE001 - let ONNX Runtime report the corrupt file with our message below
+        raw = memoryview(data if data is not None else path.read_bytes())
+        fp16_weights = False
+        for number, wire, value in _fields(raw):
+            if number == _MODEL_METADATA and wire == 2:
+                entry = {n: v for n, w, v in _fields(value) if w == 2}
+                if entry.get(1) == b"precision" and entry.get(2) == b"fp16":
+                    return True
+            elif number == _MODEL_GRAPH and wire == 2 and not fp16_weights:
+                fp16_weights = any(
+                    n == _GRAPH_INITIALIZER and w == 2
+                    and any(tn == _TENSOR_DATA_TYPE and tw == 0 and tv == _FLOAT16 for tn, tw, tv in _fields(v))
+                    for n, w, v in _fields(value))
+        return fp16_weights
+    except (OSError, ValueError, IndexError):  # let ONNX Runtime report the corrupt file with our message
         return ".fp16" in path.name
-    if any(p.key == "precision" and p.value == "fp16" for p in proto.metadata_props):
-        return True
-    return any(t.data_type == onnx.TensorProto.FLOAT16 for t in proto.graph.initializer)
 
 
 def _specs_from_session(items: Sequence[Any]) -> list[TensorSpec]:
@@ -186,7 +235,7 @@ class OnnxRuntimeBackend(BackendBase):
 
         The session is made from the bytes the bundle verified (:meth:`Bundle.format_bytes`), not from the path.
         """
-        from scoligait_edge.export.bundle import Bundle, load_bundle
+        from scoligait_edge.bundle.load import Bundle, load_bundle
 
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)

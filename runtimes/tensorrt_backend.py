@@ -52,7 +52,7 @@ class TensorRTBackend(BackendBase):
     ) -> None:
         trt = require_tensorrt()
         torch = _torch_cuda()
-        from scoligait_edge.export.bundle import Bundle, load_bundle
+        from scoligait_edge.bundle.load import Bundle, load_bundle
 
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.export.onnx_export import MODEL_OUTPUT_FIELDS
-from scoligait_edge.export.specs import input_specs, output_specs
+from scoligait_edge.bundle.specs import MODEL_OUTPUT_FIELDS, input_specs, output_specs
 from scoligait_edge.runtimes.base import BackendBase, Precision
 
 log = logging.getLogger(__name__)
@@ -117,7 +116,9 @@ class TorchBackend(BackendBase):
     @classmethod
     def from_bundle(cls, bundle: Any, precision: Precision = "fp32", **kwargs: Any) -> TorchBackend:
         """Build the model from the bundle's verified safetensors bytes (its config must equal the manifest's)."""
-        from scoligait_edge.export.bundle import Bundle, load_bundle
+        from scoligait_edge.bundle.load import Bundle, load_bundle
+
+        _torch()  # OptionalDependencyError with the install command before the model package is imported
         from scoligait_edge.models import CheckpointError
 
         if not isinstance(bundle, Bundle):

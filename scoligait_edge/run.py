@@ -259,7 +259,7 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
 
         bundle = args.bundle
         if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
-            from scoligait_edge.export.bundle import load_bundle
+            from scoligait_edge.bundle import load_bundle
             from scoligait_edge.screener import demo_bundle_path
 
             bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)

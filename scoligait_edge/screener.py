@@ -163,7 +163,7 @@ class Screener:
         pose: bool = True,
         keep_history: bool = True,
     ) -> None:
-        from scoligait_edge.export.bundle import load_bundle
+        from scoligait_edge.bundle import load_bundle
         from scoligait_edge.runtimes import load_backend
 
         # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.

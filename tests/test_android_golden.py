@@ -62,7 +62,7 @@ def test_fixtures_stay_small():
 
 
 def test_example_manifest_is_one_the_exporter_accepts():
-    bundle = pytest.importorskip("scoligait_edge.export.bundle")
+    bundle = pytest.importorskip("scoligait_edge.bundle")
     data = json.loads((GOLDEN / "manifest_example.json").read_text())
     manifest = bundle.BundleManifest.model_validate(data)
     assert manifest.feature_schema.hash == schema_hash()

@@ -95,7 +95,7 @@ def test_edited_threshold_and_notice_are_refused_and_marked_when_opted_out(tmp_p
     edit_manifest(b, forge)
     with pytest.raises(BundleSignatureError, match="modified after signing.*allow_unsigned=True"):
         load_bundle(b)
-    with caplog.at_level(logging.WARNING, logger="scoligait_edge.export.bundle"):
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.bundle"):
         forged = load_bundle(b, allow_unsigned=True)
     assert forged.signature.status == "invalid" and "NOT authenticated" in caplog.text
     notice = forged.manifest.provenance["notice"]

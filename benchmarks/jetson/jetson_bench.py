@@ -168,7 +168,7 @@ def time_stage(fn: Callable[[], Any], *, warmup_s: float, duration_s: float, min
 # ----------------------------------------------------------------- stages
 def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) -> None:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.export.bundle import load_bundle
+    from scoligait_edge.bundle import load_bundle
     from scoligait_edge.stream.video_file import iter_video_frames
 
     timing = dict(warmup_s=args.warmup_s, duration_s=args.duration_s, min_iters=args.iters)
@@ -329,7 +329,7 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
         guarded("text", text)
 
     # 3. classifier per backend x precision x batch
-    from scoligait_edge.export.specs import input_specs
+    from scoligait_edge.bundle.specs import input_specs
     from scoligait_edge.runtimes import dummy_batch
 
     def classifier(label: str, make: Callable[[], Any], on_gpu: bool) -> Callable[[], None]:

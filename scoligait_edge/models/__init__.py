@@ -4,6 +4,13 @@ Needs the ``train`` extra (torch, safetensors). ``layers`` holds the reusable
 building blocks; this package assembles them.
 """
 
+from scoligait_edge.errors import OptionalDependencyError
+
+try:
+    import torch  # noqa: F401
+except ImportError as _exc:  # pragma: no cover - depends on the install
+    raise OptionalDependencyError("scoligait_edge.models needs PyTorch: pip install 'scoligait-edge[train]'") from _exc
+
 from scoligait_edge.models.encoders import MINILM_DIM, EncoderOutput, KnowledgeMapEncoder, TextProjection, VideoEncoder
 from scoligait_edge.models.fusion import FUSION_KINDS, TokenFusion
 from scoligait_edge.models.io import CheckpointError, load_checkpoint, read_checkpoint_config, save_checkpoint

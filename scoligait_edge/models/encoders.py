@@ -14,11 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scoligait_edge.bundle.model_config import MINILM_DIM
 from scoligait_edge.models.layers.attention import RopeTransformer
 from scoligait_edge.models.layers.patch import KnowledgeMapPatchEmbed, TubeletEmbed
 
-MINILM_DIM = 384
-"""all-MiniLM-L6-v2 sentence embedding size."""
 
 
 class EncoderOutput(NamedTuple):

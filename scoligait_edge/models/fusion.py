@@ -21,11 +21,10 @@ token-index counting), not across modalities.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
+from scoligait_edge.bundle.model_config import FUSION_KINDS, FusionKind, default_fusion_blocks  # noqa: F401
 from scoligait_edge.models.layers.attention import RopeTransformer
 from scoligait_edge.models.layers.latent_pool import (
     LatentAttentionPooling,
@@ -35,13 +34,6 @@ from scoligait_edge.models.layers.latent_pool import (
     pooled_share,
 )
 
-FusionKind = Literal["cat", "cat_att", "cat_latent", "cat_pma"]
-FUSION_KINDS: tuple[str, ...] = ("cat", "cat_att", "cat_latent", "cat_pma")
-
-
-def default_fusion_blocks(kind: str) -> int:
-    """Joint attention blocks a fusion kind uses unless told otherwise (one for Cat+Att, none otherwise)."""
-    return 1 if kind == "cat_att" else 0
 
 
 class TokenFusion(nn.Module):

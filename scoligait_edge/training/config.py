@@ -123,8 +123,10 @@ def load_config(path: str | Path, model_type: type[BaseModel] = TrainConfig) -> 
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
+            try:
+                import yaml
+            except ImportError:
+                raise ConfigError(f"{path}: YAML configs need PyYAML: pip install 'scoligait-edge[train]'") from None
             raw = yaml.safe_load(text) or {}
         else:
             raw = json.loads(text)

@@ -109,7 +109,7 @@ def scoliosis1k_source(data: Scoliosis1KData, cache_dir: Path | None, *, progres
 def provenance_record(data: str) -> dict[str, str]:
     """What a checkpoint (and the bundle made from it) says about its training data."""
     if data == "simulated":
-        from scoligait_edge.export.bundle import SIMULATED_PROVENANCE
+        from scoligait_edge.bundle import SIMULATED_PROVENANCE
 
         return dict(SIMULATED_PROVENANCE)
     return {"data": data, "notice": "trained on user-supplied data; validate before any clinical use"}

@@ -24,11 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
 from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, domain_slices
 
-DEFAULT_GROUP_SIZES: dict[str, int] = {"motion": 10, "self_skeleton": 8, "cross_correlation": 6}
-"""Even sizes keep every (x, y) / (dx, dy) pair in one group; 6 = two cross-correlation
-pairs x (corr, asym, mdiff). 14 + 4 + 11 = 29 groups."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""The bundle contract, torch-free: manifest, tensor specs, model config as data, loading and verification.
+
+What every device needs to trust and run an exported model, with nothing
+heavier than numpy, pydantic and cryptography:
+
+* :mod:`~scoligait_edge.bundle.manifest`: ``manifest.json`` (:class:`BundleManifest`) and :class:`BundleLimits`;
+* :mod:`~scoligait_edge.bundle.specs`: the graph's inputs and outputs (:class:`TensorSpec`);
+* :mod:`~scoligait_edge.bundle.model_config`: :class:`ScreeningModelConfig` as plain data;
+* :mod:`~scoligait_edge.bundle.signing`: trusted keys and Ed25519 signature checks;
+* :mod:`~scoligait_edge.bundle.load`: :func:`load_bundle` and the verified :class:`Bundle`.
+
+Writing and signing bundles is :mod:`scoligait_edge.export` (needs the
+``export`` extra for ONNX); :mod:`scoligait_edge.models` builds the torch
+model from the same config class (``train`` extra).
+"""
+
+from scoligait_edge.bundle.load import Bundle, load_bundle
+from scoligait_edge.bundle.manifest import (
+    BUNDLE_SCHEMA_VERSION,
+    DEFAULT_LABELS,
+    DEFAULT_LIMITS,
+    FORMAT_FILES,
+    MANIFEST_NAME,
+    SIMULATED_PROVENANCE,
+    BundleLimits,
+    BundleManifest,
+    FeatureSchemaRef,
+    FileEntry,
+    TextAssets,
+    Threshold,
+    sha256_file,
+)
+from scoligait_edge.bundle.model_config import ScreeningModelConfig
+from scoligait_edge.bundle.signing import SIGNATURE_NAME, TRUSTED_KEYS_ENV, SignatureCheck, trusted_public_keys
+from scoligait_edge.bundle.specs import TensorSpec, WindowSpec, input_specs, output_specs
+
+__all__ = [
+    "BUNDLE_SCHEMA_VERSION", "DEFAULT_LABELS", "DEFAULT_LIMITS", "FORMAT_FILES", "MANIFEST_NAME", "SIGNATURE_NAME",
+    "SIMULATED_PROVENANCE", "TRUSTED_KEYS_ENV", "Bundle", "BundleLimits", "BundleManifest", "FeatureSchemaRef",
+    "FileEntry", "ScreeningModelConfig", "SignatureCheck", "TensorSpec", "TextAssets", "Threshold", "WindowSpec",
+    "input_specs", "load_bundle", "output_specs", "sha256_file", "trusted_public_keys",
+]
