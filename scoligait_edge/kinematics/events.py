@@ -14,8 +14,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from scipy.ndimage import median_filter
-from scipy.signal import find_peaks
 
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 from scoligait_edge.kinematics.resample import check_fps
@@ -146,6 +144,8 @@ def _denoise(x: np.ndarray, width: int) -> np.ndarray:
     """Median filter (drops single-frame outliers) then a moving average."""
     k = 2 * width + 1
     if x.shape[0] >= k:
+        from scipy.ndimage import median_filter  # here: scipy costs ~1.4 s of start-up before the first frame
+
         x = median_filter(x, size=(k,) + (1,) * (x.ndim - 1), mode="nearest")
     if x.ndim == 1:
         return _smooth(x, width)
@@ -156,6 +156,8 @@ def _zeni(strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray
           width: int, distance: int) -> tuple[np.ndarray, np.ndarray]:
     fwd = _denoise(((strike - hip) @ axis) / size, width)
     back = _denoise(((off - hip) @ axis) / size, width)
+    from scipy.signal import find_peaks  # here: see median_filter above
+
     hs, _ = find_peaks(fwd, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd))))
     to, _ = find_peaks(-back, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(back))))
     return hs, to
