@@ -188,7 +188,7 @@ def _batch_cross(sig: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarra
         win = sliding_window_view(abp[t0 : t1 + pad], w, axis=0)  # [m, 2P, W]
         wok = sliding_window_view(okp[t0 : t1 + pad], w, axis=0)
         wa, wb, oka, okb = win[:, :p], win[:, p:], wok[:, :p], wok[:, p:]
-        moments = np.empty((6, t1 - t0, F.NUM_LAGS, p))  # pairs, mean a, mean b, var a, var b, cov
+        moments = np.empty((4, t1 - t0, F.NUM_LAGS, p))  # pairs, var a, var b, cov
         for j, k in enumerate(F.LAGS):  # pairs (a[s - k], b[s])
             if k >= 0:
                 xa, xb, m = wa[..., : w - k], wb[..., k:], oka[..., : w - k] * okb[..., k:]
@@ -198,7 +198,7 @@ def _batch_cross(sig: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarra
             safe = np.maximum(c, 1.0)
             ma, mb = (xa * m).sum(-1) / safe, (xb * m).sum(-1) / safe
             da, db = (xa - ma[..., None]) * m, (xb - mb[..., None]) * m
-            moments[:, :, j] = (c, ma, mb, (da * da).sum(-1) / safe, (db * db).sum(-1) / safe, (da * db).sum(-1) / safe)
+            moments[:, :, j] = (c, (da * da).sum(-1) / safe, (db * db).sum(-1) / safe, (da * db).sum(-1) / safe)
         out[t0:t1] = F.peak_lag_zero(F.lagged_correlation(*moments))
     return out, count
 
@@ -309,7 +309,7 @@ class KnowledgeMapBuilder:
             n, s = self._counts, self._sums
             safe = np.maximum(n, 1.0)
             m = s / safe  # mean a, mean b, mean a^2, mean b^2, mean ab
-            r = F.lagged_correlation(n, m[0], m[1], m[2] - m[0] * m[0], m[3] - m[1] * m[1], m[4] - m[0] * m[1])
+            r = F.lagged_correlation(n, m[2] - m[0] * m[0], m[3] - m[1] * m[1], m[4] - m[0] * m[1])
             row[_C_CROSS:] = F.peak_lag_zero(r[None])[0]
             if not math.isfinite(_add_reduce(row)):
                 row[~np.isfinite(row)] = 0.0  # == nan_to_num(nan=0, posinf=0, neginf=0)

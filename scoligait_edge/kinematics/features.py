@@ -171,9 +171,7 @@ def signals(norm: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return out
 
 
-def lagged_correlation(
-    count: np.ndarray, mean_a: np.ndarray, mean_b: np.ndarray, var_a: np.ndarray, var_b: np.ndarray, cov: np.ndarray
-) -> np.ndarray:
+def lagged_correlation(count: np.ndarray, var_a: np.ndarray, var_b: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """Normalised cross-correlation ``[..., L, P]`` from the moments of each lag's frame pairs; NaN for lags with
     fewer than ``MIN_LAG_PAIRS`` pairs (``count [..., L, P]``): they neither win the peak search nor bend its
     refinement."""
