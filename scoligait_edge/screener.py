@@ -217,6 +217,12 @@ class Screener:
         self._last_ts: float | None = None
         self.history = SessionHistory()
 
+    @property
+    def rows_seen(self) -> int:
+        """Map rows made in this session, across segments: the next row's index. ``history`` keeps the last
+        ``REPORT_HISTORY_ROWS`` of them, so its first row is ``rows_seen - len(history.km)``."""
+        return self._row_offset + self._builder.frames_seen
+
     def __enter__(self) -> Screener:
         return self
 

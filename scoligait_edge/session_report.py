@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from scoligait_edge.kinematics import GaitEvents
-from scoligait_edge.kinematics.schema import MAP_FPS
+from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 
 
 def stitched_attention(screener, first_row: int, n_rows: int) -> np.ndarray | None:
@@ -15,7 +15,7 @@ def stitched_attention(screener, first_row: int, n_rows: int) -> np.ndarray | No
     maps = screener.history.attention
     if not maps:
         return None
-    total = np.zeros((n_rows, 238))
+    total = np.zeros((n_rows, NUM_FEATURES))
     count = np.zeros((n_rows, 1))
     for first, att in maps.items():
         a, b = first - first_row, first - first_row + att.shape[0]
@@ -32,8 +32,8 @@ def write_report(screener, out_dir: str | Path, notices: list[str]) -> Path:
 
     h = screener.history
     n = len(h.km)
-    first_row = screener._builder.frames_seen - n  # rows older than the history were dropped
-    km = np.array(h.km) if n else np.zeros((0, 238), np.float32)
+    first_row = screener.rows_seen - n  # rows older than the history were dropped
+    km = np.array(h.km) if n else np.zeros((0, NUM_FEATURES), np.float32)
     events = GaitEvents(
         heel_strikes={s: sorted(i - first_row for i in h.heel_strikes[s] if i >= first_row) for s in ("left", "right")},
         fps=MAP_FPS, n_frames=n,

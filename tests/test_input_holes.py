@@ -92,6 +92,8 @@ def test_screener_restarts_after_a_pause_and_refuses_bad_timestamps(keypoint_scr
     firsts = [r.first_frame for r in s.results]
     assert firsts == sorted(set(firsts))  # row indices stay unique across the segments
     assert s.summary().frames_processed == 240
+    assert s.rows_seen == len(s.history.km)  # what the report places the history by (was wrong after a pause)
+    assert s.results[-1].first_frame + s.window_length <= s.rows_seen
 
 
 # ---------------------------------------------------------------- frame rates
