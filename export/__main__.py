@@ -18,6 +18,10 @@ Examples::
     # every command that writes a manifest signs it with --signing-key; --sign signs an existing bundle
     python -m scoligait_edge.export --bundle out/demo_bundle --formats onnx --signing-key ~/keys/my_signing_key.pem
     python -m scoligait_edge.export --bundle out/demo_bundle --sign --signing-key ~/keys/my_signing_key.pem
+
+    # add the training input statistics (out-of-distribution flag) to an existing bundle, re-signed
+    python -m scoligait_edge.export --bundle out/demo_bundle --input-reference run/input_reference.json \\
+        --sign --signing-key ~/keys/my_signing_key.pem
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 from pathlib import Path
 
 from scoligait_edge.errors import ScoliGaitError
-from scoligait_edge.export.build import FORMATS, add_formats, create_bundle, parse_formats
+from scoligait_edge.export.build import FORMATS, add_formats, add_input_reference, create_bundle, parse_formats
 from scoligait_edge.export.bundle import SIMULATED_PROVENANCE, sign_bundle
 from scoligait_edge.export.signing import generate_keypair, key_id, load_private_key
 
@@ -70,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"provenance = {SIMULATED_PROVENANCE}")
     g.add_argument("--sentence-table", help="text model: sentence-embedding table file to ship")
     g.add_argument("--reference-statistics", help="text model: reference-statistics file to ship")
+    p.add_argument("--input-reference", metavar="JSON", help="training input statistics (input_reference.json from "
+                   "a training run) for the out-of-distribution flag: put into the new bundle (default: the file "
+                   "beside --checkpoint) or added to an existing --bundle")
     g.add_argument("--force", action="store_true", help="replace an existing bundle at --bundle")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
@@ -97,19 +104,24 @@ def main(argv: list[str] | None = None) -> int:
                 args.checkpoint, target, threshold=args.threshold, threshold_source=args.threshold_source,
                 provenance=_provenance(args.provenance, args.simulated, args.provenance_json),
                 sentence_table=args.sentence_table, reference_statistics=args.reference_statistics,
-                signing_key=key,
+                signing_key=key, input_reference=args.input_reference,
             )
             if formats:
                 bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
         else:
-            if not formats and not args.sign:
-                raise SystemExit("nothing to do: give --formats (and --checkpoint to create a bundle) or --sign")
+            if not formats and not args.sign and not args.input_reference:
+                raise SystemExit("nothing to do: give --formats (and --checkpoint to create a bundle), "
+                                 "--input-reference or --sign")
+            if args.input_reference:
+                bundle = add_input_reference(target, args.input_reference, signing_key=key)
             if formats:
+                if args.input_reference:
+                    bundle.close()
                 bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
                 if args.sign and not bundle.signature.verified:  # engine-only: the manifest was not rewritten
                     bundle.close()
                     bundle = sign_bundle(target, key)
-            else:
+            elif not args.input_reference:
                 bundle = sign_bundle(target, key)
         m = bundle.manifest
         print(f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME, InputReference
 from scoligait_edge.errors import BundleError
 from scoligait_edge.export.bundle import (
     FORMAT_FILES,
@@ -69,10 +70,13 @@ def create_bundle(
     formats: Iterable[str] = (),
     report: Report = print,
     signing_key: Ed25519PrivateKey | str | Path | None = None,
+    input_reference: str | Path | None = None,
 ) -> Bundle:
     """A new bundle at ``target`` (folder, or ``.zip``) from a checkpoint; then ``add_formats(formats)``.
 
     ``signing_key`` signs the manifest (and every later rewrite by ``add_formats``).
+    ``input_reference`` (the training windows' input statistics, for the out-of-distribution flag) defaults to
+    ``input_reference.json`` beside the checkpoint when there is one.
 
     ``threshold``/``threshold_source``/``provenance`` default to the checkpoint
     JSON's ``extra`` entries of the same names, and must be given one way or
@@ -113,6 +117,11 @@ def create_bundle(
     manifest = BundleManifest.for_model(model.config, Threshold(value=float(threshold), source=threshold_source),
                                         provenance, fps=fps, text=text)
     manifest.formats = formats_map
+    beside = tensors.with_name(INPUT_REFERENCE_NAME)
+    ref_src = Path(input_reference) if input_reference is not None else (beside if beside.is_file() else None)
+    if ref_src is not None:
+        files[INPUT_REFERENCE_NAME] = _checked_input_reference(ref_src)
+        manifest.input_reference = INPUT_REFERENCE_NAME
     write_bundle(target, files, manifest, signing_key=sign_key)
     report(f"created bundle {target} from {tensors.name} ({sum(p.numel() for p in model.parameters()):,} "
            f"parameters, threshold {float(threshold):g} from {threshold_source!r}, "
@@ -122,6 +131,37 @@ def create_bundle(
         return add_formats(target, formats, report=report, signing_key=sign_key)
     return load_bundle(target, trusted_keys=[sign_key.public_key()] if sign_key is not None else None,
                        allow_unsigned=sign_key is None, mark_unverified=False)
+
+
+def _checked_input_reference(path: str | Path) -> bytes:
+    """The reference file's bytes, after checking it parses and fits this package's knowledge map."""
+    from scoligait_edge.kinematics.schema import NUM_FEATURES
+
+    try:
+        ref = InputReference.model_validate_json(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"cannot use {path} as the input reference: {exc}") from exc
+    if ref.n_columns != NUM_FEATURES:
+        raise BundleError(f"{path} has {ref.n_columns} columns; the knowledge map has {NUM_FEATURES}")
+    return (ref.model_dump_json(indent=1) + "\n").encode("utf-8")
+
+
+def add_input_reference(
+    bundle_path: str | Path,
+    reference: str | Path,
+    *,
+    report: Report = print,
+    signing_key: Ed25519PrivateKey | str | Path | None = None,
+) -> Bundle:
+    """Add (or replace) the input reference of an existing bundle; the model files are kept byte for byte,
+    the manifest re-hashed and, with ``signing_key``, re-signed. Returns the reloaded bundle."""
+    data = _checked_input_reference(reference)
+    key = signing_key_of(signing_key)
+    bundle = update_bundle(bundle_path, {INPUT_REFERENCE_NAME: data}, signing_key=key,
+                           input_reference=INPUT_REFERENCE_NAME)
+    report(f"input reference: added {INPUT_REFERENCE_NAME} ({len(data):,} bytes) to {bundle_path}, "
+           f"{'signed' if key is not None else 'UNSIGNED'}")
+    return bundle
 
 
 def _random_windows(bundle: Bundle, n: int = 8) -> dict[str, np.ndarray]:

@@ -410,10 +410,13 @@ def _print_result(r) -> None:
     when = f"{r.start_ms / 1000:6.2f}-{r.end_ms / 1000:6.2f} s"
     if r.status == "screened":
         feats = ", ".join(f.name for f in r.top_features[:2])
-        print(f"window {r.window_index:3d} {when}: p = {r.probability:.2f} -> {r.decision} ({r.steps} steps; {feats})",
-              flush=True)
+        odd = (f"; INPUT UNUSUAL ({r.input_unusual_fraction:.0%} of features far from training)"
+               if r.input_unusual else "")
+        print(f"window {r.window_index:3d} {when}: p = {r.probability:.2f} -> {r.decision} ({r.steps} steps; "
+              f"{feats}){odd}", flush=True)
     elif r.status == "skipped":
-        print(f"window {r.window_index:3d} {when}: skipped: {'; '.join(r.reasons)}", flush=True)
+        odd = "; input unusual" if r.input_unusual else ""
+        print(f"window {r.window_index:3d} {when}: skipped: {'; '.join(r.reasons)}{odd}", flush=True)
     else:
         print(f"window {r.window_index:3d} {when}: error: {r.error}", flush=True)
 

@@ -93,6 +93,7 @@ class SessionStats:
     prob_sq: float = 0.0
     prob_min: float = math.inf
     prob_max: float = -math.inf
+    n_unusual: int = 0
     n_skipped: int = 0
     n_failed: int = 0
     last_error: str | None = None
@@ -107,6 +108,7 @@ class SessionStats:
             self.prob_sum += p
             self.prob_sq += p * p
             self.prob_min, self.prob_max = min(self.prob_min, p), max(self.prob_max, p)
+            self.n_unusual += bool(r.input_unusual)
             for f in r.top_features:
                 self.features[f.name] += 1
                 d, m, pr, a, b, e = self.feature_info.get(f.name, (f.domain, f.meaning, f.clinical_prior, f.start_s, f.stop_s, 0.0))
@@ -180,6 +182,9 @@ class Screener:
         self.uses_video = bool(self.model_config.uses_video)
         self.uses_text = bool(self.model_config.uses_text)
         self._text = self._load_text() if self.uses_text else None
+        self.input_reference = self.bundle.input_reference()
+        if self.input_reference is None:
+            log.info("the bundle has no input reference: windows carry no out-of-distribution flag")
         self._estimator = self._tracker = None
         if pose:
             from scoligait_edge.pose.estimator import PoseEstimator
@@ -371,6 +376,8 @@ class Screener:
             complete_cycles=quality.n_cycles, cadence_spm=quality.cadence_spm, valid_fraction=quality.valid_fraction,
             provenance=self.provenance, backend=self.backend.name,
         )
+        if self.input_reference is not None:  # skipped windows too: an odd camera is often why they are skipped
+            base["input_unusual_fraction"], base["input_unusual"] = self.input_reference.score_window(w.km, w.valid)
         if not quality.ok:
             flags = [code for code, ok in (("not_walking", quality.walking), ("body_not_fully_visible",
                      quality.whole_body_visible), ("too_few_gait_cycles", quality.enough_cycles)) if not ok]
@@ -391,7 +398,8 @@ class Screener:
         cobb = out.get("cobb")
         return ScreeningResult(
             status="screened", probability=prob, decision="refer" if prob >= self.threshold else "no_referral",
-            cobb_estimate_deg=None if cobb is None else float(cobb[0]), description=sentences, top_features=top, **base,
+            cobb_estimate_deg=None if cobb is None else float(cobb[0]), description=sentences, top_features=top,
+            **base,
         )
 
     def _batch(self, w: WindowArrays) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -438,6 +446,11 @@ class Screener:
             decision = "refer" if mean >= self.threshold else "no_referral"
         else:
             reason = self._no_decision_reason(st.flags, st.last_error)
+        notes = []
+        if n and self.input_reference is not None and st.n_unusual * 2 > n:
+            notes.append(f"input unlike the training data: {st.n_unusual} of {n} screened windows lie far outside "
+                         "the model's training statistics (camera view, orientation or subject unlike training); "
+                         "treat the decision with caution")
         counts = self.history.step_counts
         top = []
         for name, count in st.features.most_common(3):
@@ -454,6 +467,7 @@ class Screener:
             frames_with_subject=self._frames_with_subject,
             duration_s=0.0 if self._first_ts is None else (self._last_ts - self._first_ts) / 1000.0,
             quality_flags=dict(st.flags), top_features=top, backend=self.backend.name, provenance=self.provenance,
+            windows_input_unusual=st.n_unusual if self.input_reference is not None else None, notes=notes,
         )
 
     def _no_decision_reason(self, flags: Counter, last_error: str | None) -> str:

@@ -7,6 +7,7 @@ heavier than numpy, pydantic and cryptography:
 * :mod:`~scoligait_edge.bundle.specs`: the graph's inputs and outputs (:class:`TensorSpec`);
 * :mod:`~scoligait_edge.bundle.model_config`: :class:`ScreeningModelConfig` as plain data;
 * :mod:`~scoligait_edge.bundle.signing`: trusted keys and Ed25519 signature checks;
+* :mod:`~scoligait_edge.bundle.input_reference`: training input statistics, the out-of-distribution flag;
 * :mod:`~scoligait_edge.bundle.load`: :func:`load_bundle` and the verified :class:`Bundle`.
 
 Writing and signing bundles is :mod:`scoligait_edge.export` (needs the
@@ -14,6 +15,7 @@ Writing and signing bundles is :mod:`scoligait_edge.export` (needs the
 model from the same config class (``train`` extra).
 """
 
+from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME, InputReference, fit_input_reference
 from scoligait_edge.bundle.load import Bundle, load_bundle
 from scoligait_edge.bundle.manifest import (
     BUNDLE_SCHEMA_VERSION,
@@ -37,6 +39,6 @@ from scoligait_edge.bundle.specs import TensorSpec, WindowSpec, input_specs, out
 __all__ = [
     "BUNDLE_SCHEMA_VERSION", "DEFAULT_LABELS", "DEFAULT_LIMITS", "FORMAT_FILES", "MANIFEST_NAME", "SIGNATURE_NAME",
     "SIMULATED_PROVENANCE", "TRUSTED_KEYS_ENV", "Bundle", "BundleLimits", "BundleManifest", "FeatureSchemaRef",
-    "FileEntry", "ScreeningModelConfig", "SignatureCheck", "TensorSpec", "TextAssets", "Threshold", "WindowSpec",
-    "input_specs", "load_bundle", "output_specs", "sha256_file", "trusted_public_keys",
+    "FileEntry", "INPUT_REFERENCE_NAME", "InputReference", "ScreeningModelConfig", "SignatureCheck", "TensorSpec", "TextAssets", "Threshold", "WindowSpec",
+    "fit_input_reference", "input_specs", "load_bundle", "output_specs", "sha256_file", "trusted_public_keys",
 ]

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from scoligait_edge import __version__
+from scoligait_edge.bundle.input_reference import InputReference
 from scoligait_edge.bundle.manifest import (
     _CHUNK,
     BUNDLE_FORMAT,
@@ -120,6 +121,17 @@ class Bundle:
     def checkpoint_stem(self) -> Path:
         """Path stem for :func:`scoligait_edge.models.load_checkpoint` (``<root>/model``)."""
         return self.format_path("checkpoint").with_suffix("")
+
+    def input_reference(self) -> InputReference | None:
+        """The training windows' input statistics (out-of-distribution check), or None for a bundle without them."""
+        name = self.manifest.input_reference
+        if name is None:
+            return None
+        data = parse_json_limited(self.read_bytes(name), str(self.source), name)
+        try:
+            return InputReference.model_validate(data)
+        except ValidationError as exc:
+            raise BundleError(f"{self.source}: {name} is malformed or out of range: {exc}") from exc
 
     # decision
     @property

@@ -189,6 +189,8 @@ class BundleManifest(BaseModel):
     threshold: Threshold
     labels: tuple[Label, Label] = DEFAULT_LABELS
     text: TextAssets | None = None
+    input_reference: str | None = Field(default=None, max_length=256, description="file with the training "
+                                         "windows' input statistics (out-of-distribution check); optional")
     formats: dict[str, str] = Field(default_factory=dict, max_length=64, description="format name -> file in the bundle")
     files: dict[str, FileEntry] = Field(default_factory=dict, max_length=1000)
     provenance: dict[str, Any] = Field(max_length=64, description="training data and caveats, e.g. {'data': 'simulated', ...}")
@@ -234,7 +236,8 @@ class BundleManifest(BaseModel):
     @model_validator(mode="after")
     def _refs_are_files(self) -> BundleManifest:
         if self.files:  # a manifest still being assembled has no files yet
-            refs = dict(self.formats)
+            refs: dict[str, str | None] = dict(self.formats)
+            refs["input_reference"] = self.input_reference
             if self.text is not None:
                 refs.update({"text.sentence_table": self.text.sentence_table,
                              "text.reference_statistics": self.text.reference_statistics})

@@ -143,6 +143,15 @@ def fit_text_reference(train: list[WindowSample], provenance: str):
     )
 
 
+def fit_window_input_reference(train: list[WindowSample], source: str):
+    """The out-of-distribution reference (:mod:`scoligait_edge.bundle.input_reference`) from TRAINING windows;
+    the exporter ships it in the bundle so each screened window can say when its input is unlike these."""
+    from scoligait_edge.bundle.input_reference import fit_input_reference
+
+    return fit_input_reference(np.stack([w.km for w in train]), np.stack([w.km_valid for w in train]),
+                               source=source)
+
+
 def to_tensors(windows: list[WindowSample], model_cfg, reference, max_sentences: int) -> WindowTensors:
     text = mask = None
     if model_cfg.uses_text:
@@ -177,6 +186,11 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
     reference = fit_text_reference(train_windows, splits.provenance) if cfg.model.uses_text else None
     if reference is not None:
         reference.save(out / "reference_stats.json")
+    from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME
+
+    input_ref = fit_window_input_reference(train_windows, f"{cfg.name}: {len(train_windows)} training windows "
+                                           f"({splits.provenance})")
+    (out / INPUT_REFERENCE_NAME).write_text(input_ref.model_dump_json(indent=1) + "\n", encoding="utf-8")
     tensors = {
         "train": to_tensors(train_windows, cfg.model, reference, cfg.max_text_sentences),
         "val": to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences),
