@@ -36,6 +36,19 @@ def test_tiny_training_run_writes_everything(tiny_run):
     assert 0 <= m["accuracy"] <= 1 and m["n"] >= 4
 
 
+def test_the_run_fits_an_input_reference_that_export_ships(tiny_run, tmp_path):
+    from scoligait_edge.bundle import INPUT_REFERENCE_NAME, InputReference, load_bundle
+    from scoligait_edge.export import create_bundle
+    from tests.signing_helpers import fixture_signing_key
+
+    _, out, summary = tiny_run
+    ref = InputReference.model_validate_json((out / INPUT_REFERENCE_NAME).read_text())
+    assert ref.n_windows == summary["windows"]["train_used"] and ref.n_columns == 238
+    create_bundle(out / "model", tmp_path / "bundle", report=lambda s: None, signing_key=fixture_signing_key())
+    with load_bundle(tmp_path / "bundle") as b:  # picked up beside the checkpoint
+        assert b.input_reference() == ref
+
+
 def test_evaluate_cli_reproduces_the_run(tiny_run, capsys):
     from scoligait_edge import evaluate
 
