@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from scoligait_edge.errors import ScoliGaitError, TimestampError
+from scoligait_edge.bundle.inputs import SIL_SHAPE, model_inputs
+from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
 from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
 from scoligait_edge.kinematics.builder import MapRow
 from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
@@ -33,7 +34,7 @@ REPORT_HISTORY_ROWS = 9000
 """Map rows (5 min at 30 Hz) kept for the session report; older rows are dropped to keep memory flat."""
 RECENT_RESULTS = 400
 """Window results kept in memory (the JSONL log has them all); the summary uses running totals."""
-_SIL_SHAPE = (64, 44)
+_SIL_SHAPE = SIL_SHAPE
 
 
 def demo_bundle_path() -> Path:
@@ -179,6 +180,7 @@ class Screener:
         self.threshold = float(self.bundle.threshold)
         self.provenance = str(manifest.provenance.get("notice") or manifest.provenance.get("data") or "unknown")
         self.window_length = int(manifest.window.frames)
+        self._check_window_length(manifest)
         self.uses_video = bool(self.model_config.uses_video)
         self.uses_text = bool(self.model_config.uses_text)
         self._text = self._load_text() if self.uses_text else None
@@ -402,12 +404,19 @@ class Screener:
             **base,
         )
 
+    def _check_window_length(self, manifest: Any) -> None:
+        """The manifest's ``window.frames`` is the one window length: refuse a bundle whose model inputs disagree."""
+        sizes = {"model config window_frames": int(self.model_config.window_frames)}
+        sizes.update({f"input {spec.name}": spec.shape[1] for spec in manifest.inputs
+                      if spec.name in ("km", "km_mask", "video") and len(spec.shape) > 1})
+        bad = {k: v for k, v in sizes.items() if v != self.window_length}
+        if bad:
+            raise BundleError(f"bundle window.frames={self.window_length} disagrees with its model: {bad}")
+
     def _batch(self, w: WindowArrays) -> tuple[dict[str, np.ndarray], list[str]]:
-        batch: dict[str, np.ndarray] = {"km": w.km[None].astype(np.float32), "km_mask": w.valid[None]}
+        """The window's graph inputs through :func:`~scoligait_edge.bundle.inputs.model_inputs`, as in training."""
         sentences: list[str] = []
-        if self.uses_video:
-            sil = w.silhouettes if w.silhouettes is not None else np.zeros((len(w.valid), *_SIL_SHAPE), np.uint8)
-            batch["video"] = (sil.astype(np.float32) / 255.0)[None, :, None]
+        text = mask = None
         if self.uses_text:
             from scoligait_edge.text import describe_window
 
@@ -415,9 +424,11 @@ class Screener:
             desc = describe_window(w.km, w.valid, reference)
             ids = np.asarray(desc.sentence_ids, dtype=np.int64)[None]
             mask = np.ones_like(ids, dtype=bool)
-            batch["text"] = table.lookup(ids, mask).astype(np.float32)
-            batch["text_mask"] = mask
+            text = table.lookup(ids, mask)[0]
+            mask = mask[0]
             sentences = list(desc.texts)
+        batch = model_inputs(w.km, w.valid, w.silhouettes if self.uses_video else None, text=text, text_mask=mask,
+                             uses_video=self.uses_video, uses_text=self.uses_text, window_frames=self.window_length)
         return batch, sentences
 
     def _highlights(self, attention: np.ndarray, w: WindowArrays) -> list[FeatureHighlight]:

@@ -156,7 +156,8 @@ def to_tensors(windows: list[WindowSample], model_cfg, reference, max_sentences:
     text = mask = None
     if model_cfg.uses_text:
         text, mask = text_inputs(windows, reference, max_sentences)
-    return stack_windows(windows, text=text, text_mask=mask, with_video=model_cfg.uses_video)
+    return stack_windows(windows, text=text, text_mask=mask, with_video=model_cfg.uses_video,
+                         window_frames=model_cfg.window_frames)
 
 
 def km_normalisation(train: WindowTensors) -> tuple[torch.Tensor, torch.Tensor]:

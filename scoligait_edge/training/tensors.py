@@ -1,4 +1,10 @@
-"""Windows stacked into arrays once, so an epoch is only indexing and the model."""
+"""Windows stacked into arrays once, so an epoch is only indexing and the model.
+
+The per-batch preparation (silhouette scaling, dtypes, masks) is
+:func:`scoligait_edge.bundle.inputs.batch_model_inputs`, the same function the
+Screener uses, applied to zero-copy numpy views of the indexed CPU tensors; the
+silhouettes stay uint8 in memory (4x smaller) and are scaled per batch.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from scoligait_edge.bundle.inputs import batch_model_inputs, check_window_length
 
 
 @dataclass
@@ -31,23 +39,31 @@ class WindowTensors:
     def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool) -> dict[str, torch.Tensor]:
         """Model keyword arguments for the windows at ``index`` (video scaled to [0, 1])."""
         idx = torch.as_tensor(index, dtype=torch.long)
-        out = {"km": self.km[idx], "km_mask": self.km_mask[idx]}
-        if uses_video:
-            if self.video is None:
-                raise ValueError("this model needs silhouettes but the dataset has none")
-            out["video"] = self.video[idx].float() / 255.0
-        if uses_text:
-            if self.text is None or self.text_mask is None:
-                raise ValueError("this model needs text embeddings but none were computed")
-            out["text"], out["text_mask"] = self.text[idx], self.text_mask[idx]
-        return out
+        if uses_video and self.video is None:
+            raise ValueError("this model needs silhouettes but the dataset has none")
+        if uses_text and (self.text is None or self.text_mask is None):
+            raise ValueError("this model needs text embeddings but none were computed")
+        arrays = batch_model_inputs(
+            self.km[idx].numpy(), self.km_mask[idx].numpy(),
+            self.video[idx].numpy()[:, :, 0] if uses_video else None,
+            text=self.text[idx].numpy() if uses_text else None,
+            text_mask=self.text_mask[idx].numpy() if uses_text else None,
+            uses_video=uses_video, uses_text=uses_text,
+        )
+        return {name: torch.from_numpy(a) for name, a in arrays.items()}
 
 
 def stack_windows(samples: Sequence, *, text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
-                  with_video: bool = True) -> WindowTensors:
-    """Stack ``WindowSample``s (scoligait_edge.data.windows) into one :class:`WindowTensors`."""
+                  with_video: bool = True, window_frames: int | None = None) -> WindowTensors:
+    """Stack ``WindowSample``s (scoligait_edge.data.windows) into one :class:`WindowTensors`.
+
+    ``window_frames`` (the model config's) refuses windows of another length here, before training starts.
+    """
     if not samples:
         raise ValueError("no windows to stack: the split is empty (check the data and the window quality filter)")
+    if window_frames is not None:
+        for s in samples:
+            check_window_length(len(s.km), window_frames, what=f"training window {s.clip_id}@{s.start}")
     km = np.stack([s.km for s in samples]).astype(np.float32)
     if not np.isfinite(km).all():
         raise ValueError("knowledge-map windows contain NaN or infinity")
