@@ -95,3 +95,14 @@ def test_screener_refuses_a_bundle_whose_window_disagrees_with_its_model(screene
             screener._check_window_length(manifest)
     finally:
         screener.window_length = WINDOW_FRAMES
+
+
+def test_train_config_refuses_windows_the_model_is_not_built_for():
+    from scoligait_edge.data.windows import WINDOW_FRAMES as DATA_WINDOW_FRAMES
+    from scoligait_edge.training.config import TrainConfig
+
+    assert DATA_WINDOW_FRAMES is WINDOW_FRAMES and TrainConfig().windows.length == TrainConfig().model.window_frames
+    with pytest.raises(ValueError, match="windows.length=64 differs from model.window_frames=96"):
+        TrainConfig(windows={"length": 64})
+    assert TrainConfig(windows={"length": 32}, model={"window_frames": 32, "km_patch_frames": 16,
+                                                       "video_tubelet_frames": 16}).windows.length == 32

@@ -58,6 +58,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from scoligait_edge import __version__
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import ScreeningModelConfig
 from scoligait_edge.bundle.signing import SIGNATURE_NAME
 from scoligait_edge.bundle.specs import TensorSpec, WindowSpec, input_specs, output_specs
@@ -266,7 +267,7 @@ class BundleManifest(BaseModel):
                                   "'validation split, Youden J' or 'default 0.5, not chosen on validation data'")
             threshold = Threshold(value=float(threshold), source=threshold_source)
         return cls(model=cfg, inputs=input_specs(cfg), outputs=output_specs(cfg),
-                   window=WindowSpec(frames=int(cfg.get("window_frames", 96)), fps=fps),
+                   window=WindowSpec(frames=int(cfg.get("window_frames", WINDOW_FRAMES)), fps=fps),
                    threshold=threshold, labels=labels, text=text, provenance=dict(provenance))
 
     def model_config_object(self) -> ScreeningModelConfig:

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
+
 Modalities = Literal["km", "video", "km+video", "km+video+text"]
 FusionKind = Literal["cat", "cat_att", "cat_latent", "cat_pma"]
 FUSION_KINDS: tuple[str, ...] = ("cat", "cat_att", "cat_latent", "cat_pma")
@@ -45,7 +47,7 @@ class ScreeningModelConfig(BaseModel):
     heads: int = Field(default=4, ge=1)
     mlp_ratio: float = Field(default=4.0, gt=0)
     dropout: float = Field(default=0.1, ge=0, lt=1)
-    window_frames: int = Field(default=96, ge=1)
+    window_frames: int = Field(default=WINDOW_FRAMES, ge=1)
     km_patch_frames: int = Field(default=8, ge=1)
     km_group_sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_GROUP_SIZES))
     video_tubelet_frames: int = Field(default=8, ge=1)

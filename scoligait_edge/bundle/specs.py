@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.kinematics.schema import NUM_FEATURES
 
 DType = Literal["float32", "float16", "bool", "uint8", "int64"]
@@ -67,7 +68,7 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     """The graph inputs of a screening model with this config (a ``ScreeningModelConfig`` or its JSON dict)."""
     cfg = _cfg(config)
     modalities = str(cfg.get("modalities", "km+video+text"))
-    t = int(cfg.get("window_frames", 96))
+    t = int(cfg.get("window_frames", WINDOW_FRAMES))
     out: list[TensorSpec] = []
     if "km" in modalities:
         out.append(TensorSpec(name="km", shape=("batch", t, NUM_FEATURES), dtype="float32",
@@ -91,7 +92,7 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
 def output_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     """The graph outputs: logit, prob, cobb and (with a knowledge map) km_attention."""
     cfg = _cfg(config)
-    t = int(cfg.get("window_frames", 96))
+    t = int(cfg.get("window_frames", WINDOW_FRAMES))
     out = [
         TensorSpec(name="logit", shape=("batch",), dtype="float32",
                    description="screening logit, positive class = Cobb angle >= 10 degrees (refer)"),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.data.sim_body import SubjectParams, sample_cobb, sample_subject
 from scoligait_edge.data.sim_camera import FRONTAL_DIRECTIONS, SIDE_DIRECTIONS, Direction, View
 from scoligait_edge.data.sim_settings import SimulationSettings
@@ -146,7 +147,7 @@ def make_cohort(
     val_fraction: float = 0.15,
     test_fraction: float = 0.2,
     camera_mix: Mapping[str, float] | None = None,
-    n_frames: int = 96,
+    n_frames: int = WINDOW_FRAMES,
     fps: float = 30.0,
 ) -> Cohort:
     """Draw a SIMULATED cohort of ``n_subjects`` with subject-disjoint splits.

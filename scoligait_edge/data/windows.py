@@ -31,6 +31,7 @@ from scoligait_edge.kinematics import (
     resample_keypoints,
     window_starts,
 )
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES  # re-exported: the one window length
 from scoligait_edge.kinematics.schema import MAP_FPS
 from scoligait_edge.video.silhouette import SIL_SHAPE, nearest_frames
 
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 
 COBB_THRESHOLD_DEG = 10.0
 """Positive = Cobb angle >= 10 degrees (Scoliosis Research Society); same value as the model's."""
-WINDOW_FRAMES = 96
-"""ScoliGait's window: 96 frames at 30 Hz (3.2 s, several gait cycles)."""
 WINDOW_HOP = 16
 """Default hop between window starts (frames)."""
 

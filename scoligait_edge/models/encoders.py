@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import MINILM_DIM
 from scoligait_edge.models.layers.attention import RopeTransformer
 from scoligait_edge.models.layers.patch import KnowledgeMapPatchEmbed, TubeletEmbed
@@ -39,7 +40,7 @@ class KnowledgeMapEncoder(nn.Module):
         heads: int,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
-        window_frames: int = 96,
+        window_frames: int = WINDOW_FRAMES,
         patch_frames: int = 8,
         group_sizes: Mapping[str, int] | None = None,
         rope_base: float = 10_000.0,
@@ -67,7 +68,7 @@ class VideoEncoder(nn.Module):
         heads: int,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
-        window_frames: int = 96,
+        window_frames: int = WINDOW_FRAMES,
         tubelet_frames: int = 8,
         patch_size: tuple[int, int] = (16, 11),
         image_size: tuple[int, int] = (64, 44),

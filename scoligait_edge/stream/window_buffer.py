@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.kinematics.builder import MapRow
 
 
@@ -28,7 +29,7 @@ class WindowArrays:
 class WindowBuffer:
     """Ring buffer that says when a window (every ``hop`` rows once full) is ready."""
 
-    def __init__(self, length: int = 96, hop: int = 16) -> None:
+    def __init__(self, length: int = WINDOW_FRAMES, hop: int = 16) -> None:
         if length <= 0 or hop <= 0:
             raise ValueError("window length and hop must be positive")
         self.length, self.hop = length, hop

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.errors import ScoliGaitError
 from scoligait_edge.models import ScreeningModelConfig
 
@@ -28,7 +29,7 @@ class SimulatedData(BaseModel):
     n_subjects: int = Field(default=120, ge=6)
     prevalence: float = Field(default=0.5, gt=0, lt=1)
     clips_per_train_subject: int = Field(default=3, ge=1)
-    n_frames: int = Field(default=160, ge=96)
+    n_frames: int = Field(default=160, ge=WINDOW_FRAMES)
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 0
@@ -71,7 +72,7 @@ DataSource = Annotated[SimulatedData | FolderData | Scoliosis1KData, Field(discr
 
 class WindowingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    length: int = 96
+    length: int = WINDOW_FRAMES
     hop: int = 16
     require_quality: bool = True
 
@@ -104,6 +105,14 @@ class TrainConfig(BaseModel):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     cache_dir: Path | None = None
     max_text_sentences: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _window_length(self) -> TrainConfig:
+        """Training windows must be the length the model (and so its bundle's window.frames) is built for."""
+        if self.windows.length != self.model.window_frames:
+            raise ValueError(f"windows.length={self.windows.length} differs from model.window_frames="
+                             f"{self.model.window_frames}: set both to the same number of frames")
+        return self
 
     @model_validator(mode="after")
     def _poses_for_the_map(self) -> TrainConfig:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
 from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, domain_slices
 
@@ -88,7 +89,7 @@ class KnowledgeMapPatchEmbed(nn.Module):
     def __init__(
         self,
         dim: int,
-        window_frames: int = 96,
+        window_frames: int = WINDOW_FRAMES,
         patch_frames: int = 8,
         group_sizes: Mapping[str, int] | None = None,
     ) -> None:
@@ -176,7 +177,7 @@ class TubeletEmbed(nn.Module):
     def __init__(
         self,
         dim: int,
-        window_frames: int = 96,
+        window_frames: int = WINDOW_FRAMES,
         tubelet_frames: int = 8,
         patch_size: tuple[int, int] = (16, 11),
         image_size: tuple[int, int] = (64, 44),
