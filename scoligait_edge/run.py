@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from scoligait_edge import SCREENING_NOTICE
@@ -32,24 +33,19 @@ def _parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum``, with the bad value in the message."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,13 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
     p.add_argument("--pose-model", default="full", help="lite, full or the path of a .task bundle")
     p.add_argument("--roi", default=None, help="x,y,w,h: only people whose hips are inside")
-    p.add_argument("--hop", type=_positive_int, default=16, help="frames between windows")
+    p.add_argument("--hop", type=_int_at_least(1), default=16, help="frames between windows")
     p.add_argument("--headless", action="store_true", help="no window (kiosks, servers)")
     p.add_argument("--save-video", type=Path, default=None, help="write the overlay video here")
     p.add_argument("--output", type=Path, default=None, help="append one JSON line per window here")
     p.add_argument("--report", type=Path, default=None, help="write the session report (HTML) into this folder")
-    p.add_argument("--max-frames", type=_non_negative_int, default=None)
-    p.add_argument("--threads", type=_non_negative_int, default=1,
+    p.add_argument("--max-frames", type=_int_at_least(0), default=None)
+    p.add_argument("--threads", type=_int_at_least(0), default=1,
                    help="classifier threads (default 1: pose uses the other cores; 0: the backend decides)")
     p.add_argument("--verbose", action="store_true", help="our INFO logs and the native libraries' logs")
     return p
