@@ -162,11 +162,46 @@ def test_aligned_positions_share_the_frame_timebase():
     assert km_pos.max() == T - 2.5  # centre frame indices, not scaled to [0, 1]
 
 
-def test_non_aligned_positions_count_from_zero_per_stream():
-    model = tiny(modalities="km+video", rope="non_aligned")
+def test_non_aligned_only_shifts_streams_apart_across_modalities():
+    aligned = tiny(modalities="km+video", fusion="cat_att", rope="aligned")
+    model = tiny(modalities="km+video", fusion="cat_att", rope="non_aligned")
     km_pos, vid_pos = model.stream_positions("km", 1)[0], model.stream_positions("video", 1)[0]
-    assert torch.equal(km_pos, torch.arange(model.num_km_tokens, dtype=torch.float32))
-    assert torch.equal(vid_pos, torch.arange(model.num_video_tokens, dtype=torch.float32))
+    assert torch.equal(km_pos, aligned.stream_positions("km", 1)[0])  # km keeps its frame positions
+    assert torch.equal(vid_pos, aligned.stream_positions("video", 1)[0] + T)  # video laid after km
+    # inside each encoder nothing differs: same weights give the same encoder tokens
+    with torch.no_grad():  # sharp joint attention (the 0.02 init is near uniform, hiding positions)
+        for p in aligned.fusion.joint.parameters():
+            p.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(p.numel()))
+    model.load_state_dict(aligned.state_dict())
+    x = inputs(model)
+    with torch.no_grad():
+        assert torch.equal(model.km_encoder(x["km"], x["km_mask"]).tokens,
+                           aligned.km_encoder(x["km"], x["km_mask"]).tokens)
+        assert not torch.allclose(model(**x).logit, aligned(**x).logit, atol=1e-6)  # the joint block sees it
+
+
+def test_without_joint_blocks_alignment_cannot_matter():
+    aligned = tiny(modalities="km+video", fusion="cat_latent", fusion_blocks=0, rope="aligned")
+    other = tiny(modalities="km+video", fusion="cat_latent", fusion_blocks=0, rope="non_aligned")
+    other.load_state_dict(aligned.state_dict())
+    x = inputs(aligned)
+    with torch.no_grad():
+        assert torch.equal(aligned(**x).logit, other(**x).logit)
+
+
+def test_fused_attention_kernel_matches_the_explicit_export_path():
+    torch.manual_seed(0)
+    attn, rope = MultiHeadSelfAttention(32, 2).eval(), RotaryEmbedding(16)
+    x, pos = torch.randn(3, 10, 32), torch.rand(3, 10) * 90
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[1, 7:] = False
+    mask[2, :] = False  # fully padded: uniform weights on both paths, never NaN
+    with torch.no_grad():
+        fast, none = attn(x, rope(pos), mask)
+        explicit, _ = attn(x, rope(pos), mask, need_weights=True)
+    assert none is None
+    assert torch.isfinite(fast).all()
+    assert torch.allclose(fast, explicit, atol=1e-5)
 
 
 def test_rope_scores_depend_only_on_position_differences():

@@ -44,10 +44,13 @@ class KnowledgeMapEncoder(nn.Module):
         patch_frames: int = 8,
         group_sizes: Mapping[str, int] | None = None,
         rope_base: float = 10_000.0,
+        attention_dropout: float = 0.0,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.patch_embed = KnowledgeMapPatchEmbed(dim, window_frames, patch_frames, group_sizes)
-        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base)
+        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout,
+                                           drop_path)
 
     def forward(
         self, km: torch.Tensor, km_mask: torch.Tensor, positions: torch.Tensor | None = None
@@ -74,10 +77,13 @@ class VideoEncoder(nn.Module):
         image_size: tuple[int, int] = (64, 44),
         in_channels: int = 1,
         rope_base: float = 10_000.0,
+        attention_dropout: float = 0.0,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.patch_embed = TubeletEmbed(dim, window_frames, tubelet_frames, patch_size, image_size, in_channels)
-        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base)
+        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout,
+                                           drop_path)
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor | None = None, positions: torch.Tensor | None = None

@@ -13,10 +13,10 @@ positions and return a :class:`PoolOutput`:
 - ``cat_pma``: optional joint blocks, then :class:`PMAPooling` (the inverse
   orientation; ablation only).
 
-Note: RoPE only enters through self-attention. With ``fusion_blocks=0`` the
-modalities never attend to each other under RoPE, so "aligned" vs
-"non_aligned" then differs only inside each encoder (frame-index vs
-token-index counting), not across modalities.
+Note: RoPE only enters through self-attention. Encoders always number their
+tokens by frame; "aligned" vs "non_aligned" only changes the positions the
+joint blocks see across modalities. With ``fusion_blocks=0`` the modalities
+never attend to each other under RoPE, so the two are then the same model.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class TokenFusion(nn.Module):
         latent_heads: int = 8,
         pma_queries: int = 1,
         rope_base: float = 10_000.0,
+        attention_dropout: float = 0.0,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         if kind not in FUSION_KINDS:
@@ -59,12 +61,13 @@ class TokenFusion(nn.Module):
         if kind == "cat_att" and blocks < 1:
             raise ValueError("cat_att needs at least one fusion block")
         self.kind = kind
-        self.joint = RopeTransformer(dim, blocks, heads, mlp_ratio, dropout, rope_base) if blocks > 0 else None
+        self.joint = (RopeTransformer(dim, blocks, heads, mlp_ratio, dropout, rope_base, attention_dropout, drop_path)
+                      if blocks > 0 else None)
         self.pool: nn.Module | None = None
         if kind == "cat_latent":
-            self.pool = LatentAttentionPooling(dim, num_latents, latent_heads, mlp_ratio, dropout)
+            self.pool = LatentAttentionPooling(dim, num_latents, latent_heads, mlp_ratio, dropout, attention_dropout)
         elif kind == "cat_pma":
-            self.pool = PMAPooling(dim, pma_queries, latent_heads, mlp_ratio, dropout)
+            self.pool = PMAPooling(dim, pma_queries, latent_heads, mlp_ratio, dropout, attention_dropout)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> PoolOutput:
         if self.joint is not None:

@@ -55,7 +55,8 @@ class ScreeningModel(nn.Module):
         super().__init__()
         cfg = self.config = config if config is not None else ScreeningModelConfig()
         common = dict(dim=cfg.dim, depth=cfg.encoder_depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
-                      dropout=cfg.dropout, window_frames=cfg.window_frames, rope_base=cfg.rope_base)
+                      dropout=cfg.dropout, window_frames=cfg.window_frames, rope_base=cfg.rope_base,
+                      attention_dropout=cfg.attention_dropout, drop_path=cfg.drop_path)
         self.km_encoder = (
             KnowledgeMapEncoder(**common, patch_frames=cfg.km_patch_frames, group_sizes=cfg.km_group_sizes)
             if cfg.uses_km else None
@@ -73,13 +74,11 @@ class ScreeningModel(nn.Module):
         self.modality_embed = nn.Parameter(torch.zeros(n_mod, cfg.dim))
         nn.init.trunc_normal_(self.modality_embed, std=0.02)
         self.fusion = TokenFusion(cfg.fusion, cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.fusion_blocks,
-                                  cfg.num_latents, cfg.latent_heads, cfg.pma_queries, cfg.rope_base)
+                                  cfg.num_latents, cfg.latent_heads, cfg.pma_queries, cfg.rope_base,
+                                  cfg.attention_dropout, cfg.drop_path)
         self.head_norm = nn.LayerNorm(cfg.dim)
         self.screen_head = nn.Linear(cfg.dim, 1)
         self.cobb_head = nn.Linear(cfg.dim, 1)
-        # "non_aligned": each stream numbers its own tokens 0..n-1 (flattened token index).
-        for name, n in (("km_stream_positions", self.num_km_tokens), ("video_stream_positions", self.num_video_tokens)):
-            self.register_buffer(name, torch.arange(n, dtype=torch.float32), persistent=False)
         self.apply(_init_weights)
 
     # ----------------------------------------------------------------- layout
@@ -112,19 +111,31 @@ class ScreeningModel(nn.Module):
             out["text"] = slice(start, None)
         return out
 
-    def stream_positions(self, stream: Literal["km", "video"], batch: int) -> torch.Tensor:
-        """RoPE positions [batch, N] the forward gives a stream's tokens.
+    def stream_offset(self, stream: Literal["km", "video", "text"]) -> float:
+        """Frames added to a stream's positions where the modalities meet (the joint fusion blocks).
 
-        "aligned": the centre frame index of each token's frames (shared by km
-        and video); "non_aligned": the stream's own token index 0..n-1.
+        "aligned": 0 for every stream, so a km token and the video token of the
+        same frames sit at distance 0. "non_aligned": the streams are laid end
+        to end (km, then video, then text, one window length apart), as a plain
+        concatenation would number them. Inside each encoder positions are
+        always frame indices, so this is the only thing the ablation changes.
+        """
+        if self.config.rope == "aligned":
+            return 0.0
+        order = [name for name, used in (("km", self.km_encoder), ("video", self.video_encoder),
+                                         ("text", self.text_projection)) if used is not None]
+        return float(order.index(stream) * self.config.window_frames)
+
+    def stream_positions(self, stream: Literal["km", "video"], batch: int) -> torch.Tensor:
+        """RoPE positions [batch, N] a stream's tokens have in the joint fusion blocks.
+
+        The encoder's own positions (centre frame index of each token's frames)
+        plus :meth:`stream_offset`.
         """
         encoder = self.km_encoder if stream == "km" else self.video_encoder
         if encoder is None:
             raise ValueError(f"this model has no {stream} stream (modalities {self.config.modalities!r})")
-        if self.config.rope == "aligned":
-            table = encoder.patch_embed.positions
-        else:
-            table = self.km_stream_positions if stream == "km" else self.video_stream_positions
+        table = encoder.patch_embed.positions + self.stream_offset(stream)
         return table.unsqueeze(0).expand(batch, -1)
 
     # ----------------------------------------------------------------- forward
@@ -161,16 +172,17 @@ class ScreeningModel(nn.Module):
         if self.km_encoder is not None:
             if km_mask is None:
                 km_mask = torch.ones_like(km[..., 0], dtype=torch.bool)
-            streams.append(self.km_encoder(km, km_mask, self.stream_positions("km", km.shape[0])))
+            streams.append(self.km_encoder(km, km_mask))
         if self.video_encoder is not None:
-            streams.append(self.video_encoder(video, video_mask, self.stream_positions("video", video.shape[0])))
+            streams.append(self.video_encoder(video, video_mask))
         if self.text_projection is not None:
             streams.append(self.text_projection(text, text_mask))
         tokens = [t + self.modality_embed[i] for i, (t, _, _) in enumerate(streams)]
 
         x = torch.cat(tokens, dim=1)
         mask = torch.cat([m for _, m, _ in streams], dim=1)
-        pos = torch.cat([p for _, _, p in streams], dim=1)
+        # encoders used frame positions; the joint blocks see them shifted per stream (0 when aligned)
+        pos = torch.cat([p + self.stream_offset(name) for (_, _, p), name in zip(streams, self.token_slices())], dim=1)
         fused = self.fusion(x, mask, pos)
         z = self.head_norm(fused.pooled)
         logit = self.screen_head(z).squeeze(-1)

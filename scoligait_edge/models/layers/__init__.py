@@ -14,6 +14,7 @@ from scoligait_edge.models.layers.latent_pool import (
     masked_mean,
     pooled_share,
 )
+from scoligait_edge.models.layers.drop import DropPath
 from scoligait_edge.models.layers.mlp import GEGLU, Mlp
 from scoligait_edge.models.layers.patch import (
     DEFAULT_GROUP_SIZES,
@@ -25,7 +26,7 @@ from scoligait_edge.models.layers.patch import (
 from scoligait_edge.models.layers.rope import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
-    "DEFAULT_GROUP_SIZES", "GEGLU", "KmToken", "KnowledgeMapPatchEmbed", "LatentAttentionPooling", "Mlp",
+    "DEFAULT_GROUP_SIZES", "DropPath", "GEGLU", "KmToken", "KnowledgeMapPatchEmbed", "LatentAttentionPooling", "Mlp",
     "MultiHeadSelfAttention", "PMAPooling", "PoolOutput", "RopeTransformer", "RotaryEmbedding", "TransformerBlock",
     "TubeletEmbed", "TubeletToken", "apply_rotary", "mask_value", "masked_mean", "masked_softmax", "pooled_share",
     "rotate_half",

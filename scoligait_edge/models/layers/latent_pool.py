@@ -70,7 +70,8 @@ class LatentAttentionPooling(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_latents: int = 512, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0
+        self, dim: int, num_latents: int = 512, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -83,7 +84,7 @@ class LatentAttentionPooling(nn.Module):
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.attn_drop = nn.Dropout(dropout)
+        self.attn_drop = nn.Dropout(attention_dropout)
         self.norm_ff = nn.LayerNorm(dim)
         self.ff = GEGLU(dim, int(dim * mlp_ratio), dropout=dropout)
 
@@ -114,7 +115,8 @@ class PMAPooling(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_queries: int = 1, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0
+        self, dim: int, num_queries: int = 1, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0,
+        attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -127,7 +129,7 @@ class PMAPooling(nn.Module):
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.attn_drop = nn.Dropout(dropout)
+        self.attn_drop = nn.Dropout(attention_dropout)
         self.norm_ff = nn.LayerNorm(dim)
         self.ff = GEGLU(dim, int(dim * mlp_ratio), dropout=dropout)
 
