@@ -23,7 +23,7 @@ import numpy as np
 
 PER_FRAME_GROUPS = {"decode", "pose", "tracking", "silhouette", "pipeline"}
 PER_FRAME_NAMES = {"test_streaming_update_per_frame"}
-TARGETS = {"fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0}
+TARGETS = {"fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0}
 
 
 # ----------------------------------------------------------------- reading
@@ -154,6 +154,18 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     if km is not None:
         res["targets"]["KnowledgeMapBuilder.update >= 100x cheaper than the 96-frame recompute"] = (
             km >= TARGETS["kmap_ratio"], f"{km:.1f}x ({fmt_time(upd)} vs {fmt_time(bat)})")
+
+    # training throughput (issue 11): windows/s = batch / step time, current over legacy
+    tr = {}
+    for b in doc["benchmarks"]:
+        if b["name"].startswith("test_training_step[") and b.get("extra_info"):
+            tr[b["extra_info"]["config"]] = b["extra_info"]["batch"] / percentiles(b)["p50"]
+    if {"legacy", "current"} <= set(tr):
+        speed = tr["current"] / tr["legacy"]
+        r["training windows/s, demo config / legacy config (p50 steps)"] = (
+            speed, f"{tr['current']:.1f} vs {tr['legacy']:.1f} windows/s")
+        res["targets"]["training >= 5x the legacy demo configuration's windows/s"] = (
+            speed >= TARGETS["training_speedup"], f"{speed:.1f}x ({tr['current']:.1f} vs {tr['legacy']:.1f} windows/s)")
 
     # classifier
     def cls(name: str, prec: str, b: int) -> float | None:

@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True, help="YAML or JSON (see configs/)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<name>)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                        help="override optim.device (CUDA trains with optim.precision autocast)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                        help="override optim.precision (autocast dtype on CUDA)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from scoligait_edge.training.config import TrainConfig, load_config
@@ -23,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(args.config, TrainConfig)
+        overrides = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v is not None}
+        if overrides:
+            cfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update=overrides)})
         out = args.out or Path("runs") / cfg.name
         summary = train_run(cfg, out, progress=not args.no_progress)
     except (ScoliGaitError, ValueError) as exc:

@@ -223,3 +223,38 @@ def test_screening_loss_ignores_unknown_cobb_angles():
     assert loss.cobb.item() > 0  # the known angles still count
     none = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.full((3,), float("nan")))
     assert none.cobb.item() == 0 and torch.isfinite(none.total)
+
+
+# ----------------------------------------------------------------- augmentation and devices
+def test_augmentation_jitters_and_drops_frames_without_mirroring():
+    import torch
+
+    from scoligait_edge.training.augment import augment_batch
+
+    g = torch.Generator().manual_seed(0)
+    km = torch.arange(238, dtype=torch.float32).expand(2, 96, 238).clone()  # column i holds i
+    batch = {"km": km, "km_mask": torch.ones(2, 96, dtype=torch.bool),
+             "video": torch.ones(2, 96, 1, 64, 44)}
+    std = torch.full((238,), 0.5)
+    out = augment_batch(batch, km_std=std, km_noise=0.1, frame_drop=0.2, generator=g)
+    dropped = ~out["km_mask"]
+    assert 0.1 < dropped.float().mean() < 0.3  # about the asked share
+    assert (out["video"][dropped] == 0).all() and (out["video"][~dropped] == 1).all()
+    noise = out["km"] - km
+    assert 0.04 < float(noise.std()) < 0.06  # 0.1 x the feature SD (0.5)
+    # no mirroring: every column keeps its own content (a left/right swap would move column means by >= 1)
+    assert float(noise.mean(dim=(0, 1)).abs().max()) < 0.05
+    assert torch.equal(batch["km"], km)  # the input batch is not modified in place
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+    import torch
+
+    from scoligait_edge.training.loop import autocast_context, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+    with autocast_context(torch.device("cpu"), "bf16"):  # CPU always trains in fp32
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32

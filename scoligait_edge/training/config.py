@@ -90,7 +90,13 @@ class OptimConfig(BaseModel):
     grad_clip: float = Field(default=1.0, gt=0)
     threshold_criterion: Literal["youden", "macro_f1"] = "youden"
     max_train_windows: int | None = Field(default=None, ge=1, description="subsample training windows (quick runs)")
+    km_noise: float = Field(default=0.0, ge=0, description="training pose jitter: map noise in training SDs per feature")
+    frame_drop: float = Field(default=0.0, ge=0, lt=1, description="training share of frames dropped (masked)")
     threads: int | None = Field(default=None, ge=1)
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", description="where to train; 'auto' takes CUDA when torch sees a GPU")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="autocast dtype on CUDA (fp16 with loss scaling); the CPU always trains in fp32")
 
 
 class TrainConfig(BaseModel):

@@ -3,6 +3,7 @@ on validation, best weights kept. Knows nothing about where windows come from.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 
 from scoligait_edge.evaluation import aggregate_windows, roc_auc
 from scoligait_edge.models import ScreeningLoss, ScreeningModel
+from scoligait_edge.training.augment import augment_batch
 from scoligait_edge.training.config import OptimConfig
 from scoligait_edge.training.tensors import WindowTensors
 
@@ -52,17 +54,35 @@ class FitResult:
         return self.windows_seen / self.train_seconds if self.train_seconds else 0.0
 
 
+def resolve_device(name: str) -> torch.device:
+    """'cpu', 'cuda' or 'auto' -> a device; asking for CUDA without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("optim.device is 'cuda' but torch sees no GPU (use 'cpu' or 'auto')")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, precision: str):
+    """bf16/fp16 autocast on CUDA; fp32 (a no-op context) everywhere else."""
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+
+
 @torch.no_grad()
 def predict(model: ScreeningModel, data: WindowTensors, batch_size: int = 64) -> Predictions:
+    """Scores of every window, on whatever device the model is on (results on the CPU, float32)."""
     model.eval()
     cfg = model.config
+    device = next(model.parameters()).device
     probs, cobbs, logits = [], [], []
     for start in range(0, len(data), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(data)))
-        out = model(**data.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text))
-        probs.append(out.prob.float().numpy())
-        cobbs.append(out.cobb.float().numpy())
-        logits.append(out.logit.float().numpy())
+        out = model(**data.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text, device=device))
+        probs.append(out.prob.float().cpu().numpy())
+        cobbs.append(out.cobb.float().cpu().numpy())
+        logits.append(out.logit.float().cpu().numpy())
     return Predictions(np.concatenate(probs), np.concatenate(cobbs), np.concatenate(logits))
 
 
@@ -81,14 +101,21 @@ def fit(
     *,
     progress: bool = True,
 ) -> FitResult:
-    """Train with early stopping on validation clip AUC; leaves the best weights in ``model``."""
+    """Train with early stopping on validation clip AUC; leaves the best weights in ``model`` (on the CPU).
+
+    ``optim.device`` picks the device (``optim.precision``: autocast dtype on CUDA).
+    """
     cfg = model.config
+    device = resolve_device(optim.device)
+    model.to(device)
     n_pos = float(train.label.sum())
     n_neg = float(len(train) - n_pos)
     if n_pos == 0 or n_neg == 0:
         raise ValueError(f"the training split has {int(n_pos)} positive and {int(n_neg)} negative windows: need both")
     pos_weight = n_neg / n_pos if optim.class_weighting else None
-    loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)
+    val_loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)  # on CPU predictions
+    loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight).to(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and optim.precision == "fp16")
     opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     steps_per_epoch = math.ceil(len(train) / optim.batch_size)
     total = steps_per_epoch * optim.epochs
@@ -100,6 +127,8 @@ def fit(
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    km_std = model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None
+    augmenting = optim.km_noise > 0 or optim.frame_drop > 0
     result = FitResult(best_epoch=-1, best_val_auc=None)
     best_state, best_key, stale = None, (-math.inf, -math.inf), 0
     t0 = time.perf_counter()
@@ -110,12 +139,21 @@ def fit(
         running = 0.0
         for step in bar:
             idx = order[step * optim.batch_size : (step + 1) * optim.batch_size]
-            out = model(**train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text))
-            losses = loss_fn(out, train.label[idx], train.cobb[idx])
+            batch = train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
+            if augmenting:
+                batch = augment_batch(batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop,
+                                      generator=generator)
+            if device.type != "cpu":
+                batch = {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+            with autocast_context(device, optim.precision):
+                out = model(**batch)
+                losses = loss_fn(out, train.label[idx].to(device), train.cobb[idx].to(device))
             opt.zero_grad(set_to_none=True)
-            losses.total.backward()
+            scaler.scale(losses.total).backward()
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             result.windows_seen += len(idx)
             loss_value = float(losses.total.detach())
@@ -123,7 +161,7 @@ def fit(
             bar.set_postfix(loss=f"{running:.3f}", bce=f"{float(losses.bce.detach()):.3f}")
         val_pred = predict(model, val)
         auc = clip_auc(val, val_pred)
-        val_loss = float(loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
+        val_loss = float(val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
         key = (auc if auc is not None else -math.inf, -val_loss)
         row = {"epoch": epoch + 1, "train_loss": running, "val_bce": val_loss, "val_clip_auc": auc,
                "lr": sched.get_last_lr()[0]}
@@ -145,6 +183,7 @@ def fit(
     result.train_seconds = time.perf_counter() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.cpu()
     return result
 
 

@@ -36,8 +36,9 @@ class WindowTensors:
     def __len__(self) -> int:
         return int(self.km.shape[0])
 
-    def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool) -> dict[str, torch.Tensor]:
-        """Model keyword arguments for the windows at ``index`` (video scaled to [0, 1])."""
+    def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool,
+              device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+        """Model keyword arguments for the windows at ``index`` (video scaled to [0, 1]), on ``device``."""
         idx = torch.as_tensor(index, dtype=torch.long)
         if uses_video and self.video is None:
             raise ValueError("this model needs silhouettes but the dataset has none")
@@ -50,7 +51,10 @@ class WindowTensors:
             text_mask=self.text_mask[idx].numpy() if uses_text else None,
             uses_video=uses_video, uses_text=uses_text,
         )
-        return {name: torch.from_numpy(a) for name, a in arrays.items()}
+        tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
+        if device is None or torch.device(device).type == "cpu":
+            return tensors
+        return {name: t.pin_memory().to(device, non_blocking=True) for name, t in tensors.items()}
 
 
 def stack_windows(samples: Sequence, *, text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
