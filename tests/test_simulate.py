@@ -251,3 +251,56 @@ def test_invalid_arguments():
         make_cohort(10, val_fraction=0.6, test_fraction=0.5)
     with pytest.raises(ValueError):
         sample_subject(np.random.default_rng(0), "x", cobb_deg=-5.0)
+
+
+def test_new_silhouette_draws_leave_existing_subject_parameters_unchanged():
+    """Silhouette-only draws come after every earlier draw: seeded subjects keep their values."""
+    expected = {  # values from before the silhouette-only effects were added
+        (0, None): (1.147095956203909, 2.4161179209935346, 11.900124201832103, 0.5400538741555359, 1.784320003610411),
+        (5, 25.0): (25.0, -25.8084515004625, -16.44960687295071, 1.0008403624228885, 1.546841160767826),
+        (7, None): (0.0, -10.710950358537755, -4.299779484305375, -1.615069350663793, 1.684811488207795),
+    }
+    for (seed, cobb), values in expected.items():
+        s = sample_subject(np.random.default_rng(seed), "x", cobb_deg=cobb)
+        assert (s.cobb_deg, s.shoulder_height_diff_mm, s.trunk_shift_mm, s.trunk_rotation_deg, s.height_m) == values
+
+
+def test_silhouette_only_effects_never_move_keypoints():
+    subj = _subject(5, 40.0)
+    assert subj.curve_side != "none" and abs(subj.waist_asymmetry_mm) > 5 and abs(subj.rib_prominence_mm) > 1
+    flat = subj.model_copy(update={"waist_asymmetry_mm": 0.0, "rib_prominence_mm": 0.0})
+    for cam in ("frontal", "side"):
+        a = simulate_clip(subj, n_frames=24, camera=cam, seed=3, with_silhouettes=True, silhouette_scale=0.25)
+        b = simulate_clip(flat, n_frames=24, camera=cam, seed=3, with_silhouettes=True, silhouette_scale=0.25)
+        assert np.array_equal(a.keypoints, b.keypoints, equal_nan=True)
+        assert np.array_equal(a.keypoints_clean, b.keypoints_clean)
+        assert np.array_equal(a.world_keypoints, b.world_keypoints)
+        assert not np.array_equal(a.silhouettes, b.silhouettes)  # ... but the outline changes
+
+
+def test_silhouette_only_effects_follow_the_convex_side():
+    """Right curve: right waist flatter, left crease deeper; right flank bulges; sizes grow with Cobb."""
+    base = [sample_subject(np.random.default_rng(i), "x", cobb_deg=0.0) for i in range(40)]
+    big = [sample_subject(np.random.default_rng(i), "x", cobb_deg=40.0) for i in range(40)]
+    for b, s in zip(base, big):
+        sg = 1.0 if s.curve_side == "right" else -1.0
+        assert sg * (s.waist_asymmetry_mm - b.waist_asymmetry_mm) > 0
+        assert sg * (s.rib_prominence_mm - b.rib_prominence_mm) > 0
+    # away view: the subject's right is on the image right; a flatter right waist (+) adds foreground
+    # right of the body's mid-line and removes some left of it, a deeper right crease (-) the opposite
+    c = simulate_clip(_subject(2, 0.0), n_frames=6, camera="frontal", direction="away", seed=1)
+    plain = render_silhouette(c.world_keypoints, c.camera_model, c.subject.height_m, scale=0.5) > 0
+    mid = int(round(np.mean(c.keypoints_clean[:, [L_HIP, R_HIP], 0]) * 0.5))
+    for wa, sign in ((40.0, 1), (-40.0, -1)):
+        m = render_silhouette(c.world_keypoints, c.camera_model, c.subject.height_m, scale=0.5,
+                              waist_asymmetry_mm=wa) > 0
+        right = int(m[..., mid:].sum()) - int(plain[..., mid:].sum())
+        left = int(m[..., :mid].sum()) - int(plain[..., :mid].sum())
+        assert sign * right > 0 and sign * left < 0, (wa, right, left)
+
+
+def test_default_camera_mix_is_mostly_frontal():
+    co = make_cohort(200, clips_per_train_subject=1, seed=2)
+    share = np.mean([c.camera == "frontal" for c in co.clips])
+    assert 0.7 < share < 0.9
+    assert {c.camera for c in make_cohort(20, seed=2, camera_mix={"side": 1.0}).clips} == {"side"}

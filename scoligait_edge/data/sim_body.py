@@ -101,6 +101,13 @@ class SubjectParams(BaseModel):
     pelvic_obliquity_deg: float = Field(0.0, description="Static pelvic obliquity, + = right hip higher.")
     arm_swing_asymmetry: float = Field(0.0, description="(right - left) / mean arm-swing amplitude.")
     trunk_rotation_deg: float = Field(0.0, description="Static thorax yaw vs pelvis, + = right shoulder forward.")
+    # silhouette-only torso shape (never moves a keypoint; see sim_camera.render_silhouette)
+    waist_asymmetry_mm: float = Field(
+        0.0, description="Left minus right waist-crease depth: + = right waist flatter / left crease deeper "
+                         "(as in a right-convex curve). Silhouette only.")
+    rib_prominence_mm: float = Field(
+        0.0, description="Flank/rib prominence, + = right side bulges, - = left; side-on the back bulges by "
+                         "its magnitude. Silhouette only.")
     # confounders
     confounders: tuple[str, ...] = ()
     limp_side: CurveSide = "none"
@@ -175,7 +182,8 @@ def sample_subject(
 
     # --- scoliosis effects (linear in Cobb, individual gains) ---
     u_side = rng.random()
-    gains = np.exp(eff.severity_sigma * rng.normal() + eff.effect_sigma * rng.normal(size=7))
+    z_severity = rng.normal()  # same draws, same order as one expression: existing subjects unchanged
+    gains = np.exp(eff.severity_sigma * z_severity + eff.effect_sigma * rng.normal(size=7))
     curve_side: CurveSide = "none"
     counter_rot_factor = 1.0
     if cobb > 0:
@@ -230,6 +238,17 @@ def sample_subject(
         shoulder += sg * (lo + cv[11] * (hi - lo))
         shift += sg * (conf.habitual_shift_mm[0] + uc[4] * (conf.habitual_shift_mm[1] - conf.habitual_shift_mm[0]))
 
+    # --- silhouette-only torso shape: drawn AFTER everything above, so adding it
+    # left every other parameter of a seeded subject unchanged ---
+    nat_sil = rng.normal(size=2)
+    sil_gains = np.exp(eff.severity_sigma * z_severity + eff.effect_sigma * rng.normal(size=2))
+    waist = asym.waist_asymmetry_sd_mm * nat_sil[0]
+    rib = asym.rib_prominence_sd_mm * nat_sil[1]
+    if cobb > 0:
+        sg = 1.0 if curve_side == "right" else -1.0
+        waist += sg * eff.waist_asymmetry_mm_per_deg * cobb * sil_gains[0]
+        rib += sg * eff.rib_prominence_mm_per_deg * cobb * sil_gains[1]
+
     return SubjectParams(
         subject_id=subject_id, sex=sex, height_m=height,
         leg_scale=float(props[0]), trunk_scale=float(props[1]), shoulder_scale=float(props[2]),
@@ -255,6 +274,7 @@ def sample_subject(
         shoulder_height_diff_mm=float(shoulder), trunk_shift_mm=float(shift), trunk_lean_deg=float(lean),
         pelvic_obliquity_deg=float(obliq), arm_swing_asymmetry=float(np.clip(arm_asym, -1.5, 1.5)),
         trunk_rotation_deg=float(rot),
+        waist_asymmetry_mm=float(waist), rib_prominence_mm=float(rib),
         confounders=tuple(confounders), limp_side=limp_side, limp_step_asymmetry=float(limp_asym),
         limp_phase_shift=float(limp_shift), limp_trunk_lean_deg=float(limp_lean),
     )

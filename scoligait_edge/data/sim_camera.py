@@ -153,19 +153,106 @@ _LIMBS: tuple[tuple[int, int, float], ...] = (
 )
 
 
+# Torso outline, as fractions of the shoulder-to-hip distance (0 = shoulder, 1 = hip).
+RIB_LEVELS: tuple[float, float] = (0.25, 0.40)
+"""Thoracic rows where a flank / rib prominence bulges (convex side; side-on: the back)."""
+WAIST_LEVELS: tuple[float, float] = (0.55, 0.65)
+"""Rows of the waist crease."""
+WAIST_INDENT_PER_HEIGHT = 0.035
+"""Baseline waist-crease depth on both sides (fraction of body height; 56 mm at 1.6 m: the straight shoulder-to-hip edge is ~0.12 H from the mid-line at the waist, a real waist ~0.085 H, which opens the gap between hanging arm and waist)."""
+TORSO_HALF_DEPTH_PER_HEIGHT = 0.055
+"""Half the chest / abdomen depth (front-to-back), seen in side views."""
+
+
+def _torso_polygons(
+    X: np.ndarray, camera: CameraModel, height_m: float, scale: float,
+    waist_asymmetry_mm: float, rib_prominence_mm: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image-space torso outlines ``[T, 12, 2]`` (frontal plane) and ``[T, 8, 2]`` (sagittal plane).
+
+    The frontal-plane outline keeps the widened shoulder and hip corners and adds,
+    on each side, two rib points and two waist points on the shoulder-to-hip edge,
+    moved by a 3-D lateral displacement (waist crease inward, rib prominence
+    outward) that is projected, so it shows fully in frontal views and hardly at
+    all side-on. The sagittal-plane outline gives the trunk its front-to-back
+    depth; its back bulges at the rib rows by ``|rib_prominence_mm|`` (the rib
+    hump seen side-on), which hardly projects in frontal views. Keypoints are
+    not touched.
+    """
+    T = X.shape[0]
+    sh_l, sh_r, hp_l, hp_r = X[:, L_SHOULDER], X[:, R_SHOULDER], X[:, L_HIP], X[:, R_HIP]
+    uv_all, z_all = camera.project(np.stack([sh_l, sh_r, hp_l, hp_r], axis=1))
+    uv_all = uv_all * scale
+    fpx = camera.focal_px * scale
+    zmid = np.mean(camera.project(X)[1], axis=1)
+    c = uv_all.mean(axis=1, keepdims=True)
+    v = uv_all - c
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    grow = np.array([0.025, 0.025, 0.045, 0.045])[None, :, None] * height_m * fpx / zmid[:, None, None]
+    corners = uv_all + np.where(n > 1e-6, v / np.maximum(n, 1e-9) * grow, 0.0)  # widened, as before
+    c_sl, c_sr, c_hl, c_hr = (corners[:, k] for k in range(4))
+
+    up = (sh_l + sh_r - hp_l - hp_r) / 2
+    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    indent = WAIST_INDENT_PER_HEIGHT * 1000.0 * height_m
+    w_off = {"left": -max(indent + waist_asymmetry_mm / 2, 0.0), "right": -max(indent - waist_asymmetry_mm / 2, 0.0)}
+    r_off = {"left": max(-rib_prominence_mm, 0.0), "right": max(rib_prominence_mm, 0.0)}
+    levels = (RIB_LEVELS[0], RIB_LEVELS[1], WAIST_LEVELS[0], WAIST_LEVELS[1])
+
+    def lateral_points(side: str) -> np.ndarray:
+        sh, hp = (sh_l, hp_l) if side == "left" else (sh_r, hp_r)
+        csh, chp = (c_sl, c_hl) if side == "left" else (c_sr, c_hr)
+        outward = (sh_l - sh_r) + (hp_l - hp_r)  # the subject's left, averaged over shoulders and hips
+        outward /= np.maximum(np.linalg.norm(outward, axis=-1, keepdims=True), 1e-9)
+        if side == "right":
+            outward = -outward
+        pts = []
+        for t, off_mm in zip(levels, (r_off[side], r_off[side], w_off[side], w_off[side])):
+            P = sh + t * (hp - sh)
+            d = camera.project(P + off_mm / 1000.0 * outward)[0] - camera.project(P)[0]
+            pts.append(csh + t * (chp - csh) + scale * np.nan_to_num(d))
+        return np.stack(pts, axis=1)  # [T, 4, 2] from shoulder to hip
+
+    left, right = lateral_points("left"), lateral_points("right")
+    frontal = np.concatenate([c_sl[:, None], left, c_hl[:, None], c_hr[:, None], right[:, ::-1], c_sr[:, None]],
+                             axis=1)
+
+    # sagittal plane: mid-line from mid-shoulder to mid-hip, +- half depth along the thorax forward axis
+    lat = (sh_l - sh_r) + (hp_l - hp_r)
+    fwd = np.cross(lat, up)
+    fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+    mid_sh, mid_hp = (sh_l + sh_r) / 2, (hp_l + hp_r) / 2
+    half = TORSO_HALF_DEPTH_PER_HEIGHT * height_m
+    hump = abs(rib_prominence_mm) / 1000.0
+    sag3 = [mid_sh + half * fwd, mid_hp + half * fwd, mid_hp - half * fwd]
+    for t in (WAIST_LEVELS[1], WAIST_LEVELS[0], RIB_LEVELS[1], RIB_LEVELS[0]):
+        sag3.append(mid_sh + t * (mid_hp - mid_sh) - (half + (hump if t in RIB_LEVELS else 0.0)) * fwd)
+    sag3.append(mid_sh - half * fwd)
+    sagittal = camera.project(np.stack(sag3, axis=1))[0] * scale
+    assert frontal.shape == (T, 12, 2) and sagittal.shape == (T, 8, 2)
+    return frontal, sagittal
+
+
 def render_silhouette(
     world_keypoints: np.ndarray,
     camera: CameraModel,
     height_m: float,
     *,
     scale: float = 1.0,
+    waist_asymmetry_mm: float = 0.0,
+    rib_prominence_mm: float = 0.0,
 ) -> np.ndarray:
     """Binary silhouette(s) of the body model, uint8 0/255.
 
     ``world_keypoints`` is ``[21, 3]`` or ``[T, 21, 3]`` (metres, world frame,
-    noise-free). Limbs are thick capsules, the torso a filled polygon, the head
-    an ellipse; widths shrink with depth. ``scale`` renders at a fraction of the
-    camera's image size (e.g. 0.5 -> 640x360 for a 1280x720 camera).
+    noise-free). Limbs are thick capsules, the torso a filled (non-convex)
+    polygon with a waist crease on both sides plus a front-to-back depth seen
+    side-on, the head an ellipse; widths shrink with depth. ``scale`` renders at
+    a fraction of the camera's image size (e.g. 0.5 -> 640x360 for a 1280x720
+    camera). ``waist_asymmetry_mm`` (+ = right waist flatter, left crease
+    deeper) and ``rib_prominence_mm`` (+ = right flank bulges; side-on the back
+    bulges by its magnitude) change only the outline, never a keypoint
+    (``SubjectParams`` holds each subject's values).
     Returns ``[H, W]`` or ``[T, H, W]``.
     """
     X = np.asarray(world_keypoints, dtype=np.float64)
@@ -179,24 +266,18 @@ def render_silhouette(
     fpx = camera.focal_px * scale
     out = np.zeros((X.shape[0], hgt, w), dtype=np.uint8)
     S = 4  # fixed-point sub-pixel bits for cv2 drawing
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frontal, sagittal = _torso_polygons(X, camera, height_m, scale, waist_asymmetry_mm, rib_prominence_mm)
     for i in range(X.shape[0]):
         if not np.all(z[i] > 0.05):
             continue  # a joint behind the camera: leave the frame empty
         img = out[i]
         p = np.round(uv[i] * (1 << S)).astype(np.int64)
         rad = lambda r, zz: max(int(round(r * height_m * fpx / zz * (1 << S))), 1 << S)  # noqa: E731
-        zmid = float(np.mean(z[i]))
-        # torso: shoulders widened, hips widened
-        sh_l, sh_r, hp_l, hp_r = uv[i, L_SHOULDER], uv[i, R_SHOULDER], uv[i, L_HIP], uv[i, R_HIP]
-        c = (sh_l + sh_r + hp_l + hp_r) / 4
-        poly = []
-        for pt, grow in ((sh_l, 0.025), (sh_r, 0.025), (hp_r, 0.045), (hp_l, 0.045)):
-            v = pt - c
-            n = np.linalg.norm(v)
-            extra = grow * height_m * fpx / zmid
-            poly.append(pt + (v / n * extra if n > 1e-6 else 0))
-        hull = cv2.convexHull(np.round(np.asarray(poly) * (1 << S)).astype(np.int32))
-        cv2.fillConvexPoly(img, hull, 255, lineType=cv2.LINE_8, shift=S)
+        # torso: frontal-plane outline (waist creases, flank prominence) and sagittal-plane depth
+        for poly in (frontal[i], sagittal[i]):
+            if np.all(np.isfinite(poly)):
+                cv2.fillPoly(img, [np.round(poly * (1 << S)).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=S)
         # limbs
         for a, b, r in _LIMBS:
             th = rad(r, 0.5 * (z[i, a] + z[i, b]))

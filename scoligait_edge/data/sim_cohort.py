@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
+DEFAULT_CAMERA_MIX: dict[str, float] = {"frontal": 0.8, "side": 0.2}
+"""Share of clips per camera: mostly frontal (toward / away), as in ScoliGait and Scoliosis1K."""
 
 
 def check_subject_disjoint(splits: Mapping[str, Iterable[str]]) -> None:
@@ -155,8 +157,8 @@ def make_cohort(
     Exactly ``round(prevalence * n_subjects)`` subjects are positive (Cobb >= 10);
     splits are stratified by label. Training subjects get
     ``clips_per_train_subject`` clips, val/test subjects one each. Each clip's
-    camera is drawn from ``camera_mix`` (default half side, half frontal) with a
-    random direction. ``n_frames`` defaults to 96 (ScoliGait's 96 frames at 30 Hz).
+    camera is drawn from ``camera_mix`` (default 80 % frontal, 20 % side, as most
+    ScoliGait / Scoliosis1K clips are frontal) with a random direction. ``n_frames`` defaults to 96 (ScoliGait's 96 frames at 30 Hz).
     """
     s = settings or SimulationSettings()
     if n_subjects < 1:
@@ -167,7 +169,7 @@ def make_cohort(
         raise ValueError("val_fraction and test_fraction must be >= 0 and sum to < 1")
     if clips_per_train_subject < 1:
         raise ValueError("clips_per_train_subject must be >= 1")
-    mix = dict(camera_mix or {"side": 0.5, "frontal": 0.5})
+    mix = dict(camera_mix or DEFAULT_CAMERA_MIX)
     if not mix or any(k not in ("side", "frontal") or v < 0 for k, v in mix.items()) or sum(mix.values()) <= 0:
         raise ValueError(f"camera_mix must map 'side'/'frontal' to non-negative weights, got {mix}")
     cams = sorted(mix)

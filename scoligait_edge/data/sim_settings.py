@@ -46,6 +46,12 @@ class ScoliosisEffects(_Frozen):
     head_compensation: float = Field(
         0.6, ge=0.0, le=1.0,
         description="Fraction of the trunk shift the head undoes (head kept over the pelvis).")
+    waist_asymmetry_mm_per_deg: float = Field(
+        0.6, description="SILHOUETTE ONLY: concave-side waist crease deeper than the convex side's by this many "
+                         "mm per degree (25 deg -> 15 mm, ~0.6 px at 64 px body height). Keypoints unchanged.")
+    rib_prominence_mm_per_deg: float = Field(
+        0.4, description="SILHOUETTE ONLY: convex-side thoracic flank bulges outward (and, side-on, the back "
+                         "bulges backward) by this many mm per degree (25 deg -> 10 mm, ~0.4 px). Keypoints unchanged.")
     severity_sigma: float = Field(0.45, ge=0.0, description="Log-normal sigma of the subject-level severity factor.")
     effect_sigma: float = Field(0.35, ge=0.0, description="Log-normal sigma of each effect's own factor.")
     right_curve_fraction: float = Field(
@@ -61,6 +67,10 @@ class NaturalAsymmetry(_Frozen):
     pelvic_obliquity_sd_deg: float = 0.8
     arm_swing_asymmetry_sd: float = 0.10
     trunk_rotation_sd_deg: float = 2.0
+    waist_asymmetry_sd_mm: float = Field(
+        8.0, description="SILHOUETTE ONLY: normal left/right difference of the waist crease depth.")
+    rib_prominence_sd_mm: float = Field(
+        5.0, description="SILHOUETTE ONLY: normal one-sided flank/back contour prominence (signed by side).")
 
 
 class Confounders(_Frozen):

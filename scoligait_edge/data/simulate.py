@@ -245,7 +245,10 @@ def simulate_clip(
             ev_ms[side][kind] = tm
             events[side][kind] = [int(np.argmin(np.abs(ts - v))) for v in tm]
 
-    sil = render_silhouette(wk.world, cam, subject.height_m, scale=silhouette_scale) if with_silhouettes else None
+    sil = render_silhouette(
+        wk.world, cam, subject.height_m, scale=silhouette_scale,
+        waist_asymmetry_mm=subject.waist_asymmetry_mm, rib_prominence_mm=subject.rib_prominence_mm,
+    ) if with_silhouettes else None
     return SimulatedClip(
         subject_id=subject.subject_id, clip_id=clip_id or f"{subject.subject_id}-s{seed}",
         cobb_deg=subject.cobb_deg, label=subject.label, camera=camera, direction=direction,

@@ -33,6 +33,9 @@ class SimulatedData(BaseModel):
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 0
+    camera_mix: dict[Literal["frontal", "side"], float] | None = Field(
+        default=None, description="share of clips per camera, e.g. {frontal: 0.8, side: 0.2}; "
+                                  "None: make_cohort's default (80 % frontal, 20 % side)")
 
 
 class FolderData(BaseModel):

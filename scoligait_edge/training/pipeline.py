@@ -66,6 +66,7 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         cohort = make_cohort(
             data.n_subjects, prevalence=data.prevalence, clips_per_train_subject=data.clips_per_train_subject,
             seed=data.seed, val_fraction=data.val_fraction, test_fraction=data.test_fraction, n_frames=data.n_frames,
+            camera_mix=data.camera_mix,
         )
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
         provenance = "simulated"

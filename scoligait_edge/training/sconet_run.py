@@ -83,7 +83,7 @@ def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
     else:
         cohort = make_cohort(d.n_subjects, prevalence=d.prevalence, clips_per_train_subject=d.clips_per_train_subject,
                              seed=d.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                             n_frames=d.n_frames)
+                             n_frames=d.n_frames, camera_mix=d.camera_mix)
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
     source.prepare()
     out = {s: [q for q in (_Seq(c) for c in source.clips(s)) if len(q.frames) >= 8] for s in ("train", "val", "test")}
