@@ -58,7 +58,8 @@ def simulated_cohort_rows(n_subjects: int = 60, *, seed: int = 3, n_frames: int 
     from scoligait_edge.data.simulate import simulate_clip
     from scoligait_edge.kinematics.builder import build_knowledge_map
 
-    cohort = make_cohort(n_subjects, clips_per_train_subject=1, seed=seed, n_frames=n_frames)
+    cohort = make_cohort(n_subjects, clips_per_train_subject=1, seed=seed, n_frames=n_frames,
+                         camera_mix={"side": 0.5, "frontal": 0.5})
     rows = []
     for spec in cohort.clips:
         clip = simulate_clip(cohort.subjects[spec.subject_id], n_frames=n_frames, camera=spec.camera,

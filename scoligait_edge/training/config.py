@@ -36,6 +36,7 @@ class SimulatedData(BaseModel):
     camera_mix: dict[Literal["frontal", "side"], float] | None = Field(
         default=None, description="share of clips per camera, e.g. {frontal: 0.8, side: 0.2}; "
                                   "None: make_cohort's default (80 % frontal, 20 % side)")
+    workers: int = Field(default=1, ge=1, description="processes that simulate uncached clips")
 
 
 class FolderData(BaseModel):

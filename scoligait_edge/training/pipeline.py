@@ -68,7 +68,7 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
             seed=data.seed, val_fraction=data.val_fraction, test_fraction=data.test_fraction, n_frames=data.n_frames,
             camera_mix=data.camera_mix,
         )
-        source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
+        source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress, workers=data.workers)
         provenance = "simulated"
     elif isinstance(data, FolderData):
         kwargs = {"labels": data.csv} if data.csv is not None else {}
