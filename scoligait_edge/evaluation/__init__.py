@@ -29,11 +29,13 @@ from scoligait_edge.evaluation.plots import plot_confusion, plot_probability_ove
 from scoligait_edge.evaluation.report import (
     PAPER_RESULTS,
     SIMULATED_DATA_LINE,
+    Claim,
     EvaluationReport,
     LevelResult,
     PaperRow,
     SplitSizes,
     ablation_table,
+    claims_table,
 )
 from scoligait_edge.evaluation.threshold import TEST_SPLIT_ERROR, ThresholdChoice, choose_threshold
 
@@ -41,7 +43,9 @@ __all__ = [
     "CLIP_PREDICTIONS_NAME",
     "AucDifference",
     "AucInterval",
+    "Claim",
     "ClipPrediction",
+    "claims_table",
     "bootstrap_auc_ci",
     "clip_predictions",
     "paired_bootstrap_auc_diff",
