@@ -141,8 +141,19 @@ def check_mix(train: list[_Seq], ratio: str | None, minimum: int, available: dic
         have = ", ".join(f"{n} {c}" for c, n in available.items())
         raise ValueError(
             f"ScoNet-MT mix {ratio or 'all'}: only {pos} positive training subjects after subsampling "
-            f"(need >= {minimum}); the training split has {have} subjects. Use more simulated subjects "
-            f"(data.n_subjects) or a smaller negative share.")
+            f"(need >= {minimum}); the training split has {have} subjects, and the mix shrinks every class to "
+            f"what the scarcest one allows. Use a cohort with more negative subjects (data.n_subjects, "
+            f"data.prevalence) or fewer mixes (--sconet-ratios).")
+
+
+def check_mixes(cfgs: list[ScoNetRunConfig], *, progress: bool = False) -> None:
+    """Fail fast (before any training) when a mix would have too few positive training subjects."""
+    for cfg in cfgs:
+        train = _load(cfg, progress)["train"]
+        available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
+        if cfg.ratio:
+            train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=len({q.subject_id for q in train}))
+        check_mix(train, cfg.ratio, cfg.min_train_positives, available)
 
 
 def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
