@@ -84,10 +84,17 @@ def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
 
     cfg, _, _ = tiny_run
     res = run_ablation(cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 32})}),
-                       ["km"], [0], ["1:1:2"], tmp_path, sconet_epochs=1, sconet_width=0.125)
+                       ["km"], [0], ["1:1:2"], tmp_path, sconet_epochs=1, sconet_width=0.125, sconet_min_positives=1,
+                       baselines=False, n_boot=200)
     table = (tmp_path / "ablation.md").read_text()
     assert "| km | 1 |" in table and "sconet_mt_1:1:2" in table and "simulated" in table.lower()
-    assert set(res["results"]) == {"km", "sconet_mt_1:1:2"}
+    assert set(res["results"]) == {"km", "sconet_mt_1:1:2", "sconet_mt_1:1:2 (Youden)"}
+    sc = json.loads((tmp_path / "runs/sconet_mt_1:1:2/seed0/summary.json").read_text())
+    assert "argmax" in sc["decision"] and sc["test_clip_metrics"]["auc"] == sc["test_clip_metrics_youden"]["auc"]
+    clips = json.loads((tmp_path / "runs/km/seed0/evaluation/test_clip_predictions.json").read_text())["clips"]
+    assert len(clips) == res["results"]["km"][0].n and set(clips[0]) == {"clip_id", "subject_id", "label", "prob"}
+    with pytest.raises(ValueError, match=r"ScoNet-MT mix 1:1:2: only \d+ positive training subjects.*need >= 500"):
+        run_ablation(cfg, [], [0], ["1:1:2"], tmp_path / "refused", sconet_epochs=1, sconet_min_positives=500)
     mix = json.loads((tmp_path / "runs/sconet_mt_1:1:2/seed0/summary.json").read_text())["train_mix"]
     assert mix["negative"] == 2 * mix["positive"] == 2 * mix["neutral"]  # the 1:1:2 training mix
 
@@ -176,8 +183,9 @@ def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
 
     _, path, _, _ = s1k_run
     base = load_config(path, TrainConfig)
-    res = run_ablation(base, ["video"], [0], ["1:1:1"], tmp_path, sconet_epochs=1, sconet_width=0.125)
-    assert set(res["results"]) == {"video", "sconet_mt_1:1:1"}
+    res = run_ablation(base, ["video"], [0], ["1:1:1"], tmp_path, sconet_epochs=1, sconet_width=0.125,
+                       sconet_min_positives=1, n_boot=200)
+    assert {"video", "sconet_mt_1:1:1", "sconet_mt_1:1:1 (Youden)"} <= set(res["results"])
     table = (tmp_path / "ablation.md").read_text()
     from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
 

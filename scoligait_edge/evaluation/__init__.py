@@ -5,30 +5,52 @@ from __future__ import annotations
 
 from scoligait_edge.evaluation.interpret import SalientFeature, plot_attention_on_map, top_features
 from scoligait_edge.evaluation.metrics import (
+    CLIP_PREDICTIONS_NAME,
+    AucDifference,
+    AucInterval,
     BinaryMetrics,
+    ClipPrediction,
     ClipScores,
     GroupMetrics,
     StratifiedMetrics,
     aggregate_windows,
     binary_metrics,
+    bootstrap_auc_ci,
+    clip_predictions,
     cobb_mae,
+    paired_bootstrap_auc_diff,
+    read_clip_predictions,
     roc_auc,
     roc_curve,
     stratified_metrics,
+    write_clip_predictions,
 )
 from scoligait_edge.evaluation.plots import plot_confusion, plot_probability_over_time, plot_roc
 from scoligait_edge.evaluation.report import (
     PAPER_RESULTS,
     SIMULATED_DATA_LINE,
+    Claim,
     EvaluationReport,
     LevelResult,
     PaperRow,
     SplitSizes,
     ablation_table,
+    claims_table,
 )
 from scoligait_edge.evaluation.threshold import TEST_SPLIT_ERROR, ThresholdChoice, choose_threshold
 
 __all__ = [
+    "CLIP_PREDICTIONS_NAME",
+    "AucDifference",
+    "AucInterval",
+    "Claim",
+    "ClipPrediction",
+    "claims_table",
+    "bootstrap_auc_ci",
+    "clip_predictions",
+    "paired_bootstrap_auc_diff",
+    "read_clip_predictions",
+    "write_clip_predictions",
     "PAPER_RESULTS",
     "SIMULATED_DATA_LINE",
     "TEST_SPLIT_ERROR",

@@ -40,7 +40,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from scoligait_edge.data.datasets import WindowSource, assert_subject_disjoint
 from scoligait_edge.data.windows import WINDOW_FRAMES, WINDOW_HOP, WindowSample
 from scoligait_edge.errors import OptionalDependencyError
-from scoligait_edge.evaluation.metrics import BinaryMetrics, binary_metrics, roc_auc
+from scoligait_edge.evaluation.metrics import (
+    BinaryMetrics,
+    ClipPrediction,
+    binary_metrics,
+    bootstrap_auc_ci,
+    clip_predictions,
+    roc_auc,
+)
 from scoligait_edge.evaluation.threshold import Criterion, ThresholdChoice, choose_threshold
 from scoligait_edge.kinematics import FEATURE_NAMES, NUM_FEATURES
 from scoligait_edge.video.silhouette import MASK_THRESHOLD
@@ -220,23 +227,10 @@ def _prob(model, X: np.ndarray) -> np.ndarray:
 def bootstrap_auc(y: np.ndarray, score: np.ndarray, subjects: Sequence[str], *, n_boot: int = 2000,
                   seed: int = 0, level: float = 0.95) -> tuple[float | None, float | None, int]:
     """Percentile interval of the AUC, resampling SUBJECTS with all their clips (clips of one
-    subject are not independent). Resamples with one class are skipped; returns (lo, hi, n used)."""
-    y = np.asarray(y)
-    score = np.asarray(score, np.float64)
-    subj = np.asarray(subjects).astype(str)
-    uniq, inv = np.unique(subj, return_inverse=True)
-    members = [np.flatnonzero(inv == k) for k in range(uniq.size)]
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[k] for k in rng.integers(0, uniq.size, uniq.size)])
-        a = roc_auc(y[idx], score[idx])
-        if a is not None:
-            aucs.append(a)
-    if not aucs:
-        return None, None, 0
-    alpha = (1.0 - level) / 2.0
-    return float(np.quantile(aucs, alpha)), float(np.quantile(aucs, 1 - alpha)), len(aucs)
+    subject are not independent). Resamples with one class are skipped; returns (lo, hi, n used).
+    (:func:`scoligait_edge.evaluation.metrics.bootstrap_auc_ci`, same resamples.)"""
+    ci = bootstrap_auc_ci(y, score, subjects, n_boot=n_boot, seed=seed, level=level)
+    return ci.lo, ci.hi, ci.n_used
 
 
 # -- results -------------------------------------------------------------------------------
@@ -263,6 +257,13 @@ class BaselineRow(BaseModel):
     test: BinaryMetrics
     test_auc_ci: tuple[float | None, float | None]
     n_boot_used: int
+    test_clips: list[ClipPrediction] = Field(default_factory=list)
+    """Per test clip: id, subject, label and the baseline's probability (for paired comparisons)."""
+
+    @property
+    def key(self) -> str:
+        """The row's name in the ablation table, e.g. ``baseline logreg (km)``."""
+        return f"baseline {self.model} ({self.features})"
 
 
 class SplitCounts(BaseModel):
@@ -358,7 +359,7 @@ def _fit_one(name: ModelName, tr: ClipFeatures, va: ClipFeatures, te: ClipFeatur
              _f(metrics.auc), _f(lo), _f(hi))
     return BaselineRow(features=kind, model=name, n_features=tr.X.shape[1], params=params, grid=grid,
                        val_auc=grid[best[1]].val_auc, threshold=threshold, test=metrics, test_auc_ci=(lo, hi),
-                       n_boot_used=used)
+                       n_boot_used=used, test_clips=clip_predictions(te.clip_ids, te.subject_ids, te.y, p_test))
 
 
 def run_baselines(

@@ -331,3 +331,163 @@ def aggregate_windows(
     ct = None if cobb_true is None else constant(_as_values(cobb_true, "cobb_true", p.size), "cobb_true")
     cp = None if cobb_pred is None else mean(_as_values(cobb_pred, "cobb_pred", p.size))
     return ClipScores(clip_ids=uniq[order], prob=mean(p), n_windows=counts, labels=y, groups=g, cobb_true=ct, cobb_pred=cp)
+
+
+# ------------------------------------------------------------------ per-clip predictions and bootstrap
+CLIP_PREDICTIONS_NAME = "test_clip_predictions.json"
+"""What every run writes next to its report: one score per test clip, so rows can be compared on the same clips."""
+
+
+class ClipPrediction(BaseModel):
+    """One clip's score: the unit of the paper's tables and of every bootstrap below."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clip_id: str
+    subject_id: str
+    label: int = Field(ge=0, le=1)
+    prob: float = Field(ge=0.0, le=1.0)
+
+
+def clip_predictions(clip_ids: Sequence[str], subject_ids: Sequence[str], labels: ArrayLike,
+                     prob: ArrayLike) -> list[ClipPrediction]:
+    """Zip per-clip arrays into records (lengths checked)."""
+    y = _as_labels(labels, "labels")
+    p = _as_prob(prob, y.size)
+    if len(clip_ids) != y.size or len(subject_ids) != y.size:
+        raise ValueError(f"{len(clip_ids)} clip ids and {len(subject_ids)} subject ids for {y.size} labels")
+    return [ClipPrediction(clip_id=str(c), subject_id=str(s), label=int(a), prob=float(b))
+            for c, s, a, b in zip(clip_ids, subject_ids, y, p, strict=True)]
+
+
+def write_clip_predictions(path, clips: Sequence[ClipPrediction], **meta) -> None:
+    """``{**meta, "clips": [...]}`` as JSON (``meta``: split, threshold, provenance, ...)."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({**meta, "clips": [c.model_dump() for c in clips]}, indent=1, default=float) + "\n",
+                 encoding="utf-8")
+
+
+def read_clip_predictions(path) -> list[ClipPrediction]:
+    import json
+    from pathlib import Path
+
+    return [ClipPrediction.model_validate(c) for c in json.loads(Path(path).read_text(encoding="utf-8"))["clips"]]
+
+
+def _subject_members(subjects: Sequence[str] | np.ndarray | None, n: int) -> list[np.ndarray]:
+    if subjects is None:
+        return [np.array([i]) for i in range(n)]
+    subj = np.asarray(subjects).astype(str)
+    if subj.shape != (n,):
+        raise ValueError(f"subjects has shape {subj.shape}, expected ({n},)")
+    _, inv = np.unique(subj, return_inverse=True)
+    return [np.flatnonzero(inv == k) for k in range(int(inv.max()) + 1)]
+
+
+def _resamples(members: list[np.ndarray], n_boot: int, seed: int):
+    """Index arrays of ``n_boot`` resamples of subjects (with all their clips), seeded."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    rng = np.random.default_rng(seed)
+    k = len(members)
+    for _ in range(n_boot):
+        yield np.concatenate([members[j] for j in rng.integers(0, k, k)])
+
+
+class AucInterval(BaseModel):
+    """AUC with a percentile bootstrap interval; test subjects resampled with all their clips."""
+
+    model_config = ConfigDict(frozen=True)
+
+    auc: float | None
+    lo: float | None
+    hi: float | None
+    n: int
+    n_boot: int
+    n_used: int = Field(description="resamples with both classes (the others have no AUC and are skipped)")
+    seed: int
+    level: float = 0.95
+
+
+def bootstrap_auc_ci(y_true: ArrayLike, score: ArrayLike, subjects: Sequence[str] | np.ndarray | None = None, *,
+                     n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> AucInterval:
+    """Percentile interval of the AUC over ``n_boot`` resamples of SUBJECTS (each with all its clips;
+    ``subjects=None``: each clip is its own subject). Resamples with one class are skipped."""
+    y = _as_labels(y_true)
+    s = _as_values(score, "score", y.size)
+    members = _subject_members(subjects, y.size)
+    aucs = [a for idx in _resamples(members, n_boot, seed) if (a := roc_auc(y[idx], s[idx])) is not None]
+    alpha = (1.0 - level) / 2.0
+    lo = hi = None
+    if aucs:
+        lo, hi = float(np.quantile(aucs, alpha)), float(np.quantile(aucs, 1 - alpha))
+    return AucInterval(auc=roc_auc(y, s), lo=lo, hi=hi, n=int(y.size), n_boot=n_boot, n_used=len(aucs), seed=seed,
+                       level=level)
+
+
+Verdict = str
+HOLDS, NOT_SHOWN, REVERSED = "holds", "not shown", "reversed"
+
+
+class AucDifference(BaseModel):
+    """AUC(a) - AUC(b) on the same clips, with a paired bootstrap (the same resampled subjects for both)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    auc_a: float | None
+    auc_b: float | None
+    diff: float | None = Field(description="AUC(a) - AUC(b) on all clips")
+    mean_diff: float | None = Field(description="mean of the resampled differences")
+    lo: float | None
+    hi: float | None
+    p_le_0: float | None = Field(description="one-sided p: share of resamples with AUC(a) - AUC(b) <= 0")
+    n: int
+    n_boot: int
+    n_used: int
+    seed: int
+    level: float = 0.95
+
+    @property
+    def verdict(self) -> Verdict:
+        """"holds" when the interval lies above 0, "reversed" below 0, else "not shown"."""
+        if self.lo is None or self.hi is None:
+            return NOT_SHOWN
+        if self.lo > 0:
+            return HOLDS
+        if self.hi < 0:
+            return REVERSED
+        return NOT_SHOWN
+
+
+def paired_bootstrap_auc_diff(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike,
+                              subjects: Sequence[str] | np.ndarray | None = None, *, n_boot: int = 2000,
+                              seed: int = 0, level: float = 0.95) -> AucDifference:
+    """Paired bootstrap of AUC(a) - AUC(b): each resample draws test SUBJECTS (with all their clips) once
+    and scores both rows on it, so what the two rows share (the same hard clips) cancels.
+
+    With several seeds per row, pass each row's seed-averaged probability per clip (what
+    :func:`scoligait_edge.ablate.run_ablation` does): the comparison is between the two seed ensembles.
+    """
+    y = _as_labels(y_true)
+    a = _as_values(score_a, "score_a", y.size)
+    b = _as_values(score_b, "score_b", y.size)
+    members = _subject_members(subjects, y.size)
+    diffs = []
+    for idx in _resamples(members, n_boot, seed):
+        ra, rb = roc_auc(y[idx], a[idx]), roc_auc(y[idx], b[idx])
+        if ra is not None and rb is not None:
+            diffs.append(ra - rb)
+    auc_a, auc_b = roc_auc(y, a), roc_auc(y, b)
+    d = np.asarray(diffs, np.float64)
+    alpha = (1.0 - level) / 2.0
+    have = d.size > 0
+    return AucDifference(
+        auc_a=auc_a, auc_b=auc_b, diff=None if auc_a is None or auc_b is None else auc_a - auc_b,
+        mean_diff=float(d.mean()) if have else None,
+        lo=float(np.quantile(d, alpha)) if have else None, hi=float(np.quantile(d, 1 - alpha)) if have else None,
+        p_le_0=float((d <= 0).mean()) if have else None,
+        n=int(y.size), n_boot=n_boot, n_used=int(d.size), seed=seed, level=level)

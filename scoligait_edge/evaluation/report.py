@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scoligait_edge import SCREENING_NOTICE, __version__
-from scoligait_edge.evaluation.metrics import BinaryMetrics, StratifiedMetrics
+from scoligait_edge.evaluation.metrics import AucDifference, AucInterval, BinaryMetrics, StratifiedMetrics
 from scoligait_edge.evaluation.threshold import ThresholdChoice
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,7 @@ def ablation_table(
     provenance: str = "simulated",
     paper_keys: Sequence[str] | None = None,
     title: str = "Ablation",
+    auc_ci: Mapping[str, AucInterval] | None = None,
 ) -> str:
     """Markdown: our rows as mean ± std over seeds, then the paper's rows in a separate table.
 
@@ -304,7 +305,9 @@ def ablation_table(
     The std is the sample std (ddof=1); one seed shows the bare value.
     ``paper_keys`` picks rows of :data:`PAPER_RESULTS` (default: all; ``[]``
     for none). The paper's numbers are on real clinical data, ours on
-    ``provenance`` data: they are never in the same table.
+    ``provenance`` data: they are never in the same table. ``auc_ci`` (row name ->
+    :class:`AucInterval`) adds a column: the AUC of the row's seed-averaged clip
+    probabilities with its 95% bootstrap interval over test subjects.
     """
     items = list(rows.items()) if isinstance(rows, Mapping) else list(rows)
     if not items:
@@ -319,13 +322,17 @@ def ablation_table(
         out += [f"> **{SIMULATED_DATA_LINE}**", ">"]
     out += [f"> **{SCREENING_NOTICE}**", ""]
     out += [f"**Ours** ({provenance} data; mean ± sample std over seeds; thresholds chosen on validation data)", ""]
-    cols = ["config", "seeds"] + [c[1] for c in COLUMNS]
+    ci_col = ["AUC of seed mean [95% CI]"] if auc_ci is not None else []
+    cols = ["config", "seeds"] + [c[1] for c in COLUMNS] + ci_col
     out += ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for name, seeds in items:
         seeds = list(seeds)
         if not seeds:
             raise ValueError(f"row {name!r} has no seeds")
         cells = [_mean_std([getattr(m, attr) for m in seeds]) for _, _, attr in COLUMNS]
+        if auc_ci is not None:
+            ci = auc_ci.get(name)
+            cells.append("n/a" if ci is None else f"{_f(ci.auc)} [{_f(ci.lo)}, {_f(ci.hi)}]")
         out.append("| " + " | ".join([name, str(len(seeds))] + cells) + " |")
     if keys:
         out += ["", f"**Paper** (ScoliGait, real clinical data, {PAPER_TEST_CLIPS} subject-disjoint test clips, single run; "
@@ -337,5 +344,42 @@ def ablation_table(
             vals = [f"{getattr(r, key):.3f}" if key != "auc" else "n/a" for key, _, _ in COLUMNS]
             out.append("| " + " | ".join([r.label, r.table] + vals) + " |")
         out += ["", f"Note: {PAPER_CLASS_NOTE}"]
+    out.append("")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ claims (paired comparisons)
+class Claim(BaseModel):
+    """One of the paper's claims as "row a beats row b" on the same test clips, with its paired bootstrap."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim: str
+    a: str
+    b: str
+    result: AucDifference
+
+    @property
+    def verdict(self) -> str:
+        return self.result.verdict
+
+
+def claims_table(claims: Sequence[Claim], *, title: str = "The paper's claims on this data") -> str:
+    """Markdown: one line per claim, AUC(a) - AUC(b) with a paired bootstrap interval, one-sided p and verdict."""
+    out = [f"## {title}", ""]
+    if not claims:
+        return "\n".join(out + ["No claim could be tested: the rows it compares were not run.", ""])
+    c0 = claims[0].result
+    out += [f"Each claim is \"a > b\" in test clip AUC. The rows' probabilities are first averaged over seeds per clip; "
+            f"a paired bootstrap then resamples test subjects ({c0.n_boot} resamples, seed {c0.seed}) and scores both "
+            f"rows on each resample. Verdict: **holds** when the {c0.level:.0%} interval of AUC(a) - AUC(b) lies above 0, "
+            f"**reversed** when it lies below 0, **not shown** when it contains 0. p = share of resamples with "
+            f"AUC(a) - AUC(b) <= 0 (one-sided).", "",
+            "| claim | a | b | test clips | AUC a | AUC b | AUC a - b | mean of resamples | 95% CI | p | verdict |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in claims:
+        r = c.result
+        out.append(f"| {c.claim} | {c.a} | {c.b} | {r.n} | {_f(r.auc_a)} | {_f(r.auc_b)} | {_f(r.diff, 3)} "
+                   f"| {_f(r.mean_diff)} | [{_f(r.lo)}, {_f(r.hi)}] | {_f(r.p_le_0)} | **{c.verdict}** |")
     out.append("")
     return "\n".join(out)

@@ -20,16 +20,19 @@ from scoligait_edge import SCREENING_NOTICE
 from scoligait_edge.data.datasets import assert_subject_disjoint
 from scoligait_edge.data.windows import WindowSample
 from scoligait_edge.evaluation import (
+    CLIP_PREDICTIONS_NAME,
     EvaluationReport,
     LevelResult,
     SplitSizes,
     aggregate_windows,
     binary_metrics,
     choose_threshold,
+    clip_predictions,
     cobb_mae,
     plot_confusion,
     plot_roc,
     stratified_metrics,
+    write_clip_predictions,
 )
 from scoligait_edge.models import ScreeningModel
 from scoligait_edge.models.io import load_checkpoint, save_checkpoint
@@ -289,6 +292,12 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     )
     report.to_json(out_dir / "report.json")
     report.to_markdown(out_dir / "report.md")
+    subject_of = dict(zip(data.clip_ids, data.subject_ids, strict=True))
+    write_clip_predictions(
+        out_dir / CLIP_PREDICTIONS_NAME.replace("test", split, 1),
+        clip_predictions(list(clips.clip_ids), [subject_of[c] for c in clips.clip_ids], clips.labels, clips.prob),
+        split=split, model=cfg.name, provenance=splits.provenance, threshold=thr,
+        prob="mean window probability of Cobb >= 10 degrees")
     return report
 
 

@@ -2,8 +2,17 @@
 
 Per ANCHORS.md: training samples 30 unordered frames of a sequence, testing uses
 all its ordered frames; ScoNet-MT adds a triplet loss; the "1:1:k" options set
-the TRAINING mix positive:neutral:negative. Scored like our model: clip-level
-probability of "positive", threshold chosen on validation.
+the TRAINING mix positive:neutral:negative. Reported as the paper ran it: a clip
+is positive when "positive" is the argmax of its three class scores (no threshold
+tuning); the Youden threshold on the validation clips' probability of "positive"
+is kept as a second set of metrics (``test_clip_metrics_youden``). The AUC (from
+the probability of "positive") is the same for both.
+
+Each mix keeps the ratio exactly by subsampling every class of the training
+split (:func:`~scoligait_edge.data.datasets.ratio_split`, sized to all training
+subjects and shrunk to what the scarcest class allows, usually the negatives for
+1:1:16); a mix left with fewer than ``min_train_positives`` positive training
+subjects is refused with the numbers, since its decision rule would be noise.
 """
 
 from __future__ import annotations
@@ -21,7 +30,15 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.data.datasets import assert_subject_disjoint, ratio_split
-from scoligait_edge.evaluation import BinaryMetrics, binary_metrics, choose_threshold, roc_auc
+from scoligait_edge.evaluation import (
+    CLIP_PREDICTIONS_NAME,
+    BinaryMetrics,
+    binary_metrics,
+    choose_threshold,
+    clip_predictions,
+    roc_auc,
+    write_clip_predictions,
+)
 from scoligait_edge.models.sconet import SCONET_CLASSES, ScoNet, ScoNetConfig, ScoNetLoss
 from scoligait_edge.training.config import Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.training.loop import seed_everything
@@ -42,6 +59,7 @@ class ScoNetRunConfig(BaseModel):
     batch_size: int = 16
     frames_per_sample: int = 30
     lr: float = 1e-3
+    min_train_positives: int = Field(default=10, ge=1, description="refuse a mix with fewer positive training subjects")
     data: Annotated[SimulatedData | Scoliosis1KData, Field(discriminator="kind")] = Field(default_factory=SimulatedData)
     cache_dir: Path | None = None
 
@@ -95,12 +113,47 @@ def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
 
 
 @torch.no_grad()
+def _class_probs(model: ScoNet, seqs: list[_Seq]) -> np.ndarray:
+    """Softmax over SCONET_CLASSES per sequence from all its ordered frames, ``[N, 3]``."""
+    model.eval()
+    return np.stack([torch.softmax(model(torch.from_numpy(q.frames[None])).logits, dim=-1)[0].numpy() for q in seqs])
+
+
 def _scores(model: ScoNet, seqs: list[_Seq]) -> np.ndarray:
     """Probability of 'positive' per sequence from all its ordered frames."""
-    model.eval()
+    return _class_probs(model, seqs)[:, SCONET_CLASSES.index("positive")].astype(np.float64)
+
+
+def argmax_metrics(y: np.ndarray, class_probs: np.ndarray) -> BinaryMetrics:
+    """Binary metrics of the paper's decision (positive when 'positive' is the top class); AUC from P(positive)."""
     pos = SCONET_CLASSES.index("positive")
-    out = [torch.softmax(model(torch.from_numpy(q.frames[None])).logits, dim=-1)[0, pos].item() for q in seqs]
-    return np.asarray(out)
+    decided = (class_probs.argmax(axis=1) == pos).astype(np.float64)
+    m = binary_metrics(y, decided, 0.5)
+    return m.model_copy(update={"auc": roc_auc(y, class_probs[:, pos].astype(np.float64)),
+                                "notes": [*m.notes, "decision: argmax of the 3 class scores (no threshold); "
+                                          "AUC from P(positive)"]})
+
+
+def check_mix(train: list[_Seq], ratio: str | None, minimum: int, available: dict[str, int]) -> None:
+    """Refuse a training mix with fewer than ``minimum`` positive subjects."""
+    pos = len({q.subject_id for q in train if q.sconet_class == SCONET_CLASSES.index("positive")})
+    if pos < minimum:
+        have = ", ".join(f"{n} {c}" for c, n in available.items())
+        raise ValueError(
+            f"ScoNet-MT mix {ratio or 'all'}: only {pos} positive training subjects after subsampling "
+            f"(need >= {minimum}); the training split has {have} subjects, and the mix shrinks every class to "
+            f"what the scarcest one allows. Use a cohort with more negative subjects (data.n_subjects, "
+            f"data.prevalence) or fewer mixes (--sconet-ratios).")
+
+
+def check_mixes(cfgs: list[ScoNetRunConfig], *, progress: bool = False) -> None:
+    """Fail fast (before any training) when a mix would have too few positive training subjects."""
+    for cfg in cfgs:
+        train = _load(cfg, progress)["train"]
+        available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
+        if cfg.ratio:
+            train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=len({q.subject_id for q in train}))
+        check_mix(train, cfg.ratio, cfg.min_train_positives, available)
 
 
 def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
@@ -110,8 +163,10 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     rng = np.random.default_rng(cfg.seed)
     splits = _load(cfg, progress)
     train = splits["train"]
+    available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
     if cfg.ratio:
         train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=len({q.subject_id for q in train}))
+    check_mix(train, cfg.ratio, cfg.min_train_positives, available)
     model = ScoNet(ScoNetConfig(width=cfg.width))
     loss_fn = ScoNetLoss(multi_task=cfg.multi_task)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -134,25 +189,38 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     seconds = time.perf_counter() - t0
     val_y = np.array([q.label for q in splits["val"]])
     test_y = np.array([q.label for q in splits["test"]])
-    threshold = choose_threshold(val_y, _scores(model, splits["val"]), split_name="val")
-    test_prob = _scores(model, splits["test"])
-    metrics: BinaryMetrics = binary_metrics(test_y, test_prob, threshold.threshold)
+    val_prob = _scores(model, splits["val"])
+    threshold = choose_threshold(val_y, val_prob, split_name="val")
+    test_classes = _class_probs(model, splits["test"])
+    test_prob = test_classes[:, SCONET_CLASSES.index("positive")].astype(np.float64)
+    metrics: BinaryMetrics = argmax_metrics(test_y, test_classes)
+    youden: BinaryMetrics = binary_metrics(test_y, test_prob, threshold.threshold)
+    provenance = "simulated" if cfg.data.kind == "simulated" else "real"
+    write_clip_predictions(
+        out / CLIP_PREDICTIONS_NAME,
+        clip_predictions([q.clip_id for q in splits["test"]], [q.subject_id for q in splits["test"]], test_y, test_prob),
+        split="test", model=cfg.name, provenance=provenance, threshold=threshold.threshold,
+        prob="softmax probability of 'positive' from all ordered frames", decision="argmax of the 3 class scores",
+        argmax_positive=[bool(c.argmax() == SCONET_CLASSES.index("positive")) for c in test_classes])
     summary = {
-        "name": cfg.name, "provenance": "simulated" if cfg.data.kind == "simulated" else "real",
-        "ratio": cfg.ratio, "multi_task": cfg.multi_task,
+        "name": cfg.name, "provenance": provenance,
+        "ratio": cfg.ratio, "multi_task": cfg.multi_task, "train_available_subjects": available,
         "train_clips": len(train), "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
-        "threshold": threshold.threshold, "val_auc": roc_auc(val_y, _scores(model, splits["val"])),
+        "threshold": threshold.threshold, "val_auc": roc_auc(val_y, val_prob),
         "train_seconds": round(seconds, 1), "train_clips_per_second": round(seen / seconds, 1),
+        "decision": "argmax of the 3 class scores (as the paper); test_clip_metrics_youden: Youden threshold from val",
         "test_clip_metrics": metrics.model_dump(),
+        "test_clip_metrics_youden": youden.model_dump(),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
     return summary
 
 
-def sconet_config_from(train_cfg: TrainConfig, *, ratio: str | None, seed: int, epochs: int, width: float) -> ScoNetRunConfig:
+def sconet_config_from(train_cfg: TrainConfig, *, ratio: str | None, seed: int, epochs: int, width: float,
+                       min_train_positives: int = 10) -> ScoNetRunConfig:
     """The baseline on exactly the data of a screening-model config (same cohort or partition, same splits)."""
     if not isinstance(train_cfg.data, (SimulatedData, Scoliosis1KData)):
         raise ValueError(f"the ScoNet baseline runner needs silhouette sequences with 3-class labels "
                          f"(data.kind simulated or scoliosis1k), not {train_cfg.data.kind!r}")
     return ScoNetRunConfig(name=f"sconet-mt-{ratio or 'all'}", seed=seed, ratio=ratio, epochs=epochs, width=width,
-                           data=train_cfg.data, cache_dir=train_cfg.cache_dir)
+                           min_train_positives=min_train_positives, data=train_cfg.data, cache_dir=train_cfg.cache_dir)
