@@ -18,7 +18,9 @@ import logging
 import shlex
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from scoligait_edge.errors import ScoliGaitError
 
@@ -81,12 +83,16 @@ def _paired(a: list, b: list, *, n_boot: int, seed: int):
 
 def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[str], out: Path,
                  *, sconet_epochs: int = 8, sconet_width: float = 0.25, sconet_min_positives: int = 10,
-                 baselines: bool = True, n_boot: int = 2000, boot_seed: int = 0, progress: bool = False) -> dict:
+                 baselines: bool = True, n_boot: int = 2000, boot_seed: int = 0, progress: bool = False,
+                 jobs: int = 1) -> dict:
     """Every row x seed, the ScoNet-MT mixes, the scikit-learn baselines on the same splits, then the table
     (mean ± std over seeds and a bootstrap AUC interval of the seed-mean probabilities) and the claims.
 
     ``ablation.md`` / ``ablation.json`` go to ``out``; the returned dict also carries what
-    :func:`ablation_document` needs.
+    :func:`ablation_document` needs. ``jobs`` > 1 trains that many runs at once, one thread each
+    (on a 2-core machine two single-thread runs beat one two-thread run: no barrier waits). A run
+    whose folder already holds a summary for the same config is reused, so an interrupted
+    ablation resumes where it stopped.
     """
     from scoligait_edge.evaluation import (
         CLIP_PREDICTIONS_NAME,
@@ -98,8 +104,8 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
         read_clip_predictions,
     )
     from scoligait_edge.models import ScreeningModelConfig
-    from scoligait_edge.training.pipeline import load_window_splits, train_run
-    from scoligait_edge.training.sconet_run import check_mixes, sconet_config_from, sconet_run
+    from scoligait_edge.training.pipeline import load_window_splits
+    from scoligait_edge.training.sconet_run import check_mixes, sconet_config_from
 
     check_mixes([sconet_config_from(base, ratio=r, seed=s, epochs=sconet_epochs, width=sconet_width,
                                     min_train_positives=sconet_min_positives) for r in sconet_ratios for s in seeds],
@@ -107,10 +113,8 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
     results: dict[str, list[BinaryMetrics]] = {}
     preds: dict[str, list[list]] = {}
     timings: dict[str, list[float]] = {}
-    for row in rows:
-        key = SAME_AS.get(row, row)
-        if key in results:
-            continue
+    tasks: list[_Task] = []
+    for key in dict.fromkeys(SAME_AS.get(r, r) for r in rows):
         overrides = MODEL_ROWS[key]
         for seed in seeds:
             model_cfg = ScreeningModelConfig.model_validate(
@@ -118,34 +122,33 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
                 | overrides | _fusion_blocks(base.model, overrides)
             )
             cfg = base.model_copy(update={"name": f"{key}-seed{seed}", "seed": seed, "model": model_cfg})
-            run_dir = out / "runs" / key / f"seed{seed}"
-            t0 = time.perf_counter()
-            summary = train_run(cfg, run_dir, progress=progress)
-            timings.setdefault(key, []).append(time.perf_counter() - t0)
-            results.setdefault(key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
-            preds.setdefault(key, []).append(read_clip_predictions(run_dir / "evaluation" / CLIP_PREDICTIONS_NAME))
-            log.info("%s seed %d: test clip acc %.3f, macro F1 %.3f", key, seed,
-                     results[key][-1].accuracy, results[key][-1].macro_f1 or 0.0)
+            tasks.append(_Task("model", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
+    for ratio in sconet_ratios:
+        key = f"sconet_mt_{ratio}"
+        for seed in seeds:
+            cfg = sconet_config_from(base, ratio=ratio, seed=seed, epochs=sconet_epochs, width=sconet_width,
+                                     min_train_positives=sconet_min_positives)
+            tasks.append(_Task("sconet", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
+    done = _run_tasks(tasks, jobs=jobs, progress=progress)
+
+    youden_ratio = "1:1:8" if "1:1:8" in sconet_ratios else (sconet_ratios[0] if sconet_ratios else None)
+    for task in tasks:  # task order: deterministic tables whatever finished first
+        summary, seconds = done[task.run_dir]
+        timings.setdefault(task.key, []).append(seconds)
+        results.setdefault(task.key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
+        pred_file = task.run_dir / ("evaluation" if task.kind == "model" else "") / CLIP_PREDICTIONS_NAME
+        preds.setdefault(task.key, []).append(read_clip_predictions(pred_file))
+        if task.kind == "sconet" and task.key == f"sconet_mt_{youden_ratio}":
+            yk = task.key + YOUDEN_SUFFIX
+            results.setdefault(yk, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics_youden"]))
+            preds.setdefault(yk, []).append(preds[task.key][-1])
     for row in rows:  # rows that are another row under a second name (Table 3's cat_latent)
         key = SAME_AS.get(row, row)
         if row != key and key in results:
             results[row], preds[row] = results[key], preds[key]
-    youden_ratio = "1:1:8" if "1:1:8" in sconet_ratios else (sconet_ratios[0] if sconet_ratios else None)
-    for ratio in sconet_ratios:
-        key = f"sconet_mt_{ratio}"
-        for seed in seeds:
-            t0 = time.perf_counter()
-            cfg = sconet_config_from(base, ratio=ratio, seed=seed, epochs=sconet_epochs, width=sconet_width,
-                                     min_train_positives=sconet_min_positives)
-            run_dir = out / "runs" / key / f"seed{seed}"
-            summary = sconet_run(cfg, run_dir, progress=progress)
-            timings.setdefault(key, []).append(time.perf_counter() - t0)
-            results.setdefault(key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
-            preds.setdefault(key, []).append(read_clip_predictions(run_dir / CLIP_PREDICTIONS_NAME))
-            if ratio == youden_ratio:
-                yk = key + YOUDEN_SUFFIX
-                results.setdefault(yk, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics_youden"]))
-                preds.setdefault(yk, []).append(preds[key][-1])
+    ordered = [SAME_AS.get(r, r) for r in rows] + [r for r in rows if r in SAME_AS]
+    order = {k: i for i, k in enumerate(dict.fromkeys([*ordered, *results]))}
+    results = dict(sorted(results.items(), key=lambda kv: order[kv[0]]))
 
     splits = load_window_splits(base, progress=progress)
     cohort = _cohort(splits)
@@ -188,6 +191,83 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
          "base_config": base.model_dump(mode="json")}, indent=2, default=float), encoding="utf-8")
     return {"table": table, "claims_md": claims_md, "results": results, "auc_ci": auc_ci, "claims": claims,
             "versus": versus, "cohort": cohort, "seconds": seconds, "provenance": provenance}
+
+
+@dataclass(frozen=True)
+class _Task:
+    kind: str  # "model" | "sconet"
+    key: str
+    seed: int
+    cfg: Any
+    run_dir: Path
+
+
+TASK_CONFIG_NAME = "ablation_task.json"
+
+
+def _execute(task: _Task, threads: int | None, progress: bool) -> tuple[dict, float]:
+    """One training run (in a worker process when jobs > 1); reuses a finished run of the same config."""
+    import torch
+
+    from scoligait_edge.training.pipeline import train_run
+    from scoligait_edge.training.sconet_run import sconet_run
+
+    stamp = task.run_dir / TASK_CONFIG_NAME
+    summary_path = task.run_dir / "summary.json"
+    config_json = task.cfg.model_dump_json()
+    if summary_path.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == config_json:
+        record = json.loads(summary_path.read_text(encoding="utf-8"))
+        log.info("%s seed %d: reusing the finished run in %s", task.key, task.seed, task.run_dir)
+        return record, float(record.get("ablation_wall_seconds", 0.0))
+    if threads:
+        torch.set_num_threads(threads)
+    if task.kind == "model" and threads:
+        task = replace(task, cfg=task.cfg.model_copy(
+            update={"optim": task.cfg.optim.model_copy(update={"threads": threads})}))
+    t0 = time.perf_counter()
+    run = train_run if task.kind == "model" else sconet_run
+    summary = run(task.cfg, task.run_dir, progress=progress)
+    seconds = time.perf_counter() - t0
+    summary["ablation_wall_seconds"] = round(seconds, 1)
+    summary_path.write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+    stamp.write_text(config_json, encoding="utf-8")
+    log.info("%s seed %d: test clip AUC %s (%.0f s)", task.key, task.seed,
+             summary["test_clip_metrics"].get("auc"), seconds)
+    return summary, seconds
+
+
+def _run_tasks(tasks: list[_Task], *, jobs: int, progress: bool) -> dict[Path, tuple[dict, float]]:
+    """Every task, ``jobs`` at a time; failures are collected, the others still finish, then one error names them."""
+    from tqdm.auto import tqdm
+
+    done: dict[Path, tuple[dict, float]] = {}
+    failed: list[str] = []
+    bar = tqdm(total=len(tasks), desc="ablation runs", disable=not progress)
+    if jobs <= 1:
+        for task in tasks:
+            try:
+                done[task.run_dir] = _execute(task, None, False)
+            except Exception as exc:  # noqa: BLE001 - recorded, the other runs go on
+                failed.append(f"{task.key} seed {task.seed}: {type(exc).__name__}: {exc}")
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute, task, 1, False): task for task in tasks}
+            for fut in as_completed(futures):
+                task = futures[fut]
+                try:
+                    done[task.run_dir] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - recorded, the other runs go on
+                    failed.append(f"{task.key} seed {task.seed}: {type(exc).__name__}: {exc}")
+                bar.update()
+    bar.close()
+    if failed:
+        raise ValueError(f"{len(failed)} of {len(tasks)} ablation runs failed (finished runs are kept and reused "
+                         "on the next call): " + "; ".join(failed))
+    return done
 
 
 def _cohort(splits) -> dict[str, dict[str, int]]:
@@ -262,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sconet-width", type=float, default=0.25, help="ScoNet channel width multiplier")
     parser.add_argument("--sconet-min-positives", type=int, default=10,
                         help="refuse a ScoNet-MT mix with fewer positive training subjects")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="training runs at once, one thread each (2 on a 2-core machine)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of test subjects")
     parser.add_argument("--no-baselines", action="store_true", help="skip the scikit-learn baselines")
     parser.add_argument("--quick", action="store_true",
@@ -289,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run_ablation(base, rows, seeds, ratios, args.out, sconet_epochs=args.sconet_epochs,
                            sconet_width=args.sconet_width,
                            sconet_min_positives=args.sconet_min_positives, baselines=not args.no_baselines,
-                           n_boot=args.n_boot)
+                           n_boot=args.n_boot, jobs=max(args.jobs, 1), progress=not args.quick)
         wall = time.perf_counter() - t0
     except (ScoliGaitError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

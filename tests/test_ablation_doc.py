@@ -13,7 +13,7 @@ def test_quick_ablation_writes_the_whole_document(tmp_path, capsys):
     from scoligait_edge import ablate
 
     doc = tmp_path / "ABLATION.md"
-    argv = ["--config", "configs/ablation_ci.yaml", "--quick", "--out", str(tmp_path / "out"), "--doc", str(doc)]
+    argv = ["--config", "configs/ablation_ci.yaml", "--quick", "--jobs", "2", "--out", str(tmp_path / "out"), "--doc", str(doc)]
     assert ablate.main(argv) == 0
     text = doc.read_text()
     assert "a test of the machinery, not evidence about patients" in text
@@ -29,5 +29,8 @@ def test_quick_ablation_writes_the_whole_document(tmp_path, capsys):
         assert f"| {claim} |" in text, claim
     assert "vs the best baseline" in text and "**Paper**" in text and "## Seconds per run" in text
     res = json.loads((tmp_path / "out/ablation.json").read_text())
+    # a second call reuses every finished run (resumable) and gives the same table
+    assert ablate.main(argv) == 0
+    assert json.loads((tmp_path / "out/ablation.json").read_text())["rows"] == res["rows"]
     assert {c["verdict"] for c in res["claims"]} <= {"holds", "not shown", "reversed"}
     assert res["sconet_decision"].startswith("argmax")
