@@ -210,9 +210,6 @@ class Screener:
         self._filler = GapFiller(NUM_COCO_FEET)
         self._builder = KnowledgeMapBuilder()
         self._buffer = WindowBuffer(self.window_length, self.hop)
-        self._pending_sil: deque[np.ndarray | None] = deque()
-        self._pending_t: deque[float] = deque()
-        self._last_sample: tuple[float, np.ndarray | None] | None = None
         self._results: deque[ScreeningResult] = deque(maxlen=RECENT_RESULTS)
         self._row_offset = 0  # map rows of earlier segments, so row indices stay unique in the session
         self.segments = 0
@@ -282,23 +279,19 @@ class Screener:
         self._last_ts = t
         if self.uses_video and silhouette is None:
             silhouette = np.zeros(_SIL_SHAPE, np.uint8)
-        prev = self._last_sample
-        for grid_t, grid_kp in self._resampler.push(t, kp):
-            # the silhouette of the nearer of the two frames around this grid instant
-            sil = silhouette if prev is None or abs(t - grid_t) <= abs(grid_t - prev[0]) else prev[1]
-            self._pending_sil.append(sil)
-            self._pending_t.append(grid_t)
-            for filled in self._filler.push(grid_kp):
-                new_results += self._add_row(filled)
-        self._last_sample = (t, silhouette)
+        # The silhouette rides through the resampler (the nearest frame's, ties to the later one) and the
+        # gap filler (with its grid time) as a payload, so it comes out with the row it belongs to.
+        for grid_t, grid_kp, sil in self._resampler.push_with_payload(t, kp, silhouette):
+            for filled, (row_t, row_sil) in self._filler.push_with_payload(grid_kp, (grid_t, sil)):
+                new_results += self._add_row(filled, row_t, row_sil)
         return FrameUpdate(index=index, timestamp_ms=t, subject_found=found,
                            tracking_state="external", window_progress=self._buffer.progress, results=new_results)
 
     def finish(self) -> list[ScreeningResult]:
         """End of input: flush the rows the gap filler still holds (may complete a window)."""
         out = []
-        for filled in self._filler.flush():
-            out += self._add_row(filled)
+        for filled, (row_t, row_sil) in self._filler.flush_with_payload():
+            out += self._add_row(filled, row_t, row_sil)
         return out
 
     # ------------------------------------------------------------------ internals
@@ -319,9 +312,6 @@ class Screener:
         self._filler = GapFiller(NUM_COCO_FEET)
         self._builder = KnowledgeMapBuilder()
         self._buffer = WindowBuffer(self.window_length, self.hop)
-        self._pending_sil.clear()
-        self._pending_t.clear()
-        self._last_sample = None
         self.segments += 1
         return out
 
@@ -349,12 +339,10 @@ class Screener:
         sil, ok = self._person_silhouette(subject.mask, subject.bbox)
         return sil if ok else np.zeros(_SIL_SHAPE, np.uint8)
 
-    def _add_row(self, filled_kp: np.ndarray) -> list[ScreeningResult]:
+    def _add_row(self, filled_kp: np.ndarray, t: float, sil: np.ndarray | None) -> list[ScreeningResult]:
         row = self._builder.update(filled_kp)
         if self._row_offset:
             row = MapRow(index=row.index + self._row_offset, values=row.values, valid=row.valid)
-        sil = self._pending_sil.popleft()
-        t = self._pending_t.popleft()
         if self.keep_history:
             self.history.km.append(row.values)
             self.history.valid.append(row.valid)

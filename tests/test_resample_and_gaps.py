@@ -84,3 +84,59 @@ def test_windows():
     assert starts == [0, 16, 32]
     with pytest.raises(ValueError):
         window_starts(10, 0, 1)
+
+
+def _old_side_queue_rows(ts, kp, payloads):
+    """The Screener's former side queues (before payloads): per row ``(grid_t, filled keypoints, payload)``."""
+    from collections import deque
+
+    r, f = StreamResampler(), GapFiller(kp.shape[1])
+    pending_p, pending_t, out, last = deque(), deque(), [], None
+    for t, k, p in zip(ts, kp, payloads, strict=True):
+        for grid_t, grid_kp in r.push(t, k):
+            pending_p.append(p if last is None or abs(t - grid_t) <= abs(grid_t - last[0]) else last[1])
+            pending_t.append(grid_t)
+            out += [(pending_t.popleft(), filled, pending_p.popleft()) for filled in f.push(grid_kp)]
+        last = (t, p)
+    return out + [(pending_t.popleft(), filled, pending_p.popleft()) for filled in f.flush()]
+
+
+def _new_payload_rows(ts, kp, payloads):
+    r, f = StreamResampler(), GapFiller(kp.shape[1])
+    out = []
+    for t, k, p in zip(ts, kp, payloads, strict=True):
+        for grid_t, grid_kp, q in r.push_with_payload(t, k, p):
+            out += [(gt, filled, sil) for filled, (gt, sil) in f.push_with_payload(grid_kp, (grid_t, q))]
+    return out + [(gt, filled, sil) for filled, (gt, sil) in f.flush_with_payload()]
+
+
+def test_payloads_ride_through_resampler_and_gap_filler_as_the_old_side_queues_did():
+    """Dropped frames, a 400 ms hole in the timestamps, a pose dropout: each row keeps its own frame's payload."""
+    rng = np.random.default_rng(7)
+    n = 160
+    steps = rng.choice([1, 1, 1, 2, 3], n).astype(float)
+    steps[70] = 12  # a 400 ms hole (not interpolated across)
+    ts = np.cumsum(steps) * 1000 / 30 + 0.37
+    kp = _random_clip(rng, n)
+    kp[..., 2] = np.where(rng.random((n, 21)) < 0.2, 0.0, 0.9)  # short per-joint gaps the filler bridges
+    kp[100:104] = np.nan  # the subject lost for 4 frames
+    payloads = [np.full((4, 3), i, np.uint8) for i in range(n)]  # a stand-in silhouette per frame
+    old, new = _old_side_queue_rows(ts, kp, payloads), _new_payload_rows(ts, kp, payloads)
+    assert len(new) == len(old) > n
+    for (t_old, kp_old, p_old), (t_new, kp_new, p_new) in zip(old, new, strict=True):
+        assert t_new == t_old and p_new is p_old
+        np.testing.assert_array_equal(kp_new, kp_old)  # bit-identical keypoints (so identical map rows)
+    # the rule: the nearest source frame in time, a tie to the later one
+    r = StreamResampler()
+    assert [(t, p) for t, _, p in r.push_with_payload(5.0, kp[0], "a")] == [(5.0, "a")]  # a segment's first row
+    r = StreamResampler()
+    r.push_with_payload(0.0, kp[0], "a")
+    got = [(round(t, 3), p) for t, _, p in r.push_with_payload(50.0, kp[1], "b")]
+    assert got == [(33.333, "b")]
+    r = StreamResampler()
+    r.push_with_payload(0.0, kp[0], "a")
+    got = [(round(t, 3), p) for t, _, p in r.push_with_payload(90.0, kp[1], "b")]
+    assert got == [(33.333, "a"), (66.667, "b")]
+    r = StreamResampler()
+    r.push_with_payload(0.0, kp[0], "a")
+    assert [p for _, _, p in r.push_with_payload(200 / 3, kp[1], "b")] == ["b", "b"]  # 33.3 is half-way: later

@@ -138,3 +138,40 @@ def test_memory_stays_flat_over_a_20_minute_stream(screening_bundle):
     # after the bounded buffers have filled (5 min), memory is flat
     growth = max(samples[3:]) - samples[3]
     assert growth < 15, f"RSS grew by {growth:.1f} MB: {samples}"
+
+
+def test_rows_silhouettes_and_times_match_the_former_side_queues(screener, monkeypatch):
+    """Silhouettes now ride through the resampler and gap filler as a payload: on a clip with dropped frames,
+    a 400 ms hole and a lost subject, every row gets the silhouette and time the old side queues gave it, and
+    the map rows are bit-identical to resampling + gap filling + the map builder run by hand."""
+    from scoligait_edge.kinematics import KnowledgeMapBuilder
+    from scoligait_edge.stream.window_buffer import WindowBuffer
+    from scoligait_edge.video.silhouette import crop_silhouette
+    from tests.test_resample_and_gaps import _old_side_queue_rows
+
+    clip = _walk(n_frames=260, seed=4)
+    keep = np.ones(len(clip.keypoints), bool)
+    keep[np.random.default_rng(1).choice(np.arange(5, 250), 40, replace=False)] = False  # dropped frames
+    keep[120:132] = False  # a 400 ms hole
+    kp = clip.keypoints[keep].copy()
+    kp[150:155] = np.nan  # the subject lost for 5 frames
+    ts, sils = clip.timestamps_ms[keep], list(crop_silhouette(clip.silhouettes[keep]))  # one object per frame
+    seen = []
+    real_push = WindowBuffer.push
+
+    def spy(self, row, keypoints, silhouette, timestamp_ms):
+        seen.append((row.values, row.valid, silhouette, timestamp_ms))
+        return real_push(self, row, keypoints, silhouette, timestamp_ms)
+
+    monkeypatch.setattr(WindowBuffer, "push", spy)
+    for k, t, s in zip(kp, ts, sils, strict=True):
+        screener.process_keypoints(k, t, silhouette=s)
+    screener.finish()
+    old = _old_side_queue_rows(ts, kp, sils)
+    builder = KnowledgeMapBuilder()
+    assert len(seen) == len(old) > 200
+    for (values, valid, sil, t), (t_old, filled, sil_old) in zip(seen, old, strict=True):
+        row = builder.update(filled)
+        assert t == t_old and sil is sil_old
+        np.testing.assert_array_equal(values, row.values)
+        assert valid == row.valid

@@ -8,6 +8,7 @@ second would feed the classifier a made-up gait.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,9 @@ class GapFiller:
 
     A frame is released once every joint in it is settled: observed, filled by
     a later observation, or known to sit in a gap longer than ``max_gap``.
+    :meth:`push_with_payload` / :meth:`flush_with_payload` carry a per-frame
+    payload through that latency: each released frame comes out with the
+    payload pushed with it (frames are never merged or reordered).
     """
 
     def __init__(self, num_joints: int = NUM_COCO_FEET, *, max_gap: int = MAX_GAP_FRAMES, min_score: float = MIN_SCORE):
@@ -104,12 +108,21 @@ class GapFiller:
         self.min_score = min_score
         self._pending: deque[np.ndarray] = deque()  # frames not yet released, oldest first
         self._unsettled: deque[np.ndarray] = deque()  # per pending frame: joints still open
+        self._payloads: deque[Any] = deque()  # per pending frame: what the caller pushed with it
         self._last_seen: list[tuple[int, np.ndarray] | None] = [None] * num_joints  # (frame no, xy)
         self._frame_no = 0
         self._released = 0
 
     def push(self, frame_keypoints: np.ndarray) -> list[np.ndarray]:
         """Add one frame ``[J, 3]``; return the frames that are now settled, in order."""
+        return [frame for frame, _ in self.push_with_payload(frame_keypoints)]
+
+    def flush(self) -> list[np.ndarray]:
+        """End of stream: whatever is still open stays missing."""
+        return [frame for frame, _ in self.flush_with_payload()]
+
+    def push_with_payload(self, frame_keypoints: np.ndarray, payload: Any = None) -> list[tuple[np.ndarray, Any]]:
+        """:meth:`push` with a ``payload`` for this frame: returns ``(frame, payload)`` for each settled frame."""
         kp = validate_keypoints(frame_keypoints, name="frame keypoints")[0]
         if kp.shape[0] != self.num_joints:
             raise KeypointError(f"frame keypoints: expected {self.num_joints} joints, got {kp.shape[0]}")
@@ -120,6 +133,7 @@ class GapFiller:
         self._frame_no += 1
         self._pending.append(frame)
         self._unsettled.append(~ok)
+        self._payloads.append(payload)
         for j in np.flatnonzero(ok):
             last = self._last_seen[j]
             if last is not None and 0 < t - last[0] - 1 <= self.max_gap:
@@ -143,16 +157,16 @@ class GapFiller:
                     open_joints[j] = False
         return self._release()
 
-    def flush(self) -> list[np.ndarray]:
-        """End of stream: whatever is still open stays missing."""
+    def flush_with_payload(self) -> list[tuple[np.ndarray, Any]]:
+        """:meth:`flush` with each frame's payload."""
         for open_joints in self._unsettled:
             open_joints[:] = False
         return self._release()
 
-    def _release(self) -> list[np.ndarray]:
+    def _release(self) -> list[tuple[np.ndarray, Any]]:
         out = []
         while self._pending and not self._unsettled[0].any():
-            out.append(self._pending.popleft())
+            out.append((self._pending.popleft(), self._payloads.popleft()))
             self._unsettled.popleft()
             self._released += 1
         return out

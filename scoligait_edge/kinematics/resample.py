@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -138,6 +139,9 @@ def resample_keypoints(
 class StreamResampler:
     """Streaming twin of :func:`resample_keypoints` (same output, one sample of latency).
 
+    :meth:`push_with_payload` carries a per-frame payload (the Screener's
+    silhouettes) to the grid points: the nearest source frame's, ties to the later.
+
     A sample more than ``max_segment_gap_ms`` after the previous one starts a
     new segment (the grid restarts at it, ``segments`` counts them) instead of
     filling the pause with grid points.
@@ -150,12 +154,24 @@ class StreamResampler:
         self.segments = 0
         self.max_gap_ms = max_gap_ms
         self.min_score = min_score
-        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._prev: tuple[float, np.ndarray, np.ndarray, Any] | None = None  # t, keypoints, present, payload
         self._t0: float | None = None
         self._next_index = 0
 
     def push(self, timestamp_ms: float, frame_keypoints: np.ndarray) -> list[tuple[float, np.ndarray]]:
         """Add a sample; return the grid points ``(t_ms, [J, 3])`` now determined."""
+        return [(g, kp) for g, kp, _ in self.push_with_payload(timestamp_ms, frame_keypoints)]
+
+    def push_with_payload(self, timestamp_ms: float, frame_keypoints: np.ndarray,
+                          payload: Any = None) -> list[tuple[float, np.ndarray, Any]]:
+        """:meth:`push` with a per-sample ``payload`` (e.g. the frame's silhouette) carried along.
+
+        Each grid point ``(t_ms, [J, 3], payload)`` carries the payload of the
+        source sample *nearest in time* to it, of the two samples that bracket
+        it; a tie (grid point exactly half-way) goes to the later sample. A
+        segment's first grid point is its first sample, so it gets that
+        sample's payload. The keypoints are exactly those :meth:`push` returns.
+        """
         t = check_timestamp(timestamp_ms)
         kp = validate_keypoints(frame_keypoints, name="frame keypoints")[0]
         ok = present_mask(kp, self.min_score)
@@ -164,10 +180,10 @@ class StreamResampler:
         if self._prev is None or t - self._prev[0] > self.max_segment_gap_ms:
             self.segments += 1
             self._t0 = t
-            self._prev = (t, kp, ok)
+            self._prev = (t, kp, ok, payload)
             self._next_index = 1
-            return [(t, _interp_sample(t, t, kp, t, kp, ok, ok, self.period, self.max_gap_ms))]
-        ta, a, ok_a = self._prev
+            return [(t, _interp_sample(t, t, kp, t, kp, ok, ok, self.period, self.max_gap_ms), payload)]
+        ta, a, ok_a, payload_a = self._prev
         if t <= ta:
             raise TimestampError(f"timestamps must increase strictly: {t:.3f} ms after {ta:.3f} ms")
         out = []
@@ -176,9 +192,10 @@ class StreamResampler:
             g = self._t0 + self.period * self._next_index
             if g > t + _TOL_MS:
                 break
-            out.append((g, _interp_sample(g, ta, a, t, kp, ok_a, ok, self.period, self.max_gap_ms)))
+            nearest = payload if abs(t - g) <= abs(g - ta) else payload_a
+            out.append((g, _interp_sample(g, ta, a, t, kp, ok_a, ok, self.period, self.max_gap_ms), nearest))
             self._next_index += 1
-        self._prev = (t, kp, ok)
+        self._prev = (t, kp, ok, payload)
         return out
 
 
