@@ -24,7 +24,7 @@ from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
 from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
 from scoligait_edge.kinematics.builder import MapRow
 from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
-from scoligait_edge.kinematics.schema import MAP_FPS
+from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 from scoligait_edge.pose.skeleton import NUM_COCO_FEET
 from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
@@ -142,6 +142,34 @@ class SessionHistory:
                 self.step_counts[side] += 1
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class HistorySnapshot:
+    """A read-only copy of the session's bounded history, for reports: what :meth:`Screener.history_snapshot`
+    returns. Row indices (``first_row``, ``heel_strikes``, ``attention`` keys, results' ``first_frame``)
+    count 30 Hz map rows from the session start, across segments; ``km[i]`` is row ``first_row + i``.
+    Arrays are copies flagged read-only, so the Screener can go on while a report is drawn."""
+
+    km: np.ndarray  # float32 [N, 238]
+    valid: np.ndarray  # bool [N]
+    timestamps_ms: np.ndarray  # float64 [N]
+    first_row: int
+    rows_seen: int
+    heel_strikes: dict[str, tuple[int, ...]]
+    step_counts: dict[str, int]
+    attention: dict[int, np.ndarray]  # window first row -> [L, 238] evidence (last few windows only)
+    results: tuple[ScreeningResult, ...]  # the most recent window results
+    threshold: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.km.shape[0])
+
+
 class Screener:
     """Context manager; ``process(frame_bgr, timestamp_ms)`` per frame, ``summary()`` at the end.
 
@@ -226,6 +254,21 @@ class Screener:
         """Map rows made in this session, across segments: the next row's index. ``history`` keeps the last
         ``REPORT_HISTORY_ROWS`` of them, so its first row is ``rows_seen - len(history.km)``."""
         return self._row_offset + self._builder.frames_seen
+
+    def history_snapshot(self) -> HistorySnapshot:
+        """The session's bounded history (map rows, validity, times, heel strikes, recent evidence maps
+        and results) as a read-only :class:`HistorySnapshot`: the public way to read it (the report does)."""
+        h = self.history
+        n = len(h.km)
+        return HistorySnapshot(
+            km=_frozen(np.array(h.km, dtype=np.float32) if n else np.zeros((0, NUM_FEATURES), np.float32)),
+            valid=_frozen(np.array(h.valid, dtype=bool)), timestamps_ms=_frozen(np.array(h.timestamps_ms, dtype=np.float64)),
+            first_row=self.rows_seen - n, rows_seen=self.rows_seen,
+            heel_strikes={side: tuple(sorted(h.heel_strikes[side])) for side in ("left", "right")},
+            step_counts=dict(h.step_counts),
+            attention={first: _frozen(np.array(att)) for first, att in h.attention.items()},
+            results=tuple(self._results), threshold=self.threshold,
+        )
 
     def __enter__(self) -> Screener:
         return self

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scoligait_edge.kinematics import GaitEvents
 from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 
+if TYPE_CHECKING:
+    from scoligait_edge.screener import HistorySnapshot, Screener
 
-def stitched_attention(screener, first_row: int, n_rows: int) -> np.ndarray | None:
-    """The windows' evidence maps placed on the session's rows (overlaps averaged, NaN where none)."""
-    maps = screener.history.attention
+
+def stitched_attention(history: HistorySnapshot) -> np.ndarray | None:
+    """The windows' evidence maps placed on the history's rows (overlaps averaged, NaN where none)."""
+    maps, first_row, n_rows = history.attention, history.first_row, history.n_rows
     if not maps:
         return None
     total = np.zeros((n_rows, NUM_FEATURES))
@@ -27,21 +31,20 @@ def stitched_attention(screener, first_row: int, n_rows: int) -> np.ndarray | No
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def write_report(screener, out_dir: str | Path, notices: list[str]) -> Path:
+def write_report(screener: Screener, out_dir: str | Path, notices: list[str]) -> Path:
+    """The HTML report from the Screener's public :meth:`~Screener.history_snapshot` and ``summary()``."""
     from scoligait_edge.viz.report import write_session_report
 
-    h = screener.history
-    n = len(h.km)
-    first_row = screener.rows_seen - n  # rows older than the history were dropped
-    km = np.array(h.km) if n else np.zeros((0, NUM_FEATURES), np.float32)
+    h = screener.history_snapshot()
+    first_row, n = h.first_row, h.n_rows  # rows older than the history were dropped
     events = GaitEvents(
         heel_strikes={s: sorted(i - first_row for i in h.heel_strikes[s] if i >= first_row) for s in ("left", "right")},
         fps=MAP_FPS, n_frames=n,
     )
     probabilities = [((r.first_frame - first_row) / MAP_FPS, r.probability, r.decision or r.status)
-                     for r in screener.results if r.first_frame >= first_row and r.status != "skipped"]
+                     for r in h.results if r.first_frame >= first_row and r.status != "skipped"]
     return write_session_report(
-        out_dir, summary=screener.summary(), km=km, km_valid=np.array(h.valid, dtype=bool),
-        timestamps_ms=np.array(h.timestamps_ms), attention=stitched_attention(screener, first_row, n),
-        probabilities=probabilities, threshold=screener.threshold, events=events, notices=notices,
+        out_dir, summary=screener.summary(), km=h.km, km_valid=h.valid, timestamps_ms=h.timestamps_ms,
+        attention=stitched_attention(h), probabilities=probabilities, threshold=h.threshold, events=events,
+        notices=notices,
     )

@@ -175,3 +175,38 @@ def test_rows_silhouettes_and_times_match_the_former_side_queues(screener, monke
         assert t == t_old and sil is sil_old
         np.testing.assert_array_equal(values, row.values)
         assert valid == row.valid
+
+
+def test_history_snapshot_is_a_read_only_copy_and_all_the_report_needs(screener, tmp_path):
+    from scoligait_edge.screener import HistorySnapshot
+    from scoligait_edge.session_report import write_report
+    from scoligait_edge.video.silhouette import crop_silhouette
+
+    clip = _walk(n_frames=220, seed=6)
+    sils = crop_silhouette(clip.silhouettes)
+    for i, (kp, t) in enumerate(zip(clip.keypoints, clip.timestamps_ms)):
+        screener.process_keypoints(kp, t, silhouette=sils[i])
+    snap = screener.history_snapshot()
+    assert isinstance(snap, HistorySnapshot)
+    assert snap.n_rows == len(screener.history.km) == snap.rows_seen - snap.first_row > 150
+    np.testing.assert_array_equal(snap.km, np.array(screener.history.km))
+    assert snap.km.dtype == np.float32 and snap.valid.dtype == bool and snap.timestamps_ms.shape == (snap.n_rows,)
+    assert snap.results and snap.results[-1] == screener.results[-1] and snap.attention
+    with pytest.raises(ValueError, match="read-only"):
+        snap.km[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        next(iter(snap.attention.values()))[0, 0] = 1.0
+    before = snap.km.copy()
+    screener.process_keypoints(clip.keypoints[-1], clip.timestamps_ms[-1] + 40, silhouette=sils[-1])
+    screener.finish()
+    np.testing.assert_array_equal(snap.km, before)  # a copy: the session goes on without touching it
+
+    class PublicOnly:  # the report may use the public API only
+        def history_snapshot(self):
+            return screener.history_snapshot()
+
+        def summary(self):
+            return screener.summary()
+
+    path = write_report(PublicOnly(), tmp_path / "report", notices=[])
+    assert path.exists() and "<html" in path.read_text().lower()
