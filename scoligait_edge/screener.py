@@ -463,13 +463,9 @@ class Screener:
         return batch, sentences
 
     def _highlights(self, attention: np.ndarray, w: WindowArrays) -> list[FeatureHighlight]:
-        from scoligait_edge.evaluation import top_features
+        from scoligait_edge.interpret import feature_highlights
 
-        return [
-            FeatureHighlight(name=f.name, domain=f.domain, meaning=f.meaning, clinical_prior=f.clinical_prior,
-                             start_s=f.start_s, stop_s=f.stop_s, evidence=f.peak_evidence)
-            for f in top_features(attention, w.valid, window_start_frame=w.first_index)
-        ]
+        return feature_highlights(attention, w.valid, window_start_frame=w.first_index)
 
     # ------------------------------------------------------------------ output
     @property

@@ -1,4 +1,5 @@
-"""Evaluation figures: confusion matrix, ROC with the operating point, probability over time.
+"""Evaluation figures: confusion matrix, ROC with the operating point, probability over time
+(the last drawn by :mod:`scoligait_edge.viz.probability`, which the session report shares; re-exported here).
 
 Each function writes one PNG (Agg backend, no display needed) and returns its
 path, so CLIs can list the figures in the report.
@@ -13,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from scoligait_edge.evaluation.metrics import BinaryMetrics, _as_labels, _as_prob, binary_metrics, roc_auc, roc_curve
+from scoligait_edge.viz.probability import plot_probability_over_time
 
+__all__ = ["plot_confusion", "plot_probability_over_time", "plot_roc"]
 log = logging.getLogger(__name__)
 
 DPI = 110
@@ -90,35 +93,4 @@ def plot_roc(
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
-
-
-def plot_probability_over_time(
-    prob: Sequence[float] | np.ndarray,
-    path: str | Path,
-    title: str = "Screening probability over time",
-    *,
-    times_s: Sequence[float] | np.ndarray | None = None,
-    threshold: float | None = None,
-    label: int | None = None,
-) -> Path:
-    """Per-window probability along one recording: shows whether a call is stable or driven by a few windows."""
-    plt = _pyplot()
-    p = _as_prob(prob, name="prob")
-    t = np.arange(p.size, dtype=np.float64) if times_s is None else np.asarray(times_s, dtype=np.float64)
-    if t.shape != p.shape:
-        raise ValueError(f"times_s has shape {t.shape} but prob has {p.shape}")
-    fig, ax = plt.subplots(figsize=(7.5, 3.0))
-    ax.plot(t, p, marker="o", ms=3, lw=1.5, color="tab:blue", label="window probability")
-    ax.axhline(float(p.mean()), color="tab:blue", ls=":", lw=1, label=f"clip mean {p.mean():.3f}")
-    if threshold is not None:
-        ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.3f}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("window start (s)" if times_s is not None else "window index")
-    ax.set_ylabel("P(Cobb ≥ 10°)")
-    if label is not None:
-        title = f"{title} (true: {'positive' if label else 'negative'})"
-    ax.set_title(title, fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return _save(fig, path)

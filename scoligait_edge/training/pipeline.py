@@ -306,7 +306,8 @@ def explain_top_windows(model: ScreeningModel, data: WindowTensors, pred: Predic
                         figures: dict[str, str], *, n: int = 2) -> list[str]:
     """Interpretation of the windows the model is most sure should be referred: the
     evidence remapped onto the knowledge map, the top feature per domain, boxed."""
-    from scoligait_edge.evaluation import plot_attention_on_map, top_features
+    from scoligait_edge.interpret import top_features
+    from scoligait_edge.viz.attention import plot_attention_on_map
 
     model.eval()
     order = np.argsort(-pred.prob)[:n]

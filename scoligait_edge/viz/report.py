@@ -9,7 +9,7 @@ Contents, top to bottom: the notices (provenance and "screening aid, not a
 diagnosis" first, where nobody can miss them), the decision with its
 probability and spread, the full summary table, the knowledge map with the
 model's salient regions boxed (drawn by
-:func:`~scoligait_edge.evaluation.interpret.plot_attention_on_map`, or
+:func:`~scoligait_edge.viz.attention.plot_attention_on_map`, or
 :func:`~scoligait_edge.viz.heatmap.plot_knowledge_map` without attention), the
 probability per window against the threshold (``plot_probability_over_time``),
 the gait events on a timeline, and the top features with their clinical
@@ -34,11 +34,12 @@ import numpy as np
 from pydantic import BaseModel
 
 from scoligait_edge import SCREENING_NOTICE, __version__
-from scoligait_edge.evaluation.interpret import SalientFeature, plot_attention_on_map, top_features
-from scoligait_edge.evaluation.plots import plot_probability_over_time
+from scoligait_edge.interpret import SalientFeature, top_features
 from scoligait_edge.kinematics.events import GaitEvents
 from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 from scoligait_edge.stream.results_log import to_jsonable
+from scoligait_edge.viz.attention import plot_attention_on_map
+from scoligait_edge.viz.probability import plot_probability_over_time
 
 log = logging.getLogger(__name__)
 
