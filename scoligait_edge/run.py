@@ -251,7 +251,9 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
     except (ScoliGaitError, ValueError, OSError) as exc:
         return _error(str(exc))
     try:
-        from scoligait_edge.screener import Screener
+        from scoligait_edge.pose.estimator import PoseEstimatorOptions
+        from scoligait_edge.pose.tracker import TrackerOptions
+        from scoligait_edge.screener import BackendOptions, Screener, ScreenerOptions
 
         bundle = args.bundle
         if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
@@ -259,8 +261,12 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
             from scoligait_edge.screener import demo_bundle_path
 
             bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
-        screener = Screener(bundle, backend=args.backend, pose_model=args.pose_model, precision=args.precision,
-                            roi=roi, hop=args.hop, threads=args.threads or None)
+        options = ScreenerOptions(
+            pose=PoseEstimatorOptions(model=args.pose_model), tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
+            backend=BackendOptions(backend=args.backend, precision=args.precision, threads=args.threads or None),
+            hop=args.hop,
+        )
+        screener = Screener(bundle, options=options)
     except (ScoliGaitError, ValueError, OSError) as exc:
         source.close()
         return _error(str(exc))

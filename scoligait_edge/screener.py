@@ -15,9 +15,10 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from scoligait_edge.bundle.inputs import SIL_SHAPE, model_inputs
 from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
@@ -25,7 +26,9 @@ from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResa
 from scoligait_edge.kinematics.builder import MapRow
 from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
 from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
+from scoligait_edge.pose.estimator import PoseEstimatorOptions
 from scoligait_edge.pose.skeleton import NUM_COCO_FEET
+from scoligait_edge.pose.tracker import TrackerOptions
 from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
 
@@ -44,27 +47,56 @@ def demo_bundle_path() -> Path:
     return ASSETS_DIR / "models" / "demo"
 
 
-@dataclass(frozen=True)
-class BackendOptions:
-    """Constructor options for the inference backend, filtered per backend (``for_backend``).
+class BackendOptions(BaseModel):
+    """The inference backend's settings; ``for_backend`` filters the constructor options per backend.
 
     ``threads`` (intra-op threads) is an ONNX Runtime / torch setting; the
     TensorRT backend takes no thread count and must not be handed one.
+    ``precision`` and ``device`` go to :func:`~scoligait_edge.runtimes.load_backend` itself.
     """
 
-    threads: int | None = 1
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    _ACCEPTS = {"threads": frozenset({"auto", "onnxruntime", "torch"})}
+    backend: Literal["auto", "torch", "onnxruntime", "tensorrt"] = "auto"
+    precision: Literal["fp32", "fp16"] = "fp32"
+    device: str | None = None
+    """'cpu', 'cuda', 'cuda:1' (restricts ``backend='auto'``); None: any."""
+    threads: Annotated[StrictInt, Field(ge=1)] | None = 1
+    """Classifier intra-op threads: 1 by default (pose estimation keeps the other cores busy); None: the backend's choice."""
 
-    def __post_init__(self) -> None:
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise ValueError(f"threads must be a whole number >= 1 or None, got {self.threads!r}")
+    _ACCEPTS: ClassVar[dict[str, frozenset[str]]] = {"threads": frozenset({"auto", "onnxruntime", "torch"})}
 
-    def for_backend(self, backend: str) -> dict[str, Any]:
-        """The keyword arguments ``load_backend(..., backend=backend)`` may receive."""
+    def for_backend(self, backend: str | None = None) -> dict[str, Any]:
+        """The keyword arguments ``load_backend(..., backend=backend)`` may receive (default: this ``backend``)."""
+        backend = self.backend if backend is None else backend
         given = {"threads": self.threads}
         return {k: v for k, v in given.items() if v is not None and backend in self._ACCEPTS[k]}
+
+
+class ScreenerOptions(BaseModel):
+    """Everything a :class:`Screener` is built from, MediaPipe Tasks style: ``Screener.create_from_options(opts)``.
+
+    ``pose`` are the pose landmarker's options (``output_masks`` is set by the
+    Screener: on when the model reads silhouettes), ``tracker`` the subject
+    tracker's, ``backend`` the classifier's (filtered per backend).
+    ``run_pose=False`` builds no pose model: feed ``process_keypoints``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bundle: str | Path | None = None
+    """Bundle folder or zip; None: the bundled demo model."""
+    pose: PoseEstimatorOptions = Field(default_factory=PoseEstimatorOptions)
+    tracker: TrackerOptions = Field(default_factory=TrackerOptions)
+    backend: BackendOptions = Field(default_factory=BackendOptions)
+    hop: Annotated[StrictInt, Field(ge=1)] = 16
+    """Map rows between two windows."""
+    run_pose: bool = True
+    keep_history: bool = True
+    """Keep the bounded session history the report draws."""
+
+
+_UNSET: Any = object()
 
 
 @dataclass
@@ -173,37 +205,52 @@ class HistorySnapshot:
 class Screener:
     """Context manager; ``process(frame_bgr, timestamp_ms)`` per frame, ``summary()`` at the end.
 
-    ``bundle`` None means the bundled demo model. ``backend`` is 'auto', 'torch',
-    'onnxruntime' or 'tensorrt'; ``pose_model`` 'lite', 'full' or a path.
-    ``threads`` is the classifier's intra-op thread count: 1 by default, because
-    pose estimation already keeps the other cores busy (on 2 cores a second
-    classifier thread made each frame slower, benchmarks/RESULTS.md); None lets
-    the backend decide.
+    Built from a :class:`ScreenerOptions` (``Screener(options=...)`` or
+    :meth:`create_from_options`), or from the older keywords, which map onto
+    it: ``bundle`` (None: the bundled demo model; a loaded ``Bundle`` also
+    works), ``backend`` ('auto', 'torch', 'onnxruntime', 'tensorrt'),
+    ``pose_model`` ('lite', 'full' or a path), ``precision``, ``roi``, ``hop``,
+    ``threads`` (the classifier's intra-op threads: 1 by default, because pose
+    estimation already keeps the other cores busy, benchmarks/RESULTS.md; None
+    lets the backend decide), ``pose`` (False: no pose model) and ``keep_history``.
+    Pass either ``options`` or those keywords (a ``bundle`` object may go with ``options``).
     """
 
     def __init__(
         self,
-        bundle: str | Path | None = None,
-        backend: str = "auto",
-        pose_model: str | Path = "full",
+        bundle: Any = None,
+        backend: str = _UNSET,
+        pose_model: str | Path = _UNSET,
         *,
-        precision: str = "fp32",
-        roi: tuple[float, float, float, float] | None = None,
-        hop: int = 16,
-        threads: int | None = 1,
-        pose: bool = True,
-        keep_history: bool = True,
+        precision: str = _UNSET,
+        roi: tuple[float, float, float, float] | None = _UNSET,
+        hop: int = _UNSET,
+        threads: int | None = _UNSET,
+        pose: bool = _UNSET,
+        keep_history: bool = _UNSET,
+        options: ScreenerOptions | None = None,
     ) -> None:
         from scoligait_edge.bundle import load_bundle
         from scoligait_edge.runtimes import load_backend
 
         # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.
-        if isinstance(hop, bool) or not isinstance(hop, int | np.integer) or hop < 1:
-            raise ValueError(f"hop must be a whole number of frames >= 1, got {hop!r}")
-        options = BackendOptions(threads=threads or None).for_backend(backend)
-        self.bundle = load_bundle(bundle or demo_bundle_path())
+        legacy = {k: v for k, v in dict(backend=backend, pose_model=pose_model, precision=precision, roi=roi, hop=hop,
+                                         threads=threads, pose=pose, keep_history=keep_history).items() if v is not _UNSET}
+        if options is None:
+            options = self.options_from_keywords(bundle if isinstance(bundle, str | Path) else None, **legacy)
+        elif legacy:
+            raise TypeError(f"pass either options= or the keywords {sorted(legacy)}, not both")
+        elif not isinstance(options, ScreenerOptions):
+            raise TypeError(f"options must be a ScreenerOptions, got {type(options).__name__}")
+        elif bundle is not None and options.bundle is not None:
+            raise TypeError("the bundle is given twice: as an argument and as options.bundle")
+        self.options = options
+        b = options.backend
+        backend_kwargs = b.for_backend()
+        self.bundle = load_bundle(bundle if bundle is not None else (options.bundle or demo_bundle_path()))
         manifest = self.bundle.manifest
-        self.backend = load_backend(self.bundle, backend=backend, precision=precision, **options)
+        self.backend = load_backend(self.bundle, backend=b.backend, precision=b.precision, device=b.device,
+                                    **backend_kwargs)
         self.model_config = manifest.model_config_object()
         self.threshold = float(self.bundle.threshold)
         self.provenance = str(manifest.provenance.get("notice") or manifest.provenance.get("data") or "unknown")
@@ -216,21 +263,48 @@ class Screener:
         if self.input_reference is None:
             log.info("the bundle has no input reference: windows carry no out-of-distribution flag")
         self._estimator = self._tracker = None
-        if pose:
+        if options.run_pose:
             from scoligait_edge.pose.estimator import PoseEstimator
             from scoligait_edge.pose.extract import frame_subject_keypoints
-            from scoligait_edge.pose.tracker import SubjectTracker, TrackerOptions
+            from scoligait_edge.pose.tracker import SubjectTracker
             from scoligait_edge.video.silhouette import person_silhouette
 
             self._subject_keypoints, self._person_silhouette = frame_subject_keypoints, person_silhouette
 
-            self._estimator = PoseEstimator(model=pose_model, output_masks=self.uses_video)
-            self._tracker = SubjectTracker(TrackerOptions(roi=roi) if roi else None)
-        self.keep_history = keep_history
-        self.hop = hop
+            self._estimator = PoseEstimator(options.pose.model_copy(update={"output_masks": self.uses_video}))
+            self._tracker = SubjectTracker(options.tracker)
+        self.keep_history = options.keep_history
+        self.hop = options.hop
         self._reset_stream()
         log.info("Screener: backend %s (%s), model %s, threshold %.3f, %s", self.backend.name,
                  getattr(self.backend, "device", "?"), manifest.model.get("modalities"), self.threshold, self.provenance)
+
+    @classmethod
+    def create_from_options(cls, options: ScreenerOptions, bundle: Any = None) -> Screener:
+        """MediaPipe Tasks style constructor (``bundle``: an already loaded ``Bundle``, optional)."""
+        return cls(bundle, options=options)
+
+    @staticmethod
+    def options_from_keywords(bundle: str | Path | None = None, *, backend: str = "auto", pose_model: str | Path = "full",
+                              precision: str = "fp32", roi: tuple[float, float, float, float] | None = None,
+                              hop: int = 16, threads: int | None = 1, pose: bool = True,
+                              keep_history: bool = True) -> ScreenerOptions:
+        """The :class:`ScreenerOptions` the older keyword arguments stand for (``threads=0`` means None).
+
+        Invalid values raise ValueError (a pydantic ValidationError), with ``hop`` named first."""
+        if isinstance(hop, bool) or not isinstance(hop, int | np.integer) or hop < 1:
+            raise ValueError(f"hop must be a whole number of frames >= 1, got {hop!r}")
+        if threads is not None and not isinstance(threads, bool) and isinstance(threads, int) and threads == 0:
+            threads = None
+        try:
+            return ScreenerOptions(
+                bundle=bundle, pose=PoseEstimatorOptions(model=pose_model),
+                tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
+                backend=BackendOptions(backend=backend, precision=precision, threads=threads),
+                hop=int(hop), run_pose=pose, keep_history=keep_history,
+            )
+        except ValidationError as exc:
+            raise ValueError(f"invalid Screener option: {exc}") from None
 
     # ------------------------------------------------------------------ lifecycle
     def _reset_stream(self) -> None:
