@@ -3,7 +3,7 @@
 ``create_bundle`` copies a safetensors checkpoint (``model.safetensors`` +
 ``model.json`` from :func:`scoligait_edge.models.save_checkpoint`) and the
 caller's text assets into a new bundle with its manifest; ``add_formats``
-exports ``onnx``, ``onnx-fp16``, ``ort`` into it (re-hashing the manifest) and
+exports ``onnx``, ``onnx-fp16``, ``onnx-int8``, ``ort`` into it (re-hashing the manifest) and
 builds ``engine`` (TensorRT, cached beside the bundle, never listed in it).
 Each step checks its result against the previous format and reports the
 largest difference. Both take ``signing_key`` (an Ed25519 private key or its
@@ -39,7 +39,7 @@ from scoligait_edge.export.bundle import (
 from scoligait_edge.export.signing import Ed25519PrivateKey, signing_key_of
 from scoligait_edge.kinematics.schema import MAP_FPS
 
-FORMATS = ("onnx", "onnx-fp16", "ort", "engine")
+FORMATS = ("onnx", "onnx-fp16", "onnx-int8", "ort", "engine")
 Report = Callable[[str], None]
 
 
@@ -207,7 +207,7 @@ def add_formats(
         def current(fmt: str) -> Path:
             return tmp / FORMAT_FILES[fmt] if FORMAT_FILES[fmt] in add else bundle.format_path(fmt)
 
-        if "onnx" in wanted or ({"onnx-fp16", "ort"} & set(wanted) and not bundle.has_format("onnx")):
+        if "onnx" in wanted or ({"onnx-fp16", "onnx-int8", "ort"} & set(wanted) and not bundle.has_format("onnx")):
             from scoligait_edge.export.onnx_export import export_onnx, torch_outputs
             from scoligait_edge.models import load_checkpoint
 
@@ -228,6 +228,18 @@ def add_formats(
                 diff = _maxdiff(a.infer(windows), b.infer(windows))
             report(f"onnx-fp16: wrote {FORMAT_FILES['onnx-fp16']} ({dst.stat().st_size / 1e6:.2f} MB, fp32 I/O, "
                    f"LayerNorm/softmax/RoPE in fp32); max |fp32 - fp16| = {diff:.2e}")
+        if "onnx-int8" in wanted:
+            from scoligait_edge.export.int8 import int8_parity_of_files, quantize_int8, simulated_windows
+
+            src = current("onnx")
+            dst = quantize_int8(src, tmp / FORMAT_FILES["onnx-int8"])
+            add[FORMAT_FILES["onnx-int8"]], fmts["onnx-int8"] = dst, FORMAT_FILES["onnx-int8"]
+            sim = simulated_windows(bundle.manifest.model)
+            r = int8_parity_of_files(src, dst, sim, bundle.threshold)
+            report(f"onnx-int8: wrote {FORMAT_FILES['onnx-int8']} ({dst.stat().st_size / 1e6:.2f} MB; dynamic int8 "
+                   f"MatMul/Gemm weights, per channel; offline ORT_ENABLE_BASIC); parity vs fp32 on "
+                   f"{r.n_windows} simulated windows at threshold {r.threshold:g}: max |dprob| = {r.max_abs_prob:.2e}, "
+                   f"max |dlogit| = {r.max_abs_logit:.2e}, label agreement {100 * r.label_agreement:.1f}%")
         if "ort" in wanted:
             from scoligait_edge.export.ort_mobile import convert_to_ort
 

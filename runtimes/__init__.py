@@ -46,7 +46,10 @@ def _ort_providers() -> list[str]:
 
 
 def _onnx_format(bundle: Bundle, precision: str) -> str:
-    return "onnx-fp16" if precision == "fp16" else "onnx"
+    return {"fp16": "onnx-fp16", "int8": "onnx-int8"}.get(precision, "onnx")
+
+
+INT8_EXPORT_HINT = "python -m scoligait_edge.export --bundle {source} --formats onnx-int8 --signing-key KEY.pem"
 
 
 def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[list[str], list[str]]:
@@ -58,7 +61,9 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
     providers = _ort_providers()
     onnx_fmt = _onnx_format(bundle, precision)
     # 1. TensorRT
-    if want_cpu:
+    if precision == "int8":
+        skipped.append("tensorrt: int8 is the ONNX Runtime CPU format (engines are fp32/fp16)")
+    elif want_cpu:
         skipped.append("tensorrt: device='cpu'")
     elif not has_trt:
         skipped.append("tensorrt: not installed")
@@ -74,7 +79,9 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
     elif not bundle.has_format(onnx_fmt):
         skipped.append(f"onnxruntime: bundle has no {onnx_fmt!r} model")
     else:
-        if want_cpu:
+        if precision == "int8":
+            skipped.append("onnxruntime-cuda: the int8 model (dynamic quantization) is for CPUs")
+        elif want_cpu:
             skipped.append("onnxruntime-cuda: device='cpu'")
         elif "CUDAExecutionProvider" in providers:
             order.append("onnxruntime-cuda")
@@ -85,7 +92,9 @@ def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[lis
         else:
             order.append("onnxruntime-cpu")
     # 4. torch
-    if importlib.util.find_spec("torch") is None:
+    if precision == "int8":
+        skipped.append("torch: no int8 path (use onnxruntime)")
+    elif importlib.util.find_spec("torch") is None:
         skipped.append("torch: not installed")
     elif not bundle.has_format("checkpoint"):
         skipped.append("torch: bundle has no safetensors checkpoint")
@@ -109,6 +118,8 @@ def _open(kind: str, bundle: Bundle, precision: Precision, device: str | None, *
         if kind == "onnxruntime":
             ort_device = options.pop("ort_device", None) or (
                 "cpu" if device and device.startswith("cpu") else "cuda" if device else None)
+            if precision == "int8" and ort_device is None:
+                ort_device = "cpu"  # the int8 model is for CPUs: never picked onto CUDA by default
         return OnnxRuntimeBackend.from_bundle(bundle, precision, device=ort_device, device_id=device_index, **options)
     if kind == "torch":
         from scoligait_edge.runtimes.torch_backend import TorchBackend
@@ -142,11 +153,22 @@ def load_backend(
     ``cuda_graphs=True``); with ``"auto"`` they are passed only to backends
     that accept them. The returned backend carries ``threshold``, ``labels``
     and ``selection`` (the reasons).
+
+    ``precision``: ``"fp32"``, ``"fp16"`` or ``"int8"`` (the bundle's
+    ``onnx-int8`` model on ONNX Runtime's CPU provider; a bundle without one is
+    refused with the export command that adds it).
     """
-    if precision not in ("fp32", "fp16"):
-        raise BackendError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+    if precision not in ("fp32", "fp16", "int8"):
+        raise BackendError(f"precision must be 'fp32', 'fp16' or 'int8', got {precision!r}")
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned)
+    if precision == "int8":
+        if backend not in ("auto", "onnxruntime"):
+            raise BackendError(f"precision='int8' runs on the onnxruntime backend (CPU), not {backend!r}")
+        if not bundle.has_format("onnx-int8"):
+            have = ", ".join(sorted(bundle.manifest.formats)) or "none"
+            raise BackendError(f"bundle {bundle.source} has no int8 model ('onnx-int8'; it has: {have}); add it with "
+                               f"`{INT8_EXPORT_HINT.format(source=bundle.source)}`")
     if backend == "tensorrt":
         from scoligait_edge.export.tensorrt import require_tensorrt
 

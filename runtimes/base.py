@@ -21,7 +21,7 @@ from scoligait_edge.errors import BackendError
 from scoligait_edge.bundle.specs import TensorSpec
 
 log = logging.getLogger(__name__)
-Precision = Literal["fp32", "fp16"]
+Precision = Literal["fp32", "fp16", "int8"]
 _NP_DTYPES = {"float32": np.float32, "float16": np.float16, "bool": np.bool_, "uint8": np.uint8, "int64": np.int64}
 _FILLABLE_MASKS = {"km_mask": "km", "text_mask": "text"}
 

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: CPU, CUDA or TensorRT execution providers; fp32 / fp16 ONNX graphs or ``.ort`` files.
+"""ONNX Runtime backend: CPU, CUDA or TensorRT execution providers; fp32 / fp16 / int8 ONNX graphs or ``.ort`` files.
 
 Bundles: :meth:`OnnxRuntimeBackend.from_bundle` hands ONNX Runtime the bytes
 the bundle verified at load time (``InferenceSession(bytes)``), never the path,
@@ -78,6 +78,23 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
 _MODEL_GRAPH, _MODEL_METADATA, _GRAPH_INITIALIZER, _TENSOR_DATA_TYPE, _FLOAT16 = 7, 14, 5, 2, 10
 
 
+def _graph_precision(path: Path, data: bytes | None = None) -> str:
+    """``"int8"`` (metadata ``precision=int8``, or ``.int8`` in an ``.ort`` name), ``"fp16"`` or ``"fp32"``."""
+    if path.suffix == ".ort":
+        return "int8" if ".int8" in path.name else "fp16" if ".fp16" in path.name else "fp32"
+    try:
+        raw = memoryview(data if data is not None else path.read_bytes())
+        for number, wire, value in _fields(raw):
+            if number == _MODEL_METADATA and wire == 2:
+                entry = {n: v for n, w, v in _fields(value) if w == 2}
+                if entry.get(1) == b"precision" and entry.get(2) == b"int8":
+                    return "int8"
+    except (OSError, ValueError, IndexError):
+        if ".int8" in path.name:
+            return "int8"
+    return "fp16" if _is_fp16_graph(path, data) else "fp32"
+
+
 def _is_fp16_graph(path: Path, data: bytes | None = None) -> bool:
     """True if the ONNX file (or ``data``, its bytes) stores fp16 weights (or says so in its metadata).
 
@@ -147,12 +164,13 @@ class OnnxRuntimeBackend(BackendBase):
         path = Path(model_path)
         if model_bytes is None and not path.is_file():
             raise BackendError(f"model file not found: {path}")
-        is_fp16 = _is_fp16_graph(path, model_bytes)
+        graph_precision = _graph_precision(path, model_bytes)
+        is_fp16 = graph_precision == "fp16"
         if precision is None:
-            precision = "fp16" if is_fp16 else "fp32"
-        elif (precision == "fp16") != is_fp16:
-            raise BackendError(f"{path.name} is an {'fp16' if is_fp16 else 'fp32'} model but precision={precision!r} "
-                               "was asked; pick the matching file (model.onnx / model.fp16.onnx)")
+            precision = graph_precision  # type: ignore[assignment]
+        elif precision != graph_precision:
+            raise BackendError(f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
+                               "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)")
         self.precision = precision
         self.model_path = path
 
@@ -231,7 +249,8 @@ class OnnxRuntimeBackend(BackendBase):
     def from_bundle(
         cls, bundle: Any, precision: Precision = "fp32", *, model_format: str | None = None, **kwargs: Any
     ) -> OnnxRuntimeBackend:
-        """Open the bundle's ``onnx`` (fp32), ``onnx-fp16`` (fp16) or, with ``model_format="ort"``, ``.ort`` model.
+        """Open the bundle's ``onnx`` (fp32), ``onnx-fp16`` (fp16), ``onnx-int8`` (int8) or, with
+        ``model_format="ort"``, ``.ort`` model (any other listed format by name; precision then read from the file).
 
         The session is made from the bytes the bundle verified (:meth:`Bundle.format_bytes`), not from the path.
         """
@@ -239,10 +258,10 @@ class OnnxRuntimeBackend(BackendBase):
 
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)
-        fmt = model_format or ("onnx-fp16" if precision == "fp16" else "onnx")
+        fmt = model_format or {"fp16": "onnx-fp16", "int8": "onnx-int8"}.get(precision, "onnx")
         path = bundle.format_path(fmt)
         kwargs.setdefault("engine_cache_dir", bundle.engine_cache_dir() / "ort-trt")
-        return cls(path, precision=precision, inputs=bundle.manifest.inputs, outputs=bundle.manifest.outputs,
+        return cls(path, precision=None if model_format else precision, inputs=bundle.manifest.inputs, outputs=bundle.manifest.outputs,
                    model_bytes=bundle.format_bytes(fmt), **kwargs)
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unsigned-bundle", action="store_true", help="load a bundle that is unsigned or signed by "
                    "an untrusted key (logged as a warning; its provenance notice is marked UNVERIFIED)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="int8: the bundle's onnx-int8 model on ONNX Runtime CPU (add it with python -m "
+                        "scoligait_edge.export --bundle B --formats onnx-int8 --signing-key KEY.pem)")
     p.add_argument("--pose-model", default="full", help="lite, full or the path of a .task bundle")
     p.add_argument("--roi", default=None, help="x,y,w,h: only people whose hips are inside")
     p.add_argument("--hop", type=_int_at_least(1), default=16, help="frames between windows")

@@ -58,7 +58,7 @@ class BackendOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: Literal["auto", "torch", "onnxruntime", "tensorrt"] = "auto"
-    precision: Literal["fp32", "fp16"] = "fp32"
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
     device: str | None = None
     """'cpu', 'cuda', 'cuda:1' (restricts ``backend='auto'``); None: any."""
     threads: Annotated[StrictInt, Field(ge=1)] | None = 1

@@ -123,5 +123,5 @@ def build_tiny_bundle(root: Path) -> TinyBundle:
     bundle_dir = root / "bundle"
     create_bundle(ckpt, bundle_dir, threshold=0.5, threshold_source="test fixture: logits centred on 0",
                   provenance=SIMULATED_PROVENANCE, sentence_table=table, reference_statistics=stats,
-                  formats=["onnx", "onnx-fp16", "ort"], report=lambda s: None, signing_key=fixture_signing_key())
+                  formats=["onnx", "onnx-fp16", "onnx-int8", "ort"], report=lambda s: None, signing_key=fixture_signing_key())
     return TinyBundle(bundle_dir, ckpt, model, windows)

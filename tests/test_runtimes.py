@@ -179,6 +179,12 @@ def test_bundle_without_a_format_or_with_a_damaged_model_is_refused(tiny_bundle,
     update_bundle(b, remove=["model.fp16.onnx"], signing_key=fixture_signing_key())
     with pytest.raises(BundleError, match="no 'onnx-fp16' model .*--formats onnx-fp16"):
         load_backend(b, "onnxruntime", "fp16")
+    update_bundle(b, remove=["model.int8.onnx"], signing_key=fixture_signing_key())
+    for backend in ("auto", "onnxruntime"):  # a clear error naming the export command, never a silent fallback
+        with pytest.raises(BackendError, match="no int8 model .*--formats onnx-int8"):
+            load_backend(b, backend, "int8")
+    with pytest.raises(BackendError, match="int8.*onnxruntime"):
+        load_backend(tiny_bundle.path, "torch", "int8")
 
 
 # ----------------------------------------------------------------- the ORT fp16 session-creation crash

@@ -78,6 +78,7 @@ FORMAT_FILES: dict[str, str] = {
     "checkpoint-config": "model.json",
     "onnx": "model.onnx",
     "onnx-fp16": "model.fp16.onnx",
+    "onnx-int8": "model.int8.onnx",
     "ort": "model.ort",
     "ort-operators": "model.required_operators.config",
 }
