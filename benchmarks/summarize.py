@@ -23,7 +23,8 @@ import numpy as np
 
 PER_FRAME_GROUPS = {"decode", "pose", "tracking", "silhouette", "pipeline"}
 PER_FRAME_NAMES = {"test_streaming_update_per_frame"}
-TARGETS = {"fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0}
+TARGETS = {"fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0,
+           "int8_over_fp32_b1": 1.5, "int8_b1_s": 0.003}
 
 
 # ----------------------------------------------------------------- reading
@@ -179,6 +180,8 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
             ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "fp16", b)), "")
         r[f"torch fp16 over torch fp32, batch {b} (speed-up)"] = (
             ratio(cls("torch", "fp32", b), cls("torch", "fp16", b)), "CPU autocast")
+        r[f"ORT int8 over ORT fp32, batch {b} (speed-up)"] = (
+            ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "int8", b)), "dynamic int8 MatMul/Gemm")
     td = _p50(idx, "test_classifier_default_threads[torch]")
     od = _p50(idx, "test_classifier_default_threads[onnxruntime]")
     more = ">1: the extra threads cost"
@@ -191,6 +194,14 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
             o1 > TARGETS["ort_over_torch_b1"], f"{o1:.2f}x faster (fp32, 1 thread each: ORT "
             f"{fmt_time(cls('onnxruntime', 'fp32', 1))} vs torch {fmt_time(cls('torch', 'fp32', 1))}"
             + (f"; default threads: {ratio(td, od):.1f}x" if td and od else "") + ")")
+    i8 = ratio(cls("onnxruntime", "fp32", 1), cls("onnxruntime", "int8", 1))
+    if i8 is not None:
+        t8 = cls("onnxruntime", "int8", 1)
+        res["targets"]["ONNX Runtime int8 >= 1.5x faster than fp32 at batch 1"] = (
+            i8 >= TARGETS["int8_over_fp32_b1"], f"{i8:.2f}x (int8 {fmt_time(t8)} vs fp32 "
+            f"{fmt_time(cls('onnxruntime', 'fp32', 1))}, 1 thread; label agreement: docs/BUNDLES.md)")
+        res["targets"]["ONNX Runtime int8 batch 1 <= 3 ms"] = (t8 is not None and t8 <= TARGETS["int8_b1_s"],
+                                                              fmt_time(t8))
     # pose
     r["pose full / pose lite (p50)"] = (ratio(_p50(idx, "test_pose_estimation_per_frame[full]"),
                                                 _p50(idx, "test_pose_estimation_per_frame[lite]")), "")

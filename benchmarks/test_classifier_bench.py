@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 BATCHES = (1, 8, 32)
-CONFIGS = [("torch", "fp32"), ("torch", "fp16"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16")]
+CONFIGS = [("torch", "fp32"), ("torch", "fp16"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"),
+           ("onnxruntime", "int8")]
 TEXT_TOKENS = 4
 
 
@@ -41,7 +42,26 @@ def _batch(window: dict[str, np.ndarray], b: int) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def backends(screening_bundle):
+def int8_bundle(screening_bundle, tmp_path_factory):
+    """The benchmarked bundle itself when it has an int8 model, else an UNSIGNED copy in a temp folder with
+    ``onnx-int8`` added by the exporter (the shipped bundle is never modified)."""
+    import shutil
+
+    from scoligait_edge.bundle import load_bundle
+
+    if screening_bundle.has_format("onnx-int8"):
+        return screening_bundle
+    pytest.importorskip("onnx")
+    from scoligait_edge.export import add_formats
+
+    copy = tmp_path_factory.mktemp("int8-bundle") / "bundle"
+    shutil.copytree(screening_bundle.root, copy, ignore=shutil.ignore_patterns("engines"))
+    add_formats(copy, ["onnx-int8"], report=lambda s: None).close()
+    return load_bundle(copy, allow_unsigned=True)
+
+
+@pytest.fixture(scope="module")
+def backends(screening_bundle, request):
     """Opened lazily, one per (backend, precision), closed at the end; torch's thread count restored."""
     import torch
 
@@ -52,7 +72,8 @@ def backends(screening_bundle):
 
     def get(name: str, precision: str):
         if (name, precision) not in opened:
-            opened[(name, precision)] = load_backend(screening_bundle, backend=name, precision=precision,
+            bundle = request.getfixturevalue("int8_bundle") if precision == "int8" else screening_bundle
+            opened[(name, precision)] = load_backend(bundle, backend=name, precision=precision,
                                                      device="cpu", threads=1)
         return opened[(name, precision)]
 

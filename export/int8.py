@@ -36,6 +36,7 @@ walking clips) at the bundle's threshold: max |dprob| and label agreement.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -111,11 +112,17 @@ def quantize_int8(
         nodes = weight_matmuls(graph)
         onnx.save(graph, str(optimized))  # with every node named
         dst.parent.mkdir(parents=True, exist_ok=True)
-        quantize_dynamic(
-            optimized, dst, op_types_to_quantize=list(QUANTIZED_OPS), per_channel=per_channel, nodes_to_quantize=nodes,
-            weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))  # "consider pre-processing": step 1 is that pre-processing
+        try:
+            quantize_dynamic(
+                optimized, dst, op_types_to_quantize=list(QUANTIZED_OPS), per_channel=per_channel,
+                nodes_to_quantize=nodes, weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+            )
+        finally:
+            root.setLevel(level)
     model = onnx.load(str(dst))
     del model.metadata_props[:]
     for prop in original.metadata_props:
