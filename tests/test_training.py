@@ -266,3 +266,14 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     assert resolve_device("auto").type == "cpu"
     with autocast_context(torch.device("cpu"), "bf16"):  # CPU always trains in fp32
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_sconet_mixes_keep_positives_fixed_and_add_negatives():
+    from types import SimpleNamespace
+
+    from scoligait_edge.training.sconet_run import ScoNetRunConfig, _mix_size
+
+    train = [SimpleNamespace(subject_id=f"s{i}") for i in range(500)]
+    sizes = {r: _mix_size(ScoNetRunConfig(ratio=r, train_positives=19), train) for r in ("1:1:2", "1:1:4", "1:1:16")}
+    assert sizes == {"1:1:2": 76, "1:1:4": 114, "1:1:16": 342}  # 19 positives and 19 neutrals each time
+    assert _mix_size(ScoNetRunConfig(ratio="1:1:8"), train) == 500  # default: all the split allows

@@ -13,6 +13,10 @@ split (:func:`~scoligait_edge.data.datasets.ratio_split`, sized to all training
 subjects and shrunk to what the scarcest class allows, usually the negatives for
 1:1:16); a mix left with fewer than ``min_train_positives`` positive training
 subjects is refused with the numbers, since its decision rule would be noise.
+``train_positives`` instead fixes the positive (and so the neutral) subjects of
+every mix and adds negatives by the ratio, as Scoliosis1K's 1:1:2 ... 1:1:16
+partitions do (same positives and neutrals, more negatives), which also keeps
+the runs' cost bounded.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class ScoNetRunConfig(BaseModel):
     frames_per_sample: int = 30
     lr: float = 1e-3
     min_train_positives: int = Field(default=10, ge=1, description="refuse a mix with fewer positive training subjects")
+    train_positives: int | None = Field(
+        default=None, ge=1, description="positive training subjects in every mix (negatives follow the ratio); "
+                                        "None: as many as the training split allows")
     data: Annotated[SimulatedData | Scoliosis1KData, Field(discriminator="kind")] = Field(default_factory=SimulatedData)
     cache_dir: Path | None = None
 
@@ -146,13 +153,22 @@ def check_mix(train: list[_Seq], ratio: str | None, minimum: int, available: dic
             f"data.prevalence) or fewer mixes (--sconet-ratios).")
 
 
+def _mix_size(cfg: ScoNetRunConfig, train: list) -> int:
+    """Training subjects of a mix: all the split allows, or ``train_positives`` x (sum of the ratio's parts)."""
+    n_all = len({q.subject_id for q in train})
+    if cfg.train_positives is None or not cfg.ratio:
+        return n_all
+    parts = [float(x) for x in cfg.ratio.split(":")]
+    return min(n_all, int(round(cfg.train_positives * sum(parts) / parts[0])))
+
+
 def check_mixes(cfgs: list[ScoNetRunConfig], *, progress: bool = False) -> None:
     """Fail fast (before any training) when a mix would have too few positive training subjects."""
     for cfg in cfgs:
         train = _load(cfg, progress)["train"]
         available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
         if cfg.ratio:
-            train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=len({q.subject_id for q in train}))
+            train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=_mix_size(cfg, train))
         check_mix(train, cfg.ratio, cfg.min_train_positives, available)
 
 
@@ -165,7 +181,7 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     train = splits["train"]
     available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
     if cfg.ratio:
-        train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=len({q.subject_id for q in train}))
+        train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=_mix_size(cfg, train))
     check_mix(train, cfg.ratio, cfg.min_train_positives, available)
     model = ScoNet(ScoNetConfig(width=cfg.width))
     loss_fn = ScoNetLoss(multi_task=cfg.multi_task)
@@ -217,10 +233,11 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
 
 
 def sconet_config_from(train_cfg: TrainConfig, *, ratio: str | None, seed: int, epochs: int, width: float,
-                       min_train_positives: int = 10) -> ScoNetRunConfig:
+                       min_train_positives: int = 10, train_positives: int | None = None) -> ScoNetRunConfig:
     """The baseline on exactly the data of a screening-model config (same cohort or partition, same splits)."""
     if not isinstance(train_cfg.data, (SimulatedData, Scoliosis1KData)):
         raise ValueError(f"the ScoNet baseline runner needs silhouette sequences with 3-class labels "
                          f"(data.kind simulated or scoliosis1k), not {train_cfg.data.kind!r}")
     return ScoNetRunConfig(name=f"sconet-mt-{ratio or 'all'}", seed=seed, ratio=ratio, epochs=epochs, width=width,
-                           min_train_positives=min_train_positives, data=train_cfg.data, cache_dir=train_cfg.cache_dir)
+                           min_train_positives=min_train_positives, train_positives=train_positives,
+                           data=train_cfg.data, cache_dir=train_cfg.cache_dir)
