@@ -164,8 +164,12 @@ def _mix_size(cfg: ScoNetRunConfig, train: list) -> int:
 
 def check_mixes(cfgs: list[ScoNetRunConfig], *, progress: bool = False) -> None:
     """Fail fast (before any training) when a mix would have too few positive training subjects."""
+    loaded: dict[str, list] = {}  # one load per data source, not per mix and seed
     for cfg in cfgs:
-        train = _load(cfg, progress)["train"]
+        key = cfg.data.model_dump_json() + str(cfg.cache_dir)
+        if key not in loaded:
+            loaded[key] = _load(cfg, progress)["train"]
+        train = loaded[key]
         available = {c: len({q.subject_id for q in train if q.sconet_class == i}) for i, c in enumerate(SCONET_CLASSES)}
         if cfg.ratio:
             train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=_mix_size(cfg, train))
