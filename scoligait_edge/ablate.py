@@ -137,7 +137,8 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
                 "sum_run_seconds": round(sum(done[t.run_dir][1] for t in tasks), 1), "jobs": jobs}
 
     youden_ratio = "1:1:8" if "1:1:8" in sconet_ratios else (sconet_ratios[0] if sconet_ratios else None)
-    for task in tasks:  # task order: deterministic tables whatever finished first
+
+    def collect(task: _Task) -> None:
         summary, seconds = done[task.run_dir]
         timings.setdefault(task.key, []).append(seconds)
         results.setdefault(task.key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
@@ -147,13 +148,16 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
             yk = task.key + YOUDEN_SUFFIX
             results.setdefault(yk, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics_youden"]))
             preds.setdefault(yk, []).append(preds[task.key][-1])
-    for row in rows:  # rows that are another row under a second name (Table 3's cat_latent)
+
+    # table order, whatever finished first: model rows, their second names (Table 3's cat_latent), ScoNet-MT
+    for task in (t for t in tasks if t.kind == "model"):
+        collect(task)
+    for row in rows:
         key = SAME_AS.get(row, row)
         if row != key and key in results:
             results[row], preds[row] = results[key], preds[key]
-    ordered = [SAME_AS.get(r, r) for r in rows] + [r for r in rows if r in SAME_AS]
-    order = {k: i for i, k in enumerate(dict.fromkeys([*ordered, *results]))}
-    results = dict(sorted(results.items(), key=lambda kv: order[kv[0]]))
+    for task in (t for t in tasks if t.kind == "sconet"):
+        collect(task)
 
     splits = load_window_splits(base, progress=progress)
     cohort = _cohort(splits)

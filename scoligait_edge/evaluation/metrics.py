@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import rankdata
 
+from scoligait_edge.viz.figures import as_probabilities
+
 log = logging.getLogger(__name__)
 
 ArrayLike = np.ndarray | Sequence[float] | Sequence[int]
@@ -48,19 +50,7 @@ def _as_labels(y: ArrayLike, name: str = "y_true") -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _as_prob(p: ArrayLike, n: int | None = None, name: str = "prob") -> np.ndarray:
-    arr = np.asarray(p, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: nothing to evaluate")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries but the labels have {n}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN/inf at index {int(np.flatnonzero(~np.isfinite(arr))[0])}")
-    if arr.min() < 0.0 or arr.max() > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1] (pass sigmoid(logit), not the logit); range [{arr.min():.3g}, {arr.max():.3g}]")
-    return arr
+_as_prob = as_probabilities  # one check, shared with the figures (viz.figures)
 
 
 def _as_values(x: ArrayLike, name: str, n: int | None = None) -> np.ndarray:

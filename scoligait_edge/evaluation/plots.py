@@ -7,37 +7,18 @@ path, so CLIs can list the figures in the report.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from scoligait_edge.evaluation.metrics import BinaryMetrics, _as_labels, _as_prob, binary_metrics, roc_auc, roc_curve
+from scoligait_edge.viz.figures import pyplot as _pyplot
+from scoligait_edge.viz.figures import save_figure as _save
 from scoligait_edge.viz.probability import plot_probability_over_time
 
 __all__ = ["plot_confusion", "plot_probability_over_time", "plot_roc"]
-log = logging.getLogger(__name__)
 
-DPI = 110
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    _pyplot().close(fig)
-    log.info("wrote %s", path)
-    return path
 
 
 def plot_confusion(cm: BinaryMetrics | np.ndarray | Sequence[Sequence[int]], path: str | Path, title: str = "Confusion matrix") -> Path:

@@ -18,7 +18,7 @@ from scoligait_edge.evaluation import aggregate_windows, roc_auc
 from scoligait_edge.models import ScreeningLoss, ScreeningModel
 from scoligait_edge.training.augment import augment_batch
 from scoligait_edge.training.config import OptimConfig
-from scoligait_edge.training.tensors import WindowTensors
+from scoligait_edge.training.tensors import WindowTensors, to_device
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ def fit(
             if augmenting:
                 batch = augment_batch(batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop,
                                       generator=generator)
-            if device.type != "cpu":
-                batch = {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+            batch = to_device(batch, device)  # augmented on the CPU with the seeded generator, then moved
             with autocast_context(device, optim.precision):
                 out = model(**batch)
                 losses = loss_fn(out, train.label[idx].to(device), train.cobb[idx].to(device))

@@ -51,10 +51,14 @@ class WindowTensors:
             text_mask=self.text_mask[idx].numpy() if uses_text else None,
             uses_video=uses_video, uses_text=uses_text,
         )
-        tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
-        if device is None or torch.device(device).type == "cpu":
-            return tensors
-        return {name: t.pin_memory().to(device, non_blocking=True) for name, t in tensors.items()}
+        return to_device({name: torch.from_numpy(a) for name, a in arrays.items()}, device)
+
+
+def to_device(tensors: dict[str, torch.Tensor], device: torch.device | str | None) -> dict[str, torch.Tensor]:
+    """Model inputs on ``device``: unchanged on the CPU, through pinned host memory to an accelerator."""
+    if device is None or torch.device(device).type == "cpu":
+        return tensors
+    return {name: t.pin_memory().to(device, non_blocking=True) for name, t in tensors.items()}
 
 
 def stack_windows(samples: Sequence, *, text: np.ndarray | None = None, text_mask: np.ndarray | None = None,

@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
-DPI = 110
-
-
-def _as_prob(p, name: str = "prob") -> np.ndarray:
-    arr = np.asarray(p, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: nothing to evaluate")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN/inf at index {int(np.flatnonzero(~np.isfinite(arr))[0])}")
-    if arr.min() < 0.0 or arr.max() > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1] (pass sigmoid(logit), not the logit); range [{arr.min():.3g}, {arr.max():.3g}]")
-    return arr
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    _pyplot().close(fig)
-    log.info("wrote %s", path)
-    return path
+from scoligait_edge.viz.figures import as_probabilities, pyplot, save_figure
 
 
 def plot_probability_over_time(
@@ -54,8 +20,8 @@ def plot_probability_over_time(
     label: int | None = None,
 ) -> Path:
     """Per-window probability along one recording: shows whether a call is stable or driven by a few windows."""
-    plt = _pyplot()
-    p = _as_prob(prob, name="prob")
+    plt = pyplot()
+    p = as_probabilities(prob, name="prob")
     t = np.arange(p.size, dtype=np.float64) if times_s is None else np.asarray(times_s, dtype=np.float64)
     if t.shape != p.shape:
         raise ValueError(f"times_s has shape {t.shape} but prob has {p.shape}")
@@ -72,4 +38,4 @@ def plot_probability_over_time(
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
