@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 from scoligait_edge.kinematics.resample import check_fps
 from scoligait_edge.kinematics.features import points_y_up
+from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
 from scoligait_edge.pose.skeleton import (
     L_ANKLE, L_EAR, L_HEEL, L_HIP, L_TOE, NOSE, NUM_COCO_FEET, R_ANKLE, R_EAR, R_HEEL, R_HIP, R_TOE,
 )
@@ -144,9 +145,7 @@ def _denoise(x: np.ndarray, width: int) -> np.ndarray:
     """Median filter (drops single-frame outliers) then a moving average."""
     k = 2 * width + 1
     if x.shape[0] >= k:
-        from scipy.ndimage import median_filter  # here: scipy costs ~1.4 s of start-up before the first frame
-
-        x = median_filter(x, size=(k,) + (1,) * (x.ndim - 1), mode="nearest")
+        x = median_filter_nearest(x, k)
     if x.ndim == 1:
         return _smooth(x, width)
     return np.stack([_smooth(x[:, i], width) for i in range(x.shape[1])], axis=1)
@@ -156,10 +155,8 @@ def _zeni(strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray
           width: int, distance: int) -> tuple[np.ndarray, np.ndarray]:
     fwd = _denoise(((strike - hip) @ axis) / size, width)
     back = _denoise(((off - hip) @ axis) / size, width)
-    from scipy.signal import find_peaks  # here: see median_filter above
-
-    hs, _ = find_peaks(fwd, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd))))
-    to, _ = find_peaks(-back, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(back))))
+    hs = find_peaks(fwd, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd))))
+    to = find_peaks(-back, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(back))))
     return hs, to
 
 

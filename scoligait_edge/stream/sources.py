@@ -143,8 +143,8 @@ class VideoFileSource(FrameSource):
 
 
 def check_fps(fps: object) -> float:
-    """:func:`scoligait_edge.kinematics.resample.check_fps`, imported when needed (the kinematics package
-    pulls in scipy: a camera that fails to open should not wait for that)."""
+    """:func:`scoligait_edge.kinematics.resample.check_fps`, imported when needed (a camera that fails to
+    open should not wait for the kinematics package)."""
     from scoligait_edge.kinematics.resample import check_fps as check
 
     return check(fps)
