@@ -112,7 +112,7 @@ def windows_for(cfg: dict[str, Any], n_random: int, n_clips: int, seed: int = 0)
         clip = simulate_clip(subj, n_frames=t + 64, camera=("side", "frontal")[i % 2], seed=i,
                              with_silhouettes=True, silhouette_scale=0.25)
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
-        sil = crop_scoliosis1k(clip.silhouettes).astype(np.float32) / 255.0
+        sil = np.asarray(crop_scoliosis1k(clip.silhouettes), dtype=np.uint8)  # the graph takes uint8
         for s in range(0, min(len(kmap), len(sil)) - t + 1, 32):
             row = {"km": kmap.values[s : s + t].astype(np.float32), "km_mask": kmap.valid[s : s + t],
                    "video": sil[s : s + t, None],

@@ -178,6 +178,35 @@ def _maxdiff(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> float:
     return float(max(np.max(np.abs(a[k] - b[k])) for k in a))
 
 
+_DERIVED_FORMATS = ("onnx-fp16", "onnx-int8", "ort", "engine")
+"""Formats converted from ``model.onnx``: they share its input/output interface."""
+
+
+def _interface_update(bundle: Bundle, wanted: Iterable[str]) -> dict[str, Any]:
+    """Manifest ``inputs``/``outputs`` for a fresh ONNX export when this package's graph interface differs from
+    the bundle's (e.g. ``video`` became uint8); refuses to leave derived formats with the old interface."""
+    from scoligait_edge.bundle.specs import input_specs, output_specs
+
+    wanted = set(wanted)
+    if "onnx" not in wanted:
+        return {}
+    cfg = bundle.manifest.model
+    fresh = {"inputs": input_specs(cfg), "outputs": output_specs(cfg)}
+    def signature(specs: Iterable[Any]) -> list[tuple[Any, ...]]:
+        return [(s.name, tuple(s.shape), s.dtype) for s in specs]
+
+    if (signature(fresh["inputs"]) == signature(bundle.manifest.inputs)
+            and signature(fresh["outputs"]) == signature(bundle.manifest.outputs)):
+        return {}
+    stale = [f for f in _DERIVED_FORMATS if bundle.has_format(f) and f not in wanted]
+    if stale:
+        old = "; ".join(s.describe() for s in bundle.manifest.inputs)
+        new = "; ".join(s.describe() for s in fresh["inputs"])
+        raise BundleError(f"the ONNX graph's interface changed ({old} -> {new}): re-export {', '.join(stale)} "
+                          f"together with onnx (--formats onnx,{','.join(stale)}) so every format takes the same inputs")
+    return {k: [s.model_dump(mode="json") for s in v] for k, v in fresh.items()}
+
+
 def add_formats(
     bundle_path: str | Path,
     formats: Iterable[str] | str,
@@ -198,6 +227,7 @@ def add_formats(
         require_tensorrt()
         cuda_device_info()
     bundle = _load_for_rewrite(Path(bundle_path), key, None)
+    interface = _interface_update(bundle, wanted)
     windows = _random_windows(bundle)
     with tempfile.TemporaryDirectory(prefix="scoligait-export-") as tmp_name:
         tmp = Path(tmp_name)
@@ -253,7 +283,7 @@ def add_formats(
                    f"{FORMAT_FILES['ort-operators']}; max |onnx - ort| = {diff:.2e}")
         if add:
             bundle.close()
-            bundle = update_bundle(bundle_path, add, formats=fmts, signing_key=key)
+            bundle = update_bundle(bundle_path, add, formats=fmts, signing_key=key, **interface)
             report(f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each, "
                    f"{'signed' if key is not None else 'UNSIGNED'}")
     if "engine" in wanted:

@@ -167,7 +167,7 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         n = len(kmap)
         if "video" in specs:
-            sil = crop_scoliosis1k(clip.silhouettes).astype(np.float32) / 255.0
+            sil = np.asarray(crop_scoliosis1k(clip.silhouettes), dtype=np.uint8)  # the graph takes uint8
             n = min(n, len(sil))
         for s in range(0, n - t + 1, stride):
             cols["km"].append(kmap.values[s:s + t])

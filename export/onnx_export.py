@@ -165,7 +165,7 @@ def random_batch(config: Any, batch: int, text_tokens: int = 2, seed: int = 0) -
                 m[1, -max(1, shape[1] // 4):] = False
             out[spec.name] = m
         elif spec.name == "video":
-            out[spec.name] = (rng.random(shape) > 0.5).astype(np.float32)
+            out[spec.name] = np.where(rng.random(shape) > 0.5, 255, 0).astype(np.uint8)
         else:
             out[spec.name] = rng.standard_normal(shape).astype(np.float32)
     return out

@@ -257,6 +257,8 @@ class Screener:
         self.window_length = int(manifest.window.frames)
         self._check_window_length(manifest)
         self.uses_video = bool(self.model_config.uses_video)
+        # uint8 for graphs exported since the video input moved into the graph; float32 for older bundles
+        self._video_dtype = next((s.dtype for s in manifest.inputs if s.name == "video"), "uint8")
         self.uses_text = bool(self.model_config.uses_text)
         self._text = self._load_text() if self.uses_text else None
         self.input_reference = self.bundle.input_reference()
@@ -533,7 +535,8 @@ class Screener:
             mask = mask[0]
             sentences = list(desc.texts)
         batch = model_inputs(w.km, w.valid, w.silhouettes if self.uses_video else None, text=text, text_mask=mask,
-                             uses_video=self.uses_video, uses_text=self.uses_text, window_frames=self.window_length)
+                             uses_video=self.uses_video, uses_text=self.uses_text, window_frames=self.window_length,
+                             video_dtype=self._video_dtype)
         return batch, sentences
 
     def _highlights(self, attention: np.ndarray, w: WindowArrays) -> list[FeatureHighlight]:

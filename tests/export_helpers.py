@@ -56,7 +56,7 @@ def simulated_windows(n_clips: int = 4, stride: int = 16, seed: int = 0) -> dict
         clip = simulate_clip(subject, n_frames=120, camera=("side", "frontal")[i % 2], seed=i,
                              with_silhouettes=True, silhouette_scale=0.25)
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
-        sil = crop_scoliosis1k(clip.silhouettes).astype(np.float32) / 255.0
+        sil = np.asarray(crop_scoliosis1k(clip.silhouettes), np.uint8)  # the graph takes uint8
         n = min(len(kmap), len(sil))
         for s in range(0, n - T + 1, stride):
             km.append(kmap.values[s : s + T])
@@ -76,7 +76,7 @@ def random_windows(n: int, seed: int = 1) -> dict[str, np.ndarray]:
     mask = np.ones((n, T), dtype=bool)
     mask[::4, : T // 4] = False  # a quarter of the windows start with invalid frames...
     km[~mask] = 0.0  # ...which are zeros, as the knowledge map writes them
-    video = (rng.random((n, T, 1, 64, 44)) > 0.6).astype(np.float32)
+    video = np.where(rng.random((n, T, 1, 64, 44)) > 0.6, 255, 0).astype(np.uint8)
     text = (rng.standard_normal((n, TEXT_TOKENS, 384)) * 0.05).astype(np.float32)
     text_mask = np.ones((n, TEXT_TOKENS), dtype=bool)
     text_mask[1::2, 0] = False

@@ -62,7 +62,7 @@ def test_training_and_screener_prepare_identical_inputs_and_outputs(screener):
         for name in infer:
             assert batch[name].dtype == infer[name].dtype, name
             np.testing.assert_array_equal(batch[name], infer[name], err_msg=name)
-        assert infer["video"].max() == 1.0 and infer["video"].dtype == np.float32
+        assert infer["video"].max() == 255 and infer["video"].dtype == np.uint8  # scaled inside the graph
         ort, pt = screener.backend.infer(infer), torch_backend.infer(batch)
         for name in ("logit", "prob", "cobb", "km_attention"):
             worst = max(worst, float(np.max(np.abs(np.asarray(ort[name]) - np.asarray(pt[name])))))
@@ -73,6 +73,14 @@ def test_training_and_screener_prepare_identical_inputs_and_outputs(screener):
 def test_one_scaling_and_window_length_checks():
     sil = np.array([[0, 128, 255]], np.uint8)
     np.testing.assert_array_equal(scale_silhouettes(sil), sil.astype(np.float32) / 255.0)
+    sils = np.random.default_rng(0).integers(0, 256, (WINDOW_FRAMES, 64, 44), dtype=np.uint8)
+    km, ok = np.zeros((WINDOW_FRAMES, 238), np.float32), np.ones(WINDOW_FRAMES, bool)
+    as_uint8 = model_inputs(km, ok, sils, uses_text=False)["video"]
+    as_float = model_inputs(km, ok, sils, uses_text=False, video_dtype="float32")["video"]  # graphs before uint8
+    assert as_uint8.dtype == np.uint8 and as_float.dtype == np.float32
+    np.testing.assert_array_equal(scale_silhouettes(as_uint8), as_float)
+    with pytest.raises(ValueError, match="uint8"):
+        model_inputs(km, ok, sils.astype(np.float32), uses_text=False)
     check_window_length(WINDOW_FRAMES, WINDOW_FRAMES)
     with pytest.raises(ValueError, match="expects window_frames=96"):
         model_inputs(np.zeros((64, 238), np.float32), np.ones(64, bool), uses_text=False, window_frames=WINDOW_FRAMES)

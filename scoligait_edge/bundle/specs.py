@@ -12,7 +12,8 @@ name            shape                   dtype    meaning
 ``km``          [batch, T, 238]         float32  raw kinematic knowledge map (feature schema order);
                                                  the model standardises it itself
 ``km_mask``     [batch, T]              bool     True where the frame is valid
-``video``       [batch, T, C, 64, 44]   float32  silhouette clip scaled to [0, 1]
+``video``       [batch, T, C, 64, 44]   uint8    silhouette clip, 0..255; the graph scales it by 1/255
+                                                 (bundles exported before took float32 in [0, 1])
 ``text``        [batch, S, 384]         float32  MiniLM sentence embeddings of the text prompts
 ``text_mask``   [batch, S]              bool     True where the sentence is present
 ==============  ======================  =======  ==================================================
@@ -78,8 +79,8 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     if "video" in modalities:
         h, w = cfg.get("video_image_size", (64, 44))
         c = int(cfg.get("video_channels", 1))
-        out.append(TensorSpec(name="video", shape=("batch", t, c, int(h), int(w)), dtype="float32",
-                              description="silhouette clip, float in [0, 1]"))
+        out.append(TensorSpec(name="video", shape=("batch", t, c, int(h), int(w)), dtype="uint8",
+                              description="silhouette clip, uint8 0..255 (the graph scales it to [0, 1])"))
     if "text" in modalities:
         d = int(cfg.get("text_dim", 384))
         out.append(TensorSpec(name="text", shape=("batch", "text_tokens", d), dtype="float32",

@@ -244,7 +244,7 @@ class ScreeningModel(nn.Module):
 
     # ----------------------------------------------------------------- export helpers
     def example_inputs(self, batch_size: int = 1, text_tokens: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
-        """Random inputs keyed by forward argument name (only the modalities in use), video as float in [0, 1].
+        """Random inputs keyed by forward argument name (only the modalities in use), video as uint8 0/255.
 
         For export pass them as ``kwargs=`` (a video-only model has no ``km``
         positional argument); the exported graph takes the dtypes traced here.
@@ -256,7 +256,7 @@ class ScreeningModel(nn.Module):
             out["km_mask"] = torch.ones(batch_size, cfg.window_frames, dtype=torch.bool)
         if cfg.uses_video:
             shape = (batch_size, cfg.window_frames, cfg.video_channels, *cfg.video_image_size)
-            out["video"] = (torch.rand(shape, generator=g) > 0.5).float()
+            out["video"] = (torch.rand(shape, generator=g) > 0.5).to(torch.uint8) * 255
         if cfg.uses_text:
             out["text"] = torch.randn(batch_size, text_tokens, cfg.text_dim, generator=g)
             out["text_mask"] = torch.ones(batch_size, text_tokens, dtype=torch.bool)

@@ -38,7 +38,7 @@ class WindowTensors:
 
     def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool,
               device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
-        """Model keyword arguments for the windows at ``index`` (video scaled to [0, 1]), on ``device``."""
+        """Model keyword arguments for the windows at ``index`` (video uint8: the model scales it), on ``device``."""
         idx = torch.as_tensor(index, dtype=torch.long)
         if uses_video and self.video is None:
             raise ValueError("this model needs silhouettes but the dataset has none")

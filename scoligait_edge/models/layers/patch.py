@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES
+from scoligait_edge.bundle.inputs import SILHOUETTE_MAX, WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
 from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, domain_slices
 
@@ -229,7 +229,8 @@ class TubeletEmbed(nn.Module):
         """``video`` [B, T, C, H, W] (or [B, T, H, W]) uint8 or float; ``frame_mask`` [B, T] bool, None = all valid."""
         if video.dim() == 4:
             video = video.unsqueeze(2)
-        video = video.to(self.proj.weight.dtype) / 255.0 if video.dtype == torch.uint8 else video
+        if video.dtype == torch.uint8:  # the exported graph takes uint8: Cast + Div in the graph
+            video = video.to(self.proj.weight.dtype) / SILHOUETTE_MAX
         if frame_mask is not None:
             video = video.masked_fill(~frame_mask[:, :, None, None, None], 0.0)
         tp, s = self.num_time_patches, self.spatial_embed.shape[0]

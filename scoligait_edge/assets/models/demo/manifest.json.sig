@@ -4,6 +4,6 @@
   "algorithm": "ed25519",
   "key_id": "d2492b8ff2ddebc3dce8cabc9e48732cf49137a63b248bc8acd5710d3a472b5b",
   "signed_file": "manifest.json",
-  "manifest_sha256": "5007360085e2d5c97535050761c9409a96365d1d092923094184b67baf8664f1",
-  "signature": "3JhbLtnw7P2Pxp2I53mV1n9oPNWYiaoJiCIPt+7XSRiEs2uMTXv+htZkHiN0cVe7OldMRpSN1K6+TF7QDyoBBA=="
+  "manifest_sha256": "31b009ae306d5e31c43f26a8e373b5e944cbb29f8721f406864c2f590d8c2572",
+  "signature": "amJaanc/5juidJc1ruHTbFGuoPG1LI+Gnz27VW1YvraGsH22qdCW7rRvpV/u9OodIneHbJFEmD1t21PVCRl+DA=="
 }
