@@ -11,7 +11,8 @@ mapped into ``scoligait_edge`` when the package is not installed); it needs
 numpy, torch, onnx, onnxruntime, pydantic, scipy and opencv (headless is fine).
 
 1. Parity: reference torch on CPU in fp32. Candidates: torch CUDA fp32 / fp16
-   (autocast), torch CUDA graphs fp32 / fp16, ONNX Runtime CUDA fp32 / fp16 (if
+   (autocast), torch CUDA graphs fp32 / fp16, ``torch.compile`` (Inductor, with
+   and without CUDA graphs) fp16 / bf16, ONNX Runtime CUDA fp32 / fp16 (if
    the CUDA EP is present), ONNX Runtime TensorRT EP (if present), native
    TensorRT fp32 / fp16 (if ``tensorrt`` imports), and ONNX Runtime CPU fp32 /
    fp16. For each: max |logit| difference and label agreement at the bundle
@@ -272,6 +273,28 @@ def device_only_timer(backend: Any, feed: dict[str, np.ndarray]) -> Callable[[],
     return run
 
 
+def kernel_profile(backends: list[tuple[str, Any]], feed: dict[str, np.ndarray], labels: str) -> dict[str, str]:
+    """Where the device time of one batch-1 call goes: the profiler's CUDA kernel table per backend asked for
+    (comma-separated labels), to find work that does not belong in a model this size."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    out = {}
+    wanted = {s.strip() for s in labels.split(",")}
+    for label, backend in backends:
+        if label not in wanted:
+            continue
+        for _ in range(5):
+            backend.infer(feed)
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for _ in range(20):
+                backend.infer(feed)
+            torch.cuda.synchronize()
+        out[label] = prof.key_averages().table(sort_by="cuda_time_total", row_limit=25)
+        log(f"\nKERNELS, {label}, batch 1, 20 calls:\n{out[label]}")
+    return out
+
+
 def feed_of(windows: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(np.resize(v, (batch, *v.shape[1:]))) for k, v in windows.items()}
 
@@ -354,6 +377,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engine-cache", help="folder for TensorRT engines (reused between runs; default: temporary)")
     p.add_argument("--keep-bundle", action="store_true", help="keep the bundle built here (path is printed)")
     p.add_argument("--save-bundle", help="build the bundle into this folder, keep it, and go on")
+    p.add_argument("--profile", help="comma-separated backend labels whose batch-1 CUDA kernel table is printed "
+                   "and saved (e.g. 'torch-cuda-graphs fp16,torch-compile-graphs fp16')")
     return p.parse_args(argv)
 
 
@@ -413,6 +438,15 @@ def main(argv: list[str] | None = None) -> int:
         ("torch-cuda fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda")),
         ("torch-cuda-graphs fp32", lambda: TorchBackend.from_bundle(bundle, "fp32", device="cuda", cuda_graphs=True)),
         ("torch-cuda-graphs fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda", cuda_graphs=True)),
+        # torch.compile (Inductor): fused kernels; "reduce-overhead" adds CUDA graphs; compiled per batch size
+        ("torch-compile fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda",
+                                                                compile="max-autotune-no-cudagraphs")),
+        ("torch-compile bf16", lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda",
+                                                                compile="max-autotune-no-cudagraphs")),
+        ("torch-compile-graphs fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda",
+                                                                       compile="reduce-overhead")),
+        ("torch-compile-graphs bf16", lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda",
+                                                                       compile="reduce-overhead")),
         ("onnxruntime-cuda fp32", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp32", device="cuda")),
         ("onnxruntime-cuda fp16", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp16", device="cuda")),
         ("onnxruntime-trt-ep fp32", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp32", device="tensorrt")),
@@ -497,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                     row[kind] = summarize(samples[(lab, kind)], on_gpu, b)
             report["latency"].append(row)
         log(f"  batch {b}: timed {len(timers)} series x {iters} rounds")
+    if cuda and args.profile:
+        report["kernel_profile"] = kernel_profile(backends, feed_of(windows, 1), args.profile)
     for _, backend in backends:
         backend.close()
     t_perf = time.perf_counter()

@@ -17,7 +17,7 @@ import json
 import logging
 import struct
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -81,26 +81,42 @@ def model_from_checkpoint_bytes(data: bytes, expected_config: Any, name: str = "
     return model.eval()
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""``torch.compile`` (Inductor) modes; "reduce-overhead" adds CUDA graphs on a GPU."""
+
+
 class TorchBackend(BackendBase):
-    """Runs a :class:`~scoligait_edge.models.ScreeningModel` directly."""
+    """Runs a :class:`~scoligait_edge.models.ScreeningModel` directly.
+
+    Paths: eager (default), manual CUDA graphs (``cuda_graphs=True``) and
+    ``torch.compile`` with Inductor (``compile="default" | "reduce-overhead" | ...``,
+    compiled once per input shape on first use). ``precision`` "fp16" / "bf16" is
+    autocast (weights stay fp32). On CUDA, inputs are staged in pinned host
+    buffers reused between calls, so the host-to-device copy runs asynchronously.
+    """
 
     def __init__(
         self,
         model: Any,
         *,
         device: str = "cpu",
-        precision: Precision = "fp32",
+        precision: Precision | Literal["bf16"] = "fp32",
         cuda_graphs: bool = False,
         threads: int | None = None,
+        compile: str | None = None,  # noqa: A002 - torch.compile's name, as users know it
     ) -> None:
         torch = _torch()
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise BackendError("device 'cuda' asked but torch sees no CUDA device")
+        if compile is not None and cuda_graphs:
+            raise BackendError("choose one: cuda_graphs=True (manual capture) or compile='reduce-overhead'")
         if cuda_graphs and dev.type != "cuda":
             raise BackendError("CUDA graphs need device='cuda'")
-        if precision not in ("fp32", "fp16"):
-            raise BackendError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise BackendError(f"precision must be 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        if compile is not None and compile not in COMPILE_MODES:
+            raise BackendError(f"compile must be one of {COMPILE_MODES} or None, got {compile!r}")
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.model = model.to(dev).eval()
@@ -108,8 +124,12 @@ class TorchBackend(BackendBase):
         self.device = str(dev) if dev.type == "cpu" or dev.index is not None else f"cuda:{torch.cuda.current_device()}"
         self.precision = precision
         self.cuda_graphs = cuda_graphs
-        self.name = f"torch-{dev.type}" + ("-graphs" if cuda_graphs else "")
+        self.compile_mode = compile
+        self.name = f"torch-{dev.type}" + ("-graphs" if cuda_graphs else "") + ("-compile" if compile else "")
         self._graphs: OrderedDict[tuple, tuple[Any, dict, tuple]] = OrderedDict()
+        self._pinned: dict[str, Any] = {}  # input name -> reusable pinned host tensor (CUDA only)
+        self._compiled = (torch.compile(self.model, mode=compile, dynamic=False, fullgraph=False)
+                          if compile is not None else None)
         cfg = model.config
         super().__init__(input_specs(cfg), output_specs(cfg))
 
@@ -132,15 +152,31 @@ class TorchBackend(BackendBase):
 
     def _autocast(self) -> Any:
         torch = _torch()
-        if self.precision == "fp16":
+        if self.precision in ("fp16", "bf16"):
+            dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
             # CUDA graphs need autocast's cast cache off (cached casts made during capture would be freed)
-            return torch.autocast(device_type=self._dev.type, dtype=torch.float16, cache_enabled=not self.cuda_graphs)
+            return torch.autocast(device_type=self._dev.type, dtype=dtype, cache_enabled=not self.cuda_graphs)
         return contextlib.nullcontext()
 
     def _forward(self, tensors: dict[str, Any]) -> tuple:
+        model = self._compiled if self._compiled is not None else self.model
         with self._autocast():
-            out = self.model(**tensors)
+            out = model(**tensors)
         return tuple(getattr(out, MODEL_OUTPUT_FIELDS[n]).float() for n in self.output_names)
+
+    def _to_device(self, name: str, array: np.ndarray) -> Any:
+        """numpy -> a tensor on the model's device; on CUDA through a pinned buffer (asynchronous copy).
+
+        Reusing the buffer is safe: every call reads its outputs back (``.cpu()``), which waits for the copy."""
+        torch = _torch()
+        host = torch.from_numpy(array)
+        if self._dev.type != "cuda":
+            return host
+        pinned = self._pinned.get(name)
+        if pinned is None or pinned.shape != host.shape or pinned.dtype != host.dtype:
+            pinned = self._pinned[name] = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
+        pinned.copy_(host)
+        return pinned.to(self._dev, non_blocking=True)
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = _torch()
@@ -148,7 +184,7 @@ class TorchBackend(BackendBase):
             if self.cuda_graphs:
                 outs = self._run_graph(feed)
             else:
-                outs = self._forward({k: torch.from_numpy(v).to(self._dev) for k, v in feed.items()})
+                outs = self._forward({k: self._to_device(k, v) for k, v in feed.items()})
             return {n: o.cpu().numpy() for n, o in zip(self.output_names, outs)}
 
     def _run_graph(self, feed: dict[str, np.ndarray]) -> tuple:
@@ -171,11 +207,13 @@ class TorchBackend(BackendBase):
         graph, static, static_out = self._graphs[key]
         self._graphs.move_to_end(key)
         for k, v in feed.items():
-            static[k].copy_(torch.from_numpy(v), non_blocking=False)
+            static[k].copy_(self._to_device(k, v), non_blocking=True)
         graph.replay()
         return tuple(o.clone() for o in static_out)
 
     def close(self) -> None:
         self._graphs.clear()
+        self._pinned.clear()
+        self._compiled = None
         self.model = None
         super().close()

@@ -4,6 +4,7 @@ clear errors for missing/corrupt models; CUDA / TensorRT checks skip here with t
 from __future__ import annotations
 
 import importlib.util
+import os
 import logging
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from scoligait_edge.errors import BackendError, BundleError, OptionalDependencyError  # noqa: E402
@@ -272,3 +273,27 @@ def test_cuda_requests_fail_clearly_without_cuda(tiny_bundle):
             load_backend(tiny_bundle.path, "onnxruntime", device="cuda")
     with pytest.raises(BackendError, match="no backend can run"):
         load_backend(tiny_bundle.path, device="cuda")
+
+
+# ----------------------------------------------------------------- torch paths: bf16 autocast, torch.compile
+def test_torch_bf16_autocast_and_compile_options(tiny_bundle):
+    x = few(tiny_bundle, 4)
+    ref = TorchBackend.from_bundle(tiny_bundle.path).infer(x)
+    got = TorchBackend.from_bundle(tiny_bundle.path, precision="bf16").infer(x)
+    assert abs(got["logit"] - ref["logit"]).max() <= 5e-2
+    with pytest.raises(BackendError, match="compile must be one of"):
+        TorchBackend.from_bundle(tiny_bundle.path, compile="fastest")
+    with pytest.raises(BackendError, match="choose one"):
+        TorchBackend.from_bundle(tiny_bundle.path, compile="reduce-overhead", cuda_graphs=True)
+
+
+@pytest.mark.skipif(not (torch.cuda.is_available() or os.environ.get("SCOLIGAIT_TEST_COMPILE")),
+                    reason="Inductor compiles C++ for ~2 min on a 2-core CPU: GPU machines, or SCOLIGAIT_TEST_COMPILE=1")
+def test_torch_compile_matches_eager(tiny_bundle):
+    x = few(tiny_bundle, 4)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    ref = TorchBackend.from_bundle(tiny_bundle.path, device=device).infer(x)
+    with TorchBackend.from_bundle(tiny_bundle.path, device=device, compile="default") as b:
+        got = b.infer(x)
+        assert b.name.endswith("-compile")
+    assert abs(got["logit"] - ref["logit"]).max() <= 1e-4
