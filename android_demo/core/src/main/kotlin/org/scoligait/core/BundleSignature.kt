@@ -6,8 +6,12 @@ import java.security.NoSuchAlgorithmException
 import java.security.Signature
 import java.security.spec.X509EncodedKeySpec
 
-/** How a bundle's `manifest.json.sig` checked out; only [VERIFIED] is trusted. */
-enum class SignatureStatus { VERIFIED, UNSIGNED, UNKNOWN_KEY, INVALID, UNVERIFIABLE }
+/** How a bundle's `manifest.json.sig` checked out ([id]: Python's `SignatureCheck.status`); only [VERIFIED] is trusted. */
+enum class SignatureStatus(val id: String) {
+    VERIFIED("verified"), UNSIGNED("unsigned"), UNKNOWN_KEY("unknown-key"), INVALID("invalid"),
+    /** Signed by a trusted key, but the runtime has no Ed25519 (Android before 13): present, not checked. */
+    UNVERIFIABLE("unverifiable")
+}
 
 /** The outcome and, for the screen, why ([reason]) and by which key ([keyId], hex sha256 of the raw key). */
 class SignatureCheck(@JvmField val status: SignatureStatus, @JvmField val reason: String, @JvmField val keyId: String? = null) {

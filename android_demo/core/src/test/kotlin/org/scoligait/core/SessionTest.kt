@@ -123,6 +123,11 @@ class SessionTest {
         assertEquals("refer", s.decision) // mean 0.6 >= 0.525, although half the windows said otherwise
         assertFalse("a late answer after the summary changes nothing", k.onModelOutcome(tickets[0], WindowOutcome.screened(0.0, emptyList())))
         assertEquals(6, k.summary!!.windowsScreened)
+        val json = Json.obj(Json.parse(SummaryExport.toJson(s, demo.manifest, demo.signature, k.consent, "2026-01-01T00:00:00Z")))
+        assertEquals("refer", json["decision"])
+        assertEquals(GeneratedText.SCREENING_NOTICE, json["notice"])
+        assertEquals(true, json["simulated_data_model"])
+        assertFalse("no frames or keypoints in the export", json.keys.any { it.contains("keypoint") || it.contains("frame_data") })
         k.nextSubject()
         assertEquals(KioskState.IDLE, k.state)
         assertNull(k.summary)
