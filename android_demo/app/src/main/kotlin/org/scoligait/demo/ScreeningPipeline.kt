@@ -66,7 +66,12 @@ class ScreeningPipeline(
             sil = s
             usable = ok
         }
-        val update = synchronized(kiosk) { kiosk.onFrame(frame.timestampMs.toDouble(), keypoints, sil, usable) }
+        val update = try {
+            synchronized(kiosk) { kiosk.onFrame(frame.timestampMs.toDouble(), keypoints, sil, usable) }
+        } catch (e: IllegalArgumentException) { // TimestampException / KeypointException: drop the frame, say why
+            onError("frame dropped: ${e.message}")
+            return
+        }
         submit(update.toScreen)
         onUpdate(update, frame.width, frame.height)
     }
