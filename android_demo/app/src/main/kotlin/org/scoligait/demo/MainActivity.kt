@@ -163,7 +163,7 @@ class MainActivity : AppCompatActivity() {
     }
 
     override fun onStop() {
-        vm.pause()
+        if (!isChangingConfigurations) vm.pause() // a rotation keeps recording; leaving the app pauses
         super.onStop()
     }
 
