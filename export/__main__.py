@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--provenance-json", help="JSON file with the provenance object")
     g.add_argument("--simulated", action="store_true",
                    help=f"provenance = {SIMULATED_PROVENANCE}")
-    g.add_argument("--sentence-table", help="text model: sentence-embedding table file to ship")
+    g.add_argument("--sentence-table", help="text model: sentence-embedding table to ship (the .npy rows, or its sentences_v<N>.json, which stands for them)")
     g.add_argument("--reference-statistics", help="text model: reference-statistics file to ship")
     p.add_argument("--input-reference", metavar="JSON", help="training input statistics (input_reference.json from "
                    "a training run) for the out-of-distribution flag: put into the new bundle (default: the file "

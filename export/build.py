@@ -57,6 +57,22 @@ def _checkpoint_paths(checkpoint: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
+def sentence_table_rows(src: Path) -> Path:
+    """The ``.npy`` embedding rows a bundle's ``text.sentence_table`` names: the one format every reader takes
+    (``np.load`` in the Screener, the Android core's npy reader). The table's JSON metadata
+    (``sentences_v<N>.json``) stands for the rows it describes, checked against its checksum first."""
+    if src.suffix.lower() != ".json":
+        return src
+    from scoligait_edge.text.embeddings import EmbeddingTableMeta, SentenceEmbeddingTable
+
+    try:
+        meta = EmbeddingTableMeta.model_validate_json(src.read_text())
+        SentenceEmbeddingTable.load(src.parent, meta.text_schema_version)  # raises unless the rows match the metadata
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"--sentence-table {src}: not a sentence-table metadata file with its .npy beside it ({exc})") from exc
+    return src.parent / meta.embeddings_file
+
+
 def create_bundle(
     checkpoint: str | Path,
     target: str | Path,
@@ -107,7 +123,7 @@ def create_bundle(
         names = {}
         for key, src in (("sentence_table", sentence_table), ("reference_statistics", reference_statistics)):
             if src is not None:
-                src = Path(src)
+                src = sentence_table_rows(Path(src)) if key == "sentence_table" else Path(src)
                 names[key] = f"text/{src.name}"
                 files[names[key]] = src
         text = TextAssets(**names)

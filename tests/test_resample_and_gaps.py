@@ -140,3 +140,17 @@ def test_payloads_ride_through_resampler_and_gap_filler_as_the_old_side_queues_d
     r = StreamResampler()
     r.push_with_payload(0.0, kp[0], "a")
     assert [p for _, _, p in r.push_with_payload(200 / 3, kp[1], "b")] == ["b", "b"]  # 33.3 is half-way: later
+
+
+def test_stream_grid_point_just_past_a_sample_does_not_extrapolate_scores():
+    """Issue 15: a 30 fps stream not starting at 0 ms lands grid points within the 1e-6 ms tolerance past a
+    sample; the weight must not exceed 1, or a 1.0 score becomes 1.0000000000000002 and the gap filler raises."""
+    period = 1000.0 / 30.0
+    resampler, filler = StreamResampler(), GapFiller(21)
+    for i in range(15, 200):
+        kp = np.zeros((21, 3))
+        kp[:, :2] = 100.0 + i
+        kp[:, 2] = 1.0 if i % 2 else 0.9
+        for _, grid_kp in resampler.push(i * period, kp):
+            assert grid_kp[:, 2].max() <= 1.0
+            filler.push(grid_kp)

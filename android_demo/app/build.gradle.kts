@@ -5,7 +5,10 @@ plugins {
 }
 
 val repoRoot: File = rootDir.parentFile
-val bundleDir: File = file(providers.gradleProperty("scoligaitBundle").getOrElse("../out/android_bundle"))
+// The README's export writes <repo>/out/android_bundle; -PscoligaitBundle=<dir> (relative to the repository root,
+// or absolute) takes another, e.g. the shipped demo bundle scoligait_edge/assets/models/demo.
+val bundleDir: File = providers.gradleProperty("scoligaitBundle").map { File(it).let { f -> if (f.isAbsolute) f else File(repoRoot, it) } }
+    .getOrElse(File(repoRoot, "out/android_bundle"))
 val generatedAssets = layout.buildDirectory.dir("generated/scoligaitAssets")
 
 android {
@@ -44,32 +47,37 @@ android {
 }
 
 /**
- * The copy step: the pose model (.task, same bundle as the Python side), the Python package's
- * sentence-embedding table (fallback when the bundle has none) and the model bundle folder
- * (manifest.json, model.ort, text/...) go into the app's assets. The app verifies every bundle file
- * against manifest.json and the feature-schema hash against its own at start-up.
+ * The copy step, only what the app reads: the lite pose model (+ its licence), the bundle's
+ * manifest and signature, its `.ort` model (else `.onnx`) and its text tables, and the package's
+ * public keys (the trusted bundle signers). No fp16/int8 variants, no checkpoint, no TensorRT
+ * engines. A missing bundle fails the build: an APK without a model cannot screen anyone.
+ * The app verifies every file it reads against manifest.json at start-up.
  */
 val copyScoligaitAssets by tasks.registering(Copy::class) {
-    description = "Copies the pose model, the text table and the model bundle into the app's assets"
+    description = "Copies the lite pose model, the model bundle (.ort + text tables) and the signing keys into the app's assets"
+    val manifest = File(bundleDir, "manifest.json")
+    doFirst {
+        if (!manifest.isFile) {
+            throw GradleException("scoligait: no model bundle at $bundleDir (manifest.json missing). Export one as " +
+                "android_demo/README.md shows (it writes <repo>/out/android_bundle), or build with " +
+                "-PscoligaitBundle=scoligait_edge/assets/models/demo for the shipped demo bundle.")
+        }
+    }
     from(File(repoRoot, "scoligait_edge/assets/pose_models")) {
-        include("pose_landmarker_lite.task", "pose_landmarker_full.task", "LICENSE.Apache-2.0")
+        include("pose_landmarker_lite.task", "LICENSE.Apache-2.0")
         into("pose")
     }
-    from(File(repoRoot, "scoligait_edge/assets/text")) {
-        include("sentences_v*.json", "sentence_embeddings_v*.npy")
-        into("text")
+    from(File(repoRoot, "scoligait_edge/assets/keys")) {
+        include("*.pub")
+        into("keys")
     }
     from(bundleDir) {
-        exclude("engines/**") // TensorRT engines are device-specific desktop caches
+        // the model file the app runs: .ort when the bundle has one, else .onnx (same preference as BundleReader)
+        val model = if (File(bundleDir, "model.ort").isFile) "model.ort" else "model.onnx"
+        include("manifest.json", "manifest.json.sig", model, "text/**")
         into("bundle")
     }
     into(generatedAssets)
-    doFirst {
-        if (!File(bundleDir, "manifest.json").isFile) {
-            logger.warn("scoligait: no model bundle at $bundleDir (manifest.json missing). The app will start and " +
-                "say so. Export one with the Python package (see android_demo/README.md) or pass -PscoligaitBundle=<dir>.")
-        }
-    }
 }
 
 tasks.named("preBuild") {
@@ -81,6 +89,9 @@ dependencies {
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.appcompat)
     implementation(libs.androidx.lifecycle.runtime)
+    implementation(libs.androidx.lifecycle.viewmodel)
+    implementation(libs.androidx.lifecycle.livedata)
+    implementation(libs.androidx.activity)
     implementation(libs.camera.core)
     implementation(libs.camera.camera2)
     implementation(libs.camera.lifecycle)

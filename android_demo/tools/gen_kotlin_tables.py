@@ -173,6 +173,13 @@ def render_schema_kotlin() -> str:
     return "".join(out)
 
 
+def _embeddings_sha256() -> str:
+    """The checksum the package's table metadata records for its `.npy` (verified on load)."""
+    from scoligait_edge.text.embeddings import default_embedding_table
+
+    return default_embedding_table().meta().embeddings_sha256
+
+
 def render_text_kotlin() -> str:
     from scoligait_edge import SCREENING_NOTICE
     from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
@@ -191,6 +198,8 @@ def render_text_kotlin() -> str:
     out.append(f"    const val MIN_VALID_ROWS: Int = {T.MIN_VALID_ROWS}\n")
     out.append(f"    const val FRONTAL_MIN_WIDTH: Double = {_d(T.FRONTAL_MIN_WIDTH)}\n")
     out.append(f"    const val EMBEDDING_DIM: Int = 384\n")
+    out.append("    /** sha256 of the raw float32 rows of this sentence set's embedding table (what a bundle's `.npy` must hold). */\n")
+    out.append(f"    const val EMBEDDINGS_SHA256: String = {_s(_embeddings_sha256())}\n")
     out.append(f"    /** `scoligait_edge.SCREENING_NOTICE`: shown with every result. */\n")
     out.append(f"    const val SCREENING_NOTICE: String = {_s(SCREENING_NOTICE)}\n")
     out.append(f"    /** `scoligait_edge.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */\n")

@@ -27,7 +27,9 @@ fractions, gait events and window verdicts, the cross domain's peak rule on synt
 correlations (ties, MIN_PEAK, edges, parabolic refinement), per-window text descriptions (against reference statistics fitted
 here on other simulated clips), sentence ids -> embedding rows of the bundled
 table, ``top_features`` of synthetic attention maps, silhouettes of synthetic
-masks, and an example bundle manifest. ``tests/test_android_golden.py`` recomputes all outputs from the
+masks, an example bundle manifest, and ``sessions.json``: the session decision of
+``Screener.summary()`` on sessions the demo model screened (SIMULATED walking) and on crafted
+edge cases (``golden_sessions.py``). ``tests/test_android_golden.py`` recomputes all outputs from the
 stored inputs and fails when they are stale.
 """
 
@@ -555,6 +557,11 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
 
     (out / "manifest_example.json").write_text(json.dumps(example_manifest(), indent=2) + "\n")
     index["manifest"] = "manifest_example.json"
+
+    import golden_sessions  # the session decision (Screener.summary) on recorded and crafted sessions
+
+    (out / "sessions.json").write_text(json.dumps(golden_sessions.write_sessions(), indent=1) + "\n")
+    index["sessions"] = "sessions.json"
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     return index
 
@@ -669,6 +676,12 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
         same(f"{m['name']} usable", bool(ok), m["usable"])
         close(f"{m['name']} silhouette", sil, _load(m["silhouette"], directory), 0.0)
     same("manifest_example.json", example_manifest(), json.loads((directory / index["manifest"]).read_text()))
+    if "sessions" not in index:
+        problems.append("sessions fixture is missing")
+    else:
+        import golden_sessions
+
+        problems += golden_sessions.verify_sessions(json.loads((directory / index["sessions"]).read_text()))
     return problems
 
 

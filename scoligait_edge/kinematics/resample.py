@@ -82,7 +82,9 @@ def _interp_sample(t: float, ta: float, a: np.ndarray, tb: float, b: np.ndarray,
     out[:, 2] = 0.0
     if tb - ta <= max_gap_ms:
         both = ok_a & ok_b
-        w = 0.0 if tb == ta else (t - ta) / (tb - ta)
+        # A grid point counts as reached up to TOL past a sample, so w may exceed 1 by an ulp-sized amount;
+        # clamped, a score of 1.0 on one side cannot come out as 1.0000000000000002 and fail validation.
+        w = 0.0 if tb == ta else min(max((t - ta) / (tb - ta), 0.0), 1.0)
         out[both] = (1 - w) * a[both] + w * b[both]
         only_a, only_b = ok_a & ~ok_b, ok_b & ~ok_a
     else:  # a dropout: no interpolation across it

@@ -3,11 +3,14 @@ package org.scoligait.demo
 import android.Manifest
 import android.content.pm.PackageManager
 import android.os.Bundle
-import android.util.Log
 import android.view.View
+import android.widget.Button
+import android.widget.CheckBox
 import android.widget.ProgressBar
 import android.widget.TextView
+import android.widget.Toast
 import androidx.activity.result.contract.ActivityResultContracts
+import androidx.activity.viewModels
 import androidx.appcompat.app.AppCompatActivity
 import androidx.camera.core.CameraSelector
 import androidx.camera.core.ImageAnalysis
@@ -15,30 +18,40 @@ import androidx.camera.core.Preview
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
+import org.scoligait.core.Consent
 import org.scoligait.core.GeneratedText
-import java.util.concurrent.ExecutorService
-import java.util.concurrent.Executors
+import org.scoligait.core.SessionSummary
 
 /**
- * Camera preview + live screening. The back camera watches someone walk across (or toward) it;
- * every 16 map rows (0.53 s) a new 96-row window (3.2 s) goes to the model once enough of it
- * shows the whole body.
+ * The kiosk's one activity: instructions -> consent (guardian consent for minors) -> live
+ * guidance with the camera -> summary -> "next subject". It only draws [UiState] and forwards
+ * taps; the [ScreeningViewModel] owns the session, so a rotation or dark-mode switch keeps it.
+ * The camera is bound only on the live screen. No frame is stored; the summary is written as
+ * JSON only when the operator taps "Export".
  */
 class MainActivity : AppCompatActivity() {
+    private val vm: ScreeningViewModel by viewModels()
     private lateinit var preview: PreviewView
     private lateinit var overlay: SkeletonOverlayView
-    private lateinit var status: TextView
-    private lateinit var progress: ProgressBar
-    private lateinit var probability: TextView
-    private lateinit var topFeatures: TextView
-    private lateinit var sentences: TextView
-    private lateinit var analysisExecutor: ExecutorService
-    private var pose: PoseLandmarkerHelper? = null
-    private var controller: ScreeningController? = null
-    private var screener: OrtScreener? = null
+    private var cameraProvider: ProcessCameraProvider? = null
+    private var cameraBound = false
+    private var pendingConsent: Consent? = null
 
     private val askCamera = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-        if (granted) startCamera() else status.text = getString(R.string.camera_permission_needed)
+        val c = pendingConsent
+        pendingConsent = null
+        if (granted && c != null) vm.begin(c) else text(R.id.consent_message, getString(R.string.camera_permission_needed))
+    }
+
+    private val exportJson = registerForActivityResult(ActivityResultContracts.CreateDocument("application/json")) { uri ->
+        val json = vm.summaryJson()
+        if (uri == null || json == null) return@registerForActivityResult
+        try {
+            contentResolver.openOutputStream(uri)?.use { it.write(json.toByteArray(Charsets.UTF_8)) }
+            Toast.makeText(this, R.string.exported, Toast.LENGTH_SHORT).show()
+        } catch (e: Exception) {
+            Toast.makeText(this, getString(R.string.export_failed, e.message), Toast.LENGTH_LONG).show()
+        }
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -46,87 +59,120 @@ class MainActivity : AppCompatActivity() {
         setContentView(R.layout.activity_main)
         preview = findViewById(R.id.preview)
         overlay = findViewById(R.id.overlay)
-        status = findViewById(R.id.status)
-        progress = findViewById(R.id.window_progress)
-        probability = findViewById(R.id.probability)
-        topFeatures = findViewById(R.id.top_features)
-        sentences = findViewById(R.id.sentences)
-        findViewById<TextView>(R.id.notice_screening).text = GeneratedText.SCREENING_NOTICE
-        analysisExecutor = Executors.newSingleThreadExecutor()
+        text(R.id.notice_screening, GeneratedText.SCREENING_NOTICE)
+        text(R.id.instructions_text, getString(R.string.instructions))
 
-        val bundle = try {
-            AssetBundle.load(assets)
-        } catch (e: Exception) {
-            Log.e(TAG, "model bundle", e)
-            status.text = "Cannot screen: ${e.message}"
-            return
+        findViewById<Button>(R.id.instructions_next).setOnClickListener { vm.toConsent() }
+        val minor = findViewById<CheckBox>(R.id.consent_minor)
+        val guardian = findViewById<CheckBox>(R.id.consent_guardian)
+        val subject = findViewById<CheckBox>(R.id.consent_subject)
+        minor.setOnCheckedChangeListener { _, isMinor -> guardian.visibility = if (isMinor) View.VISIBLE else View.GONE }
+        findViewById<Button>(R.id.consent_start).setOnClickListener {
+            val c = Consent(minor.isChecked, subject.isChecked, guardian.isChecked)
+            if (!c.valid) {
+                text(R.id.consent_message, getString(if (c.subjectIsMinor && !c.guardianConsents) R.string.need_guardian else R.string.need_consent))
+                return@setOnClickListener
+            }
+            minor.isChecked = false
+            subject.isChecked = false
+            guardian.isChecked = false
+            if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
+                vm.begin(c)
+            } else {
+                pendingConsent = c
+                askCamera.launch(Manifest.permission.CAMERA)
+            }
         }
-        // the bundle's own provenance decides the data notice; the demo model is simulated
-        val notice = findViewById<TextView>(R.id.notice_simulated)
-        if (bundle.manifest.isSimulated) {
-            notice.text = "Simulated-data demo model: " + (bundle.manifest.provenanceNotice ?: GeneratedText.SIMULATED_DATA_LINE)
-        } else {
-            notice.visibility = View.GONE
-        }
-        val ort = OrtScreener(bundle.modelBytes, bundle.manifest)
-        screener = ort
-        val ctl = ScreeningController(bundle, ort) { s -> runOnUiThread { render(s) } }
-        controller = ctl
-        pose = PoseLandmarkerHelper(this, withMasks = ctl.usesVideo,
-            onResult = { r -> ctl.onPose(r) },
-            onError = { msg -> runOnUiThread { status.text = "Pose model error: $msg" } })
+        findViewById<Button>(R.id.consent_cancel).setOnClickListener { vm.nextSubject() }
+        findViewById<Button>(R.id.live_stop).setOnClickListener { vm.stop() }
+        findViewById<Button>(R.id.live_cancel).setOnClickListener { vm.nextSubject() }
+        findViewById<Button>(R.id.summary_export).setOnClickListener { exportJson.launch("scoligait-summary.json") }
+        findViewById<Button>(R.id.summary_next).setOnClickListener { vm.nextSubject() }
 
-        if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            startCamera()
-        } else {
-            askCamera.launch(Manifest.permission.CAMERA)
-        }
+        vm.ui.observe(this) { render(it) }
     }
 
-    private fun startCamera() {
+    private fun render(s: UiState) {
+        val panels = mapOf(Screen.LOADING to R.id.panel_message, Screen.FAILED to R.id.panel_message,
+            Screen.INSTRUCTIONS to R.id.panel_instructions, Screen.CONSENT to R.id.panel_consent,
+            Screen.LIVE to R.id.panel_live, Screen.SUMMARY to R.id.panel_summary)
+        for ((screen, id) in panels) if (screen != s.screen) findViewById<View>(id).visibility = View.GONE
+        findViewById<View>(panels.getValue(s.screen)).visibility = View.VISIBLE
+        val simulated = findViewById<TextView>(R.id.notice_simulated)
+        simulated.visibility = if (s.modelNotice != null) View.VISIBLE else View.GONE
+        simulated.text = s.modelNotice ?: ""
+        text(R.id.signature, s.signature ?: "")
+        when (s.screen) {
+            Screen.LOADING, Screen.FAILED -> text(R.id.message, s.message ?: "")
+            Screen.CONSENT -> text(R.id.consent_message, s.message ?: "")
+            Screen.LIVE -> {
+                overlay.show(s.subject, s.imageWidth, s.imageHeight)
+                text(R.id.guidance, s.guidance ?: getString(R.string.waiting))
+                findViewById<ProgressBar>(R.id.session_progress).progress = (1000 * s.progress).toInt()
+            }
+            Screen.SUMMARY -> s.summary?.let { showSummary(it) }
+            Screen.INSTRUCTIONS -> overlay.show(null, 0, 0)
+        }
+        if (s.screen == Screen.LIVE) bindCamera() else unbindCamera()
+    }
+
+    private fun showSummary(s: SessionSummary) {
+        text(R.id.summary_decision, when (s.decision) {
+            "refer" -> getString(R.string.decision_refer)
+            "no_referral" -> getString(R.string.decision_no_referral)
+            else -> getString(R.string.decision_none, s.reason ?: "")
+        })
+        text(R.id.summary_numbers, if (s.probabilityMean == null) "" else getString(R.string.summary_numbers,
+            s.probabilityMean, s.threshold, s.windowsScreened, s.windowsTotal, s.durationS))
+        text(R.id.summary_features, if (s.topFeatures.isEmpty()) "" else getString(R.string.top_features) + "\n" +
+            s.topFeatures.joinToString("\n") { "• ${it.name}: ${it.meaning}" })
+        val reasons = s.qualityReasons()
+        text(R.id.summary_quality, if (reasons.isEmpty()) "" else getString(R.string.quality_reasons) + "\n" +
+            reasons.joinToString("\n") { "• $it" })
+    }
+
+    private fun bindCamera() {
+        if (cameraBound) return
+        val executor = vm.analysisExecutor ?: return
+        cameraBound = true
         val future = ProcessCameraProvider.getInstance(this)
         future.addListener({
+            if (!cameraBound || isDestroyed) return@addListener
             val provider = future.get()
+            cameraProvider = provider
             val previewUseCase = Preview.Builder().build().also { it.setSurfaceProvider(preview.surfaceProvider) }
             val analysis = ImageAnalysis.Builder()
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST) // only the latest frame
                 .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                 .build()
-            analysis.setAnalyzer(analysisExecutor) { image ->
-                val p = pose
-                if (p == null) image.close() else p.detect(image)
-            }
+            analysis.setAnalyzer(executor) { image -> vm.analyze(image) }
             provider.unbindAll()
             provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, previewUseCase, analysis)
         }, ContextCompat.getMainExecutor(this))
     }
 
-    private fun render(s: ScreenState) {
-        overlay.show(s.subject, s.imageWidth, s.imageHeight)
-        progress.progress = (1000 * s.windowProgress).toInt()
-        val seconds = s.rowsSeen / 30.0
-        status.text = when {
-            s.subject == null -> getString(R.string.waiting)
-            s.lastVerdict != null -> s.lastVerdict
-            s.rowsSeen < 96 -> "Filling the first window: %.1f of 3.2 s".format(seconds)
-            else -> "Screening every 0.53 s (%.0f s seen)".format(seconds)
-        }
-        val r = s.result ?: return
-        val decision = if (r.refer) "refer for a clinical examination" else "no referral indicated"
-        probability.text = "p = %.2f (threshold %.2f): %s".format(r.prob, r.threshold, decision)
-        topFeatures.text = if (r.topFeatures.isEmpty()) "" else "Top features:\n" + r.topFeatures.joinToString("\n") { "• " + it.describe() }
-        sentences.text = if (s.sentences.isEmpty()) "" else "Described as: " + s.sentences.joinToString("; ")
+    private fun unbindCamera() {
+        if (!cameraBound) return
+        cameraBound = false
+        cameraProvider?.unbindAll()
+    }
+
+    override fun onStart() {
+        super.onStart()
+        vm.resume() // a new stream segment: the time away is not replayed
+    }
+
+    override fun onStop() {
+        if (!isChangingConfigurations) vm.pause() // a rotation keeps recording; leaving the app pauses
+        super.onStop()
     }
 
     override fun onDestroy() {
+        unbindCamera() // the camera stops first; the view model drains and closes the rest when it is cleared
         super.onDestroy()
-        analysisExecutor.shutdown()
-        pose?.close()
-        controller?.close()
-        screener?.close()
     }
 
-    companion object {
-        private const val TAG = "ScoliGaitDemo"
+    private fun text(id: Int, value: String) {
+        findViewById<TextView>(id).text = value
     }
 }

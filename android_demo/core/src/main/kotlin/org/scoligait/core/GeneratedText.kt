@@ -11,6 +11,8 @@ object GeneratedText {
     const val MIN_VALID_ROWS: Int = 16
     const val FRONTAL_MIN_WIDTH: Double = 0.13
     const val EMBEDDING_DIM: Int = 384
+    /** sha256 of the raw float32 rows of this sentence set's embedding table (what a bundle's `.npy` must hold). */
+    const val EMBEDDINGS_SHA256: String = "9b3e4dcdf0c05558d54f28dd025033bab4daf614eed8d389a09da991d0493412"
     /** `scoligait_edge.SCREENING_NOTICE`: shown with every result. */
     const val SCREENING_NOTICE: String = "Screening aid, not a diagnosis: a positive result means 'refer for a clinical examination', a negative one rules nothing out."
     /** `scoligait_edge.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */

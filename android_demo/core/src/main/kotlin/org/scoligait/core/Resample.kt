@@ -70,7 +70,8 @@ class StreamResampler @JvmOverloads constructor(
             val nj = a.size / 3
             val out = Skeleton.missingFrame(nj)
             val interpolate = tb - ta <= maxGapMs
-            val w = if (tb == ta) 0.0 else (t - ta) / (tb - ta)
+            // clamped as in Python: a grid point reached within TOL_MS past a sample must not extrapolate
+            val w = if (tb == ta) 0.0 else Math.min(Math.max((t - ta) / (tb - ta), 0.0), 1.0)
             val nearA = t - ta <= periodMs / 2
             val nearB = tb - t <= periodMs / 2
             for (j in 0 until nj) {

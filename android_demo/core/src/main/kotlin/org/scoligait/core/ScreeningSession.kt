@@ -25,8 +25,13 @@ class SessionUpdate(
 )
 
 /** The verdict of a window: validity always, gait (steps, cycles) when the session judges it. */
-private fun verdictOf(q: GaitWindowQuality): WindowVerdict =
-    WindowVerdict(q.ok, q.validFraction, if (q.ok) null else q.reasons.joinToString("; "))
+private fun verdictOf(q: GaitWindowQuality): WindowVerdict {
+    val flags = ArrayList<String>()
+    if (!q.walking) flags.add("not_walking")
+    if (!q.wholeBodyVisible) flags.add("body_not_fully_visible")
+    if (!q.enoughCycles) flags.add("too_few_gait_cycles")
+    return WindowVerdict(q.ok, q.validFraction, if (q.ok) null else q.reasons.joinToString("; "), flags)
+}
 
 /**
  * Everything between the pose model and ONNX Runtime, in pure Kotlin: COCO-21 keypoints with
@@ -51,12 +56,22 @@ class ScreeningSession @JvmOverloads constructor(
 ) {
     val usesVideo: Boolean = manifest.input("video") != null
     val usesText: Boolean = manifest.input("text") != null
-    val mapStream = MapStream(GeneratedSchema.NUM_COCO_FEET)
+    var mapStream = MapStream(GeneratedSchema.NUM_COCO_FEET)
+        private set
     val windows = WindowBuffer(manifest.windowFrames, hop)
-    val silhouettes = SilhouetteTrack()
+    var silhouettes = SilhouetteTrack()
+        private set
     private val rowVideo = java.util.ArrayDeque<FloatArray>() // silhouettes of the last windowFrames rows
     private val grid = java.util.ArrayDeque<DoubleArray>() // resampled frames (before gap filling) for gait events
     private var gridSeen = 0
+    private var lastTimestampMs = Double.NaN
+
+    /** Stream segments started so far after the first (pauses, [resetStream]); as Python's `Screener.segments`. */
+    var segments = 0
+        private set
+
+    /** Grid frames held for gait-event detection now (bounded by [gaitHistoryFrames]). */
+    val gridFramesHeld: Int get() = grid.size
 
     /** The gait events last detected (over the recent grid history; frame indices from the stream start). */
     var lastEvents: GaitEvents? = null
@@ -71,11 +86,7 @@ class ScreeningSession @JvmOverloads constructor(
                 throw BundleException("video input $shape: this app makes 1-channel 64 x 44 silhouettes")
             }
         }
-        mapStream.onGridSample = { g ->
-            grid.addLast(g.keypoints)
-            gridSeen++
-            while (grid.size > gaitHistoryFrames) grid.removeFirst()
-        }
+        wireStream()
         if (usesText) {
             val t = table ?: throw BundleException("the model reads text: the sentence embedding table is missing")
             val r = reference ?: throw BundleException("the model reads text: the reference statistics are missing")
@@ -90,12 +101,46 @@ class ScreeningSession @JvmOverloads constructor(
      */
     @JvmOverloads
     fun onFrame(timestampMs: Double, keypoints: DoubleArray, silhouette: IntArray? = null, silhouetteUsable: Boolean = false): SessionUpdate {
+        var before: SessionUpdate? = null
+        if (!lastTimestampMs.isNaN() && timestampMs - lastTimestampMs > MAX_SEGMENT_GAP_MS) {
+            before = finish() // as Python's `_new_segment`: no grid rows are made for the pause
+            resetStream()
+        }
         if (usesVideo) silhouettes.push(timestampMs, silhouette, silhouetteUsable)
-        return consume(mapStream.push(timestampMs, keypoints))
+        val now = consume(mapStream.push(timestampMs, keypoints))
+        lastTimestampMs = timestampMs
+        return if (before == null) now else SessionUpdate(before.rows + now.rows, before.ready + now.ready, before.skipped + now.skipped)
     }
 
     /** End of a recording: the rows the gap filler still held. */
     fun finish(): SessionUpdate = consume(mapStream.flush())
+
+    /**
+     * Start a new stream segment: resampler, gap filler, map, windows, grid history and
+     * silhouettes start again, so the next frame is not joined to the last one (a pause or a
+     * resume would otherwise be replayed as one 30 Hz row per missed 33 ms). Call [finish] first
+     * to keep the rows the gap filler holds.
+     */
+    fun resetStream() {
+        mapStream = MapStream(GeneratedSchema.NUM_COCO_FEET)
+        windows.reset()
+        silhouettes = SilhouetteTrack()
+        rowVideo.clear()
+        grid.clear()
+        gridSeen = 0
+        lastEvents = null
+        lastTimestampMs = Double.NaN
+        segments++
+        wireStream()
+    }
+
+    private fun wireStream() {
+        mapStream.onGridSample = { g ->
+            grid.addLast(g.keypoints)
+            gridSeen++
+            while (grid.size > gaitHistoryFrames) grid.removeFirst()
+        }
+    }
 
     private fun consume(rows: List<MapRow>): SessionUpdate {
         val ready = ArrayList<ModelInputs>()
@@ -125,11 +170,18 @@ class ScreeningSession @JvmOverloads constructor(
         val first = gridSeen - grid.size // stream index of the oldest frame held
         val ev = Events.detect(ArrayList(grid), GeneratedSchema.MAP_FPS)
         fun shift(m: Map<String, List<Int>>) = GaitEvents.SIDES.associateWith { s -> m.getValue(s).map { it + first } }
-        val events = GaitEvents(shift(ev.heelStrikes), shift(ev.toeOffs), ev.view, ev.fps, first + ev.nFrames)
-        lastEvents = events
-        val valid = BooleanArray(w.start + w.length)
-        System.arraycopy(w.valid, 0, valid, w.start, w.length)
-        return Events.assessWindow(valid, events, w.start, w.start + w.length, minValidFraction)
+        lastEvents = GaitEvents(shift(ev.heelStrikes), shift(ev.toeOffs), ev.view, ev.fps, first + ev.nFrames)
+        // Judged in window coordinates (the verdict only counts events inside the window, so a shift
+        // changes nothing) so nothing allocated here grows with the session.
+        val offset = w.start - first
+        fun local(m: Map<String, List<Int>>) = GaitEvents.SIDES.associateWith { s -> m.getValue(s).map { it - offset } }
+        val events = GaitEvents(local(ev.heelStrikes), local(ev.toeOffs), ev.view, ev.fps, ev.nFrames - offset)
+        return Events.assessWindow(w.valid, events, 0, w.length, minValidFraction)
+    }
+
+    companion object {
+        /** A pause longer than this ends a segment (Python `MAX_SEGMENT_GAP_MS`): the next frame starts a new stream. */
+        const val MAX_SEGMENT_GAP_MS = 10_000.0
     }
 
     /** The model inputs of a window (text described from the window's own map, as in training). */

@@ -76,6 +76,32 @@ class SentenceEmbeddingTable(
 
     companion object {
         /**
+         * The table a bundle ships (`text.sentence_table`, what the Python exporter writes and the
+         * Screener `np.load`s): float32 rows `[sentences, 384]`, row i = sentence id i. Accepted only
+         * if its raw bytes are this build's table ([GeneratedText.EMBEDDINGS_SHA256]), the check the
+         * Python Screener makes against its own copy; the texts come from the generated sentence set.
+         */
+        @JvmStatic
+        fun fromRows(npyBytes: ByteArray, name: String = "sentence table"): SentenceEmbeddingTable {
+            val npy = try { NpyArray.parse(npyBytes, name) } catch (e: IllegalArgumentException) {
+                throw TableMismatchException("$name is not a .npy array (${e.message}); the bundle's sentence table must be " +
+                    "the float32 rows the exporter writes")
+            }
+            val n = GeneratedText.SENTENCES.size
+            val dim = GeneratedText.EMBEDDING_DIM
+            if (npy.dtype != "<f4" || npy.shape.size != 2 || npy.shape[0] != n || npy.shape[1] != dim) {
+                throw TableMismatchException("$name is ${npy.dtype} ${npy.shape.toList()}, this build needs float32 [$n, $dim]")
+            }
+            val sha = Schema.sha256Hex(npy.rawBytes())
+            if (sha != GeneratedText.EMBEDDINGS_SHA256) {
+                throw TableMismatchException("$name (${sha.take(12)}) is not the embedding table of sentence set " +
+                    "v${GeneratedText.TEXT_SCHEMA_VERSION} (${GeneratedText.EMBEDDINGS_SHA256.take(12)}); re-export the bundle " +
+                    "with the Python package this app was generated from")
+            }
+            return SentenceEmbeddingTable(npy.floats(), n, dim, GeneratedText.SENTENCE_SET_HASH, GeneratedText.SENTENCES.map { it.text })
+        }
+
+        /**
          * Load from the JSON metadata and the `.npy` bytes. Checks the array against the sha256 the
          * metadata records and the sentence-set hash against the ids and texts it lists.
          */

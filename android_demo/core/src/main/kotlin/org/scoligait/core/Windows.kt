@@ -33,7 +33,13 @@ class MapWindow(
 }
 
 /** Whether a window is worth screening; [reason] says why not. Gait events (steps, cycles) are not judged here. */
-class WindowVerdict(@JvmField val ok: Boolean, @JvmField val validFraction: Double, @JvmField val reason: String?)
+/** [flags]: the Python `quality_flags` codes of a skipped window (`not_walking`, `body_not_fully_visible`, `too_few_gait_cycles`). */
+class WindowVerdict @JvmOverloads constructor(
+    @JvmField val ok: Boolean,
+    @JvmField val validFraction: Double,
+    @JvmField val reason: String?,
+    @JvmField val flags: List<String> = emptyList()
+)
 
 /**
  * The last [length] map rows; emits a window every [hop] rows once [length] rows are in, at the

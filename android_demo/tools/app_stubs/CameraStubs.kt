@@ -1,0 +1,7 @@
+@file:Suppress("unused")
+
+package androidx.camera.core
+
+interface ImageProxy : AutoCloseable {
+    override fun close()
+}
