@@ -1,5 +1,6 @@
 package org.scoligait.demo
 
+import ai.onnxruntime.OnnxJavaType
 import ai.onnxruntime.OnnxTensor
 import ai.onnxruntime.OrtEnvironment
 import ai.onnxruntime.OrtSession
@@ -7,6 +8,8 @@ import org.scoligait.core.BundleException
 import org.scoligait.core.BundleManifest
 import org.scoligait.core.GeneratedSchema
 import org.scoligait.core.ModelInputs
+import org.scoligait.core.Silhouette
+import java.nio.ByteBuffer
 import java.nio.FloatBuffer
 
 /**
@@ -35,7 +38,11 @@ class OrtScreener(modelBytes: ByteArray, private val manifest: BundleManifest, t
                 tensors[spec.name] = when (spec.name) {
                     "km" -> OnnxTensor.createTensor(env, FloatBuffer.wrap(x.km), longArrayOf(1, t, nf))
                     "km_mask" -> OnnxTensor.createTensor(env, arrayOf(x.kmMask))
-                    "video" -> OnnxTensor.createTensor(env, FloatBuffer.wrap(x.video!!), longArrayOf(1, t, 1, 64, 44))
+                    "video" -> if (spec.dtype == "uint8") { // the graph scales by 1/255 itself
+                        OnnxTensor.createTensor(env, ByteBuffer.wrap(x.video!!), longArrayOf(1, t, 1, 64, 44), OnnxJavaType.UINT8)
+                    } else { // bundles exported before the graph took uint8
+                        OnnxTensor.createTensor(env, FloatBuffer.wrap(Silhouette.toFloatInput(x.video!!)), longArrayOf(1, t, 1, 64, 44))
+                    }
                     "text" -> OnnxTensor.createTensor(env, FloatBuffer.wrap(x.text!!), longArrayOf(1, x.textTokens.toLong(), 384))
                     "text_mask" -> OnnxTensor.createTensor(env, arrayOf(x.textMask!!))
                     else -> throw BundleException("unknown model input ${spec.name}")

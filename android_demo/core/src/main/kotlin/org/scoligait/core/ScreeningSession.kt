@@ -9,7 +9,7 @@ class ModelInputs(
     @JvmField val window: MapWindow,
     @JvmField val km: FloatArray,
     @JvmField val kmMask: BooleanArray,
-    @JvmField val video: FloatArray?,
+    @JvmField val video: ByteArray?, // uint8 silhouettes; Silhouette.toFloatInput for float32 graphs
     @JvmField val text: FloatArray?,
     @JvmField val textMask: BooleanArray?,
     @JvmField val description: WindowDescription?
@@ -61,7 +61,7 @@ class ScreeningSession @JvmOverloads constructor(
     val windows = WindowBuffer(manifest.windowFrames, hop)
     var silhouettes = SilhouetteTrack()
         private set
-    private val rowVideo = java.util.ArrayDeque<FloatArray>() // silhouettes of the last windowFrames rows
+    private val rowVideo = java.util.ArrayDeque<ByteArray>() // silhouettes of the last windowFrames rows
     private val grid = java.util.ArrayDeque<DoubleArray>() // resampled frames (before gap filling) for gait events
     private var gridSeen = 0
     private var lastTimestampMs = Double.NaN
@@ -186,10 +186,10 @@ class ScreeningSession @JvmOverloads constructor(
 
     /** The model inputs of a window (text described from the window's own map, as in training). */
     fun inputsFor(w: MapWindow): ModelInputs {
-        var video: FloatArray? = null
+        var video: ByteArray? = null
         if (usesVideo) {
             val per = Silhouette.SIZE * Silhouette.WIDTH
-            video = FloatArray(w.length * per)
+            video = ByteArray(w.length * per)
             var t = 0
             for (frame in rowVideo) {
                 System.arraycopy(frame, 0, video, t * per, per)

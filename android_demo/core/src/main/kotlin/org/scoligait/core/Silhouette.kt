@@ -180,13 +180,18 @@ object Silhouette {
         }
     }
 
-    /** The model's `video` input for one frame: silhouette / 255 as float32 `[64 * 44]` (zeros when not usable). */
+    /** The model's `video` input for one frame: the silhouette as uint8 `[64 * 44]` (the graph scales it by
+     *  1/255; zeros when not usable). Read a value back with `toInt() and 0xFF`. */
     @JvmStatic
-    fun toModelInput(sil: IntArray?, usable: Boolean): FloatArray {
-        if (sil == null || !usable) return FloatArray(SIZE * WIDTH)
+    fun toModelInput(sil: IntArray?, usable: Boolean): ByteArray {
+        if (sil == null || !usable) return ByteArray(SIZE * WIDTH)
         require(sil.size == SIZE * WIDTH) { "a silhouette is 64 x 44, got ${sil.size} values" }
-        return FloatArray(SIZE * WIDTH) { sil[it] / 255.0f }
+        return ByteArray(SIZE * WIDTH) { sil[it].coerceIn(0, 255).toByte() }
     }
+
+    /** uint8 silhouettes -> float32 in [0, 1], for bundles exported before the graph took uint8 (`video` float32). */
+    @JvmStatic
+    fun toFloatInput(video: ByteArray): FloatArray = FloatArray(video.size) { (video[it].toInt() and 0xFF) / 255.0f }
 }
 
 /**

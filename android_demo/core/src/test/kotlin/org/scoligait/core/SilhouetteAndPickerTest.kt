@@ -52,8 +52,14 @@ class SilhouetteAndPickerTest {
         assertNull(adaptive.at(400.0 + 25.0))
         val sil = IntArray(64 * 44)
         sil[0] = 255
+        sil[1] = 128
         val input = Silhouette.toModelInput(sil, true)
-        assertEquals(1.0f, input[0], 0f)
+        assertEquals(255, input[0].toInt() and 0xFF)
+        assertEquals(128, input[1].toInt() and 0xFF)
+        assertEquals(0, input[2].toInt())
+        val scaled = Silhouette.toFloatInput(input)
+        assertEquals(1.0f, scaled[0], 0f)
+        assertEquals(128 / 255.0f, scaled[1], 0f)
     }
 
     private fun person(cx: Float, cy: Float, scale: Float): PoseLandmarks {

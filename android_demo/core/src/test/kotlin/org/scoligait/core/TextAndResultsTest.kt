@@ -297,7 +297,7 @@ class ScreeningSessionTest {
         val v = got!!.video!!
         assertEquals(96 * 64 * 44, v.size)
         var zeroFrames = 0
-        for (t in 0 until 96) if (v[t * 64 * 44] == 0.0f) zeroFrames++
+        for (t in 0 until 96) if (v[t * 64 * 44].toInt() == 0) zeroFrames++
         assertTrue("frames without a silhouette are zeros ($zeroFrames)", zeroFrames in 5..15)
     }
 }
