@@ -61,20 +61,17 @@ format: $(STAMP)
 
 # mypy (strict on the torch-free runtime, see pyproject.toml) on the installed layout: runtimes/ and export/
 # linked in as scoligait_edge.runtimes / scoligait_edge.export, which package-dir maps and mypy cannot follow.
-TYPECHECK := build/typecheck/scoligait_edge
+# The same linked tree (build/pkg) serves mkdocstrings.
 typecheck: $(STAMP)
-	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)
-	for f in scoligait_edge/*; do case "$$f" in */__pycache__) ;; *) ln -s "../../../$$f" $(TYPECHECK)/;; esac; done
-	ln -s ../../../runtimes $(TYPECHECK)/runtimes
-	ln -s ../../../export $(TYPECHECK)/export
-	$(VENV)/bin/mypy $(TYPECHECK)
+	$(PY) -c "import sys; sys.path.insert(0, 'docs/hooks'); from include import link_installed_layout; from pathlib import Path; link_installed_layout(Path('.').resolve())"
+	$(VENV)/bin/mypy build/pkg/scoligait_edge
 
 # The API docs site (mkdocs.yml) into site/, offline; --strict: broken links and missing references fail.
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 docs-serve: $(STAMP)
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 # sdist + wheel into dist/, checked with twine, then the wheel's contents (wheel-check) from a clean target.
 dist: $(STAMP)

@@ -71,8 +71,10 @@ def main(dist: Path) -> int:
     for p in problems:
         print("error:", p)
     if not problems:
-        print(f"dist ok: {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB, {len(names)} files), "
-              f"{sdist.name} ({sdist.stat().st_size / 1e6:.1f} MB, {len(members)} files)")
+        print(
+            f"dist ok: {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB, {len(names)} files), "
+            f"{sdist.name} ({sdist.stat().st_size / 1e6:.1f} MB, {len(members)} files)"
+        )
     return 1 if problems else 0
 
 
