@@ -33,6 +33,10 @@ _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)")
 _EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|#|/)", re.I)
 
 
+_INCLUDED: dict[Path, Path] = {}
+"""Included file -> the page under docs/ that includes it (a link to README.md goes to index.md)."""
+
+
 def _rewrite_links(text: str, source: Path, page_dir: Path, docs_dir: Path, root: Path) -> str:
     def fix(m: re.Match[str]) -> str:
         target = m["target"]
@@ -40,6 +44,7 @@ def _rewrite_links(text: str, source: Path, page_dir: Path, docs_dir: Path, root
             return m[0]
         path, _, anchor = target.partition("#")
         resolved = (source.parent / path).resolve()
+        resolved = _INCLUDED.get(resolved, resolved)
         if resolved.is_relative_to(docs_dir):
             new = os.path.relpath(resolved, page_dir).replace(os.sep, "/")
             return f"[{m['text']}]({new}{'#' + anchor if anchor else ''})"
@@ -83,6 +88,15 @@ def link_installed_layout(root: Path) -> Path:
 def on_config(config):
     link_installed_layout(Path(config["config_file_path"]).resolve().parent)
     return config
+
+
+def on_files(files, config):
+    _INCLUDED.clear()
+    for f in files.documentation_pages():
+        page = Path(f.abs_src_path).resolve()
+        for m in _INCLUDE.finditer(page.read_text(encoding="utf-8")):
+            _INCLUDED[(page.parent / m["path"]).resolve()] = page
+    return files
 
 
 def on_page_markdown(markdown, page, config, files):
