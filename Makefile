@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck docs docs-serve dist clean
+.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck docs docs-serve dist dist-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ dist: $(STAMP)
 	$(PY) -m build --no-isolation --outdir dist .
 	$(VENV)/bin/twine check --strict dist/*
 	$(PY) .ci/check_dist.py dist
+
+# Before a release: dist, then that very wheel in a fresh venv without extras screens the sample video (2-3 min).
+dist-check: dist
+	WHEEL=$$(ls dist/*.whl) bash .ci/runtime_wheel.sh
 
 clean:
 	rm -rf build dist out site *.egg-info

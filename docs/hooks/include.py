@@ -25,7 +25,13 @@ import os
 import re
 from pathlib import Path
 
-from mkdocs.plugins import event_priority
+try:
+    from mkdocs.plugins import event_priority
+except ImportError:  # `make typecheck` imports link_installed_layout without the docs extra
+
+    def event_priority(priority):  # type: ignore[no-redef]
+        return lambda f: f
+
 
 _INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.M)
 _CLI = re.compile(r"^<!-- cli-help: (?P<module>[\w.]+) -->$", re.M)
