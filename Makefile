@@ -6,12 +6,12 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden clean
+.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck docs docs-serve dist dist-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=68" wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,export]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,export,docs]"
 	$(PY) -c "import scoligait_edge, cv2, mediapipe; print('scoligait_edge', scoligait_edge.__version__, '| cv2', cv2.__version__, '| mediapipe', mediapipe.__version__)"
 	touch $(STAMP)
 
@@ -50,5 +50,39 @@ schema-doc: $(STAMP)
 golden: $(STAMP)
 	$(PY) android_demo/tools/make_golden.py
 
+# ruff (lint + format check) with pyproject.toml's rules; `make format` applies the formatter and the safe fixes.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# mypy (strict on the torch-free runtime, see pyproject.toml) on the installed layout: runtimes/ and export/
+# linked in as scoligait_edge.runtimes / scoligait_edge.export, which package-dir maps and mypy cannot follow.
+# The same linked tree (build/pkg) serves mkdocstrings.
+typecheck: $(STAMP)
+	$(PY) -c "import sys; sys.path.insert(0, 'docs/hooks'); from include import link_installed_layout; from pathlib import Path; link_installed_layout(Path('.').resolve())"
+	$(VENV)/bin/mypy build/pkg/scoligait_edge
+
+# The API docs site (mkdocs.yml) into site/, offline; --strict: broken links and missing references fail.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# sdist + wheel into dist/, checked with twine, then the wheel's contents (wheel-check) from a clean target.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+	$(PY) .ci/check_dist.py dist
+
+# Before a release: dist, then that very wheel in a fresh venv without extras screens the sample video (2-3 min).
+dist-check: dist
+	WHEEL=$$(ls dist/*.whl) bash .ci/runtime_wheel.sh
+
 clean:
-	rm -rf build dist out *.egg-info
+	rm -rf build dist out site *.egg-info

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The runtime from the wheel alone: a fresh venv with no extras (so no torch, no onnx export tools) runs the
-# main job on the bundled sample video from outside the source tree. Needs .venv (setuptools) to build the wheel.
+# main job on the bundled sample video from outside the source tree. Needs .venv (setuptools) to build the wheel,
+# or WHEEL=dist/scoligait_edge-X.Y.Z-py3-none-any.whl to check one already built (`make dist`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -9,7 +10,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/scoligait-runtime.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 start=$(date +%s)
 
-.venv/bin/python -m pip wheel --quiet --no-deps --no-build-isolation -w "$WORK/dist" .
+if [ -n "${WHEEL:-}" ]; then
+  mkdir -p "$WORK/dist" && cp "$WHEEL" "$WORK/dist/"
+else
+  .venv/bin/python -m pip wheel --quiet --no-deps --no-build-isolation -w "$WORK/dist" .
+fi
 "$PYTHON" -m venv "$WORK/venv"
 PY="$WORK/venv/bin/python"
 "$PY" -m pip install --quiet --upgrade pip
