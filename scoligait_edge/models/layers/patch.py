@@ -210,18 +210,24 @@ class TubeletEmbed(nn.Module):
     def num_tokens(self) -> int:
         return len(self.token_layout)
 
-    def _project(self, video: torch.Tensor) -> torch.Tensor:
+    def _project(self, video: torch.Tensor, scale: float | None = None) -> torch.Tensor:
         """[B, T, C, H, W] -> [B, Tp * Hp * Wp, D]: the strided Conv3d as one matrix product over cut-out tubelets.
 
         Same weights and result as ``self.proj`` (non-overlapping tubelets), but
         CPU Conv3d kernels with a 32 x 16 x 11 kernel ran ~10x slower than this
-        reshape + matmul in training (backward above all).
+        reshape + matmul in training (backward above all). The tubelets are cut
+        out in the input's dtype (uint8: a quarter of the bytes to move) and
+        ``scale`` (1/255 for uint8) is applied to the product, ``(x W) s = (x s) W``,
+        instead of to every pixel.
         """
         b, t, c, h, w = video.shape
         (tp, gh, gw), (pt, ph, pw) = (self.num_time_patches, *self.grid), (self.tubelet_frames, *self.patch_size)
         x = video.reshape(b, tp, pt, c, gh, ph, gw, pw).permute(0, 1, 4, 6, 3, 2, 5, 7)  # [B,Tp,Hp,Wp,C,pt,ph,pw]
-        x = x.reshape(b, tp * gh * gw, c * pt * ph * pw)
-        return F.linear(x, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
+        x = x.reshape(b, tp * gh * gw, c * pt * ph * pw).to(self.proj.weight.dtype)
+        weight = self.proj.weight.reshape(self.proj.out_channels, -1)
+        if scale is None:
+            return F.linear(x, weight, self.proj.bias)
+        return F.linear(x, weight) * scale + self.proj.bias
 
     def forward(
         self, video: torch.Tensor, frame_mask: torch.Tensor | None = None
@@ -229,12 +235,12 @@ class TubeletEmbed(nn.Module):
         """``video`` [B, T, C, H, W] (or [B, T, H, W]) uint8 or float; ``frame_mask`` [B, T] bool, None = all valid."""
         if video.dim() == 4:
             video = video.unsqueeze(2)
-        if video.dtype == torch.uint8:  # the exported graph takes uint8: Cast + Div in the graph
-            video = video.to(self.proj.weight.dtype) / SILHOUETTE_MAX
+        # the exported graph takes uint8 (scaled by 1/255 after the projection: see _project)
+        scale = 1.0 / SILHOUETTE_MAX if video.dtype == torch.uint8 else None
         if frame_mask is not None:
-            video = video.masked_fill(~frame_mask[:, :, None, None, None], 0.0)
+            video = video.masked_fill(~frame_mask[:, :, None, None, None], 0)
         tp, s = self.num_time_patches, self.spatial_embed.shape[0]
-        tokens = self._project(video).reshape(-1, tp, s, self.proj.out_channels) + self.spatial_embed
+        tokens = self._project(video, scale).reshape(-1, tp, s, self.proj.out_channels) + self.spatial_embed
         tokens = tokens.flatten(1, 2)
         b = tokens.shape[0]
         if frame_mask is None:
