@@ -132,7 +132,10 @@ class PoseEstimator:
         self._landmarker = self._create()
 
     def _create(self) -> Any:
-        from mediapipe.tasks.python import BaseOptions, vision
+        from scoligait_edge.pose.mp_import import import_mediapipe_vision
+
+        vision = import_mediapipe_vision()  # first: keeps matplotlib.pyplot out of start-up
+        from mediapipe.tasks.python import BaseOptions
 
         modes = {
             "video": vision.RunningMode.VIDEO,
