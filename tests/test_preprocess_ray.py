@@ -124,3 +124,48 @@ def test_a_lost_worker_is_not_recorded_as_a_failure(tmp_path):
     assert (s.computed, s.failed, s.lost) == (1, 0, 1) and "b" in s.lost_clips
     s2 = ClipCache(tmp_path, {"k": 1}).build(jobs, progress=False, engine=Flaky(set()))
     assert (s2.reused, s2.computed, s2.lost) == (1, 1, 0)
+
+
+@pytest.mark.slow
+def test_ray_retries_a_clip_whose_worker_died(tmp_path):
+    """A worker that dies mid-clip (os._exit: a segfault, the OOM killer) is retried by Ray; with no retries
+    left the clip is lost (not failed) and the next run computes it."""
+    ray = pytest.importorskip("ray")
+    from scoligait_edge.data.cache import ClipCache, ClipJob
+    from scoligait_edge.data.ray_engine import RayEngine
+
+    def clip_or_die(cid: str, marker: str):  # a closure: Ray pickles it by value, workers need no tests package
+        import os
+        from pathlib import Path
+
+        import numpy as np
+
+        from scoligait_edge.data.simulate import sample_subject, simulate_clip
+        from scoligait_edge.data.windows import ClipRecord, preprocess_clip
+
+        if marker and not Path(marker).exists():
+            Path(marker).touch()
+            os._exit(1)  # the worker process dies without a word
+        subj = sample_subject(np.random.default_rng(0), "t1", cobb_deg=12.0)
+        sim = simulate_clip(subj, n_frames=20, seed=1)
+        rec = ClipRecord(clip_id=cid, subject_id="t1", provenance="simulated", cobb_deg=12.0, n_frames=0)
+        return preprocess_clip(rec, sim.keypoints, sim.timestamps_ms)
+
+    from functools import partial
+
+    def jobs(marker: Path) -> list[ClipJob]:
+        return [ClipJob("ok", partial(clip_or_die, "ok", "")), ClipJob("dies", partial(clip_or_die, "dies", str(marker)))]
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        s = ClipCache(tmp_path / "a", {"k": 1}).build(jobs(tmp_path / "m1"), progress=False,
+                                                      engine=RayEngine(max_retries=2))
+        assert (s.computed, s.failed, s.lost) == (2, 0, 0)  # the dead worker's clip was run again
+        s = ClipCache(tmp_path / "b", {"k": 1}).build(jobs(tmp_path / "m2"), progress=False,
+                                                      engine=RayEngine(max_retries=0))
+        assert (s.computed, s.failed, s.lost) == (1, 0, 1) and "WorkerCrashedError" in s.lost_clips["dies"]
+        s = ClipCache(tmp_path / "b", {"k": 1}).build(jobs(tmp_path / "m2"), progress=False,
+                                                      engine=RayEngine(max_retries=0))
+        assert (s.reused, s.computed, s.lost) == (1, 1, 0)
+    finally:
+        ray.shutdown()
