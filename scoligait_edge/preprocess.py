@@ -9,7 +9,8 @@ workers, one task per clip. The cache is the one training reads
 (``data.kind: scoligait`` with the same ``cache_dir`` and pose model), so a
 cohort preprocessed on a cluster is only loaded by ``scoligait_edge.train``.
 Reruns skip cached clips; a failing clip is recorded with its reason and the
-run goes on (``--retry-failed`` tries those again). See docs/SCALE_OUT.md.
+run goes on (``--retry-failed`` tries those again). Exit status: 0; 1 when
+every clip failed; 2 for a usage error. See docs/SCALE_OUT.md.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def preprocess(opts: PreprocessOptions) -> PreprocessResult:
     from scoligait_edge.data.datasets import ScoliGaitFolder, VideoList, WindowSource
 
     if (opts.folder is None) == (not opts.videos):
-        raise ValueError("give either a dataset folder or --videos, not both and not neither")
+        raise ValueError("give either a dataset folder or --videos / --video-list, not both and not neither")
     source: WindowSource
     if opts.folder is not None:
         source = ScoliGaitFolder(opts.folder, labels=opts.labels, cache_root=opts.cache_root,
