@@ -200,9 +200,12 @@ def fit_distributed(
 
     result = FitResult(best_epoch=-1, best_val_auc=None)
     best_state: dict[str, torch.Tensor] | None = None
-    best_key, stale, start_epoch, done = (-math.inf, -math.inf), 0, 0, False
-    if resume and checkpoint is not None and checkpoint.is_file():
+    best_key, stale, start_epoch, done, seconds_before = (-math.inf, -math.inf), 0, 0, False, 0.0
+    state = None
+    if resume and checkpoint is not None and ctx.is_main and checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = _broadcast(state)  # rank 0's file, so other nodes need not share the run folder
+    if state is not None:
         if state.get("fingerprint") != fingerprint:
             raise ValueError(f"{checkpoint} was written by another configuration; remove it or use another --out")
         model.load_state_dict(state["model"])
@@ -212,6 +215,7 @@ def fit_distributed(
         best_state, best_key, stale = state["best_state"], tuple(state["best_key"]), state["stale"]
         result.history, result.best_epoch, result.best_val_auc = state["history"], state["best_epoch"], state["best_val_auc"]
         result.windows_seen, start_epoch, done = state["windows_seen"], state["epoch"], state["done"]
+        seconds_before = state["train_seconds"]
         log.info("resumed from %s after epoch %d%s", checkpoint, start_epoch, " (finished)" if done else "")
 
     t0 = time.perf_counter()
@@ -281,9 +285,10 @@ def fit_distributed(
                           "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                           "scaler": scaler.state_dict(), "best_state": best_state, "best_key": list(best_key),
                           "stale": stale, "history": result.history, "best_epoch": result.best_epoch,
-                          "best_val_auc": result.best_val_auc, "windows_seen": result.windows_seen}, checkpoint)
+                          "best_val_auc": result.best_val_auc, "windows_seen": result.windows_seen,
+                          "train_seconds": seconds_before + time.perf_counter() - t0}, checkpoint)
         dist.barrier()  # nobody runs ahead of the checkpoint
-    result.train_seconds = time.perf_counter() - t0
+    result.train_seconds = seconds_before + time.perf_counter() - t0  # windows/s stays right after a resume
     if best_state is not None:
         model.load_state_dict(best_state)
     model.cpu()
