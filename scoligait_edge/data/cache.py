@@ -19,6 +19,10 @@ manifest is a summary that can be rebuilt: files written after the last
 manifest flush are adopted on the next run. A clip whose preprocessing fails
 (corrupt video, nobody walking) is recorded with its error and skipped; it
 never aborts the run, and it is not retried unless ``retry_failed=True``.
+Clips can be computed elsewhere (:class:`ClipEngine`: a local process pool,
+Ray, see :mod:`scoligait_edge.data.engines`); this process still writes every
+file, and a clip whose worker died is counted as lost, not failed, so a rerun
+computes it.
 
 Two processes filling one cache at once is safe file by file; the manifest
 is last-writer-wins, which loses nothing because the files describe themselves.
