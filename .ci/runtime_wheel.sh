@@ -22,7 +22,7 @@ PY="$WORK/venv/bin/python"
 echo "runtime venv: $(du -sm "$WORK/venv" | cut -f1) MB after $(( $(date +%s) - start )) s"
 
 cd "$WORK"  # outside the source tree: only the installed wheel can be imported
-for mod in torch onnx onnxscript safetensors sentence_transformers scipy; do
+for mod in torch onnx onnxscript safetensors sentence_transformers scipy ray; do
   "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$mod') is not None)" \
     || { echo "error: $mod is installed in the runtime venv" >&2; exit 1; }
 done

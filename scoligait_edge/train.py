@@ -1,10 +1,15 @@
 """``python -m scoligait_edge.train --config CONFIG.yaml --out DIR``: train, pick the
-threshold on validation, evaluate on test. Everything trained on simulated data says so."""
+threshold on validation, evaluate on test. Everything trained on simulated data says so.
+
+Under ``torchrun --nproc_per_node N -m scoligait_edge.train ...`` it trains with
+DistributedDataParallel (docs/SCALE_OUT.md); rank 0 alone logs and writes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,21 +25,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="override optim.device (CUDA trains with optim.precision autocast)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
                         help="override optim.precision (autocast dtype on CUDA)")
+    parser.add_argument("--resume", action="store_true",
+                        help="under torchrun: continue from <out>/checkpoints/last.pt (automatic when torchrun "
+                             "restarts the job after a failure)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from scoligait_edge.training import distributed as D
+
+    rank = int(os.environ.get("RANK", "0")) if D.launched_by_torchrun() else 0
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format=f"%(levelname)s {f'[rank {rank}] ' if D.launched_by_torchrun() else ''}%(name)s: %(message)s")
     from scoligait_edge.training.config import TrainConfig, load_config
     from scoligait_edge.training.pipeline import SIMULATED_NOTICE, train_run
 
+    ctx = None
     try:
         cfg = load_config(args.config, TrainConfig)
         overrides = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v is not None}
         if overrides:
             cfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update=overrides)})
         out = args.out or Path("runs") / cfg.name
-        summary = train_run(cfg, out, progress=not args.no_progress)
+        resume = args.resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+        if D.launched_by_torchrun():
+            ctx = D.init_distributed(cfg.optim.device)
+        elif args.resume:
+            raise ValueError("--resume continues a torchrun job: torchrun --nproc_per_node 1 -m scoligait_edge.train ...")
+        summary = train_run(cfg, out, progress=not args.no_progress, dist=ctx, resume=resume)
+        D.shutdown(ctx)
     except (ScoliGaitError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not summary:  # a rank other than 0: rank 0 reports
+        return 0
     m = summary["test_clip_metrics"]
     print(f"\n{cfg.name}: trained on {summary['provenance']} data; best epoch {summary['best_epoch']}, "
           f"{summary['train_windows_per_second']} windows/s")

@@ -1,7 +1,7 @@
 """The runtime works without torch (and without the onnx export tools): issue 12, "a torch-free runtime".
 
 Both tests run a fresh interpreter. The first hides torch, onnx, onnxscript,
-safetensors and sentence-transformers from the import system (as if they were
+safetensors, sentence-transformers and ray from the import system (as if they were
 not installed: ``find_spec`` says None, ``import`` raises
 ModuleNotFoundError) and runs the main job on the bundled sample video with
 the ONNX Runtime backend. The second keeps them installed and checks that the
@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HIDDEN = ("torch", "onnx", "onnxscript", "safetensors", "sentence_transformers")
+HIDDEN = ("torch", "onnx", "onnxscript", "safetensors", "sentence_transformers", "ray")
 
 _HIDE = f"""
 import sys

@@ -19,6 +19,10 @@ manifest is a summary that can be rebuilt: files written after the last
 manifest flush are adopted on the next run. A clip whose preprocessing fails
 (corrupt video, nobody walking) is recorded with its error and skipped; it
 never aborts the run, and it is not retried unless ``retry_failed=True``.
+Clips can be computed elsewhere (:class:`ClipEngine`: a local process pool,
+Ray, see :mod:`scoligait_edge.data.engines`); this process still writes every
+file, and a clip whose worker died is counted as lost, not failed, so a rerun
+computes it.
 
 Two processes filling one cache at once is safe file by file; the manifest
 is last-writer-wins, which loses nothing because the files describe themselves.
@@ -40,11 +44,11 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -151,6 +155,9 @@ class BuildSummary(BaseModel):
     failed_before: int = Field(0, description="Failures remembered from an earlier run and not retried.")
     failures: dict[str, str] = Field(default_factory=dict)
     by_reason: dict[str, int] = Field(default_factory=dict)
+    lost: int = Field(0, description="Clips whose worker died (after the engine's retries): not recorded as "
+                                     "failed, so the next run computes them again.")
+    lost_clips: dict[str, str] = Field(default_factory=dict)
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -158,6 +165,8 @@ class BuildSummary(BaseModel):
                 f"{self.failed + self.failed_before} failed")
         if self.failed_before:
             text += f" ({self.failed_before} in an earlier run; retry_failed=True retries them)"
+        if self.lost:
+            text += f", {self.lost} lost with their worker (a rerun computes them)"
         if self.by_reason:
             text += " - " + ", ".join(f"{n} x {r}" for r, n in sorted(self.by_reason.items(), key=lambda x: -x[1]))
         return text
@@ -171,6 +180,26 @@ class ClipJob:
     clip_id: str
     compute: Callable[[], ProcessedClip]
     source_key: str = ""
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    """What a worker sends back for one job: the clip as plain data (record JSON + arrays), or the
+    clip's own error, or ``lost`` (the worker died, e.g. killed for memory: an infrastructure
+    failure, not the clip's, so it is not recorded and a rerun tries again)."""
+
+    record_json: str = ""
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    error: BaseException | None = None
+    seconds: float = 0.0
+    lost: str | None = None
+
+
+class ClipEngine(Protocol):
+    """Computes clip jobs somewhere (processes here, a Ray cluster...) and yields each
+    ``(job, outcome)`` as it completes; the cache stays on the caller's side, which writes."""
+
+    def run(self, jobs: list[ClipJob]) -> Iterator[tuple[ClipJob, ClipOutcome]]: ...
 
 
 class CacheCorruptError(ScoliGaitError):
@@ -337,6 +366,7 @@ class ClipCache:
         desc: str = "preprocess",
         on_clip: Callable[[ProcessedClip], None] | None = None,
         workers: int = 1,
+        engine: ClipEngine | None = None,
     ) -> BuildSummary:
         """Preprocess every job not cached yet; never aborts on a failing clip.
 
@@ -345,6 +375,8 @@ class ClipCache:
         ``workers > 1`` computes clips in that many processes (spawned; each
         job's ``compute`` must then be picklable, e.g. a ``functools.partial``
         of a module-level function, else the run falls back to one process).
+        ``engine`` computes them elsewhere instead (:mod:`scoligait_edge.data.engines`,
+        e.g. on Ray); either way only this process writes the cache, each file atomically.
         Returns (and logs) a summary: how many clips were reused, computed and
         failed, and the failures grouped by error type.
         """
@@ -389,8 +421,24 @@ class ClipCache:
                     bar.update(1)
                     continue
                 pending.append(job)
-            if workers > 1 and len(pending) > 1 and _picklable(pending[0].compute):
-                self._compute_parallel(pending, workers, done)
+            if engine is None and workers > 1 and len(pending) > 1 and _picklable(pending[0].compute):
+                from scoligait_edge.data.engines import LocalEngine
+
+                engine = LocalEngine(workers)
+            if engine is not None and pending:
+                for job, outcome in engine.run(pending):
+                    if outcome.lost is not None:
+                        log.warning("Clip %s lost with its worker (%s); not recorded, a rerun computes it",
+                                    job.clip_id, outcome.lost)
+                        summary.lost += 1
+                        summary.lost_clips[job.clip_id] = outcome.lost
+                        bar.update(1)
+                        continue
+                    clip = None
+                    if outcome.error is None:
+                        clip = ProcessedClip.from_arrays(ClipRecord.model_validate_json(outcome.record_json),
+                                                         outcome.arrays)
+                    done(job, clip, outcome.error, outcome.seconds)
             else:
                 if workers > 1 and len(pending) > 1:
                     log.warning("Clip jobs cannot be sent to other processes (not picklable); using one")
@@ -407,33 +455,6 @@ class ClipCache:
         log.log(level, "Cache %s: %s", self.root, summary.describe())
         return summary
 
-    @staticmethod
-    def _compute_parallel(
-        pending: list[ClipJob], workers: int,
-        done: Callable[[ClipJob, ProcessedClip | None, BaseException | None, float], None],
-    ) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ex = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=multiprocessing.get_context("spawn"))
-        try:
-            futures = {ex.submit(_run_remote, job.compute): job for job in pending}
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    record_json, arrays, exc, seconds = fut.result()
-                except Exception as err:  # the worker itself died (e.g. killed for memory)
-                    done(job, None, err, 0.0)
-                    continue
-                clip = None
-                if exc is None:
-                    clip = ProcessedClip.from_arrays(ClipRecord.model_validate_json(record_json), arrays)
-                done(job, clip, exc, seconds)
-        except BaseException:
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
-        ex.shutdown(wait=True)
-
 
 def _run(compute: Callable[[], ProcessedClip]) -> tuple[ProcessedClip | None, BaseException | None, float]:
     """Run one job; an ordinary exception is returned (the clip failed), interrupts propagate."""
@@ -446,8 +467,8 @@ def _run(compute: Callable[[], ProcessedClip]) -> tuple[ProcessedClip | None, Ba
         return None, exc, time.perf_counter() - start
 
 
-def _run_remote(compute: Callable[[], ProcessedClip]) -> tuple[str, dict[str, np.ndarray], BaseException | None, float]:
-    """Worker-process side of :func:`_run`: plain data back (the record as JSON), and an
+def run_remote(compute: Callable[[], ProcessedClip]) -> ClipOutcome:
+    """Worker side of :func:`_run`: plain data back (the record as JSON), and an
     exception reduced to its type and message so it always pickles."""
     clip, exc, seconds = _run(compute)
     if clip is None:
@@ -456,8 +477,8 @@ def _run_remote(compute: Callable[[], ProcessedClip]) -> tuple[str, dict[str, np
             pickle.dumps(exc)
         except Exception:
             exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        return "", {}, exc, seconds
-    return clip.record.model_dump_json(), clip.arrays(), None, seconds
+        return ClipOutcome(error=exc, seconds=seconds)
+    return ClipOutcome(record_json=clip.record.model_dump_json(), arrays=clip.arrays(), seconds=seconds)
 
 
 def _picklable(obj: object) -> bool:
@@ -470,5 +491,5 @@ def _picklable(obj: object) -> bool:
 
 __all__ = [
     "CACHE_ENV", "CACHE_FORMAT_VERSION", "BuildSummary", "CacheCorruptError", "CacheEntry", "CacheManifest",
-    "ClipCache", "ClipJob", "atomic_write_bytes", "clip_file_name", "default_cache_root", "stable_hash",
+    "ClipCache", "ClipEngine", "ClipJob", "ClipOutcome", "run_remote", "atomic_write_bytes", "clip_file_name", "default_cache_root", "stable_hash",
 ]

@@ -8,6 +8,7 @@ subject is on two sides and raises :class:`SplitLeakError` otherwise.
 
 - :class:`SimulatedWindows`: a SIMULATED cohort (``make_cohort``), with silhouettes.
 - :class:`ScoliGaitFolder`: videos + a labels CSV (ScoliGait-style: Cobb angle per clip).
+- :class:`VideoList`: unlabelled videos, preprocessed the same way (cohort preprocessing).
 - :class:`Scoliosis1K`: the OpenGait layout of Scoliosis1K (silhouettes, optional poses).
 - :class:`WindowDataset` + :func:`collate_windows`: what a torch ``DataLoader`` consumes.
 - :func:`make_splits`, :func:`assert_subject_disjoint`, :func:`ratio_split`.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scoligait_edge.data.cache import BuildSummary, ClipCache, ClipJob, default_cache_root, stable_hash
+from scoligait_edge.data.cache import BuildSummary, ClipCache, ClipEngine, ClipJob, default_cache_root, stable_hash
 from scoligait_edge.data.sim_cohort import SPLITS, Cohort, check_subject_disjoint
 from scoligait_edge.data.windows import (
     WINDOW_FRAMES,
@@ -244,6 +245,12 @@ class WindowSource:
 
     def _finalize(self, clip: ProcessedClip) -> ProcessedClip:
         return clip
+
+    def build_cache(self, *, retry_failed: bool = False, engine: ClipEngine | None = None) -> BuildSummary:
+        """Preprocess what is not cached yet without keeping clips in memory (cohort-sized runs,
+        ``python -m scoligait_edge.preprocess``); ``engine`` runs the jobs elsewhere, e.g. on Ray."""
+        return self.cache.build(self._jobs(), progress=self.progress, retry_failed=retry_failed,
+                                desc=type(self).__name__, workers=self.workers, engine=engine)
 
     def prepare(self, *, retry_failed: bool = False) -> BuildSummary:
         """Preprocess what is not cached yet and load every clip (later calls only reload the cache)."""
@@ -536,7 +543,19 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
     return rows
 
 
-def _process_video(row: LabelRow, video: Path, provenance: str, model: str, tracker: TrackerOptions | None) -> ProcessedClip:
+def _video_cache_config(pose_model: str, tracker: TrackerOptions | None) -> dict[str, Any]:
+    """Everything that changes a video's preprocessed numbers (the cache key of every video source)."""
+    return {
+        "kind": "video_folder", "pose_model": pose_model,
+        "tracker": None if tracker is None else tracker.model_dump(mode="json"),
+        "silhouette": {"size": SIL_SIZE, "cut": SIL_CUT, "threshold": MASK_THRESHOLD},
+        "mediapipe": _package_version("mediapipe"),
+    }
+
+
+def _process_video(row: LabelRow | VideoRow, video: Path, provenance: str, model: str,
+                   tracker: TrackerOptions | None) -> ProcessedClip:
+    """The one preprocessing of a video clip: pose + tracking, knowledge map, events, silhouettes."""
     from scoligait_edge.pose.extract import extract_subject_silhouettes
 
     res = extract_subject_silhouettes(video, model=model, progress=False, tracker_options=tracker)
@@ -546,6 +565,19 @@ def _process_video(row: LabelRow, video: Path, provenance: str, model: str, trac
     )
     return preprocess_clip(record, res.pose.keypoints, res.pose.timestamps_ms, silhouettes=res.silhouettes,
                            silhouettes_valid=res.silhouette_valid, silhouette_timestamps_ms=res.pose.timestamps_ms)
+
+
+class VideoRow(BaseModel):
+    """A video without labels (``python -m scoligait_edge.preprocess --videos ...``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clip_id: str
+    subject_id: str
+    split: SplitName | None = None
+    cobb_deg: float | None = None
+    sex: Sex | None = None
+    age: float | None = None
 
 
 class ScoliGaitFolder(WindowSource):
@@ -585,12 +617,7 @@ class ScoliGaitFolder(WindowSource):
         self.pose_model = str(pose_model)
         self.tracker_options = tracker_options
         self.provenance = provenance
-        config = {
-            "kind": "video_folder", "pose_model": self.pose_model,
-            "tracker": None if tracker_options is None else tracker_options.model_dump(mode="json"),
-            "silhouette": {"size": SIL_SIZE, "cut": SIL_CUT, "threshold": MASK_THRESHOLD},
-            "mediapipe": _package_version("mediapipe"),
-        }
+        config = _video_cache_config(self.pose_model, tracker_options)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.root.name)[:40] or "folder"
         folder = _source_root(cache_root) / "folder" / f"{safe}-{stable_hash([str(self.root), config])[:16]}"
         super().__init__(ClipCache(folder, config), progress=progress, workers=workers)
@@ -611,6 +638,46 @@ class ScoliGaitFolder(WindowSource):
         row = self._row_of[clip.record.clip_id]
         return clip.with_record(subject_id=row.subject_id, split=row.split, cobb_deg=row.cobb_deg, label=None,
                                 sex=row.sex, age=row.age, provenance=self.provenance)
+
+
+class VideoList(WindowSource):
+    """Unlabelled videos (clip id = file stem, one subject per clip), preprocessed like
+    :class:`ScoliGaitFolder` with the same per-clip function and cache key, into
+    ``<cache_root>/videos/<hash>``. For cohort preprocessing before labels exist; windows
+    from it carry no label."""
+
+    provenance = "videos"
+
+    def __init__(
+        self,
+        videos: Sequence[str | Path],
+        *,
+        cache_root: str | Path | None = None,
+        pose_model: str = "full",
+        tracker_options: TrackerOptions | None = None,
+        progress: bool = True,
+        workers: int = 1,
+    ) -> None:
+        self.videos = [Path(v).expanduser().resolve() for v in videos]
+        if not self.videos:
+            raise DatasetError("no videos given")
+        stems = Counter(v.stem for v in self.videos)
+        dup = sorted(s for s, n in stems.items() if n > 1)
+        if dup:
+            raise DatasetError(f"clip ids come from file names, and these repeat: {dup}; rename or list them apart")
+        self.pose_model = str(pose_model)
+        self.tracker_options = tracker_options
+        config = _video_cache_config(self.pose_model, tracker_options)
+        folder = _source_root(cache_root) / "videos" / stable_hash(config)[:16]
+        super().__init__(ClipCache(folder, config), progress=progress, workers=workers)
+
+    def _jobs(self) -> list[ClipJob]:
+        return [
+            ClipJob(clip_id=v.stem, source_key=_file_key(v),
+                    compute=partial(_process_video, VideoRow(clip_id=v.stem, subject_id=v.stem), v, self.provenance,
+                                    self.pose_model, self.tracker_options))
+            for v in self.videos
+        ]
 
 
 # -- Scoliosis1K --------------------------------------------------------------------------

@@ -38,6 +38,13 @@ from scoligait_edge.models import ScreeningModel
 from scoligait_edge.models.io import load_checkpoint, save_checkpoint
 from scoligait_edge.data.cache import BuildSummary
 from scoligait_edge.training.config import FolderData, Scoliosis1KData, SimulatedData, TrainConfig
+from scoligait_edge.training.distributed import (
+    CHECKPOINT_NAME,
+    DistContext,
+    config_fingerprint,
+    fit_distributed,
+    main_first,
+)
 from scoligait_edge.training.loop import Predictions, fit, predict, seed_everything
 from scoligait_edge.training.tensors import WindowTensors, stack_windows
 
@@ -177,25 +184,35 @@ def validation_threshold(model: ScreeningModel, val: WindowTensors, criterion: s
     return choose_threshold(clips.labels, clips.prob, criterion=criterion, split_name="val")
 
 
-def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
-    """Train, choose the threshold on validation, evaluate on test, write everything to ``out_dir``."""
+def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, dist: DistContext | None = None,
+              resume: bool = False) -> dict:
+    """Train, choose the threshold on validation, evaluate on test, write everything to ``out_dir``.
+
+    ``dist`` (under torchrun): every rank trains (:mod:`~scoligait_edge.training.distributed`), rank 0
+    alone writes files and evaluates; the other ranks return ``{}`` after training. ``resume``
+    continues from ``<out_dir>/checkpoints/last.pt`` (distributed runs only)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    main = dist is None or dist.is_main
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
     if cfg.optim.threads:
         torch.set_num_threads(cfg.optim.threads)
-    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
+    if main:
+        (out / "train_config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
     gen = seed_everything(cfg.seed)
     t_data = time.perf_counter()
-    splits = load_window_splits(cfg, progress=progress)
+    with main_first(dist):  # rank 0 fills the preprocessing cache, the others load it
+        splits = load_window_splits(cfg, progress=progress and main)
     train_windows = _subsample(splits.windows["train"], cfg.optim.max_train_windows, cfg.seed)
     reference = fit_text_reference(train_windows, splits.provenance) if cfg.model.uses_text else None
-    if reference is not None:
+    if reference is not None and main:
         reference.save(out / "reference_stats.json")
     from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME
 
     input_ref = fit_window_input_reference(train_windows, f"{cfg.name}: {len(train_windows)} training windows "
                                            f"({splits.provenance})")
-    (out / INPUT_REFERENCE_NAME).write_text(input_ref.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    if main:
+        (out / INPUT_REFERENCE_NAME).write_text(input_ref.model_dump_json(indent=1) + "\n", encoding="utf-8")
     tensors = {
         "train": to_tensors(train_windows, cfg.model, reference, cfg.max_text_sentences),
         "val": to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences),
@@ -205,7 +222,14 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
     model = ScreeningModel(cfg.model)
     if cfg.model.uses_km:
         model.km_encoder.patch_embed.set_normalization(*km_normalisation(tensors["train"]))
-    result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
+    if dist is None:
+        result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
+    else:
+        result = fit_distributed(model, tensors["train"], tensors["val"], cfg.optim, cfg.seed, dist,
+                                 checkpoint=out / CHECKPOINT_NAME, resume=resume, progress=progress,
+                                 fingerprint=config_fingerprint(cfg.model, cfg.optim, cfg.data, cfg.windows, cfg.seed))
+        if not dist.is_main:
+            return {}
 
     threshold = validation_threshold(model, tensors["val"], cfg.optim.threshold_criterion)
     extra = {
@@ -235,6 +259,7 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True) -
         "data_seconds": round(data_seconds, 1),
         "train_seconds": round(result.train_seconds, 1),
         "train_windows_per_second": round(result.windows_per_second, 1),
+        "world_size": 1 if dist is None else dist.world_size,
         "test_clip_metrics": report.levels["clip"].metrics.model_dump(),
         "history": result.history,
     }
