@@ -23,7 +23,7 @@ import numpy as np
 
 PER_FRAME_GROUPS = {"decode", "pose", "tracking", "silhouette", "pipeline"}
 PER_FRAME_NAMES = {"test_streaming_update_per_frame"}
-TARGETS = {"fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0,
+TARGETS = {"process_over_bare_pose": 1.25, "fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0,
            "int8_over_fp32_b1": 1.5, "int8_b1_s": 0.003}
 
 
@@ -118,7 +118,8 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     # pipeline: same-call split from extra_info, plus the two separate benchmarks
     pipes = {b["extra_info"].get("threads"): b for b in doc["benchmarks"]
              if b["name"].startswith("test_screener_process_per_frame") and b.get("extra_info")}
-    pose_alone = _p50(idx, "test_pose_alone_same_frames")
+    pose_alone = _p50(idx, "test_pose_alone_same_frames[as-screener]")
+    bare_pose = _p50(idx, "test_pose_alone_same_frames[no-masks]")
     for threads, b in sorted(pipes.items(), key=lambda kv: str(kv[0])):
         x = b["extra_info"]
         tag = "ORT default threads" if threads is None else f"ORT {threads} thread(s)"
@@ -130,6 +131,13 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
             r[f"Screener.process p50 / pose alone p50, separate runs ({tag})"] = (total_p50 / pose_alone, "")
             r[f"SDK share from separate runs' p50s ({tag})"] = ((total_p50 - pose_alone) / total_p50, "")
     shipped = pipes.get(1) or pipes.get(None) or next(iter(pipes.values()), None)  # the Screener's default: 1 thread
+    if shipped and bare_pose:
+        over = percentiles(shipped)["p50"] / bare_pose
+        masks_cost = pose_alone / bare_pose if pose_alone else None
+        res["targets"]["Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"] = (
+            over <= TARGETS["process_over_bare_pose"],
+            f"{over:.2f}x ({fmt_time(percentiles(shipped)['p50'])} vs {fmt_time(bare_pose)}"
+            + (f"; masks alone make pose {masks_cost:.2f}x" if masks_cost else "") + ")")
     if shipped:
         x = shipped["extra_info"]
         res["targets"]["pipeline >= 30 frames/s sustained (lite pose)"] = (

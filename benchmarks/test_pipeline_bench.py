@@ -78,11 +78,13 @@ def test_screener_process_per_frame(benchmark, screening_bundle_path, frame_cycl
 
 
 @pytest.mark.benchmark(group="pipeline")
-def test_pose_alone_same_frames(benchmark, screening_bundle, frame_cycle):
-    """PoseEstimator.detect as the Screener configures it (lite, masks when the model uses video)."""
+@pytest.mark.parametrize("masks_as", ["screener", "none"], ids=["as-screener", "no-masks"])
+def test_pose_alone_same_frames(benchmark, screening_bundle, frame_cycle, masks_as):
+    """PoseEstimator.detect as the Screener configures it (lite, masks when the model uses video), and bare
+    lite pose without masks: the denominator of issue 13's "process / bare pose <= 1.25" target."""
     from scoligait_edge.pose.estimator import PoseEstimator
 
-    masks = bool(screening_bundle.manifest.model_config_object().uses_video)
+    masks = masks_as == "screener" and bool(screening_bundle.manifest.model_config_object().uses_video)
     cycle = frame_cycle()
     with PoseEstimator(model="lite", output_masks=masks) as est:
         result = benchmark.pedantic(lambda: est.detect(*cycle.next()), **pose_rounds(PIPELINE_ROUNDS, warmup=16))

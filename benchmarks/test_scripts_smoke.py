@@ -73,7 +73,8 @@ def test_summarize_ratios_and_targets(tmp_path):
                _bench("test_classifier[torch-fp32-b1]", "classifier-b1", [10e-3] * 5),
                _bench("test_classifier[onnxruntime-fp32-b1]", "classifier-b1", [5e-3] * 5),
                _bench("test_screener_process_per_frame[ort-default-threads]", "pipeline", [31e-3] * 5, pipe),
-               _bench("test_pose_alone_same_frames", "pipeline", [28e-3] * 5),
+               _bench("test_pose_alone_same_frames[as-screener]", "pipeline", [28e-3] * 5),
+               _bench("test_pose_alone_same_frames[no-masks]", "pipeline", [20e-3] * 5),
            ]}
     res = summarize.analyse(doc)
     t = res["targets"]
@@ -81,6 +82,8 @@ def test_summarize_ratios_and_targets(tmp_path):
     assert t["ONNX Runtime classifier at batch 1 faster than torch eager"][0]
     assert t["pipeline >= 30 frames/s sustained (lite pose)"][0] and t["SDK <= 10% of a frame's time"][0]
     assert abs(res["ratios"]["96-frame batch recompute / streaming update (p50)"][0] - 120.0) < 1e-9
+    ok, figure = t["Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"]
+    assert not ok and figure.startswith("1.55x") and "masks alone make pose 1.40x" in figure
     src = tmp_path / "b.json"
     src.write_text(json.dumps(doc))
     assert summarize.main([str(src), "-o", str(tmp_path / "R.md")]) == 0

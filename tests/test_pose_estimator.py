@@ -126,6 +126,31 @@ def test_masks(walker_frame: np.ndarray) -> None:
     assert 0.0 <= float(mask.min()) and float(mask.max()) <= 1.0
 
 
+def test_box_only_masks_give_the_silhouettes_of_full_masks(real_video: Path, monkeypatch) -> None:
+    """The estimator copies only the person's box (+ margin) of MediaPipe's mask: every person's silhouette
+    on 40 real frames is bit-identical to the one cut from the full mask copy, as before."""
+    import scoligait_edge.pose.estimator as estimator
+    from scoligait_edge.video.silhouette import person_silhouette
+
+    frames = list(iter_video_frames(real_video, max_frames=140))[100:140]
+
+    def silhouettes() -> list[tuple[np.ndarray, bool]]:
+        out = []
+        with PoseEstimator(model="lite", running_mode="video", output_masks=True, num_poses=2) as est:
+            for f in frames:
+                pose = est.detect(f.image, int(round(f.timestamp_ms)))
+                out += [person_silhouette(p.mask, p.bbox) for p in (pose.people if pose else [])]
+        return out
+
+    boxed = silhouettes()
+    monkeypatch.setattr(estimator, "_person_mask", lambda image, lm, w, h: np.array(
+        image.numpy_view(), dtype=np.float32, copy=True).reshape(h, w))
+    full = silhouettes()
+    assert len(boxed) == len(full) >= 40 and sum(ok for _, ok in full) >= 30
+    for (a, ok_a), (b, ok_b) in zip(boxed, full):
+        assert ok_a == ok_b and np.array_equal(a, b)
+
+
 def test_live_stream_returns_latest_result(real_video: Path) -> None:
     frames = [f.image for f in iter_video_frames(real_video, max_frames=110)][95:110]
     with PoseEstimator(model="lite", running_mode="live_stream") as est:

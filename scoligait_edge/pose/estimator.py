@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.assets import pose_model_path
 from scoligait_edge.errors import FrameError, PoseModelError, TimestampError
-from scoligait_edge.pose.frame import PersonPose, PoseFrame
+from scoligait_edge.pose.frame import PersonPose, PoseFrame, landmark_box
+from scoligait_edge.video.silhouette import MASK_BOX_MARGIN, box_region
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,20 @@ def _check_timestamp(timestamp_ms: Any) -> int:
     )
 
 
+def _person_mask(image: Any, image_landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """MediaPipe's soft mask inside the person's landmark box (grown by ``MASK_BOX_MARGIN``), zeros elsewhere.
+
+    The silhouette reads only that region, so copying the whole float mask (7 MB a frame at 1768 x 994)
+    was wasted work; ``np.zeros`` pages that are never written cost no memory either. The copy is needed:
+    MediaPipe's buffer dies with its result."""
+    view = image.numpy_view().reshape(height, width)
+    out = np.zeros((height, width), np.float32)
+    region = box_region((height, width), landmark_box(image_landmarks), MASK_BOX_MARGIN)
+    if region is not None:
+        out[region] = view[region]
+    return out
+
+
 def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> PoseFrame | None:
     """MediaPipe result (normalised coordinates) -> PoseFrame in pixels; None if nobody."""
     if not result.pose_landmarks:
@@ -97,7 +112,7 @@ def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> P
         presence = np.array([lm.presence if lm.presence is not None else 1.0 for lm in landmarks])
         mask = None
         if i < len(masks):
-            mask = np.array(masks[i].numpy_view(), dtype=np.float32, copy=True).reshape(height, width)
+            mask = _person_mask(masks[i], image_lm, width, height)
         people.append(PersonPose(image_landmarks=image_lm, world_landmarks=world_lm, presence=presence, mask=mask))
     return PoseFrame(timestamp_ms=float(timestamp_ms), image_size=(width, height), people=people)
 

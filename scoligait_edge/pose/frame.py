@@ -26,6 +26,14 @@ def _landmark_array(value: object, name: str) -> np.ndarray:
     return arr
 
 
+def landmark_box(image_landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, w, h) in pixels around all landmarks ``[N, >=2]`` (x px, y px, ...)."""
+    xy = np.asarray(image_landmarks)[:, :2]
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
 class PersonPose(BaseModel):
     """One detected person.
 
@@ -34,7 +42,9 @@ class PersonPose(BaseModel):
     ``presence``: ``[33]`` MediaPipe's per-landmark presence (in the image at all),
     or None when the source has none.
     ``world_landmarks``: ``[33, 4]`` (x, y, z metres from the hip centre,
-    visibility) or None. ``mask``: float32 ``[H, W]`` segmentation in [0, 1] or None.
+    visibility) or None. ``mask``: float32 ``[H, W]`` segmentation in [0, 1] or None; from
+    :class:`~scoligait_edge.pose.estimator.PoseEstimator` it holds MediaPipe's values inside the
+    person's landmark box grown by ``MASK_BOX_MARGIN`` (what the silhouette reads) and 0 elsewhere.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
@@ -93,10 +103,7 @@ class PersonPose(BaseModel):
     @cached_property
     def bbox(self) -> tuple[float, float, float, float]:
         """(x, y, w, h) in pixels around all 33 landmarks (may extend past the image)."""
-        xy = self.image_landmarks[:, :2]
-        x0, y0 = xy.min(axis=0)
-        x1, y1 = xy.max(axis=0)
-        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+        return landmark_box(self.image_landmarks)
 
     @cached_property
     def body_size(self) -> float:

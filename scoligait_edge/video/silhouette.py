@@ -29,6 +29,9 @@ MASK_THRESHOLD = 0.5
 """A soft mask pixel at or above this is foreground."""
 MIN_FOREGROUND_PX = 16
 """A mask with fewer foreground pixels than this (after cleaning) gives no silhouette."""
+MASK_BOX_MARGIN = 0.15
+"""The person's landmark box is grown by this share of its larger side to hold the whole silhouette
+(hands, hair, loose clothes); only that region of a mask is read (and copied from MediaPipe)."""
 
 
 def crop_silhouette(mask: np.ndarray, *, size: int = SIL_SIZE, cut: int = SIL_CUT) -> np.ndarray:
@@ -73,7 +76,7 @@ def _as_2d(soft_mask: np.ndarray) -> np.ndarray:
     return m
 
 
-def _box_region(shape: tuple[int, int], box: tuple[float, float, float, float], margin: float) -> tuple[slice, slice] | None:
+def box_region(shape: tuple[int, int], box: tuple[float, float, float, float], margin: float) -> tuple[slice, slice] | None:
     """Rows/columns of ``box`` (x, y, w, h px) grown by ``margin`` of its larger side, clipped to the image."""
     x, y, w, h = box
     pad = margin * max(h, w, 1.0)
@@ -88,7 +91,7 @@ def binarize_mask(
     *,
     threshold: float = MASK_THRESHOLD,
     box: tuple[float, float, float, float] | None = None,
-    margin: float = 0.15,
+    margin: float = MASK_BOX_MARGIN,
 ) -> np.ndarray:
     """Soft mask ``[H, W]`` in [0, 1] -> uint8 0/255, keeping only ``box`` (x, y, w, h
     px, e.g. the person's landmark box) grown by ``margin`` of its larger side."""
@@ -96,7 +99,7 @@ def binarize_mask(
     if box is None:
         return ((m >= threshold).view(np.uint8) * np.uint8(255)).astype(np.uint8)
     out = np.zeros(m.shape, np.uint8)
-    region = _box_region(m.shape, box, margin)
+    region = box_region(m.shape, box, margin)
     if region is not None:
         out[region] = (m[region] >= threshold).view(np.uint8) * np.uint8(255)
     return out
@@ -107,7 +110,7 @@ def person_silhouette(
     box: tuple[float, float, float, float] | None = None,
     *,
     threshold: float = MASK_THRESHOLD,
-    margin: float = 0.15,
+    margin: float = MASK_BOX_MARGIN,
 ) -> tuple[np.ndarray, bool]:
     """One person's 64 x 44 silhouette and whether it is usable.
 
@@ -120,7 +123,7 @@ def person_silhouette(
     if soft_mask is None:
         return np.zeros(SIL_SHAPE, np.uint8), False
     m = _as_2d(soft_mask)
-    region = (slice(None), slice(None)) if box is None else _box_region(m.shape, box, margin)
+    region = (slice(None), slice(None)) if box is None else box_region(m.shape, box, margin)
     if region is None:
         return np.zeros(SIL_SHAPE, np.uint8), False
     binary = (m[region] >= threshold).view(np.uint8) * np.uint8(255)
@@ -152,6 +155,6 @@ def nearest_frames(frame_ms: np.ndarray, grid_ms: np.ndarray, *, tolerance_ms: f
 
 
 __all__ = [
-    "MASK_THRESHOLD", "MIN_FOREGROUND_PX", "SIL_CUT", "SIL_SHAPE", "SIL_SIZE", "binarize_mask",
+    "MASK_BOX_MARGIN", "MASK_THRESHOLD", "MIN_FOREGROUND_PX", "SIL_CUT", "SIL_SHAPE", "SIL_SIZE", "binarize_mask",
     "crop_silhouette", "nearest_frames", "person_silhouette",
 ]
