@@ -371,3 +371,20 @@ def test_video_uint8_rgb_and_single_text_embedding_inputs():
         b = model(x["km"], x["km_mask"], video_u8.float() / 255, x["text"], x["text_mask"])
     for u, v in zip(a, b):
         assert torch.allclose(u, v, atol=1e-5)
+
+
+def test_tubelet_matmul_path_equals_the_conv3d_kernel():
+    """The tubelet projection as reshape + matmul (uint8 scaled after the product) gives the Conv3d's tokens."""
+    from scoligait_edge.models.layers.patch import TubeletEmbed, conv3d_tubelets
+
+    torch.manual_seed(0)
+    embed = TubeletEmbed(16, window_frames=32, tubelet_frames=8, patch_size=(16, 11), image_size=(64, 44))
+    video = (torch.rand(2, 32, 1, 64, 44) * 255).to(torch.uint8)
+    mask = torch.rand(2, 32) > 0.2
+    with torch.no_grad():
+        fast, fast_mask, _ = embed(video, mask)
+        with conv3d_tubelets():
+            slow, slow_mask, _ = embed(video, mask)
+            slow_float, _, _ = embed(video.float() / 255, mask)
+    assert torch.equal(fast_mask, slow_mask)
+    assert torch.allclose(fast, slow, atol=1e-5) and torch.allclose(fast, slow_float, atol=1e-5)

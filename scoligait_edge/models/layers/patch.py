@@ -16,8 +16,9 @@ frame of the span, e.g. 3.5 for frames 0..7.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -165,6 +166,21 @@ class KnowledgeMapPatchEmbed(nn.Module):
         return token_scores.index_select(1, self.cell_token).reshape(-1, self.window_frames, NUM_FEATURES)
 
 
+_FORCE_CONV3D = False
+
+
+@contextlib.contextmanager
+def conv3d_tubelets() -> Iterator[None]:
+    """Project tubelets with the ``Conv3d`` kernel, the path before reshape + matmul (for parity tests and the
+    legacy configuration of ``benchmarks/test_training_bench.py``); same weights, same tokens."""
+    global _FORCE_CONV3D
+    before, _FORCE_CONV3D = _FORCE_CONV3D, True
+    try:
+        yield
+    finally:
+        _FORCE_CONV3D = before
+
+
 class TubeletEmbed(nn.Module):
     """Silhouette/RGB clip [B, T, C, H, W] -> tokens [B, N, D], token mask [B, N], positions [B, N].
 
@@ -221,6 +237,9 @@ class TubeletEmbed(nn.Module):
         instead of to every pixel.
         """
         b, t, c, h, w = video.shape
+        if _FORCE_CONV3D:  # the kernel path, [B, C, T, H, W] -> [B, D, Tp, Hp, Wp] -> [B, N, D]
+            x = video.to(self.proj.weight.dtype) * (1.0 if scale is None else scale)
+            return self.proj(x.transpose(1, 2)).flatten(2).transpose(1, 2)
         (tp, gh, gw), (pt, ph, pw) = (self.num_time_patches, *self.grid), (self.tubelet_frames, *self.patch_size)
         x = video.reshape(b, tp, pt, c, gh, ph, gw, pw).permute(0, 1, 4, 6, 3, 2, 5, 7)  # [B,Tp,Hp,Wp,C,pt,ph,pw]
         x = x.reshape(b, tp * gh * gw, c * pt * ph * pw).to(self.proj.weight.dtype)
