@@ -89,3 +89,18 @@ def test_summarize_ratios_and_targets(tmp_path):
     assert summarize.main([str(src), "-o", str(tmp_path / "R.md")]) == 0
     text = (tmp_path / "R.md").read_text()
     assert "## Targets" in text and "met" in text and "| knowledge-map |" in text
+
+
+def test_runtime_footprint_main_job_probe(tmp_path):
+    """One fresh process of the main job on 40 frames: start-up and peak RSS come back, torch stays out,
+    and matplotlib.pyplot is never executed (MediaPipe's import of it is deferred)."""
+    import runtime_footprint
+
+    (tmp_path / "out").mkdir()
+    args = ["{spawn}", "--headless", "--backend", "onnxruntime", "--max-frames", "40",
+            "--output", str(tmp_path / "out" / "r.jsonl")]
+    r = runtime_footprint._probe(sys.executable, runtime_footprint._MAIN_JOB, args)
+    assert r["exit_code"] in (0, 3) and 0 < r["startup_s"] < 60 and r["peak_rss_mb"] > 50  # 3: no window yet
+    assert not r["torch_imported"] and not r["scipy_imported"] and not r["pyplot_executed"], r
+    text = runtime_footprint.table({"main job": [r, r]})
+    assert "| main job |" in text and "| 2 |" in text
