@@ -208,7 +208,7 @@ def make_cohort(
         for c in range(n_clips):
             cam: View = cams[int(r.choice(len(cams), p=probs))]  # type: ignore[assignment]
             options = SIDE_DIRECTIONS if cam == "side" else FRONTAL_DIRECTIONS
-            direction: Direction = options[int(r.integers(len(options)))]  # type: ignore[assignment]
+            direction: Direction = options[int(r.integers(len(options)))]
             clips.append(ClipSpec(
                 subject_id=sid, clip_id=f"{sid}-c{c}", split=sp, clip_index=c,
                 seed=int(r.integers(0, 2**31 - 1)), camera=cam, direction=direction,
