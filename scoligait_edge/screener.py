@@ -168,7 +168,8 @@ class SessionHistory:
     valid: deque[bool] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
     timestamps_ms: deque[float] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
     attention: dict[int, np.ndarray] = field(default_factory=dict)  # first_frame -> [L, 238], last few windows only
-    heel_strikes: dict[str, deque[int]] = field(default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
+    heel_strikes: dict[str, deque[int]] = field(
+        default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
     step_counts: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
     def add_heel_strikes(self, side: str, frames: Iterable[int]) -> None:

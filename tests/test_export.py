@@ -128,8 +128,9 @@ def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
     ckpt = tmp_path / "ckpt" / "sconet"
     save_checkpoint(ScoNet(ScoNetConfig(width=0.0625)), ckpt)
     with pytest.raises(BundleError, match="ScoNet checkpoint"):
-        create_bundle(ckpt, tmp_path / "bundle", threshold=0.5, threshold_source="test", provenance=SIMULATED_PROVENANCE,
-                      formats=["onnx"], report=lambda s: None, signing_key=fixture_signing_key())
+        create_bundle(ckpt, tmp_path / "bundle", threshold=0.5, threshold_source="test",
+                      provenance=SIMULATED_PROVENANCE, formats=["onnx"], report=lambda s: None,
+                      signing_key=fixture_signing_key())
 
 
 # ----------------------------------------------------------------- parity

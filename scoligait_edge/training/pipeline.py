@@ -95,7 +95,8 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         log.warning("Scoliosis1K without poses: no gait-quality verdict exists, so every window is kept "
                     "(windows.require_quality ignored)")
         require_quality = False
-    windows: dict[str, list[WindowSample]] = {s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
+    windows: dict[str, list[WindowSample]] = {
+        s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
     assert_subject_disjoint({s: windows[s] for s in SPLITS})
     for s in SPLITS:
         if not windows[s]:
