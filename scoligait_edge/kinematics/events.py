@@ -43,8 +43,8 @@ class GaitEvents(BaseModel):
     """Heel strikes and toe-offs (frame indices) per foot; ``events['left']`` gives
     the left heel strikes."""
 
-    heel_strikes: dict[str, list[int]] = Field(default_factory=lambda: _per_foot())
-    toe_offs: dict[str, list[int]] = Field(default_factory=lambda: _per_foot())
+    heel_strikes: dict[str, list[int]] = Field(default_factory=_per_foot)
+    toe_offs: dict[str, list[int]] = Field(default_factory=_per_foot)
     view: View = "unknown"
     fps: float = 30.0
     n_frames: int = 0

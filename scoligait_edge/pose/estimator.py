@@ -67,7 +67,7 @@ def _check_timestamp(timestamp_ms: Any) -> int:
     if isinstance(timestamp_ms, numbers.Integral):
         return int(timestamp_ms)
     if isinstance(timestamp_ms, numbers.Real) and float(timestamp_ms).is_integer():
-        # typeshed's numbers.Real has no __int__; every concrete Real (float, np.floating, Fraction) has
+        # typeshed's numbers.Real has no __int__, but every concrete Real (float, np.floating, Fraction) has one
         return int(cast(SupportsInt, timestamp_ms))
     raise TimestampError(
         f"timestamp_ms must be an integer number of ms, got {timestamp_ms!r} "
