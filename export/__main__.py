@@ -119,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                     bundle.close()
                 bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
                 if args.sign and not bundle.signature.verified:  # engine-only: the manifest was not rewritten
+                    assert key is not None  # --sign needs --signing-key, checked above
                     bundle.close()
                     bundle = sign_bundle(target, key)
             elif not args.input_reference:
+                assert key is not None  # only --sign is left (else "nothing to do"), and it needs --signing-key
                 bundle = sign_bundle(target, key)
         m = bundle.manifest
         print(f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "

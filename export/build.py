@@ -98,11 +98,13 @@ def create_bundle(
     JSON's ``extra`` entries of the same names, and must be given one way or
     the other.
     """
-    from scoligait_edge.models import load_checkpoint
+    from scoligait_edge.models import ScreeningModel, load_checkpoint
 
     sign_key = signing_key_of(signing_key)
     tensors, sidecar = _checkpoint_paths(checkpoint)
     model = load_checkpoint(tensors)  # validates the files, the config and the feature schema
+    if not isinstance(model, ScreeningModel):
+        raise BundleError(f"a bundle holds a ScreeningModel; {tensors} is a {type(model).__name__} checkpoint")
     extra = json.loads(sidecar.read_text()).get("extra", {}) if sidecar.is_file() else {}
     threshold = threshold if threshold is not None else extra.get("threshold")
     threshold_source = threshold_source or extra.get("threshold_source")
@@ -255,9 +257,10 @@ def add_formats(
 
         if "onnx" in wanted or ({"onnx-fp16", "onnx-int8", "ort"} & set(wanted) and not bundle.has_format("onnx")):
             from scoligait_edge.export.onnx_export import export_onnx, torch_outputs
-            from scoligait_edge.models import load_checkpoint
+            from scoligait_edge.models import ScreeningModel, load_checkpoint
 
             model = load_checkpoint(bundle.checkpoint_stem, expected_config=bundle.manifest.model_config_object())
+            assert isinstance(model, ScreeningModel)  # expected_config is a ScreeningModelConfig
             dst = export_onnx(model, tmp / FORMAT_FILES["onnx"], fps=bundle.manifest.window.fps)
             add[FORMAT_FILES["onnx"]], fmts["onnx"] = dst, FORMAT_FILES["onnx"]
             with OnnxRuntimeBackend(dst, device="cpu") as ort_b:

@@ -167,6 +167,7 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         n = len(kmap)
         if "video" in specs:
+            assert clip.silhouettes is not None  # with_silhouettes
             sil = np.asarray(crop_scoliosis1k(clip.silhouettes), dtype=np.uint8)  # the graph takes uint8
             n = min(n, len(sil))
         for s in range(0, n - t + 1, stride):
@@ -176,8 +177,8 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
                 c = int(specs["video"].shape[2])
                 cols["video"].append(np.repeat(sil[s:s + t, None], c, axis=1))
     out = {k: np.ascontiguousarray(np.stack(v)) for k, v in cols.items() if k in specs and v}
-    out["km"] = out["km"].astype(np.float32) if "km" in out else None
-    out = {k: v for k, v in out.items() if v is not None}
+    if "km" in out:
+        out["km"] = out["km"].astype(np.float32)
     n_win = len(next(iter(out.values())))
     if "text" in specs:
         d = int(specs["text"].shape[2])

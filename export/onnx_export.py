@@ -158,7 +158,7 @@ def random_batch(config: Any, batch: int, text_tokens: int = 2, seed: int = 0) -
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for spec in input_specs(config):
-        shape = tuple(batch if d == "batch" else text_tokens if d == "text_tokens" else d for d in spec.shape)
+        shape = tuple(batch if d == "batch" else text_tokens if d == "text_tokens" else int(d) for d in spec.shape)
         if spec.dtype == "bool":
             m = np.ones(shape, dtype=bool)
             if batch > 1:

@@ -173,6 +173,7 @@ def load_backend(
         from scoligait_edge.export.tensorrt import require_tensorrt
 
         require_tensorrt()  # OptionalDependencyError with the install command
+    chosen: BackendBase | None
     if backend != "auto":
         chosen = _open(backend, bundle, precision, device, **options)
         reasons = [f"{chosen.name}: asked for backend={backend!r}"]
@@ -192,10 +193,10 @@ def load_backend(
             raise BackendError(f"no backend can run bundle {bundle.source} here: " + "; ".join(reasons))
     log.info("load_backend: using %s on %s (%s) for %s; %s", chosen.name, chosen.device, chosen.precision,
              bundle.source, "; ".join(reasons))
-    chosen.selection = reasons  # type: ignore[attr-defined]
-    chosen.threshold = bundle.threshold  # type: ignore[attr-defined]
-    chosen.labels = bundle.manifest.labels  # type: ignore[attr-defined]
-    chosen.bundle = bundle  # type: ignore[attr-defined]
+    chosen.selection = reasons
+    chosen.threshold = bundle.threshold
+    chosen.labels = bundle.manifest.labels
+    chosen.bundle = bundle
     return chosen
 
 

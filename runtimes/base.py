@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from scoligait_edge.errors import BackendError
 from scoligait_edge.bundle.specs import TensorSpec
+
+if TYPE_CHECKING:
+    from scoligait_edge.bundle.load import Bundle
 
 log = logging.getLogger(__name__)
 Precision = Literal["fp32", "fp16", "int8"]
@@ -124,7 +127,7 @@ def _check_finite(name: str, arr: np.ndarray, feed: Mapping[str, np.ndarray]) ->
 
 def dummy_batch(specs: Sequence[TensorSpec], batch: int = 1, text_tokens: int = 1) -> dict[str, np.ndarray]:
     """Zeros (masks all True) shaped like the inputs, for warm-up."""
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for s in specs:
         shape = tuple(batch if d == "batch" else text_tokens if d == "text_tokens" else int(d) for d in s.shape)
         dtype = _NP_DTYPES[s.dtype]
@@ -137,9 +140,14 @@ class BackendBase:
 
     name: str = "backend"
     device: str = "cpu"
-    precision: Precision = "fp32"
+    precision: Precision | Literal["bf16"] = "fp32"  # bf16: TorchBackend's autocast
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    # set by load_backend on the backend it returns (not by the constructors)
+    selection: list[str]
+    threshold: float
+    labels: tuple[str, str]
+    bundle: Bundle
 
     def __init__(self, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]) -> None:
         self.inputs, self.outputs = list(inputs), list(outputs)

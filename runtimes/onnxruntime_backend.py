@@ -38,7 +38,7 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = buf[pos]
@@ -51,9 +51,10 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
+def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
     """(field number, wire type, int value or bytes) of one protobuf message, top level only."""
     pos, end = 0, len(buf)
+    value: int | bytes | memoryview | None
     while pos < end:
         key, pos = _varint(buf, pos)
         number, wire = key >> 3, key & 7
@@ -78,7 +79,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
 _MODEL_GRAPH, _MODEL_METADATA, _GRAPH_INITIALIZER, _TENSOR_DATA_TYPE, _FLOAT16 = 7, 14, 5, 2, 10
 
 
-def _graph_precision(path: Path, data: bytes | None = None) -> str:
+def _graph_precision(path: Path, data: bytes | None = None) -> Precision:
     """``"int8"`` (metadata ``precision=int8``, or ``.int8`` in an ``.ort`` name), ``"fp16"`` or ``"fp32"``."""
     if path.suffix == ".ort":
         return "int8" if ".int8" in path.name else "fp16" if ".fp16" in path.name else "fp32"
@@ -167,7 +168,7 @@ class OnnxRuntimeBackend(BackendBase):
         graph_precision = _graph_precision(path, model_bytes)
         is_fp16 = graph_precision == "fp16"
         if precision is None:
-            precision = graph_precision  # type: ignore[assignment]
+            precision = graph_precision
         elif precision != graph_precision:
             raise BackendError(f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
                                "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)")

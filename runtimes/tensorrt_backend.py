@@ -50,6 +50,8 @@ class TensorRTBackend(BackendBase):
         cache_dir: str | Path | None = None,
         rebuild: bool = False,
     ) -> None:
+        if precision == "int8":  # engines are fp32/fp16; int8 is the ONNX Runtime CPU model
+            raise BackendError("TensorRT engines are fp32 or fp16; precision='int8' runs on the onnxruntime backend")
         trt = require_tensorrt()
         torch = _torch_cuda()
         from scoligait_edge.bundle.load import Bundle, load_bundle

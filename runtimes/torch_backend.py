@@ -126,7 +126,7 @@ class TorchBackend(BackendBase):
         self.cuda_graphs = cuda_graphs
         self.compile_mode = compile
         self.name = f"torch-{dev.type}" + ("-graphs" if cuda_graphs else "") + ("-compile" if compile else "")
-        self._graphs: OrderedDict[tuple, tuple[Any, dict, tuple]] = OrderedDict()
+        self._graphs: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any], tuple[Any, ...]]] = OrderedDict()
         self._pinned: dict[str, Any] = {}  # input name -> reusable pinned host tensor (CUDA only)
         self._compiled = (torch.compile(self.model, mode=compile, dynamic=False, fullgraph=False)
                           if compile is not None else None)
@@ -158,7 +158,7 @@ class TorchBackend(BackendBase):
             return torch.autocast(device_type=self._dev.type, dtype=dtype, cache_enabled=not self.cuda_graphs)
         return contextlib.nullcontext()
 
-    def _forward(self, tensors: dict[str, Any]) -> tuple:
+    def _forward(self, tensors: dict[str, Any]) -> tuple[Any, ...]:
         model = self._compiled if self._compiled is not None else self.model
         with self._autocast():
             out = model(**tensors)
@@ -187,7 +187,7 @@ class TorchBackend(BackendBase):
                 outs = self._forward({k: self._to_device(k, v) for k, v in feed.items()})
             return {n: o.cpu().numpy() for n, o in zip(self.output_names, outs)}
 
-    def _run_graph(self, feed: dict[str, np.ndarray]) -> tuple:
+    def _run_graph(self, feed: dict[str, np.ndarray]) -> tuple[Any, ...]:
         torch = _torch()
         key = tuple((k, v.shape) for k, v in feed.items())
         if key not in self._graphs:

@@ -180,7 +180,7 @@ def run_ablation(base, rows: list[str], seeds: list[int], sconet_ratios: list[st
               for text, a, b in CLAIMS if a in mean_preds and b in mean_preds]
     versus = None
     if FUSED in mean_preds and base_rows:
-        best = max(base_rows, key=lambda k: auc_ci[k].auc if auc_ci[k].auc is not None else -1.0)
+        best = max(base_rows, key=lambda k: -1.0 if (auc := auc_ci[k].auc) is None else auc)
         versus = Claim(claim=f"{FUSED} vs best baseline", a=FUSED, b=best,
                        result=_paired(mean_preds[FUSED], mean_preds[best], n_boot=n_boot, seed=boot_seed))
 

@@ -187,7 +187,7 @@ def _codec_opens(path: Path) -> bool:
     fd, probe = tempfile.mkstemp(prefix=".scoligait-probe-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer = cv2.VideoWriter(probe, cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (16, 16))
+        writer = cv2.VideoWriter(probe, cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (16, 16))
         ok = writer.isOpened()
         writer.release()
         return ok
@@ -239,7 +239,7 @@ def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
 
 def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory) -> int:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.stream.sources import open_source
+    from scoligait_edge.stream.sources import CameraSource, open_source
 
     if args.camera is None and args.video is None and args.rtsp is None and args.images is None:
         args.video = sample_video_path()
@@ -249,6 +249,7 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
         source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
                              max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its states
         if args.camera is not None:
+            assert isinstance(source, CameraSource), "open_source(camera=...) gives a CameraSource"
             source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
     except (ScoliGaitError, ValueError, OSError) as exc:
         return _error(str(exc))
@@ -315,6 +316,9 @@ def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: 
     from scoligait_edge.errors import VideoReadError
     from scoligait_edge.viz.overlay import OverlayVideoWriter, draw_overlay
 
+    probability: float | None = None
+    top: list[str] = []
+
     def emit(results) -> None:
         nonlocal probability, top
         for result in results:
@@ -325,7 +329,6 @@ def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: 
             _print_result(result)
 
     notes: list[str] = []
-    probability, top = None, []
     if stop.is_set():  # a signal during model loading: nothing to read
         source.close()
         _announce_stop(received)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -31,6 +32,10 @@ from scoligait_edge.pose.skeleton import NUM_COCO_FEET
 from scoligait_edge.pose.tracker import TrackerOptions
 from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
+
+if TYPE_CHECKING:
+    from scoligait_edge.pose.frame import PoseFrame
+    from scoligait_edge.text import ReferenceStats, SentenceEmbeddingTable
 
 log = logging.getLogger(__name__)
 REPORT_HISTORY_ROWS = 9000
@@ -130,9 +135,10 @@ class SessionStats:
     n_skipped: int = 0
     n_failed: int = 0
     last_error: str | None = None
-    flags: Counter = field(default_factory=Counter)
-    features: Counter = field(default_factory=Counter)
-    feature_info: dict = field(default_factory=dict)  # name -> (domain, meaning, prior, start_s, stop_s, evidence sum)
+    flags: Counter[str] = field(default_factory=Counter)
+    features: Counter[str] = field(default_factory=Counter)
+    # name -> (domain, meaning, prior, start_s, stop_s, evidence sum)
+    feature_info: dict[str, tuple[str, str, str | None, float, float, float]] = field(default_factory=dict)
 
     def add(self, r: ScreeningResult) -> None:
         if r.status == "screened" and r.probability is not None:
@@ -158,14 +164,15 @@ class SessionStats:
 class SessionHistory:
     """Bounded record of the session for the report (map rows, events, probabilities)."""
 
-    km: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
-    valid: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
-    timestamps_ms: deque = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    km: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    valid: deque[bool] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
+    timestamps_ms: deque[float] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
     attention: dict[int, np.ndarray] = field(default_factory=dict)  # first_frame -> [L, 238], last few windows only
-    heel_strikes: dict[str, deque] = field(default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
+    heel_strikes: dict[str, deque[int]] = field(
+        default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
     step_counts: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
-    def add_heel_strikes(self, side: str, frames) -> None:
+    def add_heel_strikes(self, side: str, frames: Iterable[int]) -> None:
         """Overlapping windows see the same strike (give or take a frame): count each once."""
         seen = self.heel_strikes[side]
         for f in sorted(frames):
@@ -234,6 +241,7 @@ class Screener:
         from scoligait_edge.runtimes import load_backend
 
         # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.
+        legacy: dict[str, Any]
         legacy = {k: v for k, v in dict(backend=backend, pose_model=pose_model, precision=precision, roi=roi, hop=hop,
                                          threads=threads, pose=pose, keep_history=keep_history).items() if v is not _UNSET}
         if options is None:
@@ -434,7 +442,7 @@ class Screener:
         self.segments += 1
         return out
 
-    def _load_text(self):
+    def _load_text(self) -> tuple[ReferenceStats, SentenceEmbeddingTable]:
         from scoligait_edge.text import ReferenceStats, default_embedding_table
 
         text = self.bundle.manifest.text
@@ -451,7 +459,7 @@ class Screener:
                 )
         return reference, table
 
-    def _silhouette(self, pose) -> np.ndarray:
+    def _silhouette(self, pose: PoseFrame | None) -> np.ndarray:
         subject = None if pose is None else pose.subject
         if subject is None or subject.mask is None:
             return np.zeros(_SIL_SHAPE, np.uint8)
@@ -527,6 +535,7 @@ class Screener:
         if self.uses_text:
             from scoligait_edge.text import describe_window
 
+            assert self._text is not None, "loaded in __init__ whenever uses_text"
             reference, table = self._text
             desc = describe_window(w.km, w.valid, reference)
             ids = np.asarray(desc.sentence_ids, dtype=np.int64)[None]
@@ -554,10 +563,12 @@ class Screener:
         """Aggregate of every window so far; says why when no decision could be made."""
         st = self._stats
         n = st.n_screened
-        mean = st.prob_sum / n if n else None
-        sd = math.sqrt(max(st.prob_sq - n * mean * mean, 0.0) / (n - 1)) if n > 1 else (0.0 if n else None)
+        mean: float | None = None
+        sd: float | None = None
         decision = reason = None
         if n:
+            mean = st.prob_sum / n
+            sd = math.sqrt(max(st.prob_sq - n * mean * mean, 0.0) / (n - 1)) if n > 1 else 0.0
             decision = "refer" if mean >= self.threshold else "no_referral"
         else:
             reason = self._no_decision_reason(st.flags, st.last_error)
@@ -580,12 +591,13 @@ class Screener:
             gait_cycles=max(max(counts["left"], counts["right"]) - 1, 0),
             steps=counts["left"] + counts["right"], frames_processed=self._frames,
             frames_with_subject=self._frames_with_subject,
-            duration_s=0.0 if self._first_ts is None else (self._last_ts - self._first_ts) / 1000.0,
+            duration_s=(0.0 if self._first_ts is None or self._last_ts is None
+                        else (self._last_ts - self._first_ts) / 1000.0),
             quality_flags=dict(st.flags), top_features=top, backend=self.backend.name, provenance=self.provenance,
             windows_input_unusual=st.n_unusual if self.input_reference is not None else None, notes=notes,
         )
 
-    def _no_decision_reason(self, flags: Counter, last_error: str | None) -> str:
+    def _no_decision_reason(self, flags: Counter[str], last_error: str | None) -> str:
         if self._frames == 0:
             return "no frames were processed"
         if self._frames_with_subject == 0:

@@ -120,6 +120,19 @@ def test_km_only_model_exports_only_its_inputs(tmp_path):
     assert [o.name for o in m.graph.output] == ["logit", "prob", "cobb", "km_attention"]
 
 
+def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
+    # used to fail with an AttributeError (ScoNetConfig has no uses_text); mypy found it
+    from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
+    from scoligait_edge.models import ScoNet, ScoNetConfig, save_checkpoint
+
+    ckpt = tmp_path / "ckpt" / "sconet"
+    save_checkpoint(ScoNet(ScoNetConfig(width=0.0625)), ckpt)
+    with pytest.raises(BundleError, match="ScoNet checkpoint"):
+        create_bundle(ckpt, tmp_path / "bundle", threshold=0.5, threshold_source="test",
+                      provenance=SIMULATED_PROVENANCE, formats=["onnx"], report=lambda s: None,
+                      signing_key=fixture_signing_key())
+
+
 # ----------------------------------------------------------------- parity
 def test_torch_vs_onnxruntime_fp32_within_1e4(outputs, tiny_bundle):
     ref, got = outputs["torch"], outputs["onnx"]

@@ -226,6 +226,14 @@ def test_tensorrt_backend_without_tensorrt_says_what_to_install(tiny_bundle):
         TensorRTBackend(tiny_bundle.path)
 
 
+def test_tensorrt_backend_refuses_int8(tiny_bundle):
+    # engines are fp32/fp16: an int8 request used to build an fp32 engine and report precision 'int8'
+    from scoligait_edge.runtimes.tensorrt_backend import TensorRTBackend
+
+    with pytest.raises(BackendError, match="int8"):
+        TensorRTBackend(tiny_bundle.path, precision="int8")
+
+
 @pytest.mark.skipif(not HAS_TRT, reason="tensorrt not installed (pip install tensorrt-cu12 on a CUDA machine)")
 def test_tensorrt_backend_parity(tiny_bundle, tmp_path):
     if not _cuda():

@@ -86,7 +86,8 @@ class InputReference(BaseModel):
             raise ValueError(f"window has {means.shape[0]} columns, the input reference {self.n_columns}")
         if not np.isfinite(means).any():
             return None
-        return (means - np.asarray(self.center)) / np.asarray(self.scale)
+        z: np.ndarray = (means - np.asarray(self.center)) / np.asarray(self.scale)
+        return z
 
 
 def window_means(km: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -302,7 +302,7 @@ def load_bundle(
         return path
     lim = limits or DEFAULT_LIMITS
     src = Path(path)
-    opts = dict(verify=verify, check_schema=check_schema, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned,
+    opts: dict[str, Any] = dict(verify=verify, check_schema=check_schema, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned,
                 limits=lim, mark=mark_unverified)
     if src.is_dir():
         return _load_dir(src, **opts)

@@ -52,7 +52,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -65,7 +65,7 @@ from scoligait_edge.bundle.specs import TensorSpec, WindowSpec, input_specs, out
 from scoligait_edge.errors import BundleError
 from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
 
-BUNDLE_FORMAT = "scoligait-bundle"
+BUNDLE_FORMAT: Final = "scoligait-bundle"
 BUNDLE_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 ENGINE_CACHE_DIR = "engines"

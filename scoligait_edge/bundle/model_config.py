@@ -93,7 +93,8 @@ class ScreeningModelConfig(BaseModel):
 
     @property
     def encoder_depth(self) -> int:
-        return int(self.depth)  # always resolved by the validator
+        assert self.depth is not None, "depth is always resolved by the validator"
+        return int(self.depth)
 
     @property
     def uses_km(self) -> bool:

@@ -270,8 +270,9 @@ class ClipCache:
         meta = {"config_hash": self.config_hash, "source_key": source_key, "format": CACHE_FORMAT_VERSION,
                 "schema_hash": self.schema_hash, "clip_id": cid}
         buf = io.BytesIO()
+        arrays: dict[str, Any] = clip.arrays()  # as Any: a ** dict of arrays cannot match allow_pickle: bool
         np.savez_compressed(
-            buf, **clip.arrays(), record=np.array(clip.record.model_dump_json()), meta=np.array(json.dumps(meta)),
+            buf, **arrays, record=np.array(clip.record.model_dump_json()), meta=np.array(json.dumps(meta)),
         )
         data = buf.getvalue()
         path = self.path_for(cid)
@@ -388,7 +389,8 @@ class ClipCache:
 
         def done(job: ClipJob, clip: ProcessedClip | None, exc: BaseException | None, seconds: float) -> None:
             if clip is not None and clip.record.clip_id != job.clip_id:
-                clip, exc = None, ValueError(f"compute() returned clip {clip.record.clip_id!r} for job {job.clip_id!r}")
+                exc = ValueError(f"compute() returned clip {clip.record.clip_id!r} for job {job.clip_id!r}")
+                clip = None
             if clip is None:
                 assert exc is not None
                 log.warning("Clip %s failed: %s: %s", job.clip_id, type(exc).__name__, exc)

@@ -83,7 +83,7 @@ def _attr(item: Any, name: str) -> Any:
     raise TypeError(f"a {type(item).__name__} has no {name!r}")
 
 
-def assert_subject_disjoint(datasets_by_split: Mapping[str, Iterable[Any]]) -> None:
+def assert_subject_disjoint(datasets_by_split: Mapping[str, WindowDataset | Iterable[Any]]) -> None:
     """Raise :class:`SplitLeakError` when a subject appears under two split names.
 
     Values may be :class:`WindowDataset`, lists of :class:`WindowSample`,
@@ -161,7 +161,7 @@ def _parse_ratio(ratio: str | Sequence[float]) -> tuple[float, float, float]:
         vals = tuple(float(p) for p in ratio)
     if len(vals) != 3 or any(not math.isfinite(v) or v < 0 for v in vals) or sum(vals) <= 0:
         raise ValueError(f"ratio must be 'positive:neutral:negative' like '1:1:8', got {ratio!r}")
-    return vals  # type: ignore[return-value]
+    return vals
 
 
 def ratio_split(
@@ -314,7 +314,8 @@ class WindowSource:
         self, splits: Sequence[SplitName] = SPLITS, *, with_video: bool = True, **window_kwargs: Any,
     ) -> dict[str, WindowDataset]:
         """One :class:`WindowDataset` per split, checked subject-disjoint."""
-        out = {s: WindowDataset(self.windows(s, **window_kwargs), with_video=with_video) for s in splits}
+        out: dict[str, WindowDataset] = {
+            s: WindowDataset(self.windows(s, **window_kwargs), with_video=with_video) for s in splits}
         assert_subject_disjoint(out)
         return out
 
@@ -520,7 +521,7 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
         if vp.is_absolute() or ".." in vp.parts:
             raise DatasetError(f"{where}: video must be a path inside the dataset folder, got {video!r}")
         row = LabelRow(row=r, line=line, clip_id=cid, subject_id=sid, cobb_deg=cobb, sex=sex, age=age,
-                       split=split, video=video)  # type: ignore[arg-type]
+                       split=split, video=video)
         prev = subject_seen.get(sid)
         if prev is not None:
             if prev.split != row.split:

@@ -142,6 +142,7 @@ def run_audit(n_subjects: int = 300, *, seed: int = 0, n_frames: int = 96, scale
     rows, y, cobb, measured = [], [], [], []
     for spec in cohort.specs():
         clip = cohort.simulate(spec, with_silhouettes=True, silhouette_scale=scale)
+        assert clip.silhouettes is not None  # with_silhouettes=True
         feats = pose_features(clip)
         feats.update(silhouette_features(crop_silhouette(clip.silhouettes)))
         plain = render_silhouette(clip.world_keypoints, clip.camera_model, clip.subject.height_m, scale=scale)

@@ -336,6 +336,9 @@ def _rot2(theta: np.ndarray, vx: np.ndarray | float, vz: np.ndarray | float) -> 
     return c * vx - s * vz, s * vx + c * vz
 
 
+_XZ = tuple[np.ndarray, np.ndarray]  # (x, z) per frame
+
+
 class _Leg:
     """Foot trajectory of one leg (vectorised over frames)."""
 
@@ -346,7 +349,7 @@ class _Leg:
         self.to = np.deg2rad(subj.toe_off_foot_deg)
         self.clear = subj.swing_clearance_m
 
-    def _stance_pts(self, q: np.ndarray, xh: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _stance_pts(self, q: np.ndarray, xh: np.ndarray) -> tuple[np.ndarray, _XZ, _XZ, _XZ]:
         w = np.clip((q - _HEEL_OFF) / (self.s - _HEEL_OFF), 0.0, 1.0)
         th = np.where(
             q < _FOOT_FLAT, self.hs * (1 - _smoothstep(q / _FOOT_FLAT)),
@@ -357,7 +360,8 @@ class _Leg:
         for lx, lz in ((0.0, 0.0), (self.af, self.ah), (self.lf, 0.0)):  # heel, ankle, toe
             rx, rz = _rot2(th, lx - piv, lz)
             out.append((xh + piv + rx, rz))
-        return th, *out
+        heel, ankle, toe = out
+        return th, heel, ankle, toe
 
     def points(self, phase: np.ndarray, xh_of_k: np.ndarray, kmin: int) -> dict[str, np.ndarray]:
         k = np.floor(phase).astype(np.int64)
@@ -479,7 +483,7 @@ def walk(
         pl = p - off[side]
         kmin = int(np.floor(pl.min())) - 1
         kmax = int(np.floor(pl.max())) + 2
-        ks = np.arange(kmin, kmax + 1)
+        ks: np.ndarray = np.arange(kmin, kmax + 1)
         xh = (x0 + stride * (ks + off[side]) + heel_ahead + c_leg[side]
               + rng.normal(0, cs.step_length_sd_m, size=ks.size))
         y_foot = ((1.0 if side == "left" else -1.0) * subj.step_width_m / 2

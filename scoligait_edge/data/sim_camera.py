@@ -30,8 +30,8 @@ from scoligait_edge.pose.skeleton import (
 
 View = Literal["side", "frontal"]
 Direction = Literal["left_to_right", "right_to_left", "toward", "away"]
-SIDE_DIRECTIONS: tuple[str, ...] = ("left_to_right", "right_to_left")
-FRONTAL_DIRECTIONS: tuple[str, ...] = ("toward", "away")
+SIDE_DIRECTIONS: tuple[Direction, ...] = ("left_to_right", "right_to_left")
+FRONTAL_DIRECTIONS: tuple[Direction, ...] = ("toward", "away")
 
 
 class CameraModel(BaseModel):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
-DEFAULT_CAMERA_MIX: dict[str, float] = {"frontal": 0.8, "side": 0.2}
+DEFAULT_CAMERA_MIX: dict[View, float] = {"frontal": 0.8, "side": 0.2}
 """Share of clips per camera: mostly frontal (toward / away), as in ScoliGait and Scoliosis1K."""
 
 
@@ -148,7 +148,7 @@ def make_cohort(
     settings: SimulationSettings | None = None,
     val_fraction: float = 0.15,
     test_fraction: float = 0.2,
-    camera_mix: Mapping[str, float] | None = None,
+    camera_mix: Mapping[View, float] | None = None,
     n_frames: int = WINDOW_FRAMES,
     fps: float = 30.0,
 ) -> Cohort:
@@ -206,9 +206,9 @@ def make_cohort(
         n_clips = clips_per_train_subject if sp == "train" else 1
         r = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xC11B, i]))
         for c in range(n_clips):
-            cam: View = cams[int(r.choice(len(cams), p=probs))]  # type: ignore[assignment]
+            cam: View = cams[int(r.choice(len(cams), p=probs))]
             options = SIDE_DIRECTIONS if cam == "side" else FRONTAL_DIRECTIONS
-            direction: Direction = options[int(r.integers(len(options)))]  # type: ignore[assignment]
+            direction: Direction = options[int(r.integers(len(options)))]
             clips.append(ClipSpec(
                 subject_id=sid, clip_id=f"{sid}-c{c}", split=sp, clip_index=c,
                 seed=int(r.integers(0, 2**31 - 1)), camera=cam, direction=direction,

@@ -27,7 +27,7 @@ Parts: :mod:`~scoligait_edge.data.sim_settings` (all knobs),
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +46,7 @@ from scoligait_edge.pose.skeleton import (
     R_ANKLE, R_ELBOW, R_EYE, R_HEEL, R_KNEE, R_TOE, R_WRIST,
 )
 
-PROVENANCE = "simulated"
+PROVENANCE: Final = "simulated"
 
 _LEFT = np.array(["left_" in n for n in COCO21_NAMES])
 _RIGHT = np.array(["right_" in n for n in COCO21_NAMES])
@@ -116,6 +116,8 @@ def _sensor_noise(
 ) -> np.ndarray:
     """Pose-estimator imperfections on projected pixels ``uv [T, 21, 2]`` -> ``[T, 21, 3]``."""
     ns = settings.noise
+    T: int
+    J: int
     T, J = uv.shape[:2]
     body_px = np.nanmax(uv[..., 1], axis=1) - np.nanmin(uv[..., 1], axis=1)
     body_px = np.maximum(np.nan_to_num(body_px, nan=100.0) * 1.1, 10.0)
@@ -149,7 +151,7 @@ def _sensor_noise(
     swap_start = rng.random(T) < (ns.left_right_swap_rate if cam.view == "side" else 0.0)
     swap_len = rng.integers(1, 4, size=T)
     swapped = np.zeros(T, bool)
-    for t0 in np.flatnonzero(swap_start):
+    for t0 in np.flatnonzero(swap_start).tolist():
         swapped[t0:t0 + swap_len[t0]] = True
     for a, b in _LEG_PAIRS:
         xa, xb = xy[swapped, a].copy(), xy[swapped, b].copy()
@@ -219,7 +221,7 @@ def simulate_clip(
     r_var, r_walk, r_cam, r_noise, r_time, r_dir = (np.random.default_rng(c) for c in ss.spawn(6))
     options = SIDE_DIRECTIONS if camera == "side" else FRONTAL_DIRECTIONS
     if direction is None:
-        direction = options[int(r_dir.integers(len(options)))]  # type: ignore[assignment]
+        direction = options[int(r_dir.integers(len(options)))]
     elif direction not in options:
         raise ValueError(f"{camera} camera needs direction in {options}, got {direction!r}")
 

@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.data.datasets import WindowSource, assert_subject_disjoint
-from scoligait_edge.data.windows import WINDOW_FRAMES, WINDOW_HOP, WindowSample
+from scoligait_edge.data.windows import WINDOW_FRAMES, WINDOW_HOP, SplitName, WindowSample
 from scoligait_edge.errors import OptionalDependencyError
 from scoligait_edge.evaluation.metrics import (
     BinaryMetrics,
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 FeatureSet = Literal["km", "silhouette"]
 ModelName = Literal["logreg", "hgb"]
-SPLITS = ("train", "val", "test")
+SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
 SIL_BANDS = 8
 SIMULATED_BASELINE_NOTICE = ("SIMULATED data: these baselines measure what the simulator's cohort allows, "
                              "not evidence about patients.")
@@ -388,7 +388,7 @@ def run_baselines(
     ran ~50x slower (thread oversubscription). None leaves the libraries' default.
     """
     _sklearn()
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a scikit-learn dependency
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415 - a scikit-learn dependency, untyped
 
     with threadpool_limits(limits=threads):
         return _run(source_or_windows, feature_sets=feature_sets, models=models, criterion=criterion, n_boot=n_boot,
@@ -400,6 +400,7 @@ def _run(source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
          models: Sequence[ModelName], criterion: Criterion, n_boot: int, seed: int, provenance: str | None, name: str,
          length: int, hop: int, require_quality: bool) -> BaselineResults:
     t0 = time.perf_counter()
+    windows: dict[str, list[WindowSample]]
     if isinstance(source_or_windows, WindowSource):
         windows = {s: source_or_windows.windows(s, length=length, hop=hop, require_quality=require_quality)
                    for s in SPLITS}

@@ -211,11 +211,12 @@ class EvaluationReport(BaseModel):
         for name, lv in self.levels.items():
             if lv.metrics.notes:
                 out += [f"- {name}: " + "; ".join(lv.metrics.notes)]
-        for name in ("clip", "window"):
-            lv = self.levels.get(name)
-            if lv is None or lv.stratified is None:
+        levels: tuple[Literal["clip", "window"], ...] = ("clip", "window")
+        for name in levels:
+            level = self.levels.get(name)
+            if level is None or level.stratified is None:
                 continue
-            st = lv.stratified
+            st = level.stratified
             out += ["", f"### By {st.group_name} ({name} level)", ""]
             if st.group_name == "sex":
                 out += ["The paper's cohort is sex-confounded (positives 384 F / 104 M, negatives 72 F / 290 M); "

@@ -28,6 +28,7 @@ from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, re
 from scoligait_edge.kinematics.schema import (
     CROSS_WINDOW,
     MAP_FPS,
+    MID_HIP,
     MIN_CROSS_FRAMES,
     NUM_FEATURES,
     SCHEMA_VERSION,
@@ -77,7 +78,8 @@ class MapRow:
 def _trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
     c = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])
     lo = np.maximum(np.arange(1, x.shape[0] + 1) - window, 0)
-    return c[1:] - c[lo]
+    sums: np.ndarray = c[1:] - c[lo]
+    return sums
 
 
 def build_knowledge_map(
@@ -219,7 +221,8 @@ def _validate_frame(frame_keypoints: np.ndarray) -> np.ndarray:
             if not math.isfinite(_add_reduce(arr, axis=None)):
                 arr[~np.isfinite(arr).all(axis=1)] = (np.nan, np.nan, 0.0)
             return arr
-    return validate_keypoints(frame_keypoints, name="frame keypoints")[0]
+    first: np.ndarray = validate_keypoints(frame_keypoints, name="frame keypoints")[0]
+    return first
 
 
 _T = F.FRAME_TABLES
@@ -328,7 +331,7 @@ class KnowledgeMapBuilder:
         work = self._work
         d = np.divide(raw[:_N_NORM], size, out=work[: 2 * _N_NORM].reshape(_N_NORM, 2))
         row[:_C_VEL] = d[_POSITIONS].ravel()
-        vpoints = np.concatenate([d[_VELOCITY].ravel(), self._points[F.MID_HIP]])  # == F.velocity_points
+        vpoints = np.concatenate([d[_VELOCITY].ravel(), self._points[MID_HIP]])  # == F.velocity_points
         recent = self._recent
         velocity = row[_C_VEL:_C_DIST]
         velocity[:] = 0.0
@@ -388,7 +391,8 @@ class KnowledgeMapBuilder:
         kept = [s for s in self._sizes if s is not None]
         self._size_sum, self._size_count = float(sum(kept)), len(kept)
         hist, ok, p, w = self._hist, self._hist_ok, F.NUM_PAIRS, CROSS_WINDOW
-        for j, k in enumerate(F.LAGS):  # pairs (a[s - k], b[s]) with both in rows 1..w
+        lags: list[int] = F.LAGS.tolist()
+        for j, k in enumerate(lags):  # pairs (a[s - k], b[s]) with both in rows 1..w
             s = np.arange(max(1, 1 + k), min(w, w + k) + 1)
             m = ok[s - k, :p] * ok[s, p:]
             a, b = hist[s - k, :p] * m, hist[s, p:] * m

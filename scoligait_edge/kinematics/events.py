@@ -35,12 +35,16 @@ STILL_FRACTION = 0.2
 View = Literal["side", "frontal", "unknown"]
 
 
+def _per_foot() -> dict[str, list[int]]:
+    return {"left": [], "right": []}
+
+
 class GaitEvents(BaseModel):
     """Heel strikes and toe-offs (frame indices) per foot; ``events['left']`` gives
     the left heel strikes."""
 
-    heel_strikes: dict[str, list[int]] = Field(default_factory=lambda: {"left": [], "right": []})
-    toe_offs: dict[str, list[int]] = Field(default_factory=lambda: {"left": [], "right": []})
+    heel_strikes: dict[str, list[int]] = Field(default_factory=_per_foot)
+    toe_offs: dict[str, list[int]] = Field(default_factory=_per_foot)
     view: View = "unknown"
     fps: float = 30.0
     n_frames: int = 0
@@ -168,7 +172,8 @@ def _foot_contact(strike: np.ndarray, off: np.ndarray, size: np.ndarray, width: 
         v = np.zeros(len(sm))
         v[1:-1] = np.linalg.norm(sm[2:] - sm[:-2], axis=1) / 2
         v[0], v[-1] = v[1], v[-2]
-        return v / size
+        speed_norm: np.ndarray = v / size
+        return speed_norm
 
     def transitions(v: np.ndarray) -> tuple[list[int], list[int]]:
         moving_level = float(np.percentile(v, 90))

@@ -10,6 +10,8 @@ and :func:`peak_lag_zero`, the formulas that turn moments into the columns.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from scoligait_edge.kinematics.schema import (
@@ -52,7 +54,7 @@ ZERO_LAG = MAX_LAG
 def _compile_angles() -> dict[str, tuple[np.ndarray, ...]]:
     groups: dict[str, list[tuple[int, ...]]] = {"tilt": [], "up": [], "down": [], "between": []}
     for col, (_id, kind, v1, v2, _m, _p) in enumerate(ANGLES):
-        row = (col, _P[v1[0]], _P[v1[1]])
+        row: tuple[int, ...] = (col, _P[v1[0]], _P[v1[1]])
         if kind == "between":
             assert v2 is not None
             row += (_P[v2[0]], _P[v2[1]])
@@ -102,22 +104,26 @@ def points_y_up(keypoints: np.ndarray) -> np.ndarray:
 
 def core_present(points: np.ndarray) -> np.ndarray:
     """``[N]`` True where every core joint is present."""
-    return np.all(np.isfinite(points[:, CORE, 0]), axis=1)
+    present: np.ndarray = np.all(np.isfinite(points[:, CORE, 0]), axis=1)
+    return present
 
 
 def raw_body_size(points: np.ndarray) -> np.ndarray:
     """Trunk length plus mean leg length per frame (pixels); NaN where a joint is missing."""
     def seg(a: int, b: int) -> np.ndarray:
-        return np.linalg.norm(points[:, b] - points[:, a], axis=-1)
+        length: np.ndarray = np.linalg.norm(points[:, b] - points[:, a], axis=-1)
+        return length
 
     trunk = seg(MID_HIP, MID_SHOULDER)
     legs = 0.5 * (seg(L_HIP, L_KNEE) + seg(L_KNEE, L_ANKLE) + seg(R_HIP, R_KNEE) + seg(R_KNEE, R_ANKLE))
-    return trunk + legs
+    size: np.ndarray = trunk + legs
+    return size
 
 
 def normalise(points: np.ndarray, body_size: np.ndarray) -> np.ndarray:
     """Hip-centred, body-size normalised points ``[N, 20, 2]``."""
-    return (points - points[:, MID_HIP : MID_HIP + 1]) / body_size[:, None, None]
+    normalised: np.ndarray = (points - points[:, MID_HIP : MID_HIP + 1]) / body_size[:, None, None]
+    return normalised
 
 
 def _vec(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +254,15 @@ BODY_SEGMENTS = ((MID_HIP, MID_SHOULDER), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R
 """The segments of :func:`raw_body_size`: trunk, then the four leg segments."""
 
 
-def _compile_frame_tables() -> dict[str, object]:
+# "from" is a keyword, hence the functional form
+FrameTables = TypedDict("FrameTables", {
+    "to": np.ndarray, "from": np.ndarray, "n_norm": int, "segments": slice, "tilt": slice, "arg_a": slice,
+    "arg_b": slice, "angle_order": np.ndarray, "positions": np.ndarray, "velocity": slice, "dist": slice,
+    "pair_ab_flat": np.ndarray,
+})
+
+
+def _compile_frame_tables() -> FrameTables:
     """Rows of the one gather, and where each quantity sits in the builder's work arrays.
 
     Angles, with each difference row read as a complex number z = dx + i dy (all rows scaled by 1 / size, which

@@ -62,7 +62,8 @@ def validate_keypoints(keypoints: np.ndarray, *, name: str = "keypoints") -> np.
 
 def present_mask(keypoints: np.ndarray, min_score: float = MIN_SCORE) -> np.ndarray:
     """``[T, J]`` True where a joint is observed with enough confidence."""
-    return np.isfinite(keypoints[..., 0]) & np.isfinite(keypoints[..., 1]) & (keypoints[..., 2] >= min_score)
+    present: np.ndarray = np.isfinite(keypoints[..., 0]) & np.isfinite(keypoints[..., 1]) & (keypoints[..., 2] >= min_score)
+    return present
 
 
 def fill_gaps(

@@ -196,7 +196,7 @@ ANGLES: tuple[AngleSpec, ...] = (
     ("trunk_diagonals", "between", ("left_shoulder", "right_hip"), ("right_shoulder", "left_hip"), "angle between the trunk diagonals (torsion, side bend)", "trunk_lateral_shift"),
     *(
         (f"{s}_{aid}", kind, (v1a.format(s=s, o=_OPPOSITE[s]), v1b.format(s=s, o=_OPPOSITE[s])),
-         None if v2a is None else (v2a.format(s=s, o=_OPPOSITE[s]), v2b.format(s=s, o=_OPPOSITE[s])), f"{s} {m}", p)
+         None if v2a is None or v2b is None else (v2a.format(s=s, o=_OPPOSITE[s]), v2b.format(s=s, o=_OPPOSITE[s])), f"{s} {m}", p)
         for s in ("left", "right")
         for aid, kind, v1a, v1b, v2a, v2b, m, p in (
             ("trunk_side_lean", "up", "{s}_hip", "{s}_shoulder", None, None, "trunk-side lean from vertical", "trunk_lateral_shift"),
@@ -299,7 +299,8 @@ NUM_FEATURES = len(FEATURE_SCHEMA)
 
 def domain_slices() -> dict[str, slice]:
     """Column range of each domain, in map order."""
-    out, start = {}, 0
+    out: dict[str, slice] = {}
+    start = 0
     for d in DOMAINS:
         out[d] = slice(start, start + DOMAIN_SIZES[d])
         start += DOMAIN_SIZES[d]

@@ -61,7 +61,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, extra: Mapping[str, Any]
     kind = _kind_of(model)
     tensors_path, json_path = _paths(path)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    config_json = model.config.model_dump_json()
+    config = model.config
+    assert isinstance(config, BaseModel)  # every MODEL_KINDS model keeps its pydantic config
+    config_json = config.model_dump_json()
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "model": kind, "config": config_json, "schema_hash": schema_hash()}
     save_file(state, str(tensors_path), metadata=meta)

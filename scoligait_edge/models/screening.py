@@ -16,7 +16,7 @@ Input validation is skipped while tracing.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,9 @@ from scoligait_edge.models.layers.patch import KmToken, TubeletToken
 
 COBB_THRESHOLD_DEG = 10.0
 """Scoliosis Research Society definition: a coronal Cobb angle of at least 10 degrees."""
+
+
+Stream = Literal["km", "video", "text"]
 
 
 class ScreeningOutput(NamedTuple):
@@ -54,7 +57,7 @@ class ScreeningModel(nn.Module):
     def __init__(self, config: ScreeningModelConfig | None = None) -> None:
         super().__init__()
         cfg = self.config = config if config is not None else ScreeningModelConfig()
-        common = dict(dim=cfg.dim, depth=cfg.encoder_depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
+        common: dict[str, Any] = dict(dim=cfg.dim, depth=cfg.encoder_depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
                       dropout=cfg.dropout, window_frames=cfg.window_frames, rope_base=cfg.rope_base,
                       attention_dropout=cfg.attention_dropout, drop_path=cfg.drop_path)
         self.km_encoder = (
@@ -100,10 +103,12 @@ class ScreeningModel(nn.Module):
         """Frames and pixels of each video token; they follow the km tokens in the output."""
         return () if self.video_encoder is None else self.video_encoder.patch_embed.token_layout
 
-    def token_slices(self) -> dict[str, slice]:
+    def token_slices(self) -> dict[Stream, slice]:
         """Where each modality's tokens sit in ``token_saliency`` (text runs to the end)."""
-        out, start = {}, 0
-        for name, n in (("km", self.num_km_tokens), ("video", self.num_video_tokens)):
+        out: dict[Stream, slice] = {}
+        start = 0
+        counts: tuple[tuple[Stream, int], ...] = (("km", self.num_km_tokens), ("video", self.num_video_tokens))
+        for name, n in counts:
             if n:
                 out[name] = slice(start, start + n)
                 start += n
@@ -111,7 +116,7 @@ class ScreeningModel(nn.Module):
             out["text"] = slice(start, None)
         return out
 
-    def stream_offset(self, stream: Literal["km", "video", "text"]) -> float:
+    def stream_offset(self, stream: Stream) -> float:
         """Frames added to a stream's positions where the modalities meet (the joint fusion blocks).
 
         "aligned": 0 for every stream, so a km token and the video token of the
@@ -170,6 +175,7 @@ class ScreeningModel(nn.Module):
         streams: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         batch_ref = km if km is not None else video
         if self.km_encoder is not None:
+            assert km is not None  # _validate: a km model needs km
             if km_mask is None:
                 km_mask = torch.ones_like(km[..., 0], dtype=torch.bool)
             streams.append(self.km_encoder(km, km_mask))
@@ -193,8 +199,10 @@ class ScreeningModel(nn.Module):
             saliency = fused.saliency
         if self.km_encoder is not None:
             km_map = self.km_encoder.patch_embed.remap(saliency[:, : self.num_km_tokens])
+            assert km_mask is not None  # set above for a km model
             km_map = km_map * km_mask.unsqueeze(-1).to(km_map.dtype)
         else:
+            assert batch_ref is not None  # _validate: km or video is given
             km_map = batch_ref.new_zeros((batch_ref.shape[0], cfg.window_frames, NUM_FEATURES), dtype=x.dtype)
         return ScreeningOutput(logit, torch.sigmoid(logit), cobb, saliency, km_map)
 
@@ -284,6 +292,8 @@ class ScreeningLoss(nn.Module):
     none, e.g. Scoliosis1K) are left out of the regression term, not propagated.
     """
 
+    pos_weight: torch.Tensor | None  # buffer
+
     def __init__(self, cobb_weight: float = 0.5, cobb_scale: float = 10.0, pos_weight: float | None = None) -> None:
         super().__init__()
         self.cobb_weight, self.cobb_scale = cobb_weight, cobb_scale
@@ -298,6 +308,7 @@ class ScreeningLoss(nn.Module):
         if known is None or self.cobb_weight == 0 or not bool(known.any()):
             reg = output.logit.new_zeros(())
         else:
+            assert cobb_deg is not None  # known is set only with a Cobb target
             reg = F.smooth_l1_loss(output.cobb[known] / self.cobb_scale,
                                    cobb_deg[known].to(output.cobb.dtype) / self.cobb_scale)
         return ScreeningLossOutput(bce + self.cobb_weight * reg, bce, reg)

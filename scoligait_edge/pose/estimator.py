@@ -14,7 +14,7 @@ import numbers
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, SupportsInt, cast
 
 import cv2
 import numpy as np
@@ -68,7 +68,8 @@ def _check_timestamp(timestamp_ms: Any) -> int:
     if isinstance(timestamp_ms, numbers.Integral):
         return int(timestamp_ms)
     if isinstance(timestamp_ms, numbers.Real) and float(timestamp_ms).is_integer():
-        return int(timestamp_ms)
+        # typeshed's numbers.Real has no __int__, but every concrete Real (float, np.floating, Fraction) has one
+        return int(cast(SupportsInt, timestamp_ms))
     raise TimestampError(
         f"timestamp_ms must be an integer number of ms, got {timestamp_ms!r} "
         "(round it, e.g. int(round(t)), keeping the sequence strictly increasing)"

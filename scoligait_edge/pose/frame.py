@@ -96,7 +96,7 @@ class PersonPose(BaseModel):
     @cached_property
     def hip_center(self) -> np.ndarray:
         """Mid-point of the two hips in pixels, ``[2]`` (read-only): the most stable point."""
-        hip = self.image_landmarks[[MP_L_HIP, MP_R_HIP], :2].mean(axis=0)
+        hip: np.ndarray = self.image_landmarks[[MP_L_HIP, MP_R_HIP], :2].mean(axis=0)
         hip.flags.writeable = False
         return hip
 

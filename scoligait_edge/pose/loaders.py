@@ -14,6 +14,7 @@ import logging
 import math
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -148,7 +149,7 @@ class PoseSequence(BaseModel):
 # -- files -----------------------------------------------------------------
 
 
-def _wrap(path: Path, what: str, make: Any) -> PoseSequence:
+def _wrap(path: Path, what: str, make: Callable[[], PoseSequence]) -> PoseSequence:
     """Build a sequence, turning its validation errors into PoseFileError naming the file."""
     try:
         return make()

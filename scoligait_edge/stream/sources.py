@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,7 +136,7 @@ class VideoFileSource(FrameSource):
     def nominal_fps(self) -> float | None:
         if self._fps is False:
             self._fps = probe_video(self.path).fps
-        return self._fps  # type: ignore[return-value]
+        return self._fps
 
     def close(self) -> None:
         self._frames.close()  # releases the capture if iteration had started
@@ -187,7 +187,7 @@ class ImageFolderSource(FrameSource):
     def __iter__(self) -> Iterator[VideoFrame]:
         return self._iter
 
-    def _generate(self) -> Iterator[VideoFrame]:
+    def _generate(self) -> Generator[VideoFrame, None, None]:
         delivered = 0
         size: tuple[int, ...] | None = None
         for index, path in enumerate(self.paths):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +110,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 
 def iter_video_frames(path: str | Path, *, max_frames: int | None = None,
-                      on_end: Callable[[int, int | None], None] | None = None) -> Iterator[VideoFrame]:
+                      on_end: Callable[[int, int | None], None] | None = None) -> Generator[VideoFrame, None, None]:
     """Yield the frames of a video file in order, with strictly increasing timestamps.
 
     A missing file raises VideoReadError at once; a corrupt file or one with no
@@ -142,7 +142,7 @@ def ended_early_message(path: str | Path, decoded: int, expected: int | None) ->
 
 
 def _iter_frames(path: Path, max_frames: int | None,
-                 on_end: Callable[[int, int | None], None] | None = None) -> Iterator[VideoFrame]:
+                 on_end: Callable[[int, int | None], None] | None = None) -> Generator[VideoFrame, None, None]:
     with _open_capture(path) as cap:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = _sane_fps(float(cap.get(cv2.CAP_PROP_FPS)))

@@ -63,7 +63,7 @@ class WindowBuffer:
             km=np.stack([r[0].values for r in rows]),
             valid=np.array([r[0].valid for r in rows]),
             keypoints=np.stack([r[1] for r in rows]),
-            silhouettes=None if any(s is None for s in sils) else np.stack(sils),
+            silhouettes=None if any(s is None for s in sils) else np.stack([s for s in sils if s is not None]),
             timestamps_ms=np.array([r[3] for r in rows]),
             first_index=rows[0][0].index,
         )

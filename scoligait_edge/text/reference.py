@@ -206,7 +206,7 @@ def fit_reference(
         if refs:
             strata[stratum] = refs
 
-    per_view = {v: int((view_arr == v).sum()) for v in VIEWS}
+    per_view: dict[str, int] = {v: int((view_arr == v).sum()) for v in VIEWS}
     per_view["not_assessable"] = int((view_arr == "").sum())
     log.info("fitted text reference on %d windows (%d negative, %d positive), views %s",
              labels.size, n_neg_w, n_pos_w, per_view)

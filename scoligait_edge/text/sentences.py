@@ -243,7 +243,7 @@ def _build_sentences() -> tuple[Sentence, ...]:
     out = [Sentence(id=NOT_ASSESSABLE_ID, text=NOT_ASSESSABLE_TEXT, feature=None)]
 
     def add(**kw: object) -> None:
-        out.append(Sentence(id=len(out), **kw))  # type: ignore[arg-type]
+        out.append(Sentence(id=len(out), **kw))
 
     for f in TEXT_FEATURES:
         add(text=f.typical, feature=f.id, severity="typical")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -134,6 +134,13 @@ class TrainConfig(BaseModel):
         return self
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@overload
+def load_config(path: str | Path) -> TrainConfig: ...
+@overload
+def load_config(path: str | Path, model_type: type[_M]) -> _M: ...
 def load_config(path: str | Path, model_type: type[BaseModel] = TrainConfig) -> BaseModel:
     """Read a YAML or JSON config; errors name the file and the offending field."""
     path = Path(path)
@@ -143,7 +150,7 @@ def load_config(path: str | Path, model_type: type[BaseModel] = TrainConfig) -> 
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             try:
-                import yaml
+                import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the dev extras (yet)
             except ImportError:
                 raise ConfigError(f"{path}: YAML configs need PyYAML: pip install 'scoligait-edge[train]'") from None
             raw = yaml.safe_load(text) or {}

@@ -89,6 +89,7 @@ def predict(model: ScreeningModel, data: WindowTensors, batch_size: int = 64) ->
 def clip_auc(data: WindowTensors, pred: Predictions) -> float | None:
     """Validation AUC at the clip level (windows averaged per clip), as the paper scores."""
     clips = aggregate_windows(pred.prob, data.clip_ids, labels=data.label.numpy().astype(int))
+    assert clips.labels is not None  # labels= given
     return roc_auc(clips.labels, clips.prob)
 
 

@@ -12,13 +12,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from scoligait_edge import SCREENING_NOTICE
 from scoligait_edge.data.datasets import assert_subject_disjoint
-from scoligait_edge.data.windows import WindowSample
+from scoligait_edge.data.windows import SplitName, WindowSample
 from scoligait_edge.evaluation import (
     CLIP_PREDICTIONS_NAME,
     EvaluationReport,
@@ -34,6 +35,7 @@ from scoligait_edge.evaluation import (
     stratified_metrics,
     write_clip_predictions,
 )
+from scoligait_edge.evaluation.threshold import Criterion
 from scoligait_edge.models import ScreeningModel
 from scoligait_edge.models.io import load_checkpoint, save_checkpoint
 from scoligait_edge.data.cache import BuildSummary
@@ -49,7 +51,7 @@ from scoligait_edge.training.loop import Predictions, fit, predict, seed_everyth
 from scoligait_edge.training.tensors import WindowTensors, stack_windows
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
+SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
 SIMULATED_NOTICE = "Trained and evaluated on SIMULATED gait: not clinical evidence, no clinical validity."
 
 
@@ -66,10 +68,11 @@ class SplitWindows:
 
 def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindows:
     """Windows of train/val/test from the configured source, checked subject-disjoint."""
-    from scoligait_edge.data.datasets import S1K_SUBJECT_NOTE, ScoliGaitFolder, SimulatedWindows
+    from scoligait_edge.data.datasets import S1K_SUBJECT_NOTE, ScoliGaitFolder, SimulatedWindows, WindowSource
 
     data = cfg.data
     notes: tuple[str, ...] = ()
+    source: WindowSource
     if isinstance(data, SimulatedData):
         from scoligait_edge.data.simulate import make_cohort
 
@@ -81,7 +84,7 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress, workers=data.workers)
         provenance = "simulated"
     elif isinstance(data, FolderData):
-        kwargs = {"labels": data.csv} if data.csv is not None else {}
+        kwargs: dict[str, Any] = {"labels": data.csv} if data.csv is not None else {}
         source = ScoliGaitFolder(data.root, cache_root=cfg.cache_dir, progress=progress, **kwargs)
         provenance = "real"
     elif isinstance(data, Scoliosis1KData):
@@ -99,7 +102,8 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         log.warning("Scoliosis1K without poses: no gait-quality verdict exists, so every window is kept "
                     "(windows.require_quality ignored)")
         require_quality = False
-    windows = {s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
+    windows: dict[str, list[WindowSample]] = {
+        s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
     assert_subject_disjoint({s: windows[s] for s in SPLITS})
     for s in SPLITS:
         if not windows[s]:
@@ -177,10 +181,11 @@ def km_normalisation(train: WindowTensors) -> tuple[torch.Tensor, torch.Tensor]:
     return rows.mean(dim=0), rows.std(dim=0).clamp(min=1e-3)
 
 
-def validation_threshold(model: ScreeningModel, val: WindowTensors, criterion: str):
+def validation_threshold(model: ScreeningModel, val: WindowTensors, criterion: Criterion):
     """The decision threshold, from validation clips only (windows averaged per clip)."""
     pred = predict(model, val)
     clips = aggregate_windows(pred.prob, val.clip_ids, labels=val.label.numpy().astype(int))
+    assert clips.labels is not None  # labels= given
     return choose_threshold(clips.labels, clips.prob, criterion=criterion, split_name="val")
 
 
@@ -221,6 +226,7 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, d
 
     model = ScreeningModel(cfg.model)
     if cfg.model.uses_km:
+        assert model.km_encoder is not None  # uses_km
         model.km_encoder.patch_embed.set_normalization(*km_normalisation(tensors["train"]))
     if dist is None:
         result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
@@ -280,11 +286,13 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     all_known = bool(known.all())
     clips = aggregate_windows(pred.prob, data.clip_ids, labels=labels, groups=sexes,
                               cobb_true=cobb if all_known else None, cobb_pred=pred.cobb if all_known else None)
+    assert clips.labels is not None and clips.groups is not None  # labels= and groups= given
     thr = threshold.threshold
     clip_level = LevelResult(
         metrics=binary_metrics(clips.labels, clips.prob, thr),
         stratified=stratified_metrics(clips.labels, clips.prob, thr, clips.groups, expected_groups=("F", "M")),
-        cobb_mae_deg=cobb_mae(clips.cobb_true, clips.cobb_pred) if all_known else None,
+        cobb_mae_deg=(cobb_mae(clips.cobb_true, clips.cobb_pred)
+                      if clips.cobb_true is not None and clips.cobb_pred is not None else None),
     )
     window_level = LevelResult(
         metrics=binary_metrics(labels, pred.prob, thr),
@@ -360,6 +368,7 @@ def evaluate_run(run_dir: str | Path, out_dir: str | Path | None = None, *, spli
     run = Path(run_dir)
     cfg = TrainConfig.model_validate_json((run / "train_config.json").read_text(encoding="utf-8"))
     model = load_checkpoint(run / "model", expected_config=cfg.model)
+    assert isinstance(model, ScreeningModel)  # expected_config is a ScreeningModelConfig
     splits = load_window_splits(cfg, progress=progress)
     reference = ReferenceStats.load(run / "reference_stats.json") if cfg.model.uses_text else None
     val = to_tensors(splits.windows["val"], cfg.model, reference, cfg.max_text_sentences)

@@ -46,9 +46,9 @@ class WindowTensors:
             raise ValueError("this model needs text embeddings but none were computed")
         arrays = batch_model_inputs(
             self.km[idx].numpy(), self.km_mask[idx].numpy(),
-            self.video[idx].numpy()[:, :, 0] if uses_video else None,
-            text=self.text[idx].numpy() if uses_text else None,
-            text_mask=self.text_mask[idx].numpy() if uses_text else None,
+            self.video[idx].numpy()[:, :, 0] if uses_video and self.video is not None else None,
+            text=self.text[idx].numpy() if uses_text and self.text is not None else None,
+            text_mask=self.text_mask[idx].numpy() if uses_text and self.text_mask is not None else None,
             uses_video=uses_video, uses_text=uses_text,
         )
         return to_device({name: torch.from_numpy(a) for name, a in arrays.items()}, device)

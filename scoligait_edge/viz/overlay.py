@@ -276,7 +276,7 @@ class OverlayVideoWriter:
         if self.size is None:
             self.size = (int(image.shape[1]), int(image.shape[0]))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self.size)
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, self.size)
         if not writer.isOpened():
             raise VideoWriteError(f"Cannot write video {self.path} (codec {self.fourcc!r}, size {self.size}): "
                                   "check the folder exists and is writable and the extension is .mp4")

@@ -160,7 +160,7 @@ def _headline(summary: Mapping[str, Any]) -> tuple[str | None, str | None, str |
 
 def _collect_notices(notices: Sequence[str], summary: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    extra = []
+    extra: list[Any] = []
     for k in ("notices", "notice", "provenance_notice", "data_warning"):
         v = summary.get(k)
         extra.extend(v if isinstance(v, list) else [v] if isinstance(v, str) else [])
@@ -414,7 +414,7 @@ def write_session_report(
                      f'for it.</p><img class="fig" style="max-width:320px" alt="subject" src="{_data_uri(p)}"></section>')
 
     # -- header, notices, headline, summary table
-    cards = [("decision", decision or "no decision", None)]
+    cards: list[tuple[str, str, str | None]] = [("decision", decision or "no decision", None)]
     if prob_txt is not None:
         cards.append(("probability", prob_txt, spread))
     if thr is not None:

@@ -27,7 +27,7 @@ from torch import nn
 
 from scoligait_edge.bundle.inputs import SILHOUETTE_MAX, WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
-from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, domain_slices
+from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, Domain, domain_slices
 
 
 
@@ -87,6 +87,12 @@ class KnowledgeMapPatchEmbed(nn.Module):
     takes the raw map.
     """
 
+    # buffers
+    mean: torch.Tensor
+    std: torch.Tensor
+    positions: torch.Tensor
+    cell_token: torch.Tensor
+
     def __init__(
         self,
         dim: int,
@@ -104,7 +110,7 @@ class KnowledgeMapPatchEmbed(nn.Module):
         self.num_time_patches = window_frames // patch_frames
         slices = domain_slices()
         self._domains: list[tuple[str, int, int, int, int]] = []  # (domain, start, stop, group size, n groups)
-        groups: list[tuple[str, tuple[int, ...]]] = []
+        groups: list[tuple[Domain, tuple[int, ...]]] = []
         for d in DOMAINS:
             gs = int(group_sizes[d])
             if not 1 <= gs <= DOMAIN_SIZES[d]:
@@ -190,6 +196,8 @@ class TubeletEmbed(nn.Module):
     embedding marks the grid cell, RoPE marks time.
     """
 
+    positions: torch.Tensor  # buffer
+
     def __init__(
         self,
         dim: int,
@@ -212,7 +220,7 @@ class TubeletEmbed(nn.Module):
         self.proj = nn.Conv3d(in_channels, dim, kernel_size=(tubelet_frames, ph, pw), stride=(tubelet_frames, ph, pw))
         self.spatial_embed = nn.Parameter(torch.zeros(n_spatial, dim))
         nn.init.trunc_normal_(self.spatial_embed, std=0.02)
-        layout = []
+        layout: list[TubeletToken] = []
         for t in range(self.num_time_patches):
             f0, f1 = t * tubelet_frames, (t + 1) * tubelet_frames
             for r in range(self.grid[0]):

@@ -33,6 +33,8 @@ class RotaryEmbedding(nn.Module):
     slowest ones hardly turn at all inside a window (content-only channels).
     """
 
+    inv_freq: torch.Tensor  # buffer
+
     def __init__(self, head_dim: int, base: float = 10_000.0) -> None:
         super().__init__()
         if head_dim % 2:
