@@ -194,7 +194,9 @@ def fit_distributed(
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    sampler = DistributedSampler(range(n), num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False)
+    # the sampler only needs len(): it hands out window indices, the windows stay in WindowTensors
+    sampler: DistributedSampler[int] = DistributedSampler(
+        range(n), num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False)  # type: ignore[arg-type]
     km_std = model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None
     augmenting = optim.km_noise > 0 or optim.frame_drop > 0
 

@@ -254,7 +254,8 @@ class TubeletEmbed(nn.Module):
         weight = self.proj.weight.reshape(self.proj.out_channels, -1)
         if scale is None:
             return F.linear(x, weight, self.proj.bias)
-        return F.linear(x, weight) * scale + self.proj.bias
+        out = F.linear(x, weight) * scale
+        return out if self.proj.bias is None else out + self.proj.bias
 
     def forward(
         self, video: torch.Tensor, frame_mask: torch.Tensor | None = None
