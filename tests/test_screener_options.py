@@ -69,3 +69,42 @@ def test_a_screener_from_options_runs_and_keeps_them():
     with Screener.create_from_options(opts) as s:
         assert s.options is opts and s.hop == 8 and not s.keep_history and s._estimator is None
         assert s.backend.name.startswith("onnxruntime")
+
+
+def test_backend_loads_beside_pose_set_up_and_failures_release_the_other(monkeypatch):
+    """The backend loads on a worker thread while the pose model is set up: if either fails, the error reaches
+    the caller and what the other made is closed (no landmarker or session left behind)."""
+    import scoligait_edge.pose.estimator as estimator_module
+    import scoligait_edge.runtimes as runtimes
+    from scoligait_edge.errors import BackendError, PoseModelError
+
+    closed = []
+
+    class FakeBackend:
+        name, device = "fake", "cpu"
+
+        def close(self):
+            closed.append("backend")
+
+    monkeypatch.setattr(runtimes, "load_backend", lambda *a, **k: FakeBackend())
+    real_init = estimator_module.PoseEstimator.__init__
+
+    def broken_pose(self, *a, **k):
+        raise PoseModelError("no pose model here")
+
+    monkeypatch.setattr(estimator_module.PoseEstimator, "__init__", broken_pose)
+    with pytest.raises(PoseModelError):
+        Screener(options=ScreenerOptions(pose=PoseEstimatorOptions(model="lite")))
+    assert closed == ["backend"]
+
+    monkeypatch.setattr(estimator_module.PoseEstimator, "__init__", real_init)
+    real_close = estimator_module.PoseEstimator.close
+    monkeypatch.setattr(estimator_module.PoseEstimator, "close", lambda self: (closed.append("pose"), real_close(self)))
+
+    def broken_backend(*a, **k):
+        raise BackendError("no backend here")
+
+    monkeypatch.setattr(runtimes, "load_backend", broken_backend)
+    with pytest.raises(BackendError, match="no backend here"):
+        Screener(options=ScreenerOptions(pose=PoseEstimatorOptions(model="lite")))
+    assert closed == ["backend", "pose"]
