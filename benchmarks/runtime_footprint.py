@@ -97,13 +97,18 @@ def _main_job(python: str, out_dir: Path, env: dict[str, str] | None = None) -> 
     return _probe(python, _MAIN_JOB, args, env)
 
 
-def measure(python: str, runs: int) -> dict:
-    """Interleaved runs (main job, tuned main job, pose with / without masks) so drift hits all alike."""
+def measure(python: str, runs: int, baseline: str | None = None) -> dict:
+    """Interleaved runs (main job, tuned main job, pose with / without masks, and the main job of a
+    ``baseline`` interpreter, e.g. an older release's venv) so drift hits all alike."""
     rows: dict[str, list[dict]] = {"main job": [], "main job, allocator tuned": [],
                                    "MediaPipe lite alone, masks": [], "MediaPipe lite alone, no masks": []}
+    if baseline:
+        rows = {"main job, baseline": [], **rows}
     with tempfile.TemporaryDirectory(prefix="footprint-out-") as tmp:
         out = Path(tmp)
         for _ in range(runs):
+            if baseline:
+                rows["main job, baseline"].append(_main_job(baseline, out))
             rows["main job"].append(_main_job(python, out))
             rows["main job, allocator tuned"].append(_main_job(python, out, MALLOC_TUNING))
             rows["MediaPipe lite alone, masks"].append(_probe(python, _POSE_ALONE, ["1"]))
@@ -126,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--baseline", help="interpreter of a second environment (e.g. an older release) whose main job "
+                   "runs interleaved with this one's, for a before/after from one run")
     p.add_argument("--md", help="also write the table here")
     p.add_argument("--json", help="also write the raw runs here")
     args = p.parse_args(argv)
-    rows = measure(args.python, args.runs)
+    rows = measure(args.python, args.runs, args.baseline)
     text = table(rows)
     print(text)
     bad = [r for r in rows["main job"] if r["exit_code"] != 0 or r["torch_imported"] or r["pyplot_executed"]]
