@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from bench_util import FIRST_FRAME, N_FRAMES, FrameCycle
 from gpu import cpu_model, nvidia_smi  # one machine-info reader for both the suites and the GPU script
+
 
 # ----------------------------------------------------------------- machine info (every JSON)
 def _run(args: list[str], timeout: float = 10.0) -> str | None:

@@ -47,8 +47,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -198,7 +199,7 @@ def nvidia_smi() -> list[dict[str, str]]:
     out = _cmd(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
     if not out or "NVIDIA-SMI has failed" in out:
         return []
-    return [dict(zip(fields, (c.strip() for c in line.split(",")))) for line in out.splitlines() if line.strip()]
+    return [dict(zip(fields, (c.strip() for c in line.split(",")), strict=False)) for line in out.splitlines() if line.strip()]
 
 
 def environment(cuda: bool, cpu_smoke: bool) -> dict[str, Any]:
@@ -206,7 +207,7 @@ def environment(cuda: bool, cpu_smoke: bool) -> dict[str, Any]:
     import torch
 
     env: dict[str, Any] = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": cpu_model(), "cpu_count": os.cpu_count(),
         "numpy": np.__version__, "torch": torch.__version__, "torch_cuda": torch.version.cuda,
@@ -326,7 +327,7 @@ def format_perf_table(rows: list[dict[str, Any]], labels: list[str], batch_sizes
         return "\n".join(lines)
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
     fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
+                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     return "\n".join([fmt(head), *(fmt(c) for c in body)])
 
 
@@ -506,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for _ in range(args.warmup):
                     backend.infer(feed)
-                timers.append((label, "e2e", lambda backend=backend: backend.infer(feed), on_gpu))
+                timers.append((label, "e2e", lambda backend=backend, feed=feed: backend.infer(feed), on_gpu))
                 dev_fn = device_only_timer(backend, feed) if on_gpu else None
                 if dev_fn is not None:
                     for _ in range(args.warmup):

@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-
 from bench_util import pose_rounds
 
 PIPELINE_ROUNDS = 240  # 8 s of video: ~14 windows at the default hop of 16
@@ -58,7 +57,7 @@ def test_screener_process_per_frame(benchmark, screening_bundle_path, frame_cycl
         n_warm = 0 if benchmark.disabled else rounds["warmup_rounds"]
         pose_ms, total_ms = pose_ms[n_warm:], total_ms[n_warm:]
         assert len(pose_ms) == len(total_ms) >= 1
-        sdk_ms = [t - p for t, p in zip(total_ms, pose_ms)]
+        sdk_ms = [t - p for t, p in zip(total_ms, pose_ms, strict=True)]
         summary = screener.summary()
         benchmark.extra_info.update({
             "bundle": str(screening_bundle_path), "backend": screener.backend.name, "threads": threads,
@@ -71,7 +70,7 @@ def test_screener_process_per_frame(benchmark, screening_bundle_path, frame_cycl
         })
     assert update.index >= 0 and np.isfinite(update.timestamp_ms)
     assert 0.0 <= update.window_progress <= 1.0
-    assert all(t >= p >= 0 for t, p in zip(total_ms, pose_ms))
+    assert all(t >= p >= 0 for t, p in zip(total_ms, pose_ms, strict=True))
     assert summary.windows_failed == 0
     if not benchmark.disabled:
         assert summary.windows_total >= 1 and summary.frames_with_subject > 0

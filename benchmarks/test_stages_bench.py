@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bench_util import FRAME_MS, cycle_forever, pose_rounds, scaled
 
 

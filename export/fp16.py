@@ -115,7 +115,7 @@ def convert_to_fp16(
     onnx.save(fp16, str(dst))
     if check:
         onnx.checker.check_model(str(dst), full_check=True)
-    for a, b in zip((*model.graph.input, *model.graph.output), (*fp16.graph.input, *fp16.graph.output)):
+    for a, b in zip((*model.graph.input, *model.graph.output), (*fp16.graph.input, *fp16.graph.output), strict=True):
         if a.name != b.name or a.type.tensor_type.elem_type != b.type.tensor_type.elem_type:
             raise ValueError(f"fp16 conversion changed the interface: {a.name} -> {b.name}")
     return dst

@@ -134,7 +134,7 @@ def quantize_int8(
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(dst))
     onnx.checker.check_model(str(dst))
-    for a, b in zip((*original.graph.input, *original.graph.output), (*model.graph.input, *model.graph.output)):
+    for a, b in zip((*original.graph.input, *original.graph.output), (*model.graph.input, *model.graph.output), strict=True):
         if a.name != b.name or a.type.tensor_type.elem_type != b.type.tensor_type.elem_type:
             raise ValueError(f"int8 quantization changed the interface: {a.name} -> {b.name}")
     return dst

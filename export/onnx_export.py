@@ -48,7 +48,7 @@ def _wrapper(model: ScreeningModel, input_names: list[str], output_names: list[s
             self.model = model
 
         def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            out = self.model(**dict(zip(input_names, tensors)))
+            out = self.model(**dict(zip(input_names, tensors, strict=True)))
             return tuple(getattr(out, MODEL_OUTPUT_FIELDS[name]) for name in output_names)
 
     return ExportWrapper()
@@ -130,7 +130,7 @@ def _annotate(proto: onnx.ModelProto, cfg: Any, fps: float) -> None:
             vi.doc_string = spec.describe() + ": " + spec.description
             shape = vi.type.tensor_type.shape
             if len(shape.dim) == len(spec.shape):  # the tracer leaves some output dims symbolic: pin them
-                for dim, want in zip(shape.dim, spec.shape):
+                for dim, want in zip(shape.dim, spec.shape, strict=True):
                     if isinstance(want, int):
                         dim.Clear()
                         dim.dim_value = want
@@ -177,7 +177,7 @@ def _verify(model: ScreeningModel, path: Path, atol: float) -> None:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     batch = random_batch(model.config, 3, text_tokens=3, seed=1)
     want = torch_outputs(model, batch)
-    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, batch)))
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, batch), strict=True))
     for name, w in want.items():
         diff = float(np.max(np.abs(got[name] - w)))
         if not diff <= atol:

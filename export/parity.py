@@ -109,7 +109,7 @@ def format_table(results: Iterable[ParityResult]) -> str:
         rows.append((r.candidate, r.reference, str(r.n_windows), f"{r.max_abs_logit:.2e}", f"{r.max_abs_prob:.2e}",
                      f"{r.max_abs_cobb:.2e}", f"{100 * r.label_agreement:.1f}%"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 
 
 def to_dict(results: Iterable[ParityResult]) -> list[dict[str, Any]]:

@@ -356,7 +356,7 @@ def _build_engine(
         compute_capability=device.compute_capability, precision=precision, typing=typing,
         onnx_file=onnx_path.name, onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(), batch=asdict(batch),
         text_tokens=asdict(text_tokens), inputs=inputs_meta, outputs=outputs_meta,
-        built_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        built_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     return write_engine_cache(engine_path, plan, meta), plan
 

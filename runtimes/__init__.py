@@ -18,8 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.bundle.load import Bundle, load_bundle
+from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.runtimes.base import Backend, BackendBase, Precision, dummy_batch, validate_batch
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from scoligait_edge.errors import BackendError
 from scoligait_edge.bundle.specs import TensorSpec
+from scoligait_edge.errors import BackendError
 
 if TYPE_CHECKING:
     from scoligait_edge.bundle.load import Bundle
@@ -88,7 +88,7 @@ def validate_batch(batch: Mapping[str, Any], specs: Sequence[TensorSpec]) -> dic
                                f"({spec.describe()}); convert it with .astype(np.{want.name})")
         if arr.ndim != len(spec.shape):
             raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()}")
-        for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape)):
+        for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape, strict=True)):
             if isinstance(dim, int):
                 if got != dim:
                     raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()} "

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.bundle.specs import TensorSpec
+from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.runtimes.base import BackendBase, Precision
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class OnnxRuntimeBackend(BackendBase):
             if [s.name for s in inputs] != [s.name for s in got_in]:
                 raise BackendError(f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
                                    f"lists {[s.name for s in inputs]}")
-            for want, got in zip(inputs, got_in):
+            for want, got in zip(inputs, got_in, strict=True):
                 if want.dtype != got.dtype:
                     raise BackendError(f"{path.name}: input {got.name} is {got.dtype}, manifest says {want.dtype}")
         if outputs is not None and not {s.name for s in outputs} <= {s.name for s in got_out}:
@@ -270,7 +270,7 @@ class OnnxRuntimeBackend(BackendBase):
             values = self._session.run(self._out_names, feed)
         except Exception as exc:  # noqa: BLE001
             raise BackendError(f"ONNX Runtime failed on {self.model_path.name}: {exc}") from exc
-        return dict(zip(self._out_names, values))
+        return dict(zip(self._out_names, values, strict=True))
 
     def close(self) -> None:
         self._session = None

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.bundle.specs import MODEL_OUTPUT_FIELDS, input_specs, output_specs
+from scoligait_edge.errors import BackendError, OptionalDependencyError
 from scoligait_edge.runtimes.base import BackendBase, Precision
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class TorchBackend(BackendBase):
                 outs = self._run_graph(feed)
             else:
                 outs = self._forward({k: self._to_device(k, v) for k, v in feed.items()})
-            return {n: o.cpu().numpy() for n, o in zip(self.output_names, outs)}
+            return {n: o.cpu().numpy() for n, o in zip(self.output_names, outs, strict=True)}
 
     def _run_graph(self, feed: dict[str, np.ndarray]) -> tuple[Any, ...]:
         torch = _torch()

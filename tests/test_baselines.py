@@ -39,7 +39,7 @@ def _silhouette(rng: np.random.Generator, shift: int, frames: int) -> np.ndarray
     sil[:, 16:40, :] = 0
     sil[:, 16:40, 12 + shift: 32 + shift] = 255
     jitter = rng.integers(-1, 2, frames)
-    return np.stack([np.roll(s, j, axis=1) for s, j in zip(sil, jitter)])
+    return np.stack([np.roll(s, j, axis=1) for s, j in zip(sil, jitter, strict=True)])
 
 
 def make_windows(*, effect: float = 1.5, seed: int = 0, silhouettes: bool = False, shuffle: bool = False,
@@ -96,7 +96,7 @@ def test_threshold_and_model_choice_ignore_test_labels():
     flipped["test"] = [_window("test", w.subject_id, 1 - w.label, w.start, w.km, None) for w in windows["test"]]
     a = run_baselines(windows, feature_sets=("km",), models=("logreg", "hgb"), n_boot=50)
     b = run_baselines(flipped, feature_sets=("km",), models=("logreg", "hgb"), n_boot=50)
-    for ra, rb in zip(a.rows, b.rows):
+    for ra, rb in zip(a.rows, b.rows, strict=True):
         assert ra.threshold == rb.threshold and ra.params == rb.params
         assert ra.threshold.split_name == "val" and ra.threshold.source == "validation"
         assert ra.test.auc == pytest.approx(1 - rb.test.auc)

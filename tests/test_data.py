@@ -26,14 +26,12 @@ from scoligait_edge.data.datasets import (
     ratio_split,
     read_labels_csv,
 )
-from scoligait_edge.data.simulate import make_cohort, simulate_clip, sample_subject
+from scoligait_edge.data.simulate import make_cohort, sample_subject, simulate_clip
 from scoligait_edge.data.windows import ClipRecord, WindowSample, clip_windows, preprocess_clip
 from scoligait_edge.errors import DatasetError, SplitLeakError
 from scoligait_edge.kinematics import NUM_FEATURES
 from scoligait_edge.video.silhouette import SIL_SHAPE, crop_silhouette, nearest_frames, person_silhouette
-
 from tests.conftest import real_video_path
-
 
 # -- simulated cohort + cache ---------------------------------------------------------
 
@@ -131,7 +129,7 @@ def test_cache_resume_deleted_and_corrupt_clip(tmp_path, monkeypatch, caplog):
     assert len(calls) == len(co.clips)
 
 
-def _tiny_clip(cid: str) -> "D.ProcessedClip":
+def _tiny_clip(cid: str) -> D.ProcessedClip:
     rng = np.random.default_rng(0)
     subj = sample_subject(rng, "t1", cobb_deg=12.0)
     sim = simulate_clip(subj, n_frames=20, seed=1)
@@ -567,7 +565,7 @@ def test_parallel_build_matches_serial(tmp_path):
     serial = SimulatedWindows(co, cache_root=tmp_path / "a", progress=False, silhouette_scale=0.25)
     parallel = SimulatedWindows(co, cache_root=tmp_path / "b", progress=False, silhouette_scale=0.25, workers=2)
     assert parallel.prepare().computed == len(co.clips)
-    for a, b in zip(serial.clips(), parallel.clips()):
+    for a, b in zip(serial.clips(), parallel.clips(), strict=True):
         assert a.record == b.record
         np.testing.assert_array_equal(a.km, b.km)
         np.testing.assert_array_equal(a.silhouettes, b.silhouettes)

@@ -45,7 +45,7 @@ def test_two_cpu_processes_match_one(tmp_path):
     two = _torchrun(2, config, tmp_path / "two")
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert len(one["history"]) == len(two["history"]) == cfg["optim"]["epochs"]
-    for a, b in zip(one["history"], two["history"]):
+    for a, b in zip(one["history"], two["history"], strict=True):
         assert abs(a["val_bce"] - b["val_bce"]) <= LOSS_TOL, (a, b)
         assert abs(a["train_loss"] - b["train_loss"]) <= LOSS_TOL, (a, b)
         assert abs(a["val_clip_auc"] - b["val_clip_auc"]) <= AUC_TOL, (a, b)

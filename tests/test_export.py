@@ -32,10 +32,10 @@ from scoligait_edge.export import (  # noqa: E402
     onnx_metadata,
     write_bundle,
 )
+from scoligait_edge.export.signing import SIGNATURE_NAME  # noqa: E402
 from scoligait_edge.kinematics.schema import NUM_FEATURES, schema_hash  # noqa: E402
 from scoligait_edge.runtimes import load_backend  # noqa: E402
 from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
-from scoligait_edge.export.signing import SIGNATURE_NAME  # noqa: E402
 from tests.export_helpers import T  # noqa: E402
 from tests.signing_helpers import fixture_signing_key, resign  # noqa: E402
 

@@ -153,7 +153,7 @@ def _screen(bundle, kp, ts):
     from scoligait_edge.screener import Screener
 
     with Screener(bundle, backend="onnxruntime", pose=False) as s:
-        results = [r for k, t in zip(kp, ts) for r in s.process_keypoints(k, t).results] + s.finish()
+        results = [r for k, t in zip(kp, ts, strict=True) for r in s.process_keypoints(k, t).results] + s.finish()
         return results, s.summary()
 
 

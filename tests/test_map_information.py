@@ -49,7 +49,7 @@ def test_angles_form_a_forest_over_segments():
             x = parent[x]
         return x
 
-    for angle_id, kind, v1, v2, _m, _p in ANGLES:
+    for angle_id, _kind, v1, v2, _m, _p in ANGLES:
         a = _segment(v1)
         b = "vertical" if v2 is None else _segment(v2)
         ra, rb = root(a), root(b)

@@ -111,7 +111,7 @@ def test_masked_frames_and_text_do_not_change_the_output(fusion):
         vid2[~video_mask] = 0.77
         txt2[~text_mask] = 1e3
         out = model(km2, km_mask, vid2, txt2, text_mask, video_mask=video_mask)
-    for a, b in zip(ref, out):
+    for a, b in zip(ref, out, strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), (a - b).abs().max()
     # padding tokens carry no saliency
     n_km = model.num_km_tokens
@@ -296,7 +296,7 @@ def test_safetensors_round_trip_is_exact(tmp_path):
     assert json.loads((tmp_path / "best.json").read_text())["config"]["modalities"] == "km+video+text"
     loaded = load_checkpoint(tmp_path / "best", expected_config=model.config)
     with torch.no_grad():
-        for a, b in zip(model(**x), loaded(**x)):
+        for a, b in zip(model(**x), loaded(**x), strict=True):
             assert torch.equal(a, b)
     with pytest.raises(CheckpointError, match="fusion"):
         load_checkpoint(path, expected_config=ScreeningModelConfig(**{**TINY, "fusion": "cat"}))
@@ -333,7 +333,7 @@ def test_onnx_export_matches_torch(tmp_path):
         got = sess.run(outputs, {k: v.numpy() for k, v in xb.items()})
         with torch.no_grad():
             want = model(**xb)
-        for name, g, w in zip(outputs, got, want):
+        for name, g, w in zip(outputs, got, want, strict=True):
             assert g.shape == tuple(w.shape), name
             assert abs(g - w.numpy()).max() < 1e-4, (name, batch, abs(g - w.numpy()).max())
 
@@ -369,7 +369,7 @@ def test_video_uint8_rgb_and_single_text_embedding_inputs():
     with torch.no_grad():
         a = model(x["km"], x["km_mask"], video_u8, x["text"][:, 0])  # [B, 384]: one sentence, no mask
         b = model(x["km"], x["km_mask"], video_u8.float() / 255, x["text"], x["text_mask"])
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         assert torch.allclose(u, v, atol=1e-5)
 
 

@@ -147,7 +147,7 @@ def test_box_only_masks_give_the_silhouettes_of_full_masks(real_video: Path, mon
         image.numpy_view(), dtype=np.float32, copy=True).reshape(h, w))
     full = silhouettes()
     assert len(boxed) == len(full) >= 40 and sum(ok for _, ok in full) >= 30
-    for (a, ok_a), (b, ok_b) in zip(boxed, full):
+    for (a, ok_a), (b, ok_b) in zip(boxed, full, strict=True):
         assert ok_a == ok_b and np.array_equal(a, b)
 
 

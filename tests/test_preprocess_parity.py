@@ -42,7 +42,6 @@ def screener():
 
 
 def test_training_and_screener_prepare_identical_inputs_and_outputs(screener):
-    import torch
 
     from runtimes import load_backend
     from scoligait_edge.training.pipeline import text_inputs

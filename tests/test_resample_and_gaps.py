@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from scoligait_edge.errors import TimestampError
-from scoligait_edge.kinematics import GapFiller, StreamResampler, fill_gaps, iter_windows, resample_keypoints, window_starts
+from scoligait_edge.kinematics import (
+    GapFiller,
+    StreamResampler,
+    fill_gaps,
+    iter_windows,
+    resample_keypoints,
+    window_starts,
+)
 
 
 def _random_clip(rng, n, joints=21):
@@ -23,7 +30,7 @@ def test_stream_resampler_equals_batch(fps):
     kp = _random_clip(rng, n)
     batch, grid = resample_keypoints(kp, ts)
     r = StreamResampler()
-    out = [p for t, k in zip(ts, kp) for p in r.push(t, k)]
+    out = [p for t, k in zip(ts, kp, strict=True) for p in r.push(t, k)]
     np.testing.assert_allclose([t for t, _ in out], grid)
     np.testing.assert_allclose(np.array([k for _, k in out]), batch, equal_nan=True)
     np.testing.assert_allclose(np.diff(grid), 1000 / 30)

@@ -4,8 +4,8 @@ clear errors for missing/corrupt models; CUDA / TensorRT checks skip here with t
 from __future__ import annotations
 
 import importlib.util
-import os
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -194,10 +194,10 @@ CRASH_SCRIPT = textwrap.dedent("""
     import numpy as np
     from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
     b = OnnxRuntimeBackend(sys.argv[1])          # our loader, default settings (ORT_ENABLE_ALL)
-    out = b.infer({"km": np.zeros((2, %d, 238), np.float32), "km_mask": np.ones((2, %d), bool)})
+    out = b.infer({"km": np.zeros((2, WINDOW, 238), np.float32), "km_mask": np.ones((2, WINDOW), bool)})
     assert np.isfinite(out["logit"]).all() and b.precision == "fp16"
     print("ok")
-""" % (T, T))
+""").replace("WINDOW", str(T))
 
 
 def test_fp16_session_creation_does_not_crash(tmp_path):

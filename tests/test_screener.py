@@ -30,7 +30,7 @@ def _feed(screener, clip):
     from scoligait_edge.video.silhouette import crop_silhouette
 
     updates = []
-    for i, (kp, t) in enumerate(zip(clip.keypoints, clip.timestamps_ms)):
+    for i, (kp, t) in enumerate(zip(clip.keypoints, clip.timestamps_ms, strict=True)):
         updates.append(screener.process_keypoints(kp, t, silhouette=crop_silhouette(clip.silhouettes[i])))
     return updates, screener.finish()
 
@@ -184,7 +184,7 @@ def test_history_snapshot_is_a_read_only_copy_and_all_the_report_needs(screener,
 
     clip = _walk(n_frames=220, seed=6)
     sils = crop_silhouette(clip.silhouettes)
-    for i, (kp, t) in enumerate(zip(clip.keypoints, clip.timestamps_ms)):
+    for i, (kp, t) in enumerate(zip(clip.keypoints, clip.timestamps_ms, strict=True)):
         screener.process_keypoints(kp, t, silhouette=sils[i])
     snap = screener.history_snapshot()
     assert isinstance(snap, HistorySnapshot)

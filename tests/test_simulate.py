@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -10,12 +11,28 @@ from scipy.signal import find_peaks
 from scipy.stats import rankdata
 
 from scoligait_edge.data.simulate import (
-    ClipSpec, Cohort, SimulatedClip, SimulationSettings, check_subject_disjoint, crop_scoliosis1k,
-    make_cohort, render_silhouette, sample_subject, simulate_clip,
+    ClipSpec,
+    Cohort,
+    SimulatedClip,
+    SimulationSettings,
+    check_subject_disjoint,
+    crop_scoliosis1k,
+    make_cohort,
+    render_silhouette,
+    sample_subject,
+    simulate_clip,
 )
 from scoligait_edge.errors import ScoliGaitError, SplitLeakError
 from scoligait_edge.pose.skeleton import (
-    L_HEEL, L_HIP, L_SHOULDER, L_TOE, NUM_COCO_FEET, R_HEEL, R_HIP, R_SHOULDER, R_TOE,
+    L_HEEL,
+    L_HIP,
+    L_SHOULDER,
+    L_TOE,
+    NUM_COCO_FEET,
+    R_HEEL,
+    R_HIP,
+    R_SHOULDER,
+    R_TOE,
 )
 
 HEEL = {"left": L_HEEL, "right": R_HEEL}
@@ -116,7 +133,7 @@ def test_events_alternate_and_cadence_matches_subject():
     c = simulate_clip(subj, n_frames=300, fps=30.0, seed=2, noise=False)
     hs = sorted((f, s) for s in ("left", "right") for f in c.events[s]["heel_strike"])
     sides = [s for _, s in hs]
-    assert all(a != b for a, b in zip(sides, sides[1:]))  # left/right alternate
+    assert all(a != b for a, b in pairwise(sides))  # left/right alternate
     t_hs = sorted(t for s in ("left", "right") for t in c.event_times_ms[s]["heel_strike"])
     cadence = 60_000.0 / np.mean(np.diff(t_hs))
     assert cadence == pytest.approx(c.cadence_spm, rel=0.03)
@@ -128,7 +145,7 @@ def test_events_alternate_and_cadence_matches_subject():
     # toe-off follows each heel strike of the same foot after ~60 % of the cycle
     for s in ("left", "right"):
         hs_s, to_s = c.event_times_ms[s]["heel_strike"], c.event_times_ms[s]["toe_off"]
-        for a, b in zip(hs_s, hs_s[1:]):
+        for a, b in pairwise(hs_s):
             tos = [t for t in to_s if a < t < b]
             assert len(tos) == 1 and 0.55 < (tos[0] - a) / (b - a) < 0.68
 
@@ -282,7 +299,7 @@ def test_silhouette_only_effects_follow_the_convex_side():
     """Right curve: right waist flatter, left crease deeper; right flank bulges; sizes grow with Cobb."""
     base = [sample_subject(np.random.default_rng(i), "x", cobb_deg=0.0) for i in range(40)]
     big = [sample_subject(np.random.default_rng(i), "x", cobb_deg=40.0) for i in range(40)]
-    for b, s in zip(base, big):
+    for b, s in zip(base, big, strict=True):
         sg = 1.0 if s.curve_side == "right" else -1.0
         assert sg * (s.waist_asymmetry_mm - b.waist_asymmetry_mm) > 0
         assert sg * (s.rib_prominence_mm - b.rib_prominence_mm) > 0

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from scoligait_edge.pose.skeleton import (
-    BONES, COCO21_NAMES, FLIP_LEFT_RIGHT, MEDIAPIPE_INDEX_FOR_COCO21, coco17, mediapipe_to_coco,
+    BONES,
+    COCO21_NAMES,
+    FLIP_LEFT_RIGHT,
+    MEDIAPIPE_INDEX_FOR_COCO21,
+    coco17,
+    mediapipe_to_coco,
 )
 
 

@@ -91,7 +91,7 @@ def recorded_sessions(screener) -> list[dict[str, Any]]:
     for name, kp, ts, desc in cases:
         screener._reset_stream()
         results = []
-        for k, t in zip(np.asarray(kp, np.float64), np.asarray(ts, np.float64)):
+        for k, t in zip(np.asarray(kp, np.float64), np.asarray(ts, np.float64), strict=True):
             results += screener.process_keypoints(k, float(t)).results
         results += screener.finish()
         out.append({"name": name, "description": desc, "frames": screener._frames,

@@ -238,7 +238,7 @@ def python_stream_vs_batch(keypoints: np.ndarray, timestamps_ms: np.ndarray, bat
                            batch_valid: np.ndarray) -> float:
     """The Python streaming chain against the batch map (for the record; the Kotlin core is streaming)."""
     r, sk = StreamResampler(), StreamingKnowledgeMap(keypoints.shape[1])
-    rows = [row for t, f in zip(timestamps_ms, keypoints) for _, g in r.push(t, f) for row in sk.push(g)]
+    rows = [row for t, f in zip(timestamps_ms, keypoints, strict=True) for _, g in r.push(t, f) for row in sk.push(g)]
     rows += sk.flush()
     values = np.array([x.values for x in rows])
     valid = np.array([x.valid for x in rows])
@@ -574,6 +574,7 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
     Used by ``tests/test_android_golden.py`` and ``make_golden.py --check``.
     """
     import gen_kotlin_tables
+
     from scoligait_edge.text.reference import ReferenceMismatchError, ReferenceStats
     from scoligait_edge.text.sentences import sentence_set_hash, text_features_hash
 
@@ -644,7 +645,7 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
         now = describe_outputs(_load(case["values"], directory), _load(case["valid"], directory),
                                _load(case["window_starts"], directory), off, ref)
         same(f"{name} described windows", [d["start"] for d in now], [d["start"] for d in stored])
-        for a, b in zip(now, stored):
+        for a, b in zip(now, stored, strict=True):
             for key in ("view", "sentence_ids"):
                 same(f"{name}@{a['start']} {key}", a[key], b[key])
             same(f"{name}@{a['start']} findings", [f[:2] for f in a["findings"]], [f[:2] for f in b["findings"]])

@@ -44,8 +44,9 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def device_record() -> dict[str, Any]:
     from conftest import jetson_info, machine_details  # the same record every benchmark JSON carries
 
     rec: dict[str, Any] = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "platform": platform.platform(), "python": platform.python_version(),
         "machine": machine_details(), "jetson": jetson_info(),
         "jetpack": _run(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"]),
@@ -338,7 +339,7 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
             try:
                 for b in args.batches:
                     feed = dummy_batch(input_specs(cfg), b, text_tokens=4)
-                    host, dev, o = time_stage(lambda: backend.infer(feed), cuda_events=on_gpu, **timing)
+                    host, dev, o = time_stage(lambda feed=feed: backend.infer(feed), cuda_events=on_gpu, **timing)
                     assert np.isfinite(o["prob"]).all()
                     record(f"classifier {label} b{b}", host, dev, per_call=b)
             finally:

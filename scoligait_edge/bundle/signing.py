@@ -44,7 +44,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -62,7 +62,7 @@ TRUSTED_KEYS_ENV = "SCOLIGAIT_TRUSTED_KEYS"
 DOMAIN = b"scoligait-bundle-manifest-v1\n"
 _DOMAIN = DOMAIN
 
-KeySource = Union[str, Path, bytes, Ed25519PublicKey]
+KeySource = str | Path | bytes | Ed25519PublicKey
 Status = Literal["verified", "unsigned", "unknown-key", "invalid"]
 
 

@@ -142,7 +142,7 @@ def make_splits(
         order = [sids[i] for i in rng.permutation(len(sids))]
         bounds = np.round(np.cumsum([fr[n] / total for n in names]) * len(order)).astype(int)
         lo = 0
-        for n, hi in zip(names, bounds):
+        for n, hi in zip(names, bounds, strict=True):
             for sid in order[lo:hi]:
                 out[n].extend(by_subject[sid])
             lo = hi

@@ -31,8 +31,28 @@ from scipy.special import betainc
 
 from scoligait_edge.data.sim_settings import SimulationSettings
 from scoligait_edge.pose.skeleton import (
-    L_ANKLE, L_EAR, L_ELBOW, L_EYE, L_HEEL, L_HIP, L_KNEE, L_SHOULDER, L_TOE, L_WRIST, NOSE,
-    NUM_COCO_FEET, R_ANKLE, R_EAR, R_ELBOW, R_EYE, R_HEEL, R_HIP, R_KNEE, R_SHOULDER, R_TOE, R_WRIST,
+    L_ANKLE,
+    L_EAR,
+    L_ELBOW,
+    L_EYE,
+    L_HEEL,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_TOE,
+    L_WRIST,
+    NOSE,
+    NUM_COCO_FEET,
+    R_ANKLE,
+    R_EAR,
+    R_ELBOW,
+    R_EYE,
+    R_HEEL,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+    R_TOE,
+    R_WRIST,
 )
 
 CurveSide = Literal["left", "right", "none"]
@@ -608,7 +628,7 @@ def walk(
         eps = np.maximum(subj.elbow_flex_deg + 0.5 * (alpha_deg - 1.0), 5.0)
         a1, a2 = np.deg2rad(alpha_deg), np.deg2rad(alpha_deg + eps)
 
-        def direction(a: np.ndarray) -> np.ndarray:
+        def direction(a: np.ndarray, sg: float = sg) -> np.ndarray:  # this side's sign, bound now
             return (np.cos(beta) * np.sin(a))[:, None] * ef + sg * np.sin(beta) * et \
                 - (np.cos(beta) * np.cos(a))[:, None] * up
 

@@ -24,8 +24,25 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.pose.skeleton import (
-    L_ANKLE, L_EAR, L_ELBOW, L_HEEL, L_HIP, L_KNEE, L_SHOULDER, L_TOE, L_WRIST, NOSE,
-    R_ANKLE, R_EAR, R_ELBOW, R_HEEL, R_HIP, R_KNEE, R_SHOULDER, R_TOE, R_WRIST,
+    L_ANKLE,
+    L_EAR,
+    L_ELBOW,
+    L_HEEL,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_TOE,
+    L_WRIST,
+    NOSE,
+    R_ANKLE,
+    R_EAR,
+    R_ELBOW,
+    R_HEEL,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+    R_TOE,
+    R_WRIST,
 )
 
 View = Literal["side", "frontal"]
@@ -207,7 +224,7 @@ def _torso_polygons(
         if side == "right":
             outward = -outward
         pts = []
-        for t, off_mm in zip(levels, (r_off[side], r_off[side], w_off[side], w_off[side])):
+        for t, off_mm in zip(levels, (r_off[side], r_off[side], w_off[side], w_off[side]), strict=True):
             P = sh + t * (hp - sh)
             d = camera.project(P + off_mm / 1000.0 * outward)[0] - camera.project(P)[0]
             pts.append(csh + t * (chp - csh) + scale * np.nan_to_num(d))

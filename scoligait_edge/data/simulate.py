@@ -33,17 +33,44 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.data.sim_body import (
-    ClipVariationDraw, SubjectParams, body_dimensions, draw_clip_variation, label_for, sample_cobb,
-    sample_subject, walk,
+    ClipVariationDraw,
+    SubjectParams,
+    body_dimensions,
+    draw_clip_variation,
+    label_for,
+    sample_cobb,
+    sample_subject,
+    walk,
 )
 from scoligait_edge.data.sim_camera import (
-    FRONTAL_DIRECTIONS, SIDE_DIRECTIONS, CameraModel, Direction, View, crop_scoliosis1k, make_camera,
+    FRONTAL_DIRECTIONS,
+    SIDE_DIRECTIONS,
+    CameraModel,
+    Direction,
+    View,
+    crop_scoliosis1k,
+    make_camera,
     render_silhouette,
 )
 from scoligait_edge.data.sim_settings import SimulationSettings
 from scoligait_edge.pose.skeleton import (
-    COCO21_NAMES, L_ANKLE, L_ELBOW, L_EYE, L_HEEL, L_KNEE, L_TOE, L_WRIST, NOSE, NUM_COCO_FEET,
-    R_ANKLE, R_ELBOW, R_EYE, R_HEEL, R_KNEE, R_TOE, R_WRIST,
+    COCO21_NAMES,
+    L_ANKLE,
+    L_ELBOW,
+    L_EYE,
+    L_HEEL,
+    L_KNEE,
+    L_TOE,
+    L_WRIST,
+    NOSE,
+    NUM_COCO_FEET,
+    R_ANKLE,
+    R_ELBOW,
+    R_EYE,
+    R_HEEL,
+    R_KNEE,
+    R_TOE,
+    R_WRIST,
 )
 
 PROVENANCE: Final = "simulated"
@@ -162,7 +189,7 @@ def _sensor_noise(
     rate = ns.dropout_start_rate * np.where(far, ns.far_side_dropout_factor, 1.0)
     starts = np.argwhere(rng.random((T, J)) < rate[None, :])
     lens = rng.geometric(1.0 / max(ns.dropout_mean_frames, 1.0), size=len(starts))
-    for (t0, j), ln in zip(starts, lens):
+    for (t0, j), ln in zip(starts, lens, strict=True):
         missing[t0:t0 + ln, j] = True
     u_long, u_j, u_len, u_t = rng.random(4)
     if u_long < ns.long_dropout_clip_rate and T > 2:
@@ -263,7 +290,11 @@ def simulate_clip(
 
 
 from scoligait_edge.data.sim_cohort import (  # noqa: E402  (cohort builds on simulate_clip)
-    ClipSpec, Cohort, Split, check_subject_disjoint, make_cohort,
+    ClipSpec,
+    Cohort,
+    Split,
+    check_subject_disjoint,
+    make_cohort,
 )
 
 __all__ = [

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.bundle.inputs import WINDOW_FRAMES  # re-exported: the one window length
 from scoligait_edge.kinematics import (
     NUM_FEATURES,
     GaitEvents,
@@ -31,7 +32,6 @@ from scoligait_edge.kinematics import (
     resample_keypoints,
     window_starts,
 )
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES  # re-exported: the one window length
 from scoligait_edge.kinematics.schema import MAP_FPS
 from scoligait_edge.video.silhouette import SIL_SHAPE, nearest_frames
 

@@ -10,17 +10,29 @@ which the two feet separate), so no camera set-up needs to be declared.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
-from scoligait_edge.kinematics.resample import check_fps
 from scoligait_edge.kinematics.features import points_y_up
+from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
+from scoligait_edge.kinematics.resample import check_fps
 from scoligait_edge.pose.skeleton import (
-    L_ANKLE, L_EAR, L_HEEL, L_HIP, L_TOE, NOSE, NUM_COCO_FEET, R_ANKLE, R_EAR, R_HEEL, R_HIP, R_TOE,
+    L_ANKLE,
+    L_EAR,
+    L_HEEL,
+    L_HIP,
+    L_TOE,
+    NOSE,
+    NUM_COCO_FEET,
+    R_ANKLE,
+    R_EAR,
+    R_HEEL,
+    R_HIP,
+    R_TOE,
 )
 
 MIN_STEP_S = 0.25
@@ -64,7 +76,7 @@ class GaitEvents(BaseModel):
         """Steps per minute from the median interval between consecutive heel strikes
         of alternating feet; None with fewer than two such strikes."""
         hs = self.all_heel_strikes()
-        intervals = [b[0] - a[0] for a, b in zip(hs, hs[1:]) if a[1] != b[1]]
+        intervals = [b[0] - a[0] for a, b in pairwise(hs) if a[1] != b[1]]
         if not intervals:
             return None
         return 60.0 * self.fps / float(np.median(intervals))
@@ -93,7 +105,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     m = np.concatenate([[False], mask, [False]]).astype(np.int8)
     d = np.diff(m)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float = MIN_SCORE) -> GaitEvents:

@@ -31,7 +31,17 @@ from scoligait_edge.kinematics.schema import (
     POSITION_JOINTS,
     VELOCITY_POINTS,
 )
-from scoligait_edge.pose.skeleton import L_ANKLE, L_HIP, L_KNEE, L_SHOULDER, NUM_COCO, R_ANKLE, R_HIP, R_KNEE, R_SHOULDER
+from scoligait_edge.pose.skeleton import (
+    L_ANKLE,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    NUM_COCO,
+    R_ANKLE,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+)
 
 _P = {n: i for i, n in enumerate(POINT_NAMES)}
 NUM_POINTS = len(POINT_NAMES)

@@ -24,7 +24,6 @@ from scoligait_edge.kinematics.schema import (
     schema_hash,
 )
 
-
 INFORMATION_NOTE = (
     "**Information** (`tests/test_map_information.py` measures it and checks these figures): over 4877 valid rows"
     " (96-frame clips, one per subject, of 60 SIMULATED subjects, half side and half frontal view), columns"
@@ -55,7 +54,7 @@ def render_schema_markdown() -> str:
         "  first frame after a gap) and Euclidean distances between clinically paired joints.",
         "- **Self-skeleton**: segment tilts and inter-segmental angles. As edges between segment orientations",
         "  (and the vertical) the 32 angles form a forest, so none is a sum or difference of others.",
-        f"- **Cross-correlation**: for 22 clinically paired signals, the normalised cross-correlation over the",
+        "- **Cross-correlation**: for 22 clinically paired signals, the normalised cross-correlation over the",
         f"  trailing {CROSS_WINDOW} frames (about one gait cycle) at lags -{MAX_LAG}..{MAX_LAG} frames",
         f"  (+-{MAX_LAG / MAP_FPS:.2f} s): the peak (largest |r|, refined by a parabola to a fraction of a frame),",
         "  its lag in seconds (> 0: the second signal follows the first) and the zero-lag value.",

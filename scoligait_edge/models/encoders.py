@@ -20,7 +20,6 @@ from scoligait_edge.models.layers.attention import RopeTransformer
 from scoligait_edge.models.layers.patch import KnowledgeMapPatchEmbed, TubeletEmbed
 
 
-
 class EncoderOutput(NamedTuple):
     tokens: torch.Tensor
     """[B, N, D]"""

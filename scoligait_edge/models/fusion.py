@@ -35,7 +35,6 @@ from scoligait_edge.models.layers.latent_pool import (
 )
 
 
-
 class TokenFusion(nn.Module):
     """Concatenated tokens [B, N, D] + mask + positions -> :class:`PoolOutput` (pooled [B, D], ...)."""
 

@@ -188,7 +188,7 @@ class ScreeningModel(nn.Module):
         x = torch.cat(tokens, dim=1)
         mask = torch.cat([m for _, m, _ in streams], dim=1)
         # encoders used frame positions; the joint blocks see them shifted per stream (0 when aligned)
-        pos = torch.cat([p + self.stream_offset(name) for (_, _, p), name in zip(streams, self.token_slices())], dim=1)
+        pos = torch.cat([p + self.stream_offset(name) for (_, _, p), name in zip(streams, self.token_slices(), strict=True)], dim=1)
         fused = self.fusion(x, mask, pos)
         z = self.head_norm(fused.pooled)
         logit = self.screen_head(z).squeeze(-1)

@@ -354,7 +354,7 @@ class SubjectTracker:
             ready = [tid for tid in seen if self._tracks[tid].walking_updates >= o.lock_updates]
             if ready:
                 best = max(ready, key=lambda tid: self._tracks[tid].score)
-                self._lock(best, t, "walking score %.2f" % self._tracks[best].score)
+                self._lock(best, t, f"walking score {self._tracks[best].score:.2f}")
             return
         subject = self._tracks[self._locked]
         self._state = "locked" if self._locked in seen else "lost"
@@ -368,7 +368,7 @@ class SubjectTracker:
                 continue
             tr.better_since = t if tr.better_since is None else tr.better_since
             if (idle and tr.walking_updates >= o.lock_updates) or t - tr.better_since >= o.switch_after_s:
-                why = "walks better (%.2f vs %.2f)" % (tr.score, subject.score)
+                why = f"walks better ({tr.score:.2f} vs {subject.score:.2f})"
                 self._lock(tid, t, why + (", subject idle" if idle else ""))
                 return
 

@@ -99,7 +99,7 @@ def text_feature_values(km: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, 
     width = lateral_width(km, valid)
     view = _view(rows, width)
     left_sign = 1.0 if width > 0 else -1.0  # image-x direction of the subject's left (frontal views)
-    for k, (f, (cols, coefs, mags, pres)) in enumerate(zip(TEXT_FEATURES, _COMPILED)):
+    for k, (f, (cols, coefs, mags, pres)) in enumerate(zip(TEXT_FEATURES, _COMPILED, strict=True)):
         if f.frontal_only and view not in FRONTAL_VIEWS:
             continue
         r = rows[(rows[:, pres] != 0.0).all(axis=1)] if pres.size else rows

@@ -151,7 +151,7 @@ def _feature_reference(neg: np.ndarray, pos: np.ndarray) -> FeatureReference:
     z_neg, z_pos = np.abs((neg - med) / scale), np.abs((pos - med) / scale)
     return FeatureReference(
         n_negative=int(neg.size), n_positive=int(pos.size), median=med, scale=scale, scale_method=method,
-        percentiles={f"p{p}": float(v) for p, v in zip(PERCENTILES, pct)},
+        percentiles={f"p{p}": float(v) for p, v in zip(PERCENTILES, pct, strict=True)},
         mean_negative=float(neg.mean()), mean_positive=float(pos.mean()) if pos.size else None,
         effect_size=_cohens_d(neg, pos), magnitude_effect_size=_cohens_d(z_neg, z_pos),
     )
@@ -185,7 +185,7 @@ def fit_reference(
 
     values = np.full((labels.size, len(TEXT_FEATURE_IDS)), np.nan)
     views: list[View | None] = []
-    for i, (km, valid) in enumerate(zip(windows_km, windows_valid)):
+    for i, (km, valid) in enumerate(zip(windows_km, windows_valid, strict=True)):
         values[i], view = text_feature_values(km, valid)
         views.append(view)
     view_arr = np.array([v or "" for v in views])

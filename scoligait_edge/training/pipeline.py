@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from scoligait_edge import SCREENING_NOTICE
+from scoligait_edge.data.cache import BuildSummary
 from scoligait_edge.data.datasets import assert_subject_disjoint
 from scoligait_edge.data.windows import SplitName, WindowSample
 from scoligait_edge.evaluation import (
@@ -38,7 +39,6 @@ from scoligait_edge.evaluation import (
 from scoligait_edge.evaluation.threshold import Criterion
 from scoligait_edge.models import ScreeningModel
 from scoligait_edge.models.io import load_checkpoint, save_checkpoint
-from scoligait_edge.data.cache import BuildSummary
 from scoligait_edge.training.config import FolderData, Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.training.distributed import (
     CHECKPOINT_NAME,

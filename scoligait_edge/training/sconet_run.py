@@ -26,11 +26,10 @@ import logging
 import math
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.data.datasets import assert_subject_disjoint, ratio_split

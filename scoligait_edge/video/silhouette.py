@@ -15,9 +15,8 @@ margin before the crop box is taken.
 
 from __future__ import annotations
 
-import numpy as np
-
 import cv2
+import numpy as np
 
 SIL_SIZE = 64
 """Rows (and columns before the side cut) of a silhouette."""

@@ -7,6 +7,7 @@ from scoligait_edge.models.layers.attention import (
     mask_value,
     masked_softmax,
 )
+from scoligait_edge.models.layers.drop import DropPath
 from scoligait_edge.models.layers.latent_pool import (
     LatentAttentionPooling,
     PMAPooling,
@@ -14,7 +15,6 @@ from scoligait_edge.models.layers.latent_pool import (
     masked_mean,
     pooled_share,
 )
-from scoligait_edge.models.layers.drop import DropPath
 from scoligait_edge.models.layers.mlp import GEGLU, Mlp
 from scoligait_edge.models.layers.patch import (
     DEFAULT_GROUP_SIZES,

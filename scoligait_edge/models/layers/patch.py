@@ -30,7 +30,6 @@ from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
 from scoligait_edge.kinematics.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, Domain, domain_slices
 
 
-
 @dataclass(frozen=True)
 class KmToken:
     """Where one knowledge-map token comes from."""
