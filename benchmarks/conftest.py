@@ -68,13 +68,24 @@ def jetson_info() -> dict[str, Any] | None:
 
 
 def machine_details() -> dict[str, Any]:
-    modules = [("numpy", "numpy"), ("torch", "torch"), ("onnxruntime", "onnxruntime"), ("mediapipe", "mediapipe"),
-               ("opencv", "cv2"), ("scipy", "scipy"), ("pydantic", "pydantic"), ("scoligait_edge", "scoligait_edge")]
+    modules = [
+        ("numpy", "numpy"),
+        ("torch", "torch"),
+        ("onnxruntime", "onnxruntime"),
+        ("mediapipe", "mediapipe"),
+        ("opencv", "cv2"),
+        ("scipy", "scipy"),
+        ("pydantic", "pydantic"),
+        ("scoligait_edge", "scoligait_edge"),
+    ]
     libs = {name: _version(mod) for name, mod in modules}
     details: dict[str, Any] = {
-        "cpu_model": cpu_model(), "cpu_cores_logical": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "cpu_cores_logical": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "libraries": libs, "gpus": nvidia_smi(), "jetson": jetson_info(),
+        "libraries": libs,
+        "gpus": nvidia_smi(),
+        "jetson": jetson_info(),
     }
     try:
         import onnxruntime as ort

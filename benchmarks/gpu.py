@@ -54,8 +54,19 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(modalities="km+video+text", fusion="cat_latent", dim=32, heads=2, depth=1, window_frames=32,
-            km_patch_frames=8, video_tubelet_frames=8, num_latents=8, latent_heads=4, dropout=0.0)
+TINY = dict(
+    modalities="km+video+text",
+    fusion="cat_latent",
+    dim=32,
+    heads=2,
+    depth=1,
+    window_frames=32,
+    km_patch_frames=8,
+    video_tubelet_frames=8,
+    num_latents=8,
+    latent_heads=4,
+    dropout=0.0,
+)
 DEFAULT = dict(modalities="km+video+text", fusion="cat_latent", dropout=0.0)  # the shipped architecture
 TEXT_TOKENS = 3
 PARITY_MAX_DLOGIT = 5e-2
@@ -89,8 +100,9 @@ def bootstrap_package() -> None:
         folder = Path(scoligait_edge.__file__).resolve().parents[1] / sub
         if found or not (folder / "__init__.py").is_file():
             continue
-        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
+        spec = importlib.util.spec_from_file_location(
+            name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -111,15 +123,24 @@ def windows_for(cfg: dict[str, Any], n_random: int, n_clips: int, seed: int = 0)
     cols: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for i in range(n_clips):
         subj = sample_subject(np.random.default_rng(500 + i), f"gpu-{i}", cobb_deg=[0.0, 25.0][i % 2])
-        clip = simulate_clip(subj, n_frames=t + 64, camera=("side", "frontal")[i % 2], seed=i,
-                             with_silhouettes=True, silhouette_scale=0.25)
+        clip = simulate_clip(
+            subj,
+            n_frames=t + 64,
+            camera=("side", "frontal")[i % 2],
+            seed=i,
+            with_silhouettes=True,
+            silhouette_scale=0.25,
+        )
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         sil = np.asarray(crop_scoliosis1k(clip.silhouettes), dtype=np.uint8)  # the graph takes uint8
         for s in range(0, min(len(kmap), len(sil)) - t + 1, 32):
-            row = {"km": kmap.values[s : s + t].astype(np.float32), "km_mask": kmap.valid[s : s + t],
-                   "video": sil[s : s + t, None],
-                   "text": (rng.standard_normal((TEXT_TOKENS, 384)) * 0.05).astype(np.float32),
-                   "text_mask": np.ones(TEXT_TOKENS, dtype=bool)}
+            row = {
+                "km": kmap.values[s : s + t].astype(np.float32),
+                "km_mask": kmap.valid[s : s + t],
+                "video": sil[s : s + t, None],
+                "text": (rng.standard_normal((TEXT_TOKENS, 384)) * 0.05).astype(np.float32),
+                "text_mask": np.ones(TEXT_TOKENS, dtype=bool),
+            }
             for n in names:
                 cols[n].append(row[n])
     sim = {n: np.stack(v) for n, v in cols.items()} if cols[names[0]] else None
@@ -146,8 +167,9 @@ def build_bundle(cfg: dict[str, Any], root: Path, windows: dict[str, np.ndarray]
     model = ScreeningModel(ScreeningModelConfig(**cfg)).eval()
     if model.km_encoder is not None:
         g = torch.Generator().manual_seed(1)
-        model.km_encoder.patch_embed.set_normalization(torch.randn(NUM_FEATURES, generator=g) * 0.3,
-                                                       torch.rand(NUM_FEATURES, generator=g) * 2.0 + 0.05)
+        model.km_encoder.patch_embed.set_normalization(
+            torch.randn(NUM_FEATURES, generator=g) * 0.3, torch.rand(NUM_FEATURES, generator=g) * 2.0 + 0.05
+        )
     with torch.no_grad():  # spread the logits like a trained model's (std ~2 around 0)
         x = {k: torch.from_numpy(v[:32]) for k, v in windows.items()}
         logit = model(**x).logit
@@ -159,13 +181,16 @@ def build_bundle(cfg: dict[str, Any], root: Path, windows: dict[str, np.ndarray]
         model.screen_head.bias.sub_((mid[k - 1] + mid[min(k, len(mid) - 1)]) / 2)
     save_checkpoint(model, root / "ckpt" / "model")
     bundle = root / "bundle"
-    kw = dict(threshold=0.5, threshold_source="benchmarks/gpu.py: random model", provenance=SIMULATED_PROVENANCE,
-              report=log)
+    kw = dict(
+        threshold=0.5, threshold_source="benchmarks/gpu.py: random model", provenance=SIMULATED_PROVENANCE, report=log
+    )
     try:
         create_bundle(root / "ckpt" / "model", bundle, formats=["onnx", "onnx-fp16"], **kw)
     except Exception as exc:  # noqa: BLE001 - e.g. the fp16 converter failing on this torch's graph: go on without
-        BUILD_NOTES.append(f"onnx-fp16 export failed here, so no fp16 ONNX rows: {type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        BUILD_NOTES.append(
+            f"onnx-fp16 export failed here, so no fp16 ONNX rows: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        )
         log(f"WARNING: {BUILD_NOTES[-1]}")
         shutil.rmtree(bundle, ignore_errors=True)
         create_bundle(root / "ckpt" / "model", bundle, formats=["onnx"], **kw)
@@ -199,7 +224,11 @@ def nvidia_smi() -> list[dict[str, str]]:
     out = _cmd(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"])
     if not out or "NVIDIA-SMI has failed" in out:
         return []
-    return [dict(zip(fields, (c.strip() for c in line.split(",")), strict=False)) for line in out.splitlines() if line.strip()]
+    return [
+        dict(zip(fields, (c.strip() for c in line.split(",")), strict=False))
+        for line in out.splitlines()
+        if line.strip()
+    ]
 
 
 def environment(cuda: bool, cpu_smoke: bool) -> dict[str, Any]:
@@ -208,14 +237,20 @@ def environment(cuda: bool, cpu_smoke: bool) -> dict[str, Any]:
 
     env: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-        "numpy": np.__version__, "torch": torch.__version__, "torch_cuda": torch.version.cuda,
-        "onnxruntime": ort.__version__, "ort_providers": ort.get_available_providers(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "onnxruntime": ort.__version__,
+        "ort_providers": ort.get_available_providers(),
         "cpu_threads_torch": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "compute_capability": ".".join(map(str, torch.cuda.get_device_capability(0))) if cuda else None,
-        "nvidia_smi": nvidia_smi(), "cpu_smoke": cpu_smoke,
+        "nvidia_smi": nvidia_smi(),
+        "cpu_smoke": cpu_smoke,
     }
     try:
         import tensorrt
@@ -249,10 +284,16 @@ def measure_once(fn: Callable[[], Any], cuda: bool) -> float:
 
 def summarize(times: list[float], cuda: bool, batch: int = 1) -> dict[str, Any]:
     med = statistics.median(times)
-    return {"median_ms": med, "p90_ms": _percentile(times, 90), "p99_ms": _percentile(times, 99),
-            "min_ms": min(times), "mean_ms": statistics.fmean(times), "iters": len(times),
-            "windows_per_s": batch * 1e3 / med if med > 0 else None,
-            "clock": "cuda-events" if cuda else "perf_counter"}
+    return {
+        "median_ms": med,
+        "p90_ms": _percentile(times, 90),
+        "p99_ms": _percentile(times, 99),
+        "min_ms": min(times),
+        "mean_ms": statistics.fmean(times),
+        "iters": len(times),
+        "windows_per_s": batch * 1e3 / med if med > 0 else None,
+        "clock": "cuda-events" if cuda else "perf_counter",
+    }
 
 
 def device_only_timer(backend: Any, feed: dict[str, np.ndarray]) -> Callable[[], Any] | None:
@@ -301,8 +342,9 @@ def feed_of(windows: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]
 
 
 # ----------------------------------------------------------------- tables
-def format_perf_table(rows: list[dict[str, Any]], labels: list[str], batch_sizes: list[int], cuda: bool,
-                      markdown: bool = False) -> str:
+def format_perf_table(
+    rows: list[dict[str, Any]], labels: list[str], batch_sizes: list[int], cuda: bool, markdown: bool = False
+) -> str:
     """One line per backend and batch: e2e median / p90 / p99, device median, windows/s."""
     head = ["backend", "batch", "e2e p50 ms", "e2e p90 ms", "e2e p99 ms", "windows/s"]
     if cuda:
@@ -315,8 +357,14 @@ def format_perf_table(rows: list[dict[str, Any]], labels: list[str], batch_sizes
             if r is None:
                 continue
             e = r["e2e"]
-            cells = [label, str(b), f"{e['median_ms']:.3f}", f"{e['p90_ms']:.3f}", f"{e['p99_ms']:.3f}",
-                     f"{e['windows_per_s']:.1f}"]
+            cells = [
+                label,
+                str(b),
+                f"{e['median_ms']:.3f}",
+                f"{e['p90_ms']:.3f}",
+                f"{e['p99_ms']:.3f}",
+                f"{e['windows_per_s']:.1f}",
+            ]
             if cuda:
                 d = r.get("device")
                 cells += [f"{d['median_ms']:.3f}", f"{d['windows_per_s']:.1f}"] if d else ["-", "-"]
@@ -326,8 +374,12 @@ def format_perf_table(rows: list[dict[str, Any]], labels: list[str], batch_sizes
         lines += ["| " + " | ".join(c) + " |" for c in body]
         return "\n".join(lines)
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([fmt(head), *(fmt(c) for c in body)])
 
 
@@ -360,15 +412,19 @@ def perf_ratios(rows: list[dict[str, Any]], batch_sizes: list[int]) -> dict[str,
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", help="existing bundle (folder/zip) with onnx (+ onnx-fp16); default: build one")
-    p.add_argument("--config", choices=["tiny", "default"], help="model size when building (default: 'default' "
-                   "on GPU, 'tiny' with --cpu-smoke)")
+    p.add_argument(
+        "--config",
+        choices=["tiny", "default"],
+        help="model size when building (default: 'default' on GPU, 'tiny' with --cpu-smoke)",
+    )
     p.add_argument("--out", default="gpu.json", help="JSON report path")
     p.add_argument("--md", help="also write the tables as markdown here")
     p.add_argument("--cpu-smoke", action="store_true", help="skip every GPU part (checks the script on CPU)")
     p.add_argument("--batches", help="batch sizes timed (default '1,32,256' on GPU, '1,8' with --cpu-smoke)")
     p.add_argument("--cpu-max-batch", type=int, default=32, help="largest batch timed on CPU backends")
-    p.add_argument("--iters", type=int, default=None, help="timed calls per backend and batch (default 100; "
-                   "20 with --cpu-smoke)")
+    p.add_argument(
+        "--iters", type=int, default=None, help="timed calls per backend and batch (default 100; 20 with --cpu-smoke)"
+    )
     p.add_argument("--warmup", type=int, default=10, help="untimed calls first")
     p.add_argument("--random-windows", type=int, default=48, help="random windows added to the simulated ones")
     p.add_argument("--clips", type=int, default=4, help="simulated clips for parity windows")
@@ -378,8 +434,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engine-cache", help="folder for TensorRT engines (reused between runs; default: temporary)")
     p.add_argument("--keep-bundle", action="store_true", help="keep the bundle built here (path is printed)")
     p.add_argument("--save-bundle", help="build the bundle into this folder, keep it, and go on")
-    p.add_argument("--profile", help="comma-separated backend labels whose batch-1 CUDA kernel table is printed "
-                   "and saved (e.g. 'torch-cuda-graphs fp16,torch-compile-graphs fp16')")
+    p.add_argument(
+        "--profile",
+        help="comma-separated backend labels whose batch-1 CUDA kernel table is printed "
+        "and saved (e.g. 'torch-cuda-graphs fp16,torch-compile-graphs fp16')",
+    )
     return p.parse_args(argv)
 
 
@@ -420,13 +479,25 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.save_bundle) if args.save_bundle else tmp
         bundle = load_bundle(build_bundle(cfg, root, windows), allow_unsigned=True)  # built here, unsigned
     n_windows = len(next(iter(windows.values())))
-    log(f"bundle {bundle.source}: {cfg['modalities']} {cfg['fusion']} dim {cfg['dim']} depth {cfg['depth']} "
+    log(
+        f"bundle {bundle.source}: {cfg['modalities']} {cfg['fusion']} dim {cfg['dim']} depth {cfg['depth']} "
         f"T {cfg['window_frames']} latents {cfg.get('num_latents')}; {n_windows} windows; "
-        f"setup {time.perf_counter() - t0:.1f}s")
+        f"setup {time.perf_counter() - t0:.1f}s"
+    )
     threshold = bundle.threshold
-    report: dict[str, Any] = {"environment": env, "config": cfg, "n_windows": n_windows, "threshold": threshold,
-                              "batches": batch_sizes, "iters": iters, "warmup": args.warmup,
-                              "parity": [], "latency": [], "skipped": {}, "notes": list(BUILD_NOTES)}
+    report: dict[str, Any] = {
+        "environment": env,
+        "config": cfg,
+        "n_windows": n_windows,
+        "threshold": threshold,
+        "batches": batch_sizes,
+        "iters": iters,
+        "warmup": args.warmup,
+        "parity": [],
+        "latency": [],
+        "skipped": {},
+        "notes": list(BUILD_NOTES),
+    }
 
     ort_kw = {"threads": args.threads} if args.threads else {}
     engine_cache = Path(args.engine_cache) if args.engine_cache else tmp / "engines"
@@ -440,14 +511,22 @@ def main(argv: list[str] | None = None) -> int:
         ("torch-cuda-graphs fp32", lambda: TorchBackend.from_bundle(bundle, "fp32", device="cuda", cuda_graphs=True)),
         ("torch-cuda-graphs fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda", cuda_graphs=True)),
         # torch.compile (Inductor): fused kernels; "reduce-overhead" adds CUDA graphs; compiled per batch size
-        ("torch-compile fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda",
-                                                                compile="max-autotune-no-cudagraphs")),
-        ("torch-compile bf16", lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda",
-                                                                compile="max-autotune-no-cudagraphs")),
-        ("torch-compile-graphs fp16", lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda",
-                                                                       compile="reduce-overhead")),
-        ("torch-compile-graphs bf16", lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda",
-                                                                       compile="reduce-overhead")),
+        (
+            "torch-compile fp16",
+            lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda", compile="max-autotune-no-cudagraphs"),
+        ),
+        (
+            "torch-compile bf16",
+            lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda", compile="max-autotune-no-cudagraphs"),
+        ),
+        (
+            "torch-compile-graphs fp16",
+            lambda: TorchBackend.from_bundle(bundle, "fp16", device="cuda", compile="reduce-overhead"),
+        ),
+        (
+            "torch-compile-graphs bf16",
+            lambda: TorchBackend.from_bundle(bundle, "bf16", device="cuda", compile="reduce-overhead"),
+        ),
         ("onnxruntime-cuda fp32", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp32", device="cuda")),
         ("onnxruntime-cuda fp16", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp16", device="cuda")),
         ("onnxruntime-trt-ep fp32", lambda: OnnxRuntimeBackend.from_bundle(bundle, "fp32", device="tensorrt")),
@@ -481,8 +560,10 @@ def main(argv: list[str] | None = None) -> int:
                 out = run_windows(backend, windows, batch_size=32)
                 res = compare_outputs(ref_out, out, threshold, reference_name="torch-cpu fp32", candidate_name=label)
                 results.append(res)
-                log(f"  {label}: max|dlogit| {res.max_abs_logit:.2e}, labels {100 * res.label_agreement:.1f}% "
-                    f"({time.perf_counter() - t_start:.1f}s)")
+                log(
+                    f"  {label}: max|dlogit| {res.max_abs_logit:.2e}, labels {100 * res.label_agreement:.1f}% "
+                    f"({time.perf_counter() - t_start:.1f}s)"
+                )
             else:
                 backend.infer(feed_of(windows, 1))
             backends.append((label, backend))
@@ -544,17 +625,25 @@ def main(argv: list[str] | None = None) -> int:
     perf_txt = format_perf_table(report["latency"], labels, batch_sizes, cuda)
     ratios = perf_ratios(report["latency"], batch_sizes)
     report["speedups"] = ratios
-    ref_lat = {b: r["e2e"]["median_ms"] for r in report["latency"] for b in [r["batch"]]
-               if r["backend"] == "torch-cpu fp32"}
-    report["speedup_vs_torch_cpu"] = {f"{r['backend']} b{r['batch']}": ref_lat[r["batch"]] / r["e2e"]["median_ms"]
-                                      for r in report["latency"]
-                                      if r["backend"] != "torch-cpu fp32" and r["batch"] in ref_lat}
-    report["timing_s"] = {"setup_and_parity": t_parity - t_script, "performance": t_perf - t_parity,
-                          "total": time.perf_counter() - t_script}
+    ref_lat = {
+        b: r["e2e"]["median_ms"] for r in report["latency"] for b in [r["batch"]] if r["backend"] == "torch-cpu fp32"
+    }
+    report["speedup_vs_torch_cpu"] = {
+        f"{r['backend']} b{r['batch']}": ref_lat[r["batch"]] / r["e2e"]["median_ms"]
+        for r in report["latency"]
+        if r["backend"] != "torch-cpu fp32" and r["batch"] in ref_lat
+    }
+    report["timing_s"] = {
+        "setup_and_parity": t_parity - t_script,
+        "performance": t_perf - t_parity,
+        "total": time.perf_counter() - t_script,
+    }
     log(f"\nPARITY vs torch-cpu fp32 (threshold {threshold:.3g}, {n_windows} windows)")
     log(parity_txt)
-    log(f"\nPERFORMANCE ({iters} interleaved rounds after {args.warmup} warm-up calls; e2e = numpy in -> numpy "
-        "out; device = forward on GPU-resident tensors; windows/s from the median)")
+    log(
+        f"\nPERFORMANCE ({iters} interleaved rounds after {args.warmup} warm-up calls; e2e = numpy in -> numpy "
+        "out; device = forward on GPU-resident tensors; windows/s from the median)"
+    )
     log(perf_txt)
     log("\nspeed-ups (x, e2e medians, same run): " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     if report["skipped"]:
@@ -574,19 +663,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.md:
         gpu = env["gpu"] or "no GPU"
         smi = env["nvidia_smi"][0] if env["nvidia_smi"] else {}
-        md = [f"# GPU benchmark ({env['date']})", "",
-              f"- GPU: {gpu}" + (f", driver {smi.get('driver_version')}" if smi else "") +
-              f"; CPU: {env['cpu']} ({env['cpu_count']} threads)",
-              f"- torch {env['torch']} (CUDA {env['torch_cuda']}), onnxruntime {env['onnxruntime']} "
-              f"(providers: {', '.join(env['ort_providers'])}), tensorrt {env['tensorrt']}",
-              f"- model: {cfg['modalities']} {cfg['fusion']}, dim {cfg['dim']}, depth {cfg['depth']}, "
-              f"T {cfg['window_frames']}, latents {cfg.get('num_latents')}",
-              "", f"## Parity vs torch-cpu fp32 ({n_windows} windows, threshold {threshold:.3g})", "",
-              "```", parity_txt, "```", "",
-              f"## Performance ({iters} interleaved rounds, {args.warmup} warm-up calls; "
-              f"{'CUDA events' if cuda else 'perf_counter'})", "", format_perf_table(report["latency"], labels,
-                                                                                     batch_sizes, cuda, True),
-              "", "Speed-ups (x, e2e medians, same run):", ""]
+        md = [
+            f"# GPU benchmark ({env['date']})",
+            "",
+            f"- GPU: {gpu}"
+            + (f", driver {smi.get('driver_version')}" if smi else "")
+            + f"; CPU: {env['cpu']} ({env['cpu_count']} threads)",
+            f"- torch {env['torch']} (CUDA {env['torch_cuda']}), onnxruntime {env['onnxruntime']} "
+            f"(providers: {', '.join(env['ort_providers'])}), tensorrt {env['tensorrt']}",
+            f"- model: {cfg['modalities']} {cfg['fusion']}, dim {cfg['dim']}, depth {cfg['depth']}, "
+            f"T {cfg['window_frames']}, latents {cfg.get('num_latents')}",
+            "",
+            f"## Parity vs torch-cpu fp32 ({n_windows} windows, threshold {threshold:.3g})",
+            "",
+            "```",
+            parity_txt,
+            "```",
+            "",
+            f"## Performance ({iters} interleaved rounds, {args.warmup} warm-up calls; "
+            f"{'CUDA events' if cuda else 'perf_counter'})",
+            "",
+            format_perf_table(report["latency"], labels, batch_sizes, cuda, True),
+            "",
+            "Speed-ups (x, e2e medians, same run):",
+            "",
+        ]
         md += [f"- {k}: {v:.2f}" for k, v in ratios.items()]
         if report["skipped"]:
             md += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in report["skipped"].items())]

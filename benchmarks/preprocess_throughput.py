@@ -77,31 +77,57 @@ def main() -> None:
     rows = []
     for engine, workers in (("local", 1), ("local", 2), ("ray", 2)):
         t0 = time.perf_counter()
-        res = preprocess(PreprocessOptions(videos=videos, cache_root=args.out / f"cache-{engine}{workers}",
-                                           pose_model=args.pose_model, engine=engine, workers=workers,
-                                           progress=False))
+        res = preprocess(
+            PreprocessOptions(
+                videos=videos,
+                cache_root=args.out / f"cache-{engine}{workers}",
+                pose_model=args.pose_model,
+                engine=engine,
+                workers=workers,
+                progress=False,
+            )
+        )
         wall = time.perf_counter() - t0
         s = res.summary
         done = s.computed + s.failed  # a failing clip costs its pose estimation too
         assert done == len(videos), s.describe()
-        rows.append({"engine": engine, "workers": workers, "clips": done, "failed": s.failed,
-                     "seconds": round(wall, 2), "clips_per_s": round(done / wall, 3)})
+        rows.append(
+            {
+                "engine": engine,
+                "workers": workers,
+                "clips": done,
+                "failed": s.failed,
+                "seconds": round(wall, 2),
+                "clips_per_s": round(done / wall, 3),
+            }
+        )
         print(rows[-1], flush=True)
     write_ms = driver_write_ms(Path(res.cache_dir))
     base = rows[0]["clips_per_s"]
-    lines = [f"{args.clips} clips x {args.frames} frames of the sample walk, pose model {args.pose_model}; "
-             f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             "| engine | workers | wall s | clips/s | vs local 1 |", "|---|---|---|---|---|"]
-    lines += [f"| {r['engine']} | {r['workers']} | {r['seconds']:.1f} | {r['clips_per_s']:.3f} | "
-              f"{r['clips_per_s'] / base:.2f}x |" for r in rows]
-    lines += ["", f"driver side: {write_ms:.1f} ms per clip to compress and write one cache file "
-              f"(a ceiling of ~{1000 / write_ms:.0f} clips/s for one driver)"]
+    lines = [
+        f"{args.clips} clips x {args.frames} frames of the sample walk, pose model {args.pose_model}; "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| engine | workers | wall s | clips/s | vs local 1 |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['engine']} | {r['workers']} | {r['seconds']:.1f} | {r['clips_per_s']:.3f} | "
+        f"{r['clips_per_s'] / base:.2f}x |"
+        for r in rows
+    ]
+    lines += [
+        "",
+        f"driver side: {write_ms:.1f} ms per clip to compress and write one cache file "
+        f"(a ceiling of ~{1000 / write_ms:.0f} clips/s for one driver)",
+    ]
     table = "\n".join(lines)
     print(table)
     (args.out / "throughput.md").write_text(table + "\n", encoding="utf-8")
-    (args.out / "throughput.json").write_text(json.dumps({"rows": rows, "driver_write_ms": write_ms}, indent=1) + "\n",
-                                             encoding="utf-8")
+    (args.out / "throughput.json").write_text(
+        json.dumps({"rows": rows, "driver_write_ms": write_ms}, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

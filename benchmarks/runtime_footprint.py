@@ -87,7 +87,7 @@ def _probe(python: str, code: str, args: list[str], env: dict[str, str] | None =
         proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
     for line in proc.stdout.splitlines()[::-1]:
         if line.startswith("FOOTPRINT "):
-            return json.loads(line[len("FOOTPRINT "):])
+            return json.loads(line[len("FOOTPRINT ") :])
     raise RuntimeError(f"probe failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
 
 
@@ -100,8 +100,12 @@ def _main_job(python: str, out_dir: Path, env: dict[str, str] | None = None) -> 
 def measure(python: str, runs: int, baseline: str | None = None) -> dict:
     """Interleaved runs (main job, tuned main job, pose with / without masks, and the main job of a
     ``baseline`` interpreter, e.g. an older release's venv) so drift hits all alike."""
-    rows: dict[str, list[dict]] = {"main job": [], "main job, allocator tuned": [],
-                                   "MediaPipe lite alone, masks": [], "MediaPipe lite alone, no masks": []}
+    rows: dict[str, list[dict]] = {
+        "main job": [],
+        "main job, allocator tuned": [],
+        "MediaPipe lite alone, masks": [],
+        "MediaPipe lite alone, no masks": [],
+    }
     if baseline:
         rows = {"main job, baseline": [], **rows}
     with tempfile.TemporaryDirectory(prefix="footprint-out-") as tmp:
@@ -117,13 +121,17 @@ def measure(python: str, runs: int, baseline: str | None = None) -> dict:
 
 
 def table(rows: dict[str, list[dict]]) -> str:
-    lines = ["| process | peak RSS, MB (median, range) | start-up to first frame, s (median, range) | runs |",
-             "| --- | --- | --- | --- |"]
+    lines = [
+        "| process | peak RSS, MB (median, range) | start-up to first frame, s (median, range) | runs |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, runs in rows.items():
         rss = [r["peak_rss_mb"] for r in runs]
         start = [r["startup_s"] for r in runs if r.get("startup_s") is not None]
-        s_txt = (f"{statistics.median(start):.2f} ({min(start):.2f}-{max(start):.2f})" if start else "-")
-        lines.append(f"| {name} | {statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f}) | {s_txt} | {len(runs)} |")
+        s_txt = f"{statistics.median(start):.2f} ({min(start):.2f}-{max(start):.2f})" if start else "-"
+        lines.append(
+            f"| {name} | {statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f}) | {s_txt} | {len(runs)} |"
+        )
     return "\n".join(lines)
 
 
@@ -131,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--baseline", help="interpreter of a second environment (e.g. an older release) whose main job "
-                   "runs interleaved with this one's, for a before/after from one run")
+    p.add_argument(
+        "--baseline",
+        help="interpreter of a second environment (e.g. an older release) whose main job "
+        "runs interleaved with this one's, for a before/after from one run",
+    )
     p.add_argument("--md", help="also write the table here")
     p.add_argument("--json", help="also write the raw runs here")
     args = p.parse_args(argv)

@@ -23,8 +23,16 @@ import numpy as np
 
 PER_FRAME_GROUPS = {"decode", "pose", "tracking", "silhouette", "pipeline"}
 PER_FRAME_NAMES = {"test_streaming_update_per_frame"}
-TARGETS = {"process_over_bare_pose": 1.25, "fps": 30.0, "sdk_share": 0.10, "kmap_ratio": 100.0, "ort_over_torch_b1": 1.0, "training_speedup": 5.0,
-           "int8_over_fp32_b1": 1.5, "int8_b1_s": 0.003}
+TARGETS = {
+    "process_over_bare_pose": 1.25,
+    "fps": 30.0,
+    "sdk_share": 0.10,
+    "kmap_ratio": 100.0,
+    "ort_over_torch_b1": 1.0,
+    "training_speedup": 5.0,
+    "int8_over_fp32_b1": 1.5,
+    "int8_b1_s": 0.003,
+}
 
 
 # ----------------------------------------------------------------- reading
@@ -36,8 +44,15 @@ def percentiles(bench: dict[str, Any]) -> dict[str, float | None]:
     """Seconds: p50, p90, p99 over the rounds (per-iteration times of each round), mean, min."""
     st = bench["stats"]
     data = st.get("data")
-    out: dict[str, float | None] = {"p50": st["median"], "p90": None, "p99": None, "mean": st["mean"],
-                                    "min": st["min"], "rounds": st["rounds"], "iterations": st.get("iterations", 1)}
+    out: dict[str, float | None] = {
+        "p50": st["median"],
+        "p90": None,
+        "p99": None,
+        "mean": st["mean"],
+        "min": st["min"],
+        "rounds": st["rounds"],
+        "iterations": st.get("iterations", 1),
+    }
     if data:
         a = np.asarray(data, dtype=np.float64)
         out.update(p50=float(np.percentile(a, 50)), p90=float(np.percentile(a, 90)), p99=float(np.percentile(a, 99)))
@@ -79,12 +94,20 @@ def machine_lines(doc: dict[str, Any]) -> list[str]:
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in libs.items() if v) if libs else "- Libraries: ?",
     ]
     gpus = sc.get("gpus") or []
-    lines.append("- GPU: " + ("; ".join(f"{g.get('name')} (driver {g.get('driver_version')})" for g in gpus)
-                              if gpus else "none (these suites run on the CPU)"))
+    lines.append(
+        "- GPU: "
+        + (
+            "; ".join(f"{g.get('name')} (driver {g.get('driver_version')})" for g in gpus)
+            if gpus
+            else "none (these suites run on the CPU)"
+        )
+    )
     jet = sc.get("jetson")
     if jet:
-        lines.append(f"- Jetson: {jet.get('model')}; nvpmodel: {(jet.get('nvpmodel') or '?').splitlines()[0:2]}; "
-                     f"jetson_clocks on: {jet.get('jetson_clocks_on')}")
+        lines.append(
+            f"- Jetson: {jet.get('model')}; nvpmodel: {(jet.get('nvpmodel') or '?').splitlines()[0:2]}; "
+            f"jetson_clocks on: {jet.get('jetson_clocks_on')}"
+        )
     ci = doc.get("commit_info") or {}
     if ci.get("id"):
         lines.append(f"- Commit: {ci['id'][:12]}{' (dirty tree)' if ci.get('dirty') else ''}")
@@ -92,15 +115,19 @@ def machine_lines(doc: dict[str, Any]) -> list[str]:
 
 
 def stage_table(benchmarks: list[dict[str, Any]]) -> list[str]:
-    lines = ["| group | benchmark | p50 | p90 | p99 | mean | rounds x iters | frames/s (1/mean) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| group | benchmark | p50 | p90 | p99 | mean | rounds x iters | frames/s (1/mean) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for b in sorted(benchmarks, key=lambda b: (b.get("group") or "", b["name"])):
         p = percentiles(b)
         per_frame = b.get("group") in PER_FRAME_GROUPS or b["name"] in PER_FRAME_NAMES
         fps = f"{1.0 / p['mean']:.1f}" if per_frame and p["mean"] else ""
         name = b["name"].removeprefix("test_")
-        lines.append(f"| {b.get('group') or ''} | {name} | {fmt_time(p['p50'])} | {fmt_time(p['p90'])} | "
-                     f"{fmt_time(p['p99'])} | {fmt_time(p['mean'])} | {p['rounds']} x {p['iterations']} | {fps} |")
+        lines.append(
+            f"| {b.get('group') or ''} | {name} | {fmt_time(p['p50'])} | {fmt_time(p['p90'])} | "
+            f"{fmt_time(p['p99'])} | {fmt_time(p['mean'])} | {p['rounds']} x {p['iterations']} | {fps} |"
+        )
     return lines
 
 
@@ -116,15 +143,20 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     r = res["ratios"]
 
     # pipeline: same-call split from extra_info, plus the two separate benchmarks
-    pipes = {b["extra_info"].get("threads"): b for b in doc["benchmarks"]
-             if b["name"].startswith("test_screener_process_per_frame") and b.get("extra_info")}
+    pipes = {
+        b["extra_info"].get("threads"): b
+        for b in doc["benchmarks"]
+        if b["name"].startswith("test_screener_process_per_frame") and b.get("extra_info")
+    }
     pose_alone = _p50(idx, "test_pose_alone_same_frames[as-screener]")
     bare_pose = _p50(idx, "test_pose_alone_same_frames[no-masks]")
     for threads, b in sorted(pipes.items(), key=lambda kv: str(kv[0])):
         x = b["extra_info"]
         tag = "ORT default threads" if threads is None else f"ORT {threads} thread(s)"
         r[f"SDK per-frame cost / pose alone, same calls ({tag})"] = (
-            x["sdk_ms"]["mean"] / x["pose_ms"]["mean"], "mean SDK ms / mean pose ms")
+            x["sdk_ms"]["mean"] / x["pose_ms"]["mean"],
+            "mean SDK ms / mean pose ms",
+        )
         r[f"SDK share of a frame, (process - pose) / process ({tag})"] = (x["sdk_share"], "sum over the frames")
         total_p50 = percentiles(b)["p50"]
         if pose_alone:
@@ -137,22 +169,30 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
         res["targets"]["Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"] = (
             over <= TARGETS["process_over_bare_pose"],
             f"{over:.2f}x ({fmt_time(percentiles(shipped)['p50'])} vs {fmt_time(bare_pose)}"
-            + (f"; masks alone make pose {masks_cost:.2f}x" if masks_cost else "") + ")")
+            + (f"; masks alone make pose {masks_cost:.2f}x" if masks_cost else "")
+            + ")",
+        )
     if shipped:
         x = shipped["extra_info"]
         res["targets"]["pipeline >= 30 frames/s sustained (lite pose)"] = (
-            x["fps_sustained"] >= TARGETS["fps"], f"{x['fps_sustained']:.1f} frames/s "
+            x["fps_sustained"] >= TARGETS["fps"],
+            f"{x['fps_sustained']:.1f} frames/s "
             f"(mean {x['total_ms']['mean']:.1f} ms/frame; pose {x['pose_ms']['mean']:.1f} ms; "
-            f"{x['windows_screened']} windows screened in {x['frames']} frames)")
+            f"{x['windows_screened']} windows screened in {x['frames']} frames)",
+        )
         res["targets"]["SDK <= 10% of a frame's time"] = (
-            x["sdk_share"] <= TARGETS["sdk_share"], f"{100 * x['sdk_share']:.1f}% "
+            x["sdk_share"] <= TARGETS["sdk_share"],
+            f"{100 * x['sdk_share']:.1f}% "
             f"(SDK {x['sdk_ms']['mean']:.2f} ms of {x['total_ms']['mean']:.1f} ms per frame, mean; "
-            f"p50 {x['sdk_ms']['p50']:.2f} ms)")
+            f"p50 {x['sdk_ms']['p50']:.2f} ms)",
+        )
         for o in (v for v in pipes.values() if v is not shipped):
             y = o["extra_info"]
             tag = "default" if y["threads"] is None else y["threads"]
-            for key, extra in (("pipeline >= 30 frames/s sustained (lite pose)", f"{y['fps_sustained']:.1f} frames/s"),
-                               ("SDK <= 10% of a frame's time", f"{100 * y['sdk_share']:.1f}%")):
+            for key, extra in (
+                ("pipeline >= 30 frames/s sustained (lite pose)", f"{y['fps_sustained']:.1f} frames/s"),
+                ("SDK <= 10% of a frame's time", f"{100 * y['sdk_share']:.1f}%"),
+            ):
                 ok, figure = res["targets"][key]
                 res["targets"][key] = (ok, f"{figure}; with ORT threads={tag}: {extra}")
 
@@ -162,7 +202,9 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     r["96-frame batch recompute / streaming update (p50)"] = (km, "")
     if km is not None:
         res["targets"]["KnowledgeMapBuilder.update >= 100x cheaper than the 96-frame recompute"] = (
-            km >= TARGETS["kmap_ratio"], f"{km:.1f}x ({fmt_time(upd)} vs {fmt_time(bat)})")
+            km >= TARGETS["kmap_ratio"],
+            f"{km:.1f}x ({fmt_time(upd)} vs {fmt_time(bat)})",
+        )
 
     # training throughput (issue 11): windows/s = batch / step time, current over legacy
     tr = {}
@@ -172,15 +214,26 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     if {"legacy", "current"} <= set(tr):
         speed = tr["current"] / tr["legacy"]
         r["training windows/s, demo config / legacy config and code paths (p50 steps)"] = (
-            speed, f"{tr['current']:.1f} vs {tr['legacy']:.1f} windows/s")
-        config_only = (f"; legacy config on today's code: {tr['current'] / tr['legacy-config']:.1f}x "
-                       f"({tr['legacy-config']:.1f} windows/s)") if "legacy-config" in tr else ""
+            speed,
+            f"{tr['current']:.1f} vs {tr['legacy']:.1f} windows/s",
+        )
+        config_only = (
+            (
+                f"; legacy config on today's code: {tr['current'] / tr['legacy-config']:.1f}x "
+                f"({tr['legacy-config']:.1f} windows/s)"
+            )
+            if "legacy-config" in tr
+            else ""
+        )
         if "legacy-config" in tr:
             r["training windows/s, demo config / legacy config on today's code (p50 steps)"] = (
-                tr["current"] / tr["legacy-config"], f"{tr['current']:.1f} vs {tr['legacy-config']:.1f} windows/s")
+                tr["current"] / tr["legacy-config"],
+                f"{tr['current']:.1f} vs {tr['legacy-config']:.1f} windows/s",
+            )
         res["targets"]["training >= 5x the legacy demo configuration's windows/s"] = (
             speed >= TARGETS["training_speedup"],
-            f"{speed:.1f}x ({tr['current']:.1f} vs {tr['legacy']:.1f} windows/s{config_only})")
+            f"{speed:.1f}x ({tr['current']:.1f} vs {tr['legacy']:.1f} windows/s{config_only})",
+        )
 
     # classifier
     def cls(name: str, prec: str, b: int) -> float | None:
@@ -188,14 +241,22 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
 
     for b in (1, 8, 32):
         r[f"ORT fp32 over torch eager fp32, batch {b} (speed-up)"] = (
-            ratio(cls("torch", "fp32", b), cls("onnxruntime", "fp32", b)), "1 thread each")
+            ratio(cls("torch", "fp32", b), cls("onnxruntime", "fp32", b)),
+            "1 thread each",
+        )
     for b in (1, 8, 32):
         r[f"ORT fp16 over ORT fp32, batch {b} (speed-up)"] = (
-            ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "fp16", b)), "")
+            ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "fp16", b)),
+            "",
+        )
         r[f"torch fp16 over torch fp32, batch {b} (speed-up)"] = (
-            ratio(cls("torch", "fp32", b), cls("torch", "fp16", b)), "CPU autocast")
+            ratio(cls("torch", "fp32", b), cls("torch", "fp16", b)),
+            "CPU autocast",
+        )
         r[f"ORT int8 over ORT fp32, batch {b} (speed-up)"] = (
-            ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "int8", b)), "dynamic int8 MatMul/Gemm")
+            ratio(cls("onnxruntime", "fp32", b), cls("onnxruntime", "int8", b)),
+            "dynamic int8 MatMul/Gemm",
+        )
     td = _p50(idx, "test_classifier_default_threads[torch]")
     od = _p50(idx, "test_classifier_default_threads[onnxruntime]")
     more = ">1: the extra threads cost"
@@ -205,22 +266,35 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
     o1 = ratio(cls("torch", "fp32", 1), cls("onnxruntime", "fp32", 1))
     if o1 is not None:
         res["targets"]["ONNX Runtime classifier at batch 1 faster than torch eager"] = (
-            o1 > TARGETS["ort_over_torch_b1"], f"{o1:.2f}x faster (fp32, 1 thread each: ORT "
+            o1 > TARGETS["ort_over_torch_b1"],
+            f"{o1:.2f}x faster (fp32, 1 thread each: ORT "
             f"{fmt_time(cls('onnxruntime', 'fp32', 1))} vs torch {fmt_time(cls('torch', 'fp32', 1))}"
-            + (f"; default threads: {ratio(td, od):.1f}x" if td and od else "") + ")")
+            + (f"; default threads: {ratio(td, od):.1f}x" if td and od else "")
+            + ")",
+        )
     i8 = ratio(cls("onnxruntime", "fp32", 1), cls("onnxruntime", "int8", 1))
     if i8 is not None:
         t8 = cls("onnxruntime", "int8", 1)
         res["targets"]["ONNX Runtime int8 >= 1.5x faster than fp32 at batch 1"] = (
-            i8 >= TARGETS["int8_over_fp32_b1"], f"{i8:.2f}x (int8 {fmt_time(t8)} vs fp32 "
-            f"{fmt_time(cls('onnxruntime', 'fp32', 1))}, 1 thread; label agreement: docs/BUNDLES.md)")
-        res["targets"]["ONNX Runtime int8 batch 1 <= 3 ms"] = (t8 is not None and t8 <= TARGETS["int8_b1_s"],
-                                                              fmt_time(t8))
+            i8 >= TARGETS["int8_over_fp32_b1"],
+            f"{i8:.2f}x (int8 {fmt_time(t8)} vs fp32 "
+            f"{fmt_time(cls('onnxruntime', 'fp32', 1))}, 1 thread; label agreement: docs/BUNDLES.md)",
+        )
+        res["targets"]["ONNX Runtime int8 batch 1 <= 3 ms"] = (
+            t8 is not None and t8 <= TARGETS["int8_b1_s"],
+            fmt_time(t8),
+        )
     # pose
-    r["pose full / pose lite (p50)"] = (ratio(_p50(idx, "test_pose_estimation_per_frame[full]"),
-                                                _p50(idx, "test_pose_estimation_per_frame[lite]")), "")
-    r["pose lite with masks / lite (p50)"] = (ratio(_p50(idx, "test_pose_estimation_per_frame[lite-masks]"),
-                                                     _p50(idx, "test_pose_estimation_per_frame[lite]")), "")
+    r["pose full / pose lite (p50)"] = (
+        ratio(_p50(idx, "test_pose_estimation_per_frame[full]"), _p50(idx, "test_pose_estimation_per_frame[lite]")),
+        "",
+    )
+    r["pose lite with masks / lite (p50)"] = (
+        ratio(
+            _p50(idx, "test_pose_estimation_per_frame[lite-masks]"), _p50(idx, "test_pose_estimation_per_frame[lite]")
+        ),
+        "",
+    )
     return res
 
 
@@ -233,24 +307,42 @@ def gpu_section(path: str | Path) -> list[str]:
     smi = (env.get("nvidia_smi") or [{}])[0]
     labels = list(dict.fromkeys(r["backend"] for r in g["latency"]))
     cuda = any("device" in r for r in g["latency"])
-    lines = [f"## GPU: {env.get('gpu') or 'none'} ({Path(path).name}, {env.get('date', '?')})", "",
-             f"`benchmarks/gpu.py` on {env.get('gpu')} (driver {smi.get('driver_version', '?')}), torch "
-             f"{env.get('torch')} (CUDA {env.get('torch_cuda')}), onnxruntime {env.get('onnxruntime')} "
-             f"({', '.join(env.get('ort_providers', []))}), TensorRT {env.get('tensorrt')}; model "
-             f"{g['config'].get('modalities')} dim {g['config'].get('dim')} depth {g['config'].get('depth')}; "
-             f"{g.get('iters')} interleaved rounds, medians from CUDA events.", "",
-             format_perf_table(g["latency"], labels, g.get("batches") or sorted({r['batch'] for r in g['latency']}),
-                               cuda, markdown=True), ""]
+    lines = [
+        f"## GPU: {env.get('gpu') or 'none'} ({Path(path).name}, {env.get('date', '?')})",
+        "",
+        f"`benchmarks/gpu.py` on {env.get('gpu')} (driver {smi.get('driver_version', '?')}), torch "
+        f"{env.get('torch')} (CUDA {env.get('torch_cuda')}), onnxruntime {env.get('onnxruntime')} "
+        f"({', '.join(env.get('ort_providers', []))}), TensorRT {env.get('tensorrt')}; model "
+        f"{g['config'].get('modalities')} dim {g['config'].get('dim')} depth {g['config'].get('depth')}; "
+        f"{g.get('iters')} interleaved rounds, medians from CUDA events.",
+        "",
+        format_perf_table(
+            g["latency"], labels, g.get("batches") or sorted({r["batch"] for r in g["latency"]}), cuda, markdown=True
+        ),
+        "",
+    ]
     if g.get("parity"):
-        lines += ["Parity vs torch-cpu fp32: " + "; ".join(
-            f"{p['candidate']} max|dlogit| {p['max_abs_logit']:.1e}, labels {100 * p['label_agreement']:.0f}%"
-            for p in g["parity"]), ""]
+        lines += [
+            "Parity vs torch-cpu fp32: "
+            + "; ".join(
+                f"{p['candidate']} max|dlogit| {p['max_abs_logit']:.1e}, labels {100 * p['label_agreement']:.0f}%"
+                for p in g["parity"]
+            ),
+            "",
+        ]
     sp = g.get("speedups") or {}
     if sp:
         lines += ["Speed-ups (same run): " + "; ".join(f"{k} {v:.2f}x" for k, v in sp.items()), ""]
     if g.get("skipped"):
-        lines += ["Not measured: " + "; ".join(f"{k} ({v.split(' (available')[0].split(';')[0].split('. ')[0][:80]})"
-                                              for k, v in g["skipped"].items() if "--cpu-max-batch" not in v), ""]
+        lines += [
+            "Not measured: "
+            + "; ".join(
+                f"{k} ({v.split(' (available')[0].split(';')[0].split('. ')[0][:80]})"
+                for k, v in g["skipped"].items()
+                if "--cpu-max-batch" not in v
+            ),
+            "",
+        ]
     return lines
 
 
@@ -258,8 +350,11 @@ def render(doc: dict[str, Any], gpu: list[str] | None = None, source: str = "") 
     res = analyse(doc)
     lines = [f"# Benchmark results ({doc.get('datetime', '?')[:19].replace('T', ' ')} UTC)", ""]
     lines += machine_lines(doc)
-    lines += [f"- Source: `{source}` (pytest-benchmark {doc.get('version', '?')}); times per call; "
-              "p90/p99 over rounds (a round of a fast benchmark averages several iterations)", ""]
+    lines += [
+        f"- Source: `{source}` (pytest-benchmark {doc.get('version', '?')}); times per call; "
+        "p90/p99 over rounds (a round of a fast benchmark averages several iterations)",
+        "",
+    ]
     lines += ["## Targets (issue 6)", "", "| target | verdict | figure |", "|---|---|---|"]
     for name, (ok, figure) in res["targets"].items():
         lines.append(f"| {name} | {'met' if ok else '**missed**'} | {figure} |")

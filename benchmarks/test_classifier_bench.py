@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 BATCHES = (1, 8, 32)
-CONFIGS = [("torch", "fp32"), ("torch", "fp16"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"),
-           ("onnxruntime", "int8")]
+CONFIGS = [
+    ("torch", "fp32"),
+    ("torch", "fp16"),
+    ("onnxruntime", "fp32"),
+    ("onnxruntime", "fp16"),
+    ("onnxruntime", "int8"),
+]
 TEXT_TOKENS = 4
 
 
@@ -73,8 +78,7 @@ def backends(screening_bundle, request):
     def get(name: str, precision: str):
         if (name, precision) not in opened:
             bundle = request.getfixturevalue("int8_bundle") if precision == "int8" else screening_bundle
-            opened[(name, precision)] = load_backend(bundle, backend=name, precision=precision,
-                                                     device="cpu", threads=1)
+            opened[(name, precision)] = load_backend(bundle, backend=name, precision=precision, device="cpu", threads=1)
         return opened[(name, precision)]
 
     yield get
@@ -93,8 +97,15 @@ def test_classifier(benchmark, backends, window, name, precision, batch):
         backend.infer(feed)  # warm-up (and: does this combination run at all here?)
     except Exception as exc:  # noqa: BLE001 - e.g. a CPU without fp16 kernels: recorded as a skip, not a failure
         pytest.skip(f"{name} {precision} does not run on this CPU: {type(exc).__name__}: {exc}")
-    benchmark.extra_info.update({"backend": backend.name, "precision": precision, "batch": batch, "threads": 1,
-                                 "model": str(backend.bundle.source)})
+    benchmark.extra_info.update(
+        {
+            "backend": backend.name,
+            "precision": precision,
+            "batch": batch,
+            "threads": 1,
+            "model": str(backend.bundle.source),
+        }
+    )
     out = benchmark(backend.infer, feed)
     assert out["prob"].shape == (batch,) and np.isfinite(out["prob"]).all()
     assert ((out["prob"] >= 0) & (out["prob"] <= 1)).all()
@@ -115,8 +126,9 @@ def test_classifier_default_threads(benchmark, screening_bundle, window, name):
     try:
         with load_backend(screening_bundle, backend=name, precision="fp32", device="cpu") as backend:
             backend.infer(window)
-            benchmark.extra_info.update({"backend": backend.name, "threads": "default", "batch": 1,
-                                         "torch_threads": torch.get_num_threads()})
+            benchmark.extra_info.update(
+                {"backend": backend.name, "threads": "default", "batch": 1, "torch_threads": torch.get_num_threads()}
+            )
             out = benchmark.pedantic(backend.infer, args=(window,), rounds=5, warmup_rounds=1)
     finally:
         torch.set_num_threads(before)

@@ -20,8 +20,12 @@ PIPELINE_ROUNDS = 240  # 8 s of video: ~14 windows at the default hop of 16
 
 def _percentiles(xs: list[float]) -> dict[str, float]:
     a = np.asarray(xs)
-    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99))}
+    return {
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+    }
 
 
 @pytest.mark.benchmark(group="pipeline")
@@ -59,15 +63,24 @@ def test_screener_process_per_frame(benchmark, screening_bundle_path, frame_cycl
         assert len(pose_ms) == len(total_ms) >= 1
         sdk_ms = [t - p for t, p in zip(total_ms, pose_ms, strict=True)]
         summary = screener.summary()
-        benchmark.extra_info.update({
-            "bundle": str(screening_bundle_path), "backend": screener.backend.name, "threads": threads,
-            "uses_video": screener.uses_video, "frames": len(total_ms),
-            "total_ms": _percentiles(total_ms), "pose_ms": _percentiles(pose_ms), "sdk_ms": _percentiles(sdk_ms),
-            "sdk_share": float(sum(sdk_ms) / sum(total_ms)),
-            "fps_sustained": float(1e3 * len(total_ms) / sum(total_ms)),
-            "windows_total": summary.windows_total, "windows_screened": summary.windows_screened,
-            "windows_skipped": summary.windows_skipped, "windows_failed": summary.windows_failed,
-        })
+        benchmark.extra_info.update(
+            {
+                "bundle": str(screening_bundle_path),
+                "backend": screener.backend.name,
+                "threads": threads,
+                "uses_video": screener.uses_video,
+                "frames": len(total_ms),
+                "total_ms": _percentiles(total_ms),
+                "pose_ms": _percentiles(pose_ms),
+                "sdk_ms": _percentiles(sdk_ms),
+                "sdk_share": float(sum(sdk_ms) / sum(total_ms)),
+                "fps_sustained": float(1e3 * len(total_ms) / sum(total_ms)),
+                "windows_total": summary.windows_total,
+                "windows_screened": summary.windows_screened,
+                "windows_skipped": summary.windows_skipped,
+                "windows_failed": summary.windows_failed,
+            }
+        )
     assert update.index >= 0 and np.isfinite(update.timestamp_ms)
     assert 0.0 <= update.window_progress <= 1.0
     assert all(t >= p >= 0 for t, p in zip(total_ms, pose_ms, strict=True))

@@ -19,9 +19,27 @@ def test_gpu_script_cpu_smoke(tmp_path, screening_bundle_path):
     import gpu
 
     out = tmp_path / "gpu.json"
-    rc = gpu.main(["--cpu-smoke", "--bundle", str(screening_bundle_path), "--out", str(out), "--md",
-                   str(tmp_path / "gpu.md"), "--iters", "2", "--warmup", "1", "--batches", "1,2", "--clips", "1",
-                   "--random-windows", "4"])
+    rc = gpu.main(
+        [
+            "--cpu-smoke",
+            "--bundle",
+            str(screening_bundle_path),
+            "--out",
+            str(out),
+            "--md",
+            str(tmp_path / "gpu.md"),
+            "--iters",
+            "2",
+            "--warmup",
+            "1",
+            "--batches",
+            "1,2",
+            "--clips",
+            "1",
+            "--random-windows",
+            "4",
+        ]
+    )
     assert rc == 0
     report = json.loads(out.read_text())
     assert {p["candidate"] for p in report["parity"]} == {"onnxruntime-cpu fp32", "onnxruntime-cpu fp16"}
@@ -55,27 +73,48 @@ def test_jetson_script_smoke(tmp_path):
 
 def _bench(name: str, group: str, seconds: list[float], extra: dict | None = None) -> dict:
     a = np.asarray(seconds)
-    return {"name": name, "group": group, "extra_info": extra or {},
-            "stats": {"median": float(np.median(a)), "mean": float(a.mean()), "min": float(a.min()),
-                      "rounds": len(a), "iterations": 1, "data": seconds}}
+    return {
+        "name": name,
+        "group": group,
+        "extra_info": extra or {},
+        "stats": {
+            "median": float(np.median(a)),
+            "mean": float(a.mean()),
+            "min": float(a.min()),
+            "rounds": len(a),
+            "iterations": 1,
+            "data": seconds,
+        },
+    }
 
 
 def test_summarize_ratios_and_targets(tmp_path):
     import summarize
 
-    pipe = {"threads": None, "frames": 10, "fps_sustained": 32.0, "sdk_share": 0.08, "windows_screened": 1,
-            "total_ms": {"mean": 31.25, "p50": 31.0}, "pose_ms": {"mean": 28.75, "p50": 28.5},
-            "sdk_ms": {"mean": 2.5, "p50": 2.5}}
-    doc = {"datetime": "2026-01-01T00:00:00", "version": "5", "machine_info": {"scoligait": {"cpu_model": "X"}},
-           "benchmarks": [
-               _bench("test_streaming_update_per_frame", "knowledge-map", [20e-6] * 5),
-               _bench("test_batch_recompute_96_frames", "knowledge-map", [2.4e-3] * 5),
-               _bench("test_classifier[torch-fp32-b1]", "classifier-b1", [10e-3] * 5),
-               _bench("test_classifier[onnxruntime-fp32-b1]", "classifier-b1", [5e-3] * 5),
-               _bench("test_screener_process_per_frame[ort-default-threads]", "pipeline", [31e-3] * 5, pipe),
-               _bench("test_pose_alone_same_frames[as-screener]", "pipeline", [28e-3] * 5),
-               _bench("test_pose_alone_same_frames[no-masks]", "pipeline", [20e-3] * 5),
-           ]}
+    pipe = {
+        "threads": None,
+        "frames": 10,
+        "fps_sustained": 32.0,
+        "sdk_share": 0.08,
+        "windows_screened": 1,
+        "total_ms": {"mean": 31.25, "p50": 31.0},
+        "pose_ms": {"mean": 28.75, "p50": 28.5},
+        "sdk_ms": {"mean": 2.5, "p50": 2.5},
+    }
+    doc = {
+        "datetime": "2026-01-01T00:00:00",
+        "version": "5",
+        "machine_info": {"scoligait": {"cpu_model": "X"}},
+        "benchmarks": [
+            _bench("test_streaming_update_per_frame", "knowledge-map", [20e-6] * 5),
+            _bench("test_batch_recompute_96_frames", "knowledge-map", [2.4e-3] * 5),
+            _bench("test_classifier[torch-fp32-b1]", "classifier-b1", [10e-3] * 5),
+            _bench("test_classifier[onnxruntime-fp32-b1]", "classifier-b1", [5e-3] * 5),
+            _bench("test_screener_process_per_frame[ort-default-threads]", "pipeline", [31e-3] * 5, pipe),
+            _bench("test_pose_alone_same_frames[as-screener]", "pipeline", [28e-3] * 5),
+            _bench("test_pose_alone_same_frames[no-masks]", "pipeline", [20e-3] * 5),
+        ],
+    }
     res = summarize.analyse(doc)
     t = res["targets"]
     assert t["KnowledgeMapBuilder.update >= 100x cheaper than the 96-frame recompute"][0]
@@ -97,8 +136,16 @@ def test_runtime_footprint_main_job_probe(tmp_path):
     import runtime_footprint
 
     (tmp_path / "out").mkdir()
-    args = ["{spawn}", "--headless", "--backend", "onnxruntime", "--max-frames", "40",
-            "--output", str(tmp_path / "out" / "r.jsonl")]
+    args = [
+        "{spawn}",
+        "--headless",
+        "--backend",
+        "onnxruntime",
+        "--max-frames",
+        "40",
+        "--output",
+        str(tmp_path / "out" / "r.jsonl"),
+    ]
     r = runtime_footprint._probe(sys.executable, runtime_footprint._MAIN_JOB, args)
     assert r["exit_code"] in (0, 3) and 0 < r["startup_s"] < 60 and r["peak_rss_mb"] > 50  # 3: no window yet
     assert not r["torch_imported"] and not r["scipy_imported"] and not r["pyplot_executed"], r

@@ -36,8 +36,9 @@ def test_video_decode_per_frame(benchmark):
 
 # ----------------------------------------------------------------- pose estimation
 @pytest.mark.benchmark(group="pose")
-@pytest.mark.parametrize("variant,masks", [("lite", False), ("full", False), ("lite", True)],
-                         ids=["lite", "full", "lite-masks"])
+@pytest.mark.parametrize(
+    "variant,masks", [("lite", False), ("full", False), ("lite", True)], ids=["lite", "full", "lite-masks"]
+)
 def test_pose_estimation_per_frame(benchmark, frame_cycle, variant, masks):
     """PoseEstimator.detect (MediaPipe PoseLandmarker, VIDEO mode, 2 poses); lite-masks = as the Screener runs
     it for a model that uses silhouettes."""
@@ -80,8 +81,9 @@ def test_silhouette_crop_per_frame(benchmark, cached_poses):
     from scoligait_edge.video.silhouette import SIL_SHAPE, person_silhouette
 
     masks = cycle_forever(cached_poses.masks)
-    sil, ok = benchmark.pedantic(person_silhouette, setup=lambda: (next(masks), {}), rounds=scaled(150),
-                                 warmup_rounds=3)
+    sil, ok = benchmark.pedantic(
+        person_silhouette, setup=lambda: (next(masks), {}), rounds=scaled(150), warmup_rounds=3
+    )
     assert sil.shape == SIL_SHAPE and sil.dtype == np.uint8
     assert ok and sil.any()
 

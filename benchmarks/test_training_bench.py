@@ -30,8 +30,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
-LEGACY_MODEL = {"km_patch_frames": 16, "video_tubelet_frames": 16, "dropout": 0.1, "attention_dropout": 0.1,
-                "drop_path": 0.0}
+LEGACY_MODEL = {
+    "km_patch_frames": 16,
+    "video_tubelet_frames": 16,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+    "drop_path": 0.0,
+}
 LEGACY_OPTIM = {"batch_size": 16, "km_noise": 0.0, "frame_drop": 0.0}
 N_WINDOWS = 64
 
@@ -42,8 +47,12 @@ def _config(kind: str):
     cfg = load_config(ROOT / "configs" / "demo_model.yaml", TrainConfig)
     if kind.startswith("legacy"):
         model = cfg.model.model_copy(update=LEGACY_MODEL)
-        cfg = cfg.model_copy(update={"model": type(cfg.model).model_validate(model.model_dump()),
-                                     "optim": cfg.optim.model_copy(update=LEGACY_OPTIM)})
+        cfg = cfg.model_copy(
+            update={
+                "model": type(cfg.model).model_validate(model.model_dump()),
+                "optim": cfg.optim.model_copy(update=LEGACY_OPTIM),
+            }
+        )
     return cfg
 
 
@@ -62,8 +71,10 @@ def windows():
         video=torch.from_numpy((rng.random((N_WINDOWS, t, 1, 64, 44)) > 0.7).astype(np.uint8) * 255),
         text=torch.from_numpy(rng.normal(size=(N_WINDOWS, 4, 384)).astype(np.float32)),
         text_mask=torch.ones(N_WINDOWS, 4, dtype=torch.bool),
-        clip_ids=[f"c{i}" for i in range(N_WINDOWS)], subject_ids=[f"s{i}" for i in range(N_WINDOWS)],
-        sexes=[None] * N_WINDOWS, starts=[0] * N_WINDOWS,
+        clip_ids=[f"c{i}" for i in range(N_WINDOWS)],
+        subject_ids=[f"s{i}" for i in range(N_WINDOWS)],
+        sexes=[None] * N_WINDOWS,
+        starts=[0] * N_WINDOWS,
     )
 
 
@@ -94,8 +105,9 @@ def test_training_step(benchmark, windows, kind):
         batch = windows.batch(idx, uses_video=True, uses_text=True)
         if kind == "legacy":  # silhouettes were scaled to float32 on the host
             batch["video"] = batch["video"].float() / 255.0
-        batch = augment_batch(batch, km_std=std, km_noise=cfg.optim.km_noise, frame_drop=cfg.optim.frame_drop,
-                              generator=gen)
+        batch = augment_batch(
+            batch, km_std=std, km_noise=cfg.optim.km_noise, frame_drop=cfg.optim.frame_drop, generator=gen
+        )
         out = model(**batch)
         loss = loss_fn(out, windows.label[idx], windows.cobb[idx]).total
         opt.zero_grad(set_to_none=True)
@@ -114,6 +126,7 @@ def test_training_step(benchmark, windows, kind):
             loss = benchmark.pedantic(step, rounds=5, iterations=1)
     finally:
         torch.set_num_threads(threads)
-    benchmark.extra_info.update({"batch": b, "windows_per_step": b, "config": kind,
-                                 "tokens": model.num_km_tokens + model.num_video_tokens + 4})
+    benchmark.extra_info.update(
+        {"batch": b, "windows_per_step": b, "config": kind, "tokens": model.num_km_tokens + model.num_video_tokens + 4}
+    )
     assert np.isfinite(loss)

@@ -51,32 +51,57 @@ def _provenance(items: list[str], simulated: bool, json_file: str | None) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scoligait_edge.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m scoligait_edge.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--bundle", help="bundle folder or .zip (created when --checkpoint is given)")
     p.add_argument("--formats", default="", help=f"comma-separated, from: {','.join(FORMATS)}")
     p.add_argument("--engine-precision", default="fp16", help="TensorRT engine precision(s): fp32, fp16 or both")
     k = p.add_argument_group("signing (Ed25519)")
-    k.add_argument("--signing-key", metavar="PEM", help="Ed25519 private key: sign every manifest this command writes "
-                   "(without it the bundle is left UNSIGNED and loads only with allow_unsigned)")
-    k.add_argument("--sign", action="store_true", help="sign the existing --bundle with --signing-key (after "
-                   "verifying every file's hash); combine with --formats to export and sign in one go")
-    k.add_argument("--generate-key", metavar="PEM", help="write a new Ed25519 private key here (mode 600) and its "
-                   "public key beside it (.pub), then exit")
+    k.add_argument(
+        "--signing-key",
+        metavar="PEM",
+        help="Ed25519 private key: sign every manifest this command writes "
+        "(without it the bundle is left UNSIGNED and loads only with allow_unsigned)",
+    )
+    k.add_argument(
+        "--sign",
+        action="store_true",
+        help="sign the existing --bundle with --signing-key (after "
+        "verifying every file's hash); combine with --formats to export and sign in one go",
+    )
+    k.add_argument(
+        "--generate-key",
+        metavar="PEM",
+        help="write a new Ed25519 private key here (mode 600) and its public key beside it (.pub), then exit",
+    )
     g = p.add_argument_group("creating a bundle from a checkpoint")
     g.add_argument("--checkpoint", help="checkpoint path stem (or its .safetensors) written by save_checkpoint")
     g.add_argument("--threshold", type=float, help="decision threshold on prob, chosen on validation data")
     g.add_argument("--threshold-source", help="how the threshold was chosen (stored in the manifest)")
-    g.add_argument("--provenance", action="append", default=[], metavar="KEY=VALUE",
-                   help="training provenance entry, e.g. data=simulated (repeatable)")
+    g.add_argument(
+        "--provenance",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training provenance entry, e.g. data=simulated (repeatable)",
+    )
     g.add_argument("--provenance-json", help="JSON file with the provenance object")
-    g.add_argument("--simulated", action="store_true",
-                   help=f"provenance = {SIMULATED_PROVENANCE}")
-    g.add_argument("--sentence-table", help="text model: sentence-embedding table to ship (the .npy rows, or its sentences_v<N>.json, which stands for them)")
+    g.add_argument("--simulated", action="store_true", help=f"provenance = {SIMULATED_PROVENANCE}")
+    g.add_argument(
+        "--sentence-table",
+        help="text model: sentence-embedding table to ship (the .npy rows, or its sentences_v<N>.json, which stands for them)",
+    )
     g.add_argument("--reference-statistics", help="text model: reference-statistics file to ship")
-    p.add_argument("--input-reference", metavar="JSON", help="training input statistics (input_reference.json from "
-                   "a training run) for the out-of-distribution flag: put into the new bundle (default: the file "
-                   "beside --checkpoint) or added to an existing --bundle")
+    p.add_argument(
+        "--input-reference",
+        metavar="JSON",
+        help="training input statistics (input_reference.json from "
+        "a training run) for the out-of-distribution flag: put into the new bundle (default: the file "
+        "beside --checkpoint) or added to an existing --bundle",
+    )
     g.add_argument("--force", action="store_true", help="replace an existing bundle at --bundle")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
@@ -84,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.generate_key:
             priv, pub = generate_keypair(args.generate_key)
-            print(f"wrote private key {priv} (mode 600; keep it out of any repository) and public key {pub} "
-                  f"(key id {key_id(load_private_key(priv).public_key())[:16]}...)")
+            print(
+                f"wrote private key {priv} (mode 600; keep it out of any repository) and public key {pub} "
+                f"(key id {key_id(load_private_key(priv).public_key())[:16]}...)"
+            )
             return 0
         if not args.bundle:
             raise SystemExit("--bundle is required (except with --generate-key)")
@@ -101,17 +128,23 @@ def main(argv: list[str] | None = None) -> int:
             if target.exists() and not args.force:
                 raise SystemExit(f"{target} exists; pass --force to replace it, or drop --checkpoint to add formats")
             bundle = create_bundle(
-                args.checkpoint, target, threshold=args.threshold, threshold_source=args.threshold_source,
+                args.checkpoint,
+                target,
+                threshold=args.threshold,
+                threshold_source=args.threshold_source,
                 provenance=_provenance(args.provenance, args.simulated, args.provenance_json),
-                sentence_table=args.sentence_table, reference_statistics=args.reference_statistics,
-                signing_key=key, input_reference=args.input_reference,
+                sentence_table=args.sentence_table,
+                reference_statistics=args.reference_statistics,
+                signing_key=key,
+                input_reference=args.input_reference,
             )
             if formats:
                 bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
         else:
             if not formats and not args.sign and not args.input_reference:
-                raise SystemExit("nothing to do: give --formats (and --checkpoint to create a bundle), "
-                                 "--input-reference or --sign")
+                raise SystemExit(
+                    "nothing to do: give --formats (and --checkpoint to create a bundle), --input-reference or --sign"
+                )
             if args.input_reference:
                 bundle = add_input_reference(target, args.input_reference, signing_key=key)
             if formats:
@@ -126,9 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                 assert key is not None  # only --sign is left (else "nothing to do"), and it needs --signing-key
                 bundle = sign_bundle(target, key)
         m = bundle.manifest
-        print(f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "
-              f"provenance {m.provenance.get('data')}; signature: {bundle.signature.status} "
-              f"({bundle.signature.reason})")
+        print(
+            f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "
+            f"provenance {m.provenance.get('data')}; signature: {bundle.signature.status} "
+            f"({bundle.signature.reason})"
+        )
         for name, entry in sorted(m.files.items()):
             print(f"  {name:40s} {entry.size:>12,d} B  sha256 {entry.sha256[:16]}")
         bundle.close()

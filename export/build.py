@@ -69,7 +69,9 @@ def sentence_table_rows(src: Path) -> Path:
         meta = EmbeddingTableMeta.model_validate_json(src.read_text())
         SentenceEmbeddingTable.load(src.parent, meta.text_schema_version)  # raises unless the rows match the metadata
     except (OSError, ValueError) as exc:
-        raise BundleError(f"--sentence-table {src}: not a sentence-table metadata file with its .npy beside it ({exc})") from exc
+        raise BundleError(
+            f"--sentence-table {src}: not a sentence-table metadata file with its .npy beside it ({exc})"
+        ) from exc
     return src.parent / meta.embeddings_file
 
 
@@ -110,11 +112,15 @@ def create_bundle(
     threshold_source = threshold_source or extra.get("threshold_source")
     provenance = provenance or extra.get("provenance")
     if threshold is None or not threshold_source:
-        raise BundleError("a bundle needs the decision threshold and where it came from: pass --threshold and "
-                          "--threshold-source (e.g. 'validation split, Youden J'), or store them in the checkpoint")
+        raise BundleError(
+            "a bundle needs the decision threshold and where it came from: pass --threshold and "
+            "--threshold-source (e.g. 'validation split, Youden J'), or store them in the checkpoint"
+        )
     if not provenance:
-        raise BundleError("a bundle needs the training-data provenance: pass --provenance data=simulated (or "
-                          "--simulated), or store 'provenance' in the checkpoint extras")
+        raise BundleError(
+            "a bundle needs the training-data provenance: pass --provenance data=simulated (or "
+            "--simulated), or store 'provenance' in the checkpoint extras"
+        )
     files: dict[str, FileSource] = {FORMAT_FILES["checkpoint"]: tensors}
     formats_map = {"checkpoint": FORMAT_FILES["checkpoint"]}
     if sidecar.is_file():
@@ -130,10 +136,13 @@ def create_bundle(
                 files[names[key]] = src
         text = TextAssets(**names)
         if model.config.uses_text and not names:
-            report("note: a text model without a sentence table or reference statistics; the caller must supply "
-                   "the text embeddings itself")
-    manifest = BundleManifest.for_model(model.config, Threshold(value=float(threshold), source=threshold_source),
-                                        provenance, fps=fps, text=text)
+            report(
+                "note: a text model without a sentence table or reference statistics; the caller must supply "
+                "the text embeddings itself"
+            )
+    manifest = BundleManifest.for_model(
+        model.config, Threshold(value=float(threshold), source=threshold_source), provenance, fps=fps, text=text
+    )
     manifest.formats = formats_map
     beside = tensors.with_name(INPUT_REFERENCE_NAME)
     ref_src = Path(input_reference) if input_reference is not None else (beside if beside.is_file() else None)
@@ -141,14 +150,20 @@ def create_bundle(
         files[INPUT_REFERENCE_NAME] = _checked_input_reference(ref_src)
         manifest.input_reference = INPUT_REFERENCE_NAME
     write_bundle(target, files, manifest, signing_key=sign_key)
-    report(f"created bundle {target} from {tensors.name} ({sum(p.numel() for p in model.parameters()):,} "
-           f"parameters, threshold {float(threshold):g} from {threshold_source!r}, "
-           f"{'signed' if sign_key is not None else 'UNSIGNED'})")
+    report(
+        f"created bundle {target} from {tensors.name} ({sum(p.numel() for p in model.parameters()):,} "
+        f"parameters, threshold {float(threshold):g} from {threshold_source!r}, "
+        f"{'signed' if sign_key is not None else 'UNSIGNED'})"
+    )
     formats = list(formats)
     if formats:
         return add_formats(target, formats, report=report, signing_key=sign_key)
-    return load_bundle(target, trusted_keys=[sign_key.public_key()] if sign_key is not None else None,
-                       allow_unsigned=sign_key is None, mark_unverified=False)
+    return load_bundle(
+        target,
+        trusted_keys=[sign_key.public_key()] if sign_key is not None else None,
+        allow_unsigned=sign_key is None,
+        mark_unverified=False,
+    )
 
 
 def _checked_input_reference(path: str | Path) -> bytes:
@@ -175,10 +190,13 @@ def add_input_reference(
     the manifest re-hashed and, with ``signing_key``, re-signed. Returns the reloaded bundle."""
     data = _checked_input_reference(reference)
     key = signing_key_of(signing_key)
-    bundle = update_bundle(bundle_path, {INPUT_REFERENCE_NAME: data}, signing_key=key,
-                           input_reference=INPUT_REFERENCE_NAME)
-    report(f"input reference: added {INPUT_REFERENCE_NAME} ({len(data):,} bytes) to {bundle_path}, "
-           f"{'signed' if key is not None else 'UNSIGNED'}")
+    bundle = update_bundle(
+        bundle_path, {INPUT_REFERENCE_NAME: data}, signing_key=key, input_reference=INPUT_REFERENCE_NAME
+    )
+    report(
+        f"input reference: added {INPUT_REFERENCE_NAME} ({len(data):,} bytes) to {bundle_path}, "
+        f"{'signed' if key is not None else 'UNSIGNED'}"
+    )
     return bundle
 
 
@@ -210,18 +228,22 @@ def _interface_update(bundle: Bundle, wanted: Iterable[str]) -> dict[str, Any]:
         return {}
     cfg = bundle.manifest.model
     fresh = {"inputs": input_specs(cfg), "outputs": output_specs(cfg)}
+
     def signature(specs: Iterable[Any]) -> list[tuple[Any, ...]]:
         return [(s.name, tuple(s.shape), s.dtype) for s in specs]
 
-    if (signature(fresh["inputs"]) == signature(bundle.manifest.inputs)
-            and signature(fresh["outputs"]) == signature(bundle.manifest.outputs)):
+    if signature(fresh["inputs"]) == signature(bundle.manifest.inputs) and signature(fresh["outputs"]) == signature(
+        bundle.manifest.outputs
+    ):
         return {}
     stale = [f for f in _DERIVED_FORMATS if bundle.has_format(f) and f not in wanted]
     if stale:
         old = "; ".join(s.describe() for s in bundle.manifest.inputs)
         new = "; ".join(s.describe() for s in fresh["inputs"])
-        raise BundleError(f"the ONNX graph's interface changed ({old} -> {new}): re-export {', '.join(stale)} "
-                          f"together with onnx (--formats onnx,{','.join(stale)}) so every format takes the same inputs")
+        raise BundleError(
+            f"the ONNX graph's interface changed ({old} -> {new}): re-export {', '.join(stale)} "
+            f"together with onnx (--formats onnx,{','.join(stale)}) so every format takes the same inputs"
+        )
     return {k: [s.model_dump(mode="json") for s in v] for k, v in fresh.items()}
 
 
@@ -265,8 +287,10 @@ def add_formats(
             add[FORMAT_FILES["onnx"]], fmts["onnx"] = dst, FORMAT_FILES["onnx"]
             with OnnxRuntimeBackend(dst, device="cpu") as ort_b:
                 diff = _maxdiff(torch_outputs(model, windows), ort_b.infer(windows))
-            report(f"onnx: wrote {FORMAT_FILES['onnx']} ({dst.stat().st_size / 1e6:.2f} MB, opset 18, dynamic "
-                   f"batch); max |torch - onnxruntime| = {diff:.2e} on {_n(windows)} random windows")
+            report(
+                f"onnx: wrote {FORMAT_FILES['onnx']} ({dst.stat().st_size / 1e6:.2f} MB, opset 18, dynamic "
+                f"batch); max |torch - onnxruntime| = {diff:.2e} on {_n(windows)} random windows"
+            )
         if "onnx-fp16" in wanted:
             from scoligait_edge.export.fp16 import convert_to_fp16
 
@@ -275,8 +299,10 @@ def add_formats(
             add[FORMAT_FILES["onnx-fp16"]], fmts["onnx-fp16"] = dst, FORMAT_FILES["onnx-fp16"]
             with OnnxRuntimeBackend(src, device="cpu") as a, OnnxRuntimeBackend(dst, device="cpu") as b:
                 diff = _maxdiff(a.infer(windows), b.infer(windows))
-            report(f"onnx-fp16: wrote {FORMAT_FILES['onnx-fp16']} ({dst.stat().st_size / 1e6:.2f} MB, fp32 I/O, "
-                   f"LayerNorm/softmax/RoPE in fp32); max |fp32 - fp16| = {diff:.2e}")
+            report(
+                f"onnx-fp16: wrote {FORMAT_FILES['onnx-fp16']} ({dst.stat().st_size / 1e6:.2f} MB, fp32 I/O, "
+                f"LayerNorm/softmax/RoPE in fp32); max |fp32 - fp16| = {diff:.2e}"
+            )
         if "onnx-int8" in wanted:
             from scoligait_edge.export.int8 import int8_parity_of_files, quantize_int8, simulated_windows
 
@@ -285,10 +311,12 @@ def add_formats(
             add[FORMAT_FILES["onnx-int8"]], fmts["onnx-int8"] = dst, FORMAT_FILES["onnx-int8"]
             sim = simulated_windows(bundle.manifest.model)
             r = int8_parity_of_files(src, dst, sim, bundle.threshold)
-            report(f"onnx-int8: wrote {FORMAT_FILES['onnx-int8']} ({dst.stat().st_size / 1e6:.2f} MB; dynamic int8 "
-                   f"MatMul/Gemm weights, per channel; offline ORT_ENABLE_BASIC); parity vs fp32 on "
-                   f"{r.n_windows} simulated windows at threshold {r.threshold:g}: max |dprob| = {r.max_abs_prob:.2e}, "
-                   f"max |dlogit| = {r.max_abs_logit:.2e}, label agreement {100 * r.label_agreement:.1f}%")
+            report(
+                f"onnx-int8: wrote {FORMAT_FILES['onnx-int8']} ({dst.stat().st_size / 1e6:.2f} MB; dynamic int8 "
+                f"MatMul/Gemm weights, per channel; offline ORT_ENABLE_BASIC); parity vs fp32 on "
+                f"{r.n_windows} simulated windows at threshold {r.threshold:g}: max |dprob| = {r.max_abs_prob:.2e}, "
+                f"max |dlogit| = {r.max_abs_logit:.2e}, label agreement {100 * r.label_agreement:.1f}%"
+            )
         if "ort" in wanted:
             from scoligait_edge.export.ort_mobile import convert_to_ort
 
@@ -298,19 +326,24 @@ def add_formats(
             add[FORMAT_FILES["ort-operators"]], fmts["ort-operators"] = ops, FORMAT_FILES["ort-operators"]
             with OnnxRuntimeBackend(src, device="cpu") as a, OnnxRuntimeBackend(ort_file, device="cpu") as b:
                 diff = _maxdiff(a.infer(windows), b.infer(windows))
-            report(f"ort: wrote {FORMAT_FILES['ort']} ({ort_file.stat().st_size / 1e6:.2f} MB) and "
-                   f"{FORMAT_FILES['ort-operators']}; max |onnx - ort| = {diff:.2e}")
+            report(
+                f"ort: wrote {FORMAT_FILES['ort']} ({ort_file.stat().st_size / 1e6:.2f} MB) and "
+                f"{FORMAT_FILES['ort-operators']}; max |onnx - ort| = {diff:.2e}"
+            )
         if add:
             bundle.close()
             bundle = update_bundle(bundle_path, add, formats=fmts, signing_key=key, **interface)
-            report(f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each, "
-                   f"{'signed' if key is not None else 'UNSIGNED'}")
+            report(
+                f"updated the manifest of {bundle_path}: {len(bundle.manifest.files)} files, sha256 of each, "
+                f"{'signed' if key is not None else 'UNSIGNED'}"
+            )
     if "engine" in wanted:
         from scoligait_edge.export.tensorrt import ensure_engine
 
         for precision in engine_precisions:
             path, meta = ensure_engine(bundle, precision)  # type: ignore[arg-type]
-            report(f"engine: {path} (TensorRT {meta.tensorrt_version}, {meta.device_name}, "
-                   f"sm {meta.compute_capability}, {meta.precision}, {meta.typing}); metadata in {path.name}.json")
+            report(
+                f"engine: {path} (TensorRT {meta.tensorrt_version}, {meta.device_name}, "
+                f"sm {meta.compute_capability}, {meta.precision}, {meta.typing}); metadata in {path.name}.json"
+            )
     return bundle
-

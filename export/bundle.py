@@ -71,8 +71,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_bundle(target: str | Path, files: Mapping[str, FileSource], manifest: BundleManifest, *,
-                 signing_key: Ed25519PrivateKey | str | Path | None = None) -> Path:
+def write_bundle(
+    target: str | Path,
+    files: Mapping[str, FileSource],
+    manifest: BundleManifest,
+    *,
+    signing_key: Ed25519PrivateKey | str | Path | None = None,
+) -> Path:
     """Write a bundle folder (or a ``.zip`` when ``target`` ends in .zip) holding ``files`` and ``manifest.json``.
 
     ``files`` maps the name inside the bundle to a source path or bytes. The
@@ -98,8 +103,12 @@ def write_bundle(target: str | Path, files: Mapping[str, FileSource], manifest: 
     raw = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
     sig = sign_manifest(raw, key) if key is not None else None
     if key is None:
-        log.warning("bundle %s written UNSIGNED (no signing key): it loads only with allow_unsigned=True until "
-                    "signed (python -m scoligait_edge.export --bundle %s --sign --signing-key KEY.pem)", target, target)
+        log.warning(
+            "bundle %s written UNSIGNED (no signing key): it loads only with allow_unsigned=True until "
+            "signed (python -m scoligait_edge.export --bundle %s --sign --signing-key KEY.pem)",
+            target,
+            target,
+        )
     if target.suffix.lower() == ".zip":
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
@@ -147,18 +156,27 @@ def _load_for_rewrite(path: Path, key: Ed25519PrivateKey | None, trusted_keys: A
         trusted.append(key.public_key())
     bundle = load_bundle(path, trusted_keys=trusted, allow_unsigned=True, mark_unverified=False)
     if not bundle.signature.verified:
-        log.warning("rewriting bundle %s, which is not signed by a trusted key (%s)%s", path, bundle.signature.reason,
-                    "; re-signing it vouches for its current contents" if key is not None else "")
+        log.warning(
+            "rewriting bundle %s, which is not signed by a trusted key (%s)%s",
+            path,
+            bundle.signature.reason,
+            "; re-signing it vouches for its current contents" if key is not None else "",
+        )
     if bundle.signature.status == "invalid" and key is not None:
         bundle.close()
-        raise BundleSignatureError(f"{path}: {bundle.signature.reason}; refusing to re-sign a bundle whose signature "
-                                   "does not match (if you edited manifest.json on purpose, delete "
-                                   f"{SIGNATURE_NAME} and sign again; otherwise re-export it from its checkpoint)")
+        raise BundleSignatureError(
+            f"{path}: {bundle.signature.reason}; refusing to re-sign a bundle whose signature "
+            "does not match (if you edited manifest.json on purpose, delete "
+            f"{SIGNATURE_NAME} and sign again; otherwise re-export it from its checkpoint)"
+        )
     return bundle
 
 
-def sign_bundle(path: str | Path, signing_key: Ed25519PrivateKey | str | Path,
-                trusted_keys: Iterable[KeySource] | KeySource | None = None) -> Bundle:
+def sign_bundle(
+    path: str | Path,
+    signing_key: Ed25519PrivateKey | str | Path,
+    trusted_keys: Iterable[KeySource] | KeySource | None = None,
+) -> Bundle:
     """Sign (or re-sign) an existing bundle's manifest after verifying every file's hash; returns it reloaded.
 
     The manifest bytes are kept as they are (only ``manifest.json.sig`` is
@@ -228,5 +246,4 @@ def update_bundle(
         if path.is_dir() and (path / name).is_file():
             (path / name).unlink()
     trusted = [key.public_key()] if key is not None else None
-    return load_bundle(path, trusted_keys=trusted, allow_unsigned=key is None,
-                       mark_unverified=False)
+    return load_bundle(path, trusted_keys=trusted, allow_unsigned=key is None, mark_unverified=False)

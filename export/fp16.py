@@ -30,7 +30,9 @@ from scoligait_edge.errors import OptionalDependencyError
 try:
     import onnx
 except ImportError as _exc:  # pragma: no cover - depends on the install
-    raise OptionalDependencyError("fp16 conversion needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
+    raise OptionalDependencyError(
+        "fp16 conversion needs the onnx package: pip install 'scoligait-edge[export]'"
+    ) from _exc
 
 FP32_OPS = ("LayerNormalization", "Softmax", "ReduceL2", "Cos", "Sin")
 FP32_NODE_MARKERS = ("/rope/",)
@@ -101,7 +103,10 @@ def convert_to_fp16(
     model = onnx.load(str(src))
     op_block = sorted(set(DEFAULT_OP_BLOCK_LIST) | set(FP32_OPS) | set(extra_fp32_ops))
     fp16 = convert_float_to_float16(
-        model, keep_io_types=True, op_block_list=op_block, node_block_list=fp32_node_names(model),
+        model,
+        keep_io_types=True,
+        op_block_list=op_block,
+        node_block_list=fp32_node_names(model),
     )
     _drop_duplicate_casts(fp16.graph)
     wrapped = OnnxModel(fp16)

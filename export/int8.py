@@ -100,8 +100,9 @@ def quantize_int8(
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise OptionalDependencyError("int8 quantization needs onnx and onnxruntime: "
-                                      "pip install 'scoligait-edge[export]'") from exc
+        raise OptionalDependencyError(
+            "int8 quantization needs onnx and onnxruntime: pip install 'scoligait-edge[export]'"
+        ) from exc
     if weight_type not in ("qint8", "quint8"):
         raise ValueError(f"weight_type must be 'qint8' or 'quint8', got {weight_type!r}")
     src, dst = Path(src), Path(dst)
@@ -117,9 +118,13 @@ def quantize_int8(
         root.setLevel(max(level, logging.ERROR))  # "consider pre-processing": step 1 is that pre-processing
         try:
             quantize_dynamic(
-                optimized, dst, op_types_to_quantize=list(QUANTIZED_OPS), per_channel=per_channel,
-                nodes_to_quantize=nodes, weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                optimized,
+                dst,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                per_channel=per_channel,
+                nodes_to_quantize=nodes,
+                weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
         finally:
             root.setLevel(level)
@@ -128,20 +133,29 @@ def quantize_int8(
     for prop in original.metadata_props:
         if prop.key != "precision":
             model.metadata_props.add(key=prop.key, value=prop.value)
-    for key, value in (("precision", "int8"), ("quantization", f"dynamic {weight_type} "
-                       f"{'per-channel' if per_channel else 'per-tensor'} {'/'.join(QUANTIZED_OPS)} weights, "
-                       f"uint8 activations; offline optimisation {optimize}")):
+    for key, value in (
+        ("precision", "int8"),
+        (
+            "quantization",
+            f"dynamic {weight_type} "
+            f"{'per-channel' if per_channel else 'per-tensor'} {'/'.join(QUANTIZED_OPS)} weights, "
+            f"uint8 activations; offline optimisation {optimize}",
+        ),
+    ):
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(dst))
     onnx.checker.check_model(str(dst))
-    for a, b in zip((*original.graph.input, *original.graph.output), (*model.graph.input, *model.graph.output), strict=True):
+    for a, b in zip(
+        (*original.graph.input, *original.graph.output), (*model.graph.input, *model.graph.output), strict=True
+    ):
         if a.name != b.name or a.type.tensor_type.elem_type != b.type.tensor_type.elem_type:
             raise ValueError(f"int8 quantization changed the interface: {a.name} -> {b.name}")
     return dst
 
 
-def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, text_tokens: int = 4,
-                      seed: int = 0) -> dict[str, np.ndarray]:
+def simulated_windows(
+    config: Any, n_clips: int = 8, stride: int | None = None, text_tokens: int = 4, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Realistic inputs for ``config`` (a model config or its dict): sliding windows over SIMULATED walking clips.
 
     Knowledge maps of simulated walks (half with a Cobb angle of 0, half 10-35
@@ -162,8 +176,14 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
     for i in range(n_clips):
         cobb = 0.0 if i % 2 == 0 else float(rng.uniform(10.0, 35.0))
         subject = sample_subject(np.random.default_rng(seed * 1000 + i), f"int8-{i}", cobb_deg=cobb)
-        clip = simulate_clip(subject, n_frames=t + 2 * stride, camera=("side", "frontal")[(i // 2) % 2],
-                             seed=seed * 1000 + i, with_silhouettes="video" in specs, silhouette_scale=0.25)
+        clip = simulate_clip(
+            subject,
+            n_frames=t + 2 * stride,
+            camera=("side", "frontal")[(i // 2) % 2],
+            seed=seed * 1000 + i,
+            with_silhouettes="video" in specs,
+            silhouette_scale=0.25,
+        )
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         n = len(kmap)
         if "video" in specs:
@@ -171,11 +191,11 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
             sil = np.asarray(crop_scoliosis1k(clip.silhouettes), dtype=np.uint8)  # the graph takes uint8
             n = min(n, len(sil))
         for s in range(0, n - t + 1, stride):
-            cols["km"].append(kmap.values[s:s + t])
-            cols["km_mask"].append(kmap.valid[s:s + t])
+            cols["km"].append(kmap.values[s : s + t])
+            cols["km_mask"].append(kmap.valid[s : s + t])
             if "video" in specs:
                 c = int(specs["video"].shape[2])
-                cols["video"].append(np.repeat(sil[s:s + t, None], c, axis=1))
+                cols["video"].append(np.repeat(sil[s : s + t, None], c, axis=1))
     out = {k: np.ascontiguousarray(np.stack(v)) for k, v in cols.items() if k in specs and v}
     if "km" in out:
         out["km"] = out["km"].astype(np.float32)
@@ -198,8 +218,14 @@ def simulated_windows(config: Any, n_clips: int = 8, stride: int | None = None, 
     return {name: out[name] for name in specs}
 
 
-def int8_parity_of_files(reference: str | Path, candidate: str | Path, windows: dict[str, np.ndarray],
-                         threshold: float, *, batch_size: int = 16):
+def int8_parity_of_files(
+    reference: str | Path,
+    candidate: str | Path,
+    windows: dict[str, np.ndarray],
+    threshold: float,
+    *,
+    batch_size: int = 16,
+):
     """:class:`~scoligait_edge.export.parity.ParityResult` of two ONNX files (fp32 reference, int8 candidate)."""
     from scoligait_edge.export.parity import compare_outputs, run_windows
     from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
@@ -208,12 +234,20 @@ def int8_parity_of_files(reference: str | Path, candidate: str | Path, windows: 
     for path in (reference, candidate):
         with OnnxRuntimeBackend(path, device="cpu") as b:
             outs.append(run_windows(b, windows, batch_size))
-    return compare_outputs(outs[0], outs[1], threshold, reference_name=Path(reference).name,
-                           candidate_name=Path(candidate).name)
+    return compare_outputs(
+        outs[0], outs[1], threshold, reference_name=Path(reference).name, candidate_name=Path(candidate).name
+    )
 
 
-def int8_parity(bundle: Any, windows: dict[str, np.ndarray] | None = None, *, reference: str = "onnx",
-                candidate: str = "onnx-int8", threshold: float | None = None, batch_size: int = 16):
+def int8_parity(
+    bundle: Any,
+    windows: dict[str, np.ndarray] | None = None,
+    *,
+    reference: str = "onnx",
+    candidate: str = "onnx-int8",
+    threshold: float | None = None,
+    batch_size: int = 16,
+):
     """:class:`~scoligait_edge.export.parity.ParityResult` of the bundle's int8 model against its fp32 one.
 
     ``windows`` default to :func:`simulated_windows` for the bundle's model; the

@@ -102,8 +102,15 @@ def export_onnx(
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # TracerWarnings about constant shapes are expected
             torch.onnx.export(
-                _wrapper(model, in_names, out_names), args, str(path), dynamo=False, opset_version=opset,
-                input_names=in_names, output_names=out_names, dynamic_axes=dynamic, do_constant_folding=True,
+                _wrapper(model, in_names, out_names),
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=in_names,
+                output_names=out_names,
+                dynamic_axes=dynamic,
+                do_constant_folding=True,
             )
     finally:
         model.train(was_training)
@@ -137,8 +144,10 @@ def _annotate(proto: onnx.ModelProto, cfg: Any, fps: float) -> None:
                     else:
                         dim.Clear()
                         dim.dim_param = want
-    proto.doc_string = ("ScoliGait screening model (scoliosis screening aid, not a diagnostic device). "
-                        "Inputs: " + "; ".join(specs[i.name].describe() for i in proto.graph.input))
+    proto.doc_string = (
+        "ScoliGait screening model (scoliosis screening aid, not a diagnostic device). "
+        "Inputs: " + "; ".join(specs[i.name].describe() for i in proto.graph.input)
+    )
     proto.producer_name, proto.producer_version = "scoligait_edge", __version__
     meta = {
         "feature_schema_version": SCHEMA_VERSION,
@@ -162,7 +171,7 @@ def random_batch(config: Any, batch: int, text_tokens: int = 2, seed: int = 0) -
         if spec.dtype == "bool":
             m = np.ones(shape, dtype=bool)
             if batch > 1:
-                m[1, -max(1, shape[1] // 4):] = False
+                m[1, -max(1, shape[1] // 4) :] = False
             out[spec.name] = m
         elif spec.name == "video":
             out[spec.name] = np.where(rng.random(shape) > 0.5, 255, 0).astype(np.uint8)

@@ -35,9 +35,18 @@ def convert_to_ort(
     with tempfile.TemporaryDirectory(prefix="scoligait-ort-") as tmp:
         work = Path(tmp)
         shutil.copyfile(onnx_path, work / f"{name}.onnx")  # the tool converts every .onnx in a folder
-        cmd = [sys.executable, "-m", "onnxruntime.tools.convert_onnx_models_to_ort", str(work / f"{name}.onnx"),
-               "--output_dir", str(work / "out"), "--optimization_style", "Fixed",
-               "--target_platform", target_platform]
+        cmd = [
+            sys.executable,
+            "-m",
+            "onnxruntime.tools.convert_onnx_models_to_ort",
+            str(work / f"{name}.onnx"),
+            "--output_dir",
+            str(work / "out"),
+            "--optimization_style",
+            "Fixed",
+            "--target_platform",
+            target_platform,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
         ort_file = work / "out" / f"{name}.ort"
         config = work / "out" / f"{name}.required_operators.config"

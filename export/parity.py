@@ -76,10 +76,14 @@ def compare_outputs(
     if "km_attention" in reference and "km_attention" in candidate:
         km = _maxdiff(reference["km_attention"], candidate["km_attention"])
     return ParityResult(
-        reference=reference_name, candidate=candidate_name, n_windows=int(np.asarray(reference["logit"]).shape[0]),
-        threshold=float(threshold), max_abs_logit=_maxdiff(reference["logit"], candidate["logit"]),
+        reference=reference_name,
+        candidate=candidate_name,
+        n_windows=int(np.asarray(reference["logit"]).shape[0]),
+        threshold=float(threshold),
+        max_abs_logit=_maxdiff(reference["logit"], candidate["logit"]),
         max_abs_prob=_maxdiff(reference["prob"], candidate["prob"]),
-        max_abs_cobb=_maxdiff(reference["cobb"], candidate["cobb"]), max_abs_km_attention=km,
+        max_abs_cobb=_maxdiff(reference["cobb"], candidate["cobb"]),
+        max_abs_km_attention=km,
         label_agreement=label_agreement(reference["prob"], candidate["prob"], threshold),
     )
 
@@ -97,8 +101,9 @@ def compare_backends(
     ref_name = reference_name or str(getattr(reference, "name", "reference"))
     ref = run_windows(reference, windows, batch_size)
     return [
-        compare_outputs(ref, run_windows(backend, windows, batch_size), threshold,
-                        reference_name=ref_name, candidate_name=name)
+        compare_outputs(
+            ref, run_windows(backend, windows, batch_size), threshold, reference_name=ref_name, candidate_name=name
+        )
         for name, backend in candidates.items()
     ]
 
@@ -106,8 +111,17 @@ def compare_backends(
 def format_table(results: Iterable[ParityResult]) -> str:
     rows = [("candidate", "vs", "n", "max|dlogit|", "max|dprob|", "max|dcobb|", "label agree")]
     for r in results:
-        rows.append((r.candidate, r.reference, str(r.n_windows), f"{r.max_abs_logit:.2e}", f"{r.max_abs_prob:.2e}",
-                     f"{r.max_abs_cobb:.2e}", f"{100 * r.label_agreement:.1f}%"))
+        rows.append(
+            (
+                r.candidate,
+                r.reference,
+                str(r.n_windows),
+                f"{r.max_abs_logit:.2e}",
+                f"{r.max_abs_prob:.2e}",
+                f"{r.max_abs_cobb:.2e}",
+                f"{100 * r.label_agreement:.1f}%",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 

@@ -66,8 +66,7 @@ def generate_keypair(private_path: str | Path, public_path: str | Path | None = 
         raise BundleSignatureError(f"{priv} exists; refusing to overwrite a signing key")
     key = Ed25519PrivateKey.generate()
     priv.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(priv, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
@@ -80,8 +79,11 @@ def sign_manifest(manifest_bytes: bytes, private_key: Ed25519PrivateKey) -> byte
     """The ``manifest.json.sig`` file content for these exact manifest bytes."""
     sig = private_key.sign(DOMAIN + manifest_bytes)
     doc = {
-        "format": SIGNATURE_FORMAT, "version": SIGNATURE_VERSION, "algorithm": "ed25519",
-        "key_id": key_id(private_key.public_key()), "signed_file": "manifest.json",
+        "format": SIGNATURE_FORMAT,
+        "version": SIGNATURE_VERSION,
+        "algorithm": "ed25519",
+        "key_id": key_id(private_key.public_key()),
+        "signed_file": "manifest.json",
         "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
         "signature": base64.b64encode(sig).decode("ascii"),
     }
@@ -94,4 +96,6 @@ def signing_key_of(key: Ed25519PrivateKey | str | Path | None) -> Ed25519Private
         return key
     if isinstance(key, (str, Path)):
         return load_private_key(key)
-    raise BundleError(f"signing_key must be an Ed25519 private key or the path of its PEM file, got {type(key).__name__}")
+    raise BundleError(
+        f"signing_key must be an Ed25519 private key or the path of its PEM file, got {type(key).__name__}"
+    )

@@ -62,15 +62,21 @@ def install_hint() -> str:
         pass
     jetson = Path("/etc/nv_tegra_release").exists()
     if jetson:
-        return ("TensorRT is not installed. On Jetson it comes with JetPack: `sudo apt install nvidia-jetpack` "
-                "(or `sudo apt install python3-libnvinfer`), not from pip")
+        return (
+            "TensorRT is not installed. On Jetson it comes with JetPack: `sudo apt install nvidia-jetpack` "
+            "(or `sudo apt install python3-libnvinfer`), not from pip"
+        )
     if cuda:
         wheel = "tensorrt-cu13" if cuda.startswith("13") else "tensorrt-cu12"
-        return (f"TensorRT is not installed. torch here uses CUDA {cuda}, so run `pip install {wheel}`; "
-                "on Jetson TensorRT comes with JetPack (`sudo apt install nvidia-jetpack`)")
-    return ("TensorRT is not installed (it needs an NVIDIA GPU). On a CUDA 12 machine run "
-            "`pip install tensorrt-cu12` (`pip install tensorrt-cu13` for CUDA 13); on Jetson it comes with "
-            "JetPack (`sudo apt install nvidia-jetpack`)")
+        return (
+            f"TensorRT is not installed. torch here uses CUDA {cuda}, so run `pip install {wheel}`; "
+            "on Jetson TensorRT comes with JetPack (`sudo apt install nvidia-jetpack`)"
+        )
+    return (
+        "TensorRT is not installed (it needs an NVIDIA GPU). On a CUDA 12 machine run "
+        "`pip install tensorrt-cu12` (`pip install tensorrt-cu13` for CUDA 13); on Jetson it comes with "
+        "JetPack (`sudo apt install nvidia-jetpack`)"
+    )
 
 
 def require_tensorrt() -> ModuleType:
@@ -196,15 +202,24 @@ def read_engine_cache(engine_path: str | Path) -> tuple[EngineMetadata, bytes] |
         log.warning("TensorRT engine sidecar %s is unreadable (%s); the engine will be rebuilt", side, exc)
         return None
     if not re.fullmatch(r"[0-9a-f]{64}", meta.engine_sha256 or ""):
-        log.warning("TensorRT engine %s has no sha256 record in %s (written by an older version); rebuilding it",
-                    engine_path, side.name)
+        log.warning(
+            "TensorRT engine %s has no sha256 record in %s (written by an older version); rebuilding it",
+            engine_path,
+            side.name,
+        )
         return None
     with open(engine_path, "rb") as f:
         plan = f.read(meta.engine_size + 1)
     digest = hashlib.sha256(plan).hexdigest()
     if len(plan) != meta.engine_size or digest != meta.engine_sha256:
-        log.warning("TensorRT engine %s does not match the sha256 recorded in %s (%s... != %s...): it was modified "
-                    "or corrupted; rebuilding it", engine_path, side.name, digest[:12], meta.engine_sha256[:12])
+        log.warning(
+            "TensorRT engine %s does not match the sha256 recorded in %s (%s... != %s...): it was modified "
+            "or corrupted; rebuilding it",
+            engine_path,
+            side.name,
+            digest[:12],
+            meta.engine_sha256[:12],
+        )
         return None
     return meta, plan
 
@@ -253,9 +268,18 @@ def build_engine(
     ``strongly_typed`` None = the version's natural choice (False on 10, True on 11+).
     ``onnx_bytes``: parse these (e.g. a bundle's verified bytes); ``onnx_path`` then only names them.
     """
-    return _build_engine(onnx_path, engine_path, precision=precision, strongly_typed=strongly_typed, batch=batch,
-                         text_tokens=text_tokens, timing_cache=timing_cache, workspace_bytes=workspace_bytes,
-                         device=device, onnx_bytes=onnx_bytes)[0]
+    return _build_engine(
+        onnx_path,
+        engine_path,
+        precision=precision,
+        strongly_typed=strongly_typed,
+        batch=batch,
+        text_tokens=text_tokens,
+        timing_cache=timing_cache,
+        workspace_bytes=workspace_bytes,
+        device=device,
+        onnx_bytes=onnx_bytes,
+    )[0]
 
 
 def _build_engine(
@@ -283,8 +307,10 @@ def _build_engine(
     if strongly_typed is None:
         strongly_typed = major >= 11
     if major >= 11 and not strongly_typed:
-        raise BackendError(f"TensorRT {trt.__version__} only builds strongly typed networks; fp16 must come from "
-                           "the graph (model.fp16.onnx)")
+        raise BackendError(
+            f"TensorRT {trt.__version__} only builds strongly typed networks; fp16 must come from "
+            "the graph (model.fp16.onnx)"
+        )
     device = device or cuda_device_info()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -323,14 +349,25 @@ def _build_engine(
     for i in range(network.num_inputs):
         inp = network.get_input(i)
         shape = tuple(int(d) for d in inp.shape)
-        lo, mid, hi = (_dims_for(shape, inp.name, batch_n, text_n)
-                       for batch_n, text_n in ((batch.min, text_tokens.min), (batch.opt, text_tokens.opt),
-                                               (batch.max, text_tokens.max)))
+        lo, mid, hi = (
+            _dims_for(shape, inp.name, batch_n, text_n)
+            for batch_n, text_n in (
+                (batch.min, text_tokens.min),
+                (batch.opt, text_tokens.opt),
+                (batch.max, text_tokens.max),
+            )
+        )
         profile.set_shape(inp.name, lo, mid, hi)
         inputs_meta.append({"name": inp.name, "shape": list(shape), "dtype": str(inp.dtype)})
     config.add_optimization_profile(profile)
-    outputs_meta = [{"name": network.get_output(i).name, "shape": [int(d) for d in network.get_output(i).shape],
-                     "dtype": str(network.get_output(i).dtype)} for i in range(network.num_outputs)]
+    outputs_meta = [
+        {
+            "name": network.get_output(i).name,
+            "shape": [int(d) for d in network.get_output(i).shape],
+            "dtype": str(network.get_output(i).dtype),
+        }
+        for i in range(network.num_outputs)
+    ]
 
     cache_bytes = b""
     if timing_cache is not None and Path(timing_cache).is_file():
@@ -338,8 +375,15 @@ def _build_engine(
     cache = config.create_timing_cache(cache_bytes)
     config.set_timing_cache(cache, ignore_mismatch=False)
 
-    log.info("building TensorRT %s %s engine (%s) from %s on %s (sm %s)", trt.__version__, precision, typing,
-             onnx_path.name, device.name, device.compute_capability)
+    log.info(
+        "building TensorRT %s %s engine (%s) from %s on %s (sm %s)",
+        trt.__version__,
+        precision,
+        typing,
+        onnx_path.name,
+        device.name,
+        device.compute_capability,
+    )
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise BackendError(f"TensorRT {trt.__version__} failed to build an engine from {onnx_path} (see its log)")
@@ -352,10 +396,17 @@ def _build_engine(
             f.write(memoryview(data))
         os.replace(tc_tmp, timing_cache)
     meta = EngineMetadata(
-        tensorrt_version=str(trt.__version__), device_name=device.name,
-        compute_capability=device.compute_capability, precision=precision, typing=typing,
-        onnx_file=onnx_path.name, onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(), batch=asdict(batch),
-        text_tokens=asdict(text_tokens), inputs=inputs_meta, outputs=outputs_meta,
+        tensorrt_version=str(trt.__version__),
+        device_name=device.name,
+        compute_capability=device.compute_capability,
+        precision=precision,
+        typing=typing,
+        onnx_file=onnx_path.name,
+        onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
+        batch=asdict(batch),
+        text_tokens=asdict(text_tokens),
+        inputs=inputs_meta,
+        outputs=outputs_meta,
         built_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     return write_engine_cache(engine_path, plan, meta), plan
@@ -378,8 +429,16 @@ def ensure_engine(
     folder) with a shared ``timing.cache``. Returns ``(engine path, metadata)``;
     :func:`load_engine` also returns the verified plan bytes (what to deserialise).
     """
-    path, meta, _ = load_engine(bundle, precision, device_index=device_index, strongly_typed=strongly_typed,
-                                batch=batch, text_tokens=text_tokens, cache_dir=cache_dir, rebuild=rebuild)
+    path, meta, _ = load_engine(
+        bundle,
+        precision,
+        device_index=device_index,
+        strongly_typed=strongly_typed,
+        batch=batch,
+        text_tokens=text_tokens,
+        cache_dir=cache_dir,
+        rebuild=rebuild,
+    )
     return path, meta
 
 
@@ -418,13 +477,27 @@ def load_engine(
         cached = read_engine_cache(engine)
         if cached is not None:
             meta, plan = cached
-            fresh = (meta.onnx_sha256 == onnx_sha and meta.tensorrt_version == str(trt.__version__)
-                     and meta.device_name == device.name and meta.compute_capability == device.compute_capability
-                     and meta.batch == asdict(batch) and meta.text_tokens == asdict(text_tokens))
+            fresh = (
+                meta.onnx_sha256 == onnx_sha
+                and meta.tensorrt_version == str(trt.__version__)
+                and meta.device_name == device.name
+                and meta.compute_capability == device.compute_capability
+                and meta.batch == asdict(batch)
+                and meta.text_tokens == asdict(text_tokens)
+            )
             if fresh:
                 log.info("using cached TensorRT engine %s (sha256 %s... verified)", engine, meta.engine_sha256[:12])
                 return engine, meta, plan
-    meta, plan = _build_engine(onnx_path, engine, precision=precision, strongly_typed=typed, batch=batch,
-                               text_tokens=text_tokens, timing_cache=cache / "timing.cache", workspace_bytes=1 << 30,
-                               device=device, onnx_bytes=bundle.format_bytes(fmt))
+    meta, plan = _build_engine(
+        onnx_path,
+        engine,
+        precision=precision,
+        strongly_typed=typed,
+        batch=batch,
+        text_tokens=text_tokens,
+        timing_cache=cache / "timing.cache",
+        workspace_bytes=1 << 30,
+        device=device,
+        onnx_bytes=bundle.format_bytes(fmt),
+    )
     return engine, meta, plan

@@ -117,7 +117,8 @@ def _open(kind: str, bundle: Bundle, precision: Precision, device: str | None, *
         ort_device = {"onnxruntime-cuda": "cuda", "onnxruntime-cpu": "cpu"}.get(kind)
         if kind == "onnxruntime":
             ort_device = options.pop("ort_device", None) or (
-                "cpu" if device and device.startswith("cpu") else "cuda" if device else None)
+                "cpu" if device and device.startswith("cpu") else "cuda" if device else None
+            )
             if precision == "int8" and ort_device is None:
                 ort_device = "cpu"  # the int8 model is for CPUs: never picked onto CUDA by default
         return OnnxRuntimeBackend.from_bundle(bundle, precision, device=ort_device, device_id=device_index, **options)
@@ -167,8 +168,10 @@ def load_backend(
             raise BackendError(f"precision='int8' runs on the onnxruntime backend (CPU), not {backend!r}")
         if not bundle.has_format("onnx-int8"):
             have = ", ".join(sorted(bundle.manifest.formats)) or "none"
-            raise BackendError(f"bundle {bundle.source} has no int8 model ('onnx-int8'; it has: {have}); add it with "
-                               f"`{INT8_EXPORT_HINT.format(source=bundle.source)}`")
+            raise BackendError(
+                f"bundle {bundle.source} has no int8 model ('onnx-int8'; it has: {have}); add it with "
+                f"`{INT8_EXPORT_HINT.format(source=bundle.source)}`"
+            )
     if backend == "tensorrt":
         from scoligait_edge.export.tensorrt import require_tensorrt
 
@@ -191,8 +194,14 @@ def load_backend(
                 log.warning("backend %s could not start: %s", kind, exc)
         if chosen is None:
             raise BackendError(f"no backend can run bundle {bundle.source} here: " + "; ".join(reasons))
-    log.info("load_backend: using %s on %s (%s) for %s; %s", chosen.name, chosen.device, chosen.precision,
-             bundle.source, "; ".join(reasons))
+    log.info(
+        "load_backend: using %s on %s (%s) for %s; %s",
+        chosen.name,
+        chosen.device,
+        chosen.precision,
+        bundle.source,
+        "; ".join(reasons),
+    )
     chosen.selection = reasons
     chosen.threshold = bundle.threshold
     chosen.labels = bundle.manifest.labels

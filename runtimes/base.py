@@ -84,15 +84,19 @@ def validate_batch(batch: Mapping[str, Any], specs: Sequence[TensorSpec]) -> dic
             raise BackendError(f"input {spec.name!r} must be a numpy array, got {type(arr).__name__}")
         want = np.dtype(_NP_DTYPES[spec.dtype])
         if arr.dtype != want:
-            raise BackendError(f"input {spec.name!r} has dtype {arr.dtype}, expected {want} "
-                               f"({spec.describe()}); convert it with .astype(np.{want.name})")
+            raise BackendError(
+                f"input {spec.name!r} has dtype {arr.dtype}, expected {want} "
+                f"({spec.describe()}); convert it with .astype(np.{want.name})"
+            )
         if arr.ndim != len(spec.shape):
             raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()}")
         for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape, strict=True)):
             if isinstance(dim, int):
                 if got != dim:
-                    raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()} "
-                                       f"(axis {axis} must be {dim})")
+                    raise BackendError(
+                        f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()} "
+                        f"(axis {axis} must be {dim})"
+                    )
             elif dim in dims and dims[dim][0] != got:
                 raise BackendError(f"input {spec.name!r} has {dim}={got} but {dims[dim][1]!r} has {dims[dim][0]}")
             else:

@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 OptLevel = Literal["disable", "basic", "extended", "all"]
 OrtDevice = Literal["cpu", "cuda", "tensorrt"]
 FP16_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(bool)": "bool",
-              "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(bool)": "bool",
+    "tensor(uint8)": "uint8",
+    "tensor(int64)": "int64",
+}
 _PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
 
@@ -64,7 +69,7 @@ def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
             value, pos = None, pos + 8
         elif wire == 2:
             size, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         elif wire == 5:
             value, pos = None, pos + 4
         else:
@@ -113,9 +118,11 @@ def _is_fp16_graph(path: Path, data: bytes | None = None) -> bool:
                     return True
             elif number == _MODEL_GRAPH and wire == 2 and not fp16_weights:
                 fp16_weights = any(
-                    n == _GRAPH_INITIALIZER and w == 2
+                    n == _GRAPH_INITIALIZER
+                    and w == 2
                     and any(tn == _TENSOR_DATA_TYPE and tw == 0 and tv == _FLOAT16 for tn, tw, tv in _fields(v))
-                    for n, w, v in _fields(value))
+                    for n, w, v in _fields(value)
+                )
         return fp16_weights
     except (OSError, ValueError, IndexError):  # let ONNX Runtime report the corrupt file with our message
         return ".fp16" in path.name
@@ -170,8 +177,10 @@ class OnnxRuntimeBackend(BackendBase):
         if precision is None:
             precision = graph_precision
         elif precision != graph_precision:
-            raise BackendError(f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
-                               "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)")
+            raise BackendError(
+                f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
+                "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)"
+            )
         self.precision = precision
         self.model_path = path
 
@@ -182,26 +191,40 @@ class OnnxRuntimeBackend(BackendBase):
             raise BackendError(f"unknown ONNX Runtime device {device!r}; use 'cpu', 'cuda' or 'tensorrt'")
         wanted = _PROVIDER[device]
         if wanted not in avail:
-            hint = ("`pip install onnxruntime-gpu` (instead of onnxruntime) on a CUDA machine" if device == "cuda"
-                    else "onnxruntime-gpu built with TensorRT and TensorRT itself (`pip install onnxruntime-gpu "
-                         "tensorrt-cu12`)")
+            hint = (
+                "`pip install onnxruntime-gpu` (instead of onnxruntime) on a CUDA machine"
+                if device == "cuda"
+                else "onnxruntime-gpu built with TensorRT and TensorRT itself (`pip install onnxruntime-gpu "
+                "tensorrt-cu12`)"
+            )
             raise OptionalDependencyError(f"ONNX Runtime here has no {wanted} (available: {avail}); install {hint}")
         providers: list[Any] = []
         if device == "tensorrt":
             cache = Path(engine_cache_dir) if engine_cache_dir else path.parent / "engines" / "ort-trt"
             cache.mkdir(parents=True, exist_ok=True)
-            providers.append((wanted, {"device_id": device_id, "trt_engine_cache_enable": True,
-                                       "trt_engine_cache_path": str(cache), "trt_timing_cache_enable": True}))
+            providers.append(
+                (
+                    wanted,
+                    {
+                        "device_id": device_id,
+                        "trt_engine_cache_enable": True,
+                        "trt_engine_cache_path": str(cache),
+                        "trt_timing_cache_enable": True,
+                    },
+                )
+            )
         if device in ("cuda", "tensorrt"):
             providers.append(("CUDAExecutionProvider", {"device_id": device_id}))
         providers.append("CPUExecutionProvider")
 
         so = ort.SessionOptions()
         so.log_severity_level = 3
-        levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-                  "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                  "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                  "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+        levels = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }
         if graph_optimization_level not in levels:
             raise BackendError(f"graph_optimization_level must be one of {sorted(levels)}")
         so.graph_optimization_level = levels[graph_optimization_level]
@@ -219,8 +242,10 @@ class OnnxRuntimeBackend(BackendBase):
             self._session = ort.InferenceSession(model, so, providers=providers, **kwargs)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BackendError(f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
-                               "ONNX/ORT model; re-export it (python -m scoligait_edge.export)") from exc
+            raise BackendError(
+                f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
+                "ONNX/ORT model; re-export it (python -m scoligait_edge.export)"
+            ) from exc
         active = self._session.get_providers()
         if wanted not in active:
             log.warning("ONNX Runtime did not enable %s for %s (active: %s)", wanted, path.name, active)
@@ -233,18 +258,22 @@ class OnnxRuntimeBackend(BackendBase):
         got_out = _specs_from_session(self._session.get_outputs())
         if inputs is not None:
             if [s.name for s in inputs] != [s.name for s in got_in]:
-                raise BackendError(f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
-                                   f"lists {[s.name for s in inputs]}")
+                raise BackendError(
+                    f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
+                    f"lists {[s.name for s in inputs]}"
+                )
             for want, got in zip(inputs, got_in, strict=True):
                 if want.dtype != got.dtype:
                     raise BackendError(f"{path.name}: input {got.name} is {got.dtype}, manifest says {want.dtype}")
         if outputs is not None and not {s.name for s in outputs} <= {s.name for s in got_out}:
-            raise BackendError(f"{path.name} has outputs {[s.name for s in got_out]}, manifest lists "
-                               f"{[s.name for s in outputs]}")
+            raise BackendError(
+                f"{path.name} has outputs {[s.name for s in got_out]}, manifest lists {[s.name for s in outputs]}"
+            )
         super().__init__(inputs if inputs is not None else got_in, outputs if outputs is not None else got_out)
         self._out_names = self.output_names
-        log.debug("created %s session for %s (providers %s, disabled optimizers %s)", self.name, path.name,
-                  active, disabled)
+        log.debug(
+            "created %s session for %s (providers %s, disabled optimizers %s)", self.name, path.name, active, disabled
+        )
 
     @classmethod
     def from_bundle(
@@ -262,8 +291,14 @@ class OnnxRuntimeBackend(BackendBase):
         fmt = model_format or {"fp16": "onnx-fp16", "int8": "onnx-int8"}.get(precision, "onnx")
         path = bundle.format_path(fmt)
         kwargs.setdefault("engine_cache_dir", bundle.engine_cache_dir() / "ort-trt")
-        return cls(path, precision=None if model_format else precision, inputs=bundle.manifest.inputs, outputs=bundle.manifest.outputs,
-                   model_bytes=bundle.format_bytes(fmt), **kwargs)
+        return cls(
+            path,
+            precision=None if model_format else precision,
+            inputs=bundle.manifest.inputs,
+            outputs=bundle.manifest.outputs,
+            model_bytes=bundle.format_bytes(fmt),
+            **kwargs,
+        )
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:

@@ -28,8 +28,10 @@ def _torch_cuda() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise OptionalDependencyError("the TensorRT backend uses torch for CUDA memory: install a CUDA build of "
-                                      "torch (`pip install torch` on a CUDA machine)") from exc
+        raise OptionalDependencyError(
+            "the TensorRT backend uses torch for CUDA memory: install a CUDA build of "
+            "torch (`pip install torch` on a CUDA machine)"
+        ) from exc
     if not torch.cuda.is_available():
         raise BackendError("the TensorRT backend needs a CUDA GPU, and torch sees none")
     return torch
@@ -63,15 +65,24 @@ class TensorRTBackend(BackendBase):
         with torch.cuda.device(self._dev):
             # the plan bytes checked against the sha256 in its sidecar (built from the bundle's verified ONNX bytes)
             self.engine_path, self.engine_metadata, plan = load_engine(
-                bundle, precision, device_index=device_index, strongly_typed=strongly_typed, batch=batch,
-                text_tokens=text_tokens, cache_dir=cache_dir, rebuild=rebuild)
+                bundle,
+                precision,
+                device_index=device_index,
+                strongly_typed=strongly_typed,
+                batch=batch,
+                text_tokens=text_tokens,
+                cache_dir=cache_dir,
+                rebuild=rebuild,
+            )
             self._logger = trt.Logger(trt.Logger.WARNING)
             self._runtime = trt.Runtime(self._logger)
             self._engine = self._runtime.deserialize_cuda_engine(plan)
             del plan
             if self._engine is None:
-                raise BackendError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path}; delete it "
-                                   "and its .json to rebuild")
+                raise BackendError(
+                    f"TensorRT {trt.__version__} could not deserialize {self.engine_path}; delete it "
+                    "and its .json to rebuild"
+                )
             self._context = self._engine.create_execution_context()
             self._stream = torch.cuda.Stream(self._dev)
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
@@ -89,8 +100,14 @@ class TensorRTBackend(BackendBase):
 
     def _torch_dtype(self, dt: Any) -> Any:
         trt, torch = self._trt, self._torch
-        table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.bool: torch.bool,
-                 trt.int32: torch.int32, trt.int64: torch.int64, trt.uint8: torch.uint8}
+        table = {
+            trt.float32: torch.float32,
+            trt.float16: torch.float16,
+            trt.bool: torch.bool,
+            trt.int32: torch.int32,
+            trt.int64: torch.int64,
+            trt.uint8: torch.uint8,
+        }
         if dt not in table:
             raise BackendError(f"unsupported TensorRT tensor type {dt}")
         return table[dt]
@@ -103,16 +120,20 @@ class TensorRTBackend(BackendBase):
         torch, ctx = self._torch, self._context
         b = next(iter(feed.values())).shape[0]
         if b > self._max_batch:
-            raise BackendError(f"batch {b} exceeds the engine's profile maximum {self._max_batch}; split the "
-                               "batch or rebuild with a larger ProfileRange")
+            raise BackendError(
+                f"batch {b} exceeds the engine's profile maximum {self._max_batch}; split the "
+                "batch or rebuild with a larger ProfileRange"
+            )
         with torch.cuda.device(self._dev), torch.cuda.stream(self._stream):
             keep = []
             for name in self._in_names:
                 t = torch.from_numpy(feed[name]).to(self._dev, non_blocking=True).to(self._dtypes[name])
                 keep.append(t)
                 if not ctx.set_input_shape(name, tuple(t.shape)):
-                    raise BackendError(f"input {name} shape {tuple(t.shape)} is outside the engine's profile "
-                                       f"(batch {self.engine_metadata.batch}, text {self.engine_metadata.text_tokens})")
+                    raise BackendError(
+                        f"input {name} shape {tuple(t.shape)} is outside the engine's profile "
+                        f"(batch {self.engine_metadata.batch}, text {self.engine_metadata.text_tokens})"
+                    )
                 ctx.set_tensor_address(name, t.data_ptr())
             if hasattr(ctx, "infer_shapes"):
                 missing = ctx.infer_shapes()

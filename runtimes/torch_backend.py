@@ -33,8 +33,10 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise OptionalDependencyError("the torch backend needs PyTorch: `pip install 'scoligait-edge[train]'` "
-                                      "(or `pip install torch safetensors`)") from exc
+        raise OptionalDependencyError(
+            "the torch backend needs PyTorch: `pip install 'scoligait-edge[train]'` "
+            "(or `pip install torch safetensors`)"
+        ) from exc
     return torch
 
 
@@ -57,8 +59,10 @@ def model_from_checkpoint_bytes(data: bytes, expected_config: Any, name: str = "
     if meta.get("format") != FORMAT or kind not in MODEL_KINDS:
         raise CheckpointError(f"{name} is not a {FORMAT} checkpoint (metadata: {sorted(meta)})")
     if meta.get("schema_hash") != schema_hash():
-        raise CheckpointError(f"{name} was trained on another knowledge-map schema "
-                              f"({str(meta.get('schema_hash', '?'))[:12]} vs {schema_hash()[:12]})")
+        raise CheckpointError(
+            f"{name} was trained on another knowledge-map schema "
+            f"({str(meta.get('schema_hash', '?'))[:12]} vs {schema_hash()[:12]})"
+        )
     config_cls, model_cls = MODEL_KINDS[kind]
     try:
         config = config_cls.model_validate_json(meta["config"])
@@ -67,7 +71,9 @@ def model_from_checkpoint_bytes(data: bytes, expected_config: Any, name: str = "
     if type(expected_config) is not type(config):
         raise CheckpointError(f"{name} holds a {kind}, expected {type(expected_config).__name__}")
     have, want = config.model_dump(mode="json"), expected_config.model_dump(mode="json")
-    diff = [f"{k}: {have.get(k)!r} != {want.get(k)!r}" for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+    diff = [
+        f"{k}: {have.get(k)!r} != {want.get(k)!r}" for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)
+    ]
     if diff:
         raise CheckpointError(f"{name} config differs from the manifest's: " + "; ".join(diff))
     model = model_cls(config)
@@ -128,8 +134,9 @@ class TorchBackend(BackendBase):
         self.name = f"torch-{dev.type}" + ("-graphs" if cuda_graphs else "") + ("-compile" if compile else "")
         self._graphs: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any], tuple[Any, ...]]] = OrderedDict()
         self._pinned: dict[str, Any] = {}  # input name -> reusable pinned host tensor (CUDA only)
-        self._compiled = (torch.compile(self.model, mode=compile, dynamic=False, fullgraph=False)
-                          if compile is not None else None)
+        self._compiled = (
+            torch.compile(self.model, mode=compile, dynamic=False, fullgraph=False) if compile is not None else None
+        )
         cfg = model.config
         super().__init__(input_specs(cfg), output_specs(cfg))
 
@@ -144,8 +151,11 @@ class TorchBackend(BackendBase):
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)
         try:
-            model = model_from_checkpoint_bytes(bundle.format_bytes("checkpoint"),
-                                                bundle.manifest.model_config_object(), bundle.manifest.formats["checkpoint"])
+            model = model_from_checkpoint_bytes(
+                bundle.format_bytes("checkpoint"),
+                bundle.manifest.model_config_object(),
+                bundle.manifest.formats["checkpoint"],
+            )
         except CheckpointError as exc:
             raise BackendError(f"bundle {bundle.source}: {exc}") from exc
         return cls(model, precision=precision, **kwargs)

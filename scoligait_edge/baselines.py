@@ -37,14 +37,24 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, TrainConfig)
         splits = load_window_splits(cfg, progress=not args.no_progress)
         t_data = time.perf_counter() - t0
-        res = run_baselines(splits.windows, provenance=splits.provenance, name=cfg.name, seed=cfg.seed,
-                            n_boot=args.n_boot, criterion=cfg.optim.threshold_criterion,
-                            feature_sets=args.features, threads=args.threads)
+        res = run_baselines(
+            splits.windows,
+            provenance=splits.provenance,
+            name=cfg.name,
+            seed=cfg.seed,
+            n_boot=args.n_boot,
+            criterion=cfg.optim.threshold_criterion,
+            feature_sets=args.features,
+            threads=args.threads,
+        )
     except (ScoliGaitError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    notes = [*res.notes, *splits.dataset_notes,
-             f"config {args.config}; data loading {t_data:.0f} s, baselines {res.seconds:.0f} s"]
+    notes = [
+        *res.notes,
+        *splits.dataset_notes,
+        f"config {args.config}; data loading {t_data:.0f} s, baselines {res.seconds:.0f} s",
+    ]
     res = res.model_copy(update={"notes": notes})
     args.out.mkdir(parents=True, exist_ok=True)
     res.to_json(args.out / "baselines.json")

@@ -70,13 +70,19 @@ class SalientFeature(BaseModel):
 
     def describe(self) -> str:
         """One line for a report: feature, domain, seconds, clinical prior."""
-        prior = f"; clinical prior: {self.clinical_prior} ({self.clinical_prior_meaning})" if self.clinical_prior else ""
+        prior = (
+            f"; clinical prior: {self.clinical_prior} ({self.clinical_prior_meaning})" if self.clinical_prior else ""
+        )
         tied = f"; same evidence as {len(self.tied_features)} neighbouring column(s)" if self.tied_features else ""
-        return (f"{self.name} [{self.domain}]: {self.meaning}; high evidence {self.start_s:.2f}-{self.stop_s:.2f} s "
-                f"(peak {self.peak_evidence:.3g}){prior}{tied}")
+        return (
+            f"{self.name} [{self.domain}]: {self.meaning}; high evidence {self.start_s:.2f}-{self.stop_s:.2f} s "
+            f"(peak {self.peak_evidence:.3g}){prior}{tied}"
+        )
 
 
-def validate_attention(att: np.ndarray, valid: np.ndarray, name: str = "km_attention_map") -> tuple[np.ndarray, np.ndarray]:
+def validate_attention(
+    att: np.ndarray, valid: np.ndarray, name: str = "km_attention_map"
+) -> tuple[np.ndarray, np.ndarray]:
     """One window's evidence map ``[T, 238]`` (float64) and its valid frames ``[T]`` (bool), or ValueError."""
     a = np.asarray(att, dtype=np.float64)
     v = np.asarray(valid)
@@ -137,15 +143,28 @@ def top_features(
                 break
             if int(c) in used:
                 continue
-            tied = [int(o) for o in cols if o != c and int(o) not in used and np.allclose(pos[:, o], pos[:, c], rtol=1e-6, atol=1e-12)]
+            tied = [
+                int(o)
+                for o in cols
+                if o != c and int(o) not in used and np.allclose(pos[:, o], pos[:, c], rtol=1e-6, atol=1e-12)
+            ]
             used.update([int(c), *tied])
             rank += 1
             out.append(_salient(int(c), dom, rank, pos[:, c], v, tied, fps, window_start_frame, span_fraction))
     return out
 
 
-def _salient(c: int, dom: str, rank: int, col: np.ndarray, v: np.ndarray, tied: list[int], fps: float,
-             offset: int, span_fraction: float) -> SalientFeature:
+def _salient(
+    c: int,
+    dom: str,
+    rank: int,
+    col: np.ndarray,
+    v: np.ndarray,
+    tied: list[int],
+    fps: float,
+    offset: int,
+    span_fraction: float,
+) -> SalientFeature:
     t_peak = int(np.argmax(col))
     cut = span_fraction * col[t_peak]
     lo = t_peak
@@ -156,23 +175,40 @@ def _salient(c: int, dom: str, rank: int, col: np.ndarray, v: np.ndarray, tied: 
         hi += 1
     spec = FEATURE_SCHEMA[c]
     return SalientFeature(
-        domain=dom, rank=rank, feature_index=c, name=spec.name, unit=spec.unit, meaning=spec.meaning,
+        domain=dom,
+        rank=rank,
+        feature_index=c,
+        name=spec.name,
+        unit=spec.unit,
+        meaning=spec.meaning,
         clinical_prior=spec.clinical_prior,
         clinical_prior_meaning=CLINICAL_PRIORS.get(spec.clinical_prior) if spec.clinical_prior else None,
-        peak_evidence=float(col[t_peak]), mean_evidence=float(col[lo:hi].mean()), peak_frame=offset + t_peak,
-        frame_start=offset + lo, frame_stop=offset + hi, start_s=(offset + lo) / fps, stop_s=(offset + hi) / fps,
-        tied_features=[FEATURE_SCHEMA[i].name for i in tied], tied_indices=tied,
+        peak_evidence=float(col[t_peak]),
+        mean_evidence=float(col[lo:hi].mean()),
+        peak_frame=offset + t_peak,
+        frame_start=offset + lo,
+        frame_stop=offset + hi,
+        start_s=(offset + lo) / fps,
+        stop_s=(offset + hi) / fps,
+        tied_features=[FEATURE_SCHEMA[i].name for i in tied],
+        tied_indices=tied,
     )
 
 
-
-
-def feature_highlights(attention: np.ndarray, valid: np.ndarray, *, window_start_frame: int = 0,
-                       fps: float = MAP_FPS) -> list[FeatureHighlight]:
+def feature_highlights(
+    attention: np.ndarray, valid: np.ndarray, *, window_start_frame: int = 0, fps: float = MAP_FPS
+) -> list[FeatureHighlight]:
     """:func:`top_features` (one per domain) in the result schema's :class:`FeatureHighlight` form (what the
     Screener puts in ``ScreeningResult.top_features``)."""
     return [
-        FeatureHighlight(name=f.name, domain=f.domain, meaning=f.meaning, clinical_prior=f.clinical_prior,
-                         start_s=f.start_s, stop_s=f.stop_s, evidence=f.peak_evidence)
+        FeatureHighlight(
+            name=f.name,
+            domain=f.domain,
+            meaning=f.meaning,
+            clinical_prior=f.clinical_prior,
+            start_s=f.start_s,
+            stop_s=f.stop_s,
+            evidence=f.peak_evidence,
+        )
         for f in top_features(attention, valid, fps=fps, window_start_frame=window_start_frame)
     ]

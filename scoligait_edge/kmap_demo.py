@@ -48,7 +48,9 @@ def run(video: Path, out_dir: Path, pose_model: str = "full", roi: tuple[int, in
         schema_hash=kmap.schema_hash,
     )
     (out_dir / "gait_events.json").write_text(events.model_dump_json(indent=2), encoding="utf-8")
-    plot_knowledge_map(kmap, out_dir / "knowledge_map.png", events=events, title=f"{video.name}: knowledge map and heel strikes")
+    plot_knowledge_map(
+        kmap, out_dir / "knowledge_map.png", events=events, title=f"{video.name}: knowledge map and heel strikes"
+    )
     tracked = np.isfinite(seq.keypoints[:, 11, 0])
     cadence = events.cadence()
     summary = {
@@ -90,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Knowledge map of {summary['video']}")
-    print(f"  frames {summary['frames']}, subject tracked in {summary['subject_tracked_frames']}, "
-          f"map rows (30 Hz) {summary['map_rows_30hz']}, valid {summary['valid_rows']}")
-    print(f"  view {summary['view']}, steps {summary['steps']} (left {summary['heel_strikes']['left']}, "
-          f"right {summary['heel_strikes']['right']}), cadence {summary['cadence_steps_per_min']} steps/min, "
-          f"complete cycles {summary['complete_cycles']}")
+    print(
+        f"  frames {summary['frames']}, subject tracked in {summary['subject_tracked_frames']}, "
+        f"map rows (30 Hz) {summary['map_rows_30hz']}, valid {summary['valid_rows']}"
+    )
+    print(
+        f"  view {summary['view']}, steps {summary['steps']} (left {summary['heel_strikes']['left']}, "
+        f"right {summary['heel_strikes']['right']}), cadence {summary['cadence_steps_per_min']} steps/min, "
+        f"complete cycles {summary['complete_cycles']}"
+    )
     print(f"  wrote {args.out}/: {', '.join(summary['outputs'])}")
     print("  (representation only: no screening model is involved in this demo)")
     return 0

@@ -66,6 +66,5 @@ def divert_native_stderr() -> IO[bytes] | None:
     real = os.dup(2)
     sink = tempfile.TemporaryFile(prefix="scoligait-native-")  # noqa: SIM115 - lives as long as the process
     os.dup2(sink.fileno(), 2)
-    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
-                           errors="backslashreplace")
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace")
     return sink

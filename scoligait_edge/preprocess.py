@@ -64,8 +64,13 @@ def make_engine(opts: PreprocessOptions) -> ClipEngine | None:
     if opts.engine == "ray":
         from scoligait_edge.data.ray_engine import RayEngine
 
-        return RayEngine(address=opts.address, workers=opts.workers, cpus_per_task=opts.cpus_per_task,
-                         gpus_per_task=opts.gpus_per_task, max_retries=opts.max_retries)
+        return RayEngine(
+            address=opts.address,
+            workers=opts.workers,
+            cpus_per_task=opts.cpus_per_task,
+            gpus_per_task=opts.gpus_per_task,
+            max_retries=opts.max_retries,
+        )
     if opts.address is not None:
         raise ValueError("--address joins a Ray cluster: use it with --engine ray")
     workers = opts.workers or 1
@@ -84,16 +89,25 @@ def preprocess(opts: PreprocessOptions) -> PreprocessResult:
         raise ValueError("give either a dataset folder or --videos / --video-list, not both and not neither")
     source: WindowSource
     if opts.folder is not None:
-        source = ScoliGaitFolder(opts.folder, labels=opts.labels, cache_root=opts.cache_root,
-                                 pose_model=opts.pose_model, progress=opts.progress)
+        source = ScoliGaitFolder(
+            opts.folder,
+            labels=opts.labels,
+            cache_root=opts.cache_root,
+            pose_model=opts.pose_model,
+            progress=opts.progress,
+        )
     else:
-        source = VideoList(opts.videos, cache_root=opts.cache_root, pose_model=opts.pose_model,
-                           progress=opts.progress)
+        source = VideoList(opts.videos, cache_root=opts.cache_root, pose_model=opts.pose_model, progress=opts.progress)
     engine = make_engine(opts)
     summary = source.build_cache(retry_failed=opts.retry_failed, engine=engine)
     rate = summary.computed / summary.seconds if summary.seconds else 0.0
-    return PreprocessResult(cache_dir=str(source.cache.root), engine=opts.engine, workers=opts.workers,
-                            summary=summary, clips_per_second=round(rate, 4))
+    return PreprocessResult(
+        cache_dir=str(source.cache.root),
+        engine=opts.engine,
+        workers=opts.workers,
+        summary=summary,
+        clips_per_second=round(rate, 4),
+    )
 
 
 def _read_list(path: Path) -> list[Path]:
@@ -103,9 +117,12 @@ def _read_list(path: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scoligait_edge.preprocess", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.splitlines()[2:6]))
+    p = argparse.ArgumentParser(
+        prog="python -m scoligait_edge.preprocess",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:6]),
+    )
     p.add_argument("folder", nargs="?", type=Path, help="ScoliGait-style folder: videos + labels CSV")
     p.add_argument("--labels", default="labels.csv", help="labels CSV inside the folder (default labels.csv)")
     p.add_argument("--videos", nargs="+", type=Path, default=[], help="unlabelled videos (clip id = file stem)")
@@ -113,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-root", type=Path, default=None, help="default: $SCOLIGAIT_CACHE or ~/.cache/scoligait_edge")
     p.add_argument("--pose-model", choices=("lite", "full", "heavy"), default="full")
     p.add_argument("--engine", choices=("local", "ray"), default="local")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local: processes (default 1); ray: CPUs of the local Ray, or tasks in flight on a cluster")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local: processes (default 1); ray: CPUs of the local Ray, or tasks in flight on a cluster",
+    )
     p.add_argument("--address", default=None, help="Ray cluster to join ('auto' = the one this node belongs to)")
     p.add_argument("--cpus-per-task", type=float, default=1.0)
     p.add_argument("--gpus-per-task", type=float, default=0.0)
@@ -127,10 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         videos = list(args.videos) + (_read_list(args.video_list) if args.video_list else [])
         opts = PreprocessOptions(
-            folder=args.folder, labels=args.labels, videos=videos, cache_root=args.cache_root,
-            pose_model=args.pose_model, engine=args.engine, workers=args.workers, address=args.address,
-            cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task, max_retries=args.max_retries,
-            retry_failed=args.retry_failed, progress=not args.no_progress,
+            folder=args.folder,
+            labels=args.labels,
+            videos=videos,
+            cache_root=args.cache_root,
+            pose_model=args.pose_model,
+            engine=args.engine,
+            workers=args.workers,
+            address=args.address,
+            cpus_per_task=args.cpus_per_task,
+            gpus_per_task=args.gpus_per_task,
+            max_retries=args.max_retries,
+            retry_failed=args.retry_failed,
+            progress=not args.no_progress,
         )
         result = preprocess(opts)
     except (ScoliGaitError, ValueError, OSError) as exc:

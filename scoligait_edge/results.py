@@ -55,10 +55,15 @@ class ScreeningResult(BaseModel):
     error: str | None = None
     description: list[str] = Field(default_factory=list, description="the window's clinical sentences (text modality)")
     top_features: list[FeatureHighlight] = Field(default_factory=list)
-    input_unusual: bool | None = Field(default=None, description="the window's input lies far outside the "
-                                       "training data (None: not scored, e.g. the bundle has no input reference)")
-    input_unusual_fraction: float | None = Field(default=None, description="share of knowledge-map columns far "
-                                                 "from the training centre (robust |z| > the bundle's far_z)")
+    input_unusual: bool | None = Field(
+        default=None,
+        description="the window's input lies far outside the "
+        "training data (None: not scored, e.g. the bundle has no input reference)",
+    )
+    input_unusual_fraction: float | None = Field(
+        default=None,
+        description="share of knowledge-map columns far from the training centre (robust |z| > the bundle's far_z)",
+    )
     backend: str | None = None
     provenance: str
     notice: str = SCREENING_NOTICE
@@ -85,11 +90,16 @@ class SessionSummary(BaseModel):
     frames_with_subject: int
     duration_s: float
     quality_flags: dict[str, int] = Field(default_factory=dict, description="skip codes and how many windows had each")
-    windows_input_unusual: int | None = Field(default=None, description="screened windows whose input was unlike "
-                                              "the training data (None: the bundle has no input reference)")
+    windows_input_unusual: int | None = Field(
+        default=None,
+        description="screened windows whose input was unlike "
+        "the training data (None: the bundle has no input reference)",
+    )
     top_features: list[FeatureHighlight] = Field(default_factory=list)
     backend: str | None = None
     provenance: str
-    notes: list[str] = Field(default_factory=list, description="what to know about the input, e.g. a video "
-                             "that ended before its container's frame count")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what to know about the input, e.g. a video that ended before its container's frame count",
+    )
     notice: str = SCREENING_NOTICE

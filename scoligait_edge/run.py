@@ -56,12 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--rtsp", metavar="URL")
     src.add_argument("--images", type=Path, metavar="DIR")
     p.add_argument("--bundle", type=Path, default=None, help="model bundle folder or zip (default: the demo model)")
-    p.add_argument("--allow-unsigned-bundle", action="store_true", help="load a bundle that is unsigned or signed by "
-                   "an untrusted key (logged as a warning; its provenance notice is marked UNVERIFIED)")
+    p.add_argument(
+        "--allow-unsigned-bundle",
+        action="store_true",
+        help="load a bundle that is unsigned or signed by "
+        "an untrusted key (logged as a warning; its provenance notice is marked UNVERIFIED)",
+    )
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
-                   help="int8: the bundle's onnx-int8 model on ONNX Runtime CPU (add it with python -m "
-                        "scoligait_edge.export --bundle B --formats onnx-int8 --signing-key KEY.pem)")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "fp16", "int8"],
+        help="int8: the bundle's onnx-int8 model on ONNX Runtime CPU (add it with python -m "
+        "scoligait_edge.export --bundle B --formats onnx-int8 --signing-key KEY.pem)",
+    )
     p.add_argument("--pose-model", default="full", help="lite, full or the path of a .task bundle")
     p.add_argument("--roi", default=None, help="x,y,w,h: only people whose hips are inside")
     p.add_argument("--hop", type=_int_at_least(1), default=16, help="frames between windows")
@@ -70,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=None, help="append one JSON line per window here")
     p.add_argument("--report", type=Path, default=None, help="write the session report (HTML) into this folder")
     p.add_argument("--max-frames", type=_int_at_least(0), default=None)
-    p.add_argument("--threads", type=_int_at_least(0), default=1,
-                   help="classifier threads (default 1: pose uses the other cores; 0: the backend decides)")
+    p.add_argument(
+        "--threads",
+        type=_int_at_least(0),
+        default=1,
+        help="classifier threads (default 1: pose uses the other cores; 0: the backend decides)",
+    )
     p.add_argument("--verbose", action="store_true", help="our INFO logs and the native libraries' logs")
     return p
 
@@ -214,8 +226,9 @@ def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
         from scoligait_edge.native_logs import quiet_native_logs
 
         quiet_native_logs()  # before MediaPipe / OpenCV / ONNX Runtime are imported
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         roi = _parse_roi(args.roi)
     except argparse.ArgumentTypeError as exc:
@@ -246,8 +259,14 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
         print(f"No source given: screening the bundled sample video {args.video.name} (BSD-3, sports2d).")
     # The source first: a missing file or a wrong camera index is one line, not a model load and a line.
     try:
-        source = open_source(camera=args.camera, video=args.video, rtsp=args.rtsp, images=args.images,
-                             max_frames=args.max_frames, capture_factory=capture_factory)  # it logs its states
+        source = open_source(
+            camera=args.camera,
+            video=args.video,
+            rtsp=args.rtsp,
+            images=args.images,
+            max_frames=args.max_frames,
+            capture_factory=capture_factory,
+        )  # it logs its states
         if args.camera is not None:
             assert isinstance(source, CameraSource), "open_source(camera=...) gives a CameraSource"
             source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
@@ -265,7 +284,8 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
 
             bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
         options = ScreenerOptions(
-            pose=PoseEstimatorOptions(model=args.pose_model), tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
+            pose=PoseEstimatorOptions(model=args.pose_model),
+            tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
             backend=BackendOptions(backend=args.backend, precision=args.precision, threads=args.threads or None),
             hop=args.hop,
         )
@@ -303,8 +323,9 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
     return EXIT_OK if summary.decision is not None else EXIT_NOTHING_SCREENED
 
 
-def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: list[str],
-          writer) -> tuple[str, str | None, list[str]]:
+def _loop(
+    args, screener, source, stop: StopFlag, received: list[int], notices: list[str], writer
+) -> tuple[str, str | None, list[str]]:
     """Frames -> screener -> JSONL / overlay, then the last window from ``finish()``.
 
     Returns ('done'|'interrupted', source error or None, notes for the summary).
@@ -345,8 +366,18 @@ def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: 
                     break
                 if frame is None:  # live source idle or lost: keep the screen alive
                     if show and last_image is not None:
-                        _show(draw_overlay(last_image, None, progress=0.0, probability=probability, top_features=top,
-                                           status=source.status_text, notices=notices, alert=True))
+                        _show(
+                            draw_overlay(
+                                last_image,
+                                None,
+                                progress=0.0,
+                                probability=probability,
+                                top_features=top,
+                                status=source.status_text,
+                                notices=notices,
+                                alert=True,
+                            )
+                        )
                     continue
                 try:
                     update = screener.process(frame.image, frame.timestamp_ms)
@@ -356,9 +387,16 @@ def _loop(args, screener, source, stop: StopFlag, received: list[int], notices: 
                 processed += 1
                 emit(update.results)
                 if show or video_out:
-                    image = draw_overlay(frame.image, update.pose, progress=update.window_progress,
-                                         probability=probability, top_features=top, status=update.tracking_state,
-                                         notices=notices, threshold=screener.threshold)
+                    image = draw_overlay(
+                        frame.image,
+                        update.pose,
+                        progress=update.window_progress,
+                        probability=probability,
+                        top_features=top,
+                        status=update.tracking_state,
+                        notices=notices,
+                        threshold=screener.threshold,
+                    )
                     if video_out:
                         video_out.write(image)
                     if show and _show(image):
@@ -417,10 +455,14 @@ def _print_result(r) -> None:
     when = f"{r.start_ms / 1000:6.2f}-{r.end_ms / 1000:6.2f} s"
     if r.status == "screened":
         feats = ", ".join(f.name for f in r.top_features[:2])
-        odd = (f"; INPUT UNUSUAL ({r.input_unusual_fraction:.0%} of features far from training)"
-               if r.input_unusual else "")
-        print(f"window {r.window_index:3d} {when}: p = {r.probability:.2f} -> {r.decision} ({r.steps} steps; "
-              f"{feats}){odd}", flush=True)
+        odd = (
+            f"; INPUT UNUSUAL ({r.input_unusual_fraction:.0%} of features far from training)" if r.input_unusual else ""
+        )
+        print(
+            f"window {r.window_index:3d} {when}: p = {r.probability:.2f} -> {r.decision} ({r.steps} steps; "
+            f"{feats}){odd}",
+            flush=True,
+        )
     elif r.status == "skipped":
         odd = "; input unusual" if r.input_unusual else ""
         print(f"window {r.window_index:3d} {when}: skipped: {'; '.join(r.reasons)}{odd}", flush=True)
@@ -433,11 +475,15 @@ def _print_summary(s) -> None:
     if s.decision is None:
         print(f"  no decision: {s.reason}")
     else:
-        print(f"  decision: {s.decision} (mean p = {s.probability_mean:.2f} +- {s.probability_sd:.2f}, "
-              f"threshold {s.threshold:.2f})")
-    print(f"  windows: {s.windows_screened} screened, {s.windows_skipped} skipped, {s.windows_failed} failed; "
-          f"steps {s.steps}, gait cycles {s.gait_cycles}; frames {s.frames_processed} "
-          f"({s.frames_with_subject} with the subject)")
+        print(
+            f"  decision: {s.decision} (mean p = {s.probability_mean:.2f} +- {s.probability_sd:.2f}, "
+            f"threshold {s.threshold:.2f})"
+        )
+    print(
+        f"  windows: {s.windows_screened} screened, {s.windows_skipped} skipped, {s.windows_failed} failed; "
+        f"steps {s.steps}, gait cycles {s.gait_cycles}; frames {s.frames_processed} "
+        f"({s.frames_with_subject} with the subject)"
+    )
     if s.top_features:
         print("  top features: " + "; ".join(f"{f.name} ({f.meaning})" for f in s.top_features))
     for note in s.notes:

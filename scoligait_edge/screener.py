@@ -14,7 +14,7 @@ import logging
 import math
 from collections import Counter, deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -36,6 +36,7 @@ from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
 
 if TYPE_CHECKING:
     from scoligait_edge.pose.frame import PoseFrame
+    from scoligait_edge.runtimes.base import BackendBase
     from scoligait_edge.text import ReferenceStats, SentenceEmbeddingTable
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ class SessionStats:
             self.n_unusual += bool(r.input_unusual)
             for f in r.top_features:
                 self.features[f.name] += 1
-                d, m, pr, a, b, e = self.feature_info.get(f.name, (f.domain, f.meaning, f.clinical_prior, f.start_s, f.stop_s, 0.0))
+                d, m, pr, a, b, e = self.feature_info.get(
+                    f.name, (f.domain, f.meaning, f.clinical_prior, f.start_s, f.stop_s, 0.0)
+                )
                 self.feature_info[f.name] = (d, m, pr, min(a, f.start_s), max(b, f.stop_s), e + f.evidence)
         elif r.status == "skipped":
             self.n_skipped += 1
@@ -170,7 +173,8 @@ class SessionHistory:
     timestamps_ms: deque[float] = field(default_factory=lambda: deque(maxlen=REPORT_HISTORY_ROWS))
     attention: dict[int, np.ndarray] = field(default_factory=dict)  # first_frame -> [L, 238], last few windows only
     heel_strikes: dict[str, deque[int]] = field(
-        default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)})
+        default_factory=lambda: {"left": deque(maxlen=1024), "right": deque(maxlen=1024)}
+    )
     step_counts: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
     def add_heel_strikes(self, side: str, frames: Iterable[int]) -> None:
@@ -210,6 +214,12 @@ class HistorySnapshot:
         return int(self.km.shape[0])
 
 
+def _close_loaded_backend(loading: Future[BackendBase]) -> None:
+    """Done-callback for a backend whose Screener failed while it loaded: close it if it did load."""
+    if loading.exception() is None:
+        loading.result().close()
+
+
 class Screener:
     """Context manager; ``process(frame_bgr, timestamp_ms)`` per frame, ``summary()`` at the end.
 
@@ -243,8 +253,20 @@ class Screener:
 
         # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.
         legacy: dict[str, Any]
-        legacy = {k: v for k, v in dict(backend=backend, pose_model=pose_model, precision=precision, roi=roi, hop=hop,
-                                         threads=threads, pose=pose, keep_history=keep_history).items() if v is not _UNSET}
+        legacy = {
+            k: v
+            for k, v in dict(
+                backend=backend,
+                pose_model=pose_model,
+                precision=precision,
+                roi=roi,
+                hop=hop,
+                threads=threads,
+                pose=pose,
+                keep_history=keep_history,
+            ).items()
+            if v is not _UNSET
+        }
         if options is None:
             options = self.options_from_keywords(bundle if isinstance(bundle, str | Path) else None, **legacy)
         elif legacy:
@@ -261,12 +283,13 @@ class Screener:
         # The backend loads on a worker thread while MediaPipe is imported and set up here: ONNX Runtime builds
         # its session without the GIL, so the two overlap (~0.1-0.2 s of start-up on 2 cores).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoligait-backend") as pool:
-            pending = pool.submit(load_backend, self.bundle, backend=b.backend, precision=b.precision,
-                                  device=b.device, **backend_kwargs)
+            pending = pool.submit(
+                load_backend, self.bundle, backend=b.backend, precision=b.precision, device=b.device, **backend_kwargs
+            )
             try:
                 self._init_pipeline(manifest, options)
             except BaseException:
-                pending.add_done_callback(lambda f: f.exception() is None and f.result().close())
+                pending.add_done_callback(_close_loaded_backend)
                 raise
             try:
                 self.backend = pending.result()
@@ -274,8 +297,14 @@ class Screener:
                 if self._estimator is not None:
                     self._estimator.close()
                 raise
-        log.info("Screener: backend %s (%s), model %s, threshold %.3f, %s", self.backend.name,
-                 getattr(self.backend, "device", "?"), manifest.model.get("modalities"), self.threshold, self.provenance)
+        log.info(
+            "Screener: backend %s (%s), model %s, threshold %.3f, %s",
+            self.backend.name,
+            getattr(self.backend, "device", "?"),
+            manifest.model.get("modalities"),
+            self.threshold,
+            self.provenance,
+        )
 
     def _init_pipeline(self, manifest: Any, options: ScreenerOptions) -> None:
         """Everything but the backend: model facts from the manifest, text assets, pose estimator and tracker."""
@@ -313,10 +342,18 @@ class Screener:
         return cls(bundle, options=options)
 
     @staticmethod
-    def options_from_keywords(bundle: str | Path | None = None, *, backend: str = "auto", pose_model: str | Path = "full",
-                              precision: str = "fp32", roi: tuple[float, float, float, float] | None = None,
-                              hop: int = 16, threads: int | None = 1, pose: bool = True,
-                              keep_history: bool = True) -> ScreenerOptions:
+    def options_from_keywords(
+        bundle: str | Path | None = None,
+        *,
+        backend: str = "auto",
+        pose_model: str | Path = "full",
+        precision: str = "fp32",
+        roi: tuple[float, float, float, float] | None = None,
+        hop: int = 16,
+        threads: int | None = 1,
+        pose: bool = True,
+        keep_history: bool = True,
+    ) -> ScreenerOptions:
         """The :class:`ScreenerOptions` the older keyword arguments stand for (``threads=0`` means None).
 
         Invalid values raise ValueError (a pydantic ValidationError), with ``hop`` named first."""
@@ -326,10 +363,13 @@ class Screener:
             threads = None
         try:
             return ScreenerOptions(
-                bundle=bundle, pose=PoseEstimatorOptions(model=pose_model),
+                bundle=bundle,
+                pose=PoseEstimatorOptions(model=pose_model),
                 tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
                 backend=BackendOptions(backend=backend, precision=precision, threads=threads),
-                hop=int(hop), run_pose=pose, keep_history=keep_history,
+                hop=int(hop),
+                run_pose=pose,
+                keep_history=keep_history,
             )
         except ValidationError as exc:
             raise ValueError(f"invalid Screener option: {exc}") from None
@@ -364,12 +404,15 @@ class Screener:
         n = len(h.km)
         return HistorySnapshot(
             km=_frozen(np.array(h.km, dtype=np.float32) if n else np.zeros((0, NUM_FEATURES), np.float32)),
-            valid=_frozen(np.array(h.valid, dtype=bool)), timestamps_ms=_frozen(np.array(h.timestamps_ms, dtype=np.float64)),
-            first_row=self.rows_seen - n, rows_seen=self.rows_seen,
+            valid=_frozen(np.array(h.valid, dtype=bool)),
+            timestamps_ms=_frozen(np.array(h.timestamps_ms, dtype=np.float64)),
+            first_row=self.rows_seen - n,
+            rows_seen=self.rows_seen,
             heel_strikes={side: tuple(sorted(h.heel_strikes[side])) for side in ("left", "right")},
             step_counts=dict(h.step_counts),
             attention={first: _frozen(np.array(att)) for first, att in h.attention.items()},
-            results=tuple(self._results), threshold=self.threshold,
+            results=tuple(self._results),
+            threshold=self.threshold,
         )
 
     def __enter__(self) -> Screener:
@@ -394,8 +437,9 @@ class Screener:
             raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
         t = self._check_time(timestamp_ms)
         if self._last_ts is not None and int(round(t)) <= int(round(self._last_ts)):
-            raise TimestampError(f"frames must be at least 1 ms apart for the pose model: {t:.3f} ms after "
-                                 f"{self._last_ts:.3f} ms")
+            raise TimestampError(
+                f"frames must be at least 1 ms apart for the pose model: {t:.3f} ms after {self._last_ts:.3f} ms"
+            )
         pose = self._estimator.detect(frame_bgr, int(round(t)))
         if pose is not None:
             pose = self._tracker.update(pose)
@@ -406,8 +450,9 @@ class Screener:
         update.tracking_state = self._tracker.state
         return update
 
-    def process_keypoints(self, keypoints: np.ndarray, timestamp_ms: float, *,
-                          silhouette: np.ndarray | None = None) -> FrameUpdate:
+    def process_keypoints(
+        self, keypoints: np.ndarray, timestamp_ms: float, *, silhouette: np.ndarray | None = None
+    ) -> FrameUpdate:
         """Enter after pose estimation: the subject's COCO-21 ``[21, 3]`` (x px, y px, score)."""
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.shape != (NUM_COCO_FEET, 3):
@@ -429,8 +474,14 @@ class Screener:
         for grid_t, grid_kp, sil in self._resampler.push_with_payload(t, kp, silhouette):
             for filled, (row_t, row_sil) in self._filler.push_with_payload(grid_kp, (grid_t, sil)):
                 new_results += self._add_row(filled, row_t, row_sil)
-        return FrameUpdate(index=index, timestamp_ms=t, subject_found=found,
-                           tracking_state="external", window_progress=self._buffer.progress, results=new_results)
+        return FrameUpdate(
+            index=index,
+            timestamp_ms=t,
+            subject_found=found,
+            tracking_state="external",
+            window_progress=self._buffer.progress,
+            results=new_results,
+        )
 
     def finish(self) -> list[ScreeningResult]:
         """End of input: flush the rows the gap filler still holds (may complete a window)."""
@@ -506,16 +557,30 @@ class Screener:
         for side in ("left", "right"):
             self.history.add_heel_strikes(side, [w.first_index + f for f in events.heel_strikes[side]])
         base = dict(
-            window_index=self._n_windows, start_ms=float(w.timestamps_ms[0]), end_ms=float(w.timestamps_ms[-1]),
-            first_frame=w.first_index, threshold=self.threshold, steps=quality.n_steps,
-            complete_cycles=quality.n_cycles, cadence_spm=quality.cadence_spm, valid_fraction=quality.valid_fraction,
-            provenance=self.provenance, backend=self.backend.name,
+            window_index=self._n_windows,
+            start_ms=float(w.timestamps_ms[0]),
+            end_ms=float(w.timestamps_ms[-1]),
+            first_frame=w.first_index,
+            threshold=self.threshold,
+            steps=quality.n_steps,
+            complete_cycles=quality.n_cycles,
+            cadence_spm=quality.cadence_spm,
+            valid_fraction=quality.valid_fraction,
+            provenance=self.provenance,
+            backend=self.backend.name,
         )
         if self.input_reference is not None:  # skipped windows too: an odd camera is often why they are skipped
             base["input_unusual_fraction"], base["input_unusual"] = self.input_reference.score_window(w.km, w.valid)
         if not quality.ok:
-            flags = [code for code, ok in (("not_walking", quality.walking), ("body_not_fully_visible",
-                     quality.whole_body_visible), ("too_few_gait_cycles", quality.enough_cycles)) if not ok]
+            flags = [
+                code
+                for code, ok in (
+                    ("not_walking", quality.walking),
+                    ("body_not_fully_visible", quality.whole_body_visible),
+                    ("too_few_gait_cycles", quality.enough_cycles),
+                )
+                if not ok
+            ]
             return ScreeningResult(status="skipped", reasons=quality.reasons, quality_flags=flags, **base)
         try:
             batch, sentences = self._batch(w)
@@ -532,16 +597,25 @@ class Screener:
                 self.history.attention.pop(next(iter(self.history.attention)))
         cobb = out.get("cobb")
         return ScreeningResult(
-            status="screened", probability=prob, decision="refer" if prob >= self.threshold else "no_referral",
-            cobb_estimate_deg=None if cobb is None else float(cobb[0]), description=sentences, top_features=top,
+            status="screened",
+            probability=prob,
+            decision="refer" if prob >= self.threshold else "no_referral",
+            cobb_estimate_deg=None if cobb is None else float(cobb[0]),
+            description=sentences,
+            top_features=top,
             **base,
         )
 
     def _check_window_length(self, manifest: Any) -> None:
         """The manifest's ``window.frames`` is the one window length: refuse a bundle whose model inputs disagree."""
         sizes = {"model config window_frames": int(self.model_config.window_frames)}
-        sizes.update({f"input {spec.name}": spec.shape[1] for spec in manifest.inputs
-                      if spec.name in ("km", "km_mask", "video") and len(spec.shape) > 1})
+        sizes.update(
+            {
+                f"input {spec.name}": spec.shape[1]
+                for spec in manifest.inputs
+                if spec.name in ("km", "km_mask", "video") and len(spec.shape) > 1
+            }
+        )
         bad = {k: v for k, v in sizes.items() if v != self.window_length}
         if bad:
             raise BundleError(f"bundle window.frames={self.window_length} disagrees with its model: {bad}")
@@ -561,9 +635,17 @@ class Screener:
             text = table.lookup(ids, mask)[0]
             mask = mask[0]
             sentences = list(desc.texts)
-        batch = model_inputs(w.km, w.valid, w.silhouettes if self.uses_video else None, text=text, text_mask=mask,
-                             uses_video=self.uses_video, uses_text=self.uses_text, window_frames=self.window_length,
-                             video_dtype=self._video_dtype)
+        batch = model_inputs(
+            w.km,
+            w.valid,
+            w.silhouettes if self.uses_video else None,
+            text=text,
+            text_mask=mask,
+            uses_video=self.uses_video,
+            uses_text=self.uses_text,
+            window_frames=self.window_length,
+            video_dtype=self._video_dtype,
+        )
         return batch, sentences
 
     def _highlights(self, attention: np.ndarray, w: WindowArrays) -> list[FeatureHighlight]:
@@ -592,27 +674,45 @@ class Screener:
             reason = self._no_decision_reason(st.flags, st.last_error)
         notes = []
         if n and self.input_reference is not None and st.n_unusual * 2 > n:
-            notes.append(f"input unlike the training data: {st.n_unusual} of {n} screened windows lie far outside "
-                         "the model's training statistics (camera view, orientation or subject unlike training); "
-                         "treat the decision with caution")
+            notes.append(
+                f"input unlike the training data: {st.n_unusual} of {n} screened windows lie far outside "
+                "the model's training statistics (camera view, orientation or subject unlike training); "
+                "treat the decision with caution"
+            )
         counts = self.history.step_counts
         top = []
         for name, count in st.features.most_common(3):
             d, m, pr, a, b, e = st.feature_info[name]
-            top.append(FeatureHighlight(name=name, domain=d, meaning=m, clinical_prior=pr, start_s=a, stop_s=b,
-                                        evidence=e / count))
+            top.append(
+                FeatureHighlight(
+                    name=name, domain=d, meaning=m, clinical_prior=pr, start_s=a, stop_s=b, evidence=e / count
+                )
+            )
         return SessionSummary(
-            decision=decision, reason=reason, probability_mean=mean, probability_sd=sd,
-            probability_min=st.prob_min if n else None, probability_max=st.prob_max if n else None,
-            threshold=self.threshold, windows_total=self._n_windows, windows_screened=n,
-            windows_skipped=st.n_skipped, windows_failed=st.n_failed,
+            decision=decision,
+            reason=reason,
+            probability_mean=mean,
+            probability_sd=sd,
+            probability_min=st.prob_min if n else None,
+            probability_max=st.prob_max if n else None,
+            threshold=self.threshold,
+            windows_total=self._n_windows,
+            windows_screened=n,
+            windows_skipped=st.n_skipped,
+            windows_failed=st.n_failed,
             gait_cycles=max(max(counts["left"], counts["right"]) - 1, 0),
-            steps=counts["left"] + counts["right"], frames_processed=self._frames,
+            steps=counts["left"] + counts["right"],
+            frames_processed=self._frames,
             frames_with_subject=self._frames_with_subject,
-            duration_s=(0.0 if self._first_ts is None or self._last_ts is None
-                        else (self._last_ts - self._first_ts) / 1000.0),
-            quality_flags=dict(st.flags), top_features=top, backend=self.backend.name, provenance=self.provenance,
-            windows_input_unusual=st.n_unusual if self.input_reference is not None else None, notes=notes,
+            duration_s=(
+                0.0 if self._first_ts is None or self._last_ts is None else (self._last_ts - self._first_ts) / 1000.0
+            ),
+            quality_flags=dict(st.flags),
+            top_features=top,
+            backend=self.backend.name,
+            provenance=self.provenance,
+            windows_input_unusual=st.n_unusual if self.input_reference is not None else None,
+            notes=notes,
         )
 
     def _no_decision_reason(self, flags: Counter[str], last_error: str | None) -> str:
@@ -625,7 +725,10 @@ class Screener:
             return f"the subject was not followed long enough for one {seconds:.1f} s window"
         if last_error and not flags:
             return f"inference failed on every window ({last_error})"
-        words = {"not_walking": "no walking", "body_not_fully_visible": "body not fully visible",
-                 "too_few_gait_cycles": "too few gait cycles"}
+        words = {
+            "not_walking": "no walking",
+            "body_not_fully_visible": "body not fully visible",
+            "too_few_gait_cycles": "too few gait cycles",
+        }
         top = ", ".join(f"{words.get(k, k)} in {v} window(s)" for k, v in flags.most_common(3))
         return f"no window passed the quality check: {top}"

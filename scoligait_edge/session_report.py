@@ -39,12 +39,23 @@ def write_report(screener: Screener, out_dir: str | Path, notices: list[str]) ->
     first_row, n = h.first_row, h.n_rows  # rows older than the history were dropped
     events = GaitEvents(
         heel_strikes={s: sorted(i - first_row for i in h.heel_strikes[s] if i >= first_row) for s in ("left", "right")},
-        fps=MAP_FPS, n_frames=n,
+        fps=MAP_FPS,
+        n_frames=n,
     )
-    probabilities = [((r.first_frame - first_row) / MAP_FPS, r.probability, r.decision or r.status)
-                     for r in h.results if r.first_frame >= first_row and r.status != "skipped"]
+    probabilities = [
+        ((r.first_frame - first_row) / MAP_FPS, r.probability, r.decision or r.status)
+        for r in h.results
+        if r.first_frame >= first_row and r.status != "skipped"
+    ]
     return write_session_report(
-        out_dir, summary=screener.summary(), km=h.km, km_valid=h.valid, timestamps_ms=h.timestamps_ms,
-        attention=stitched_attention(h), probabilities=probabilities, threshold=h.threshold, events=events,
+        out_dir,
+        summary=screener.summary(),
+        km=h.km,
+        km_valid=h.valid,
+        timestamps_ms=h.timestamps_ms,
+        attention=stitched_attention(h),
+        probabilities=probabilities,
+        threshold=h.threshold,
+        events=events,
         notices=notices,
     )

@@ -15,8 +15,19 @@ from pathlib import Path
 import numpy as np
 
 T = 32
-TINY = dict(modalities="km+video+text", fusion="cat_latent", dim=32, heads=2, depth=1, window_frames=T,
-            km_patch_frames=8, video_tubelet_frames=8, num_latents=8, latent_heads=4, dropout=0.0)
+TINY = dict(
+    modalities="km+video+text",
+    fusion="cat_latent",
+    dim=32,
+    heads=2,
+    depth=1,
+    window_frames=T,
+    km_patch_frames=8,
+    video_tubelet_frames=8,
+    num_latents=8,
+    latent_heads=4,
+    dropout=0.0,
+)
 TEXT_TOKENS = 3
 
 
@@ -53,8 +64,14 @@ def simulated_windows(n_clips: int = 4, stride: int = 16, seed: int = 0) -> dict
     km, mask, video = [], [], []
     for i in range(n_clips):
         subject = sample_subject(np.random.default_rng(100 + i), f"export-{i}", cobb_deg=[0.0, 25.0][i % 2])
-        clip = simulate_clip(subject, n_frames=120, camera=("side", "frontal")[i % 2], seed=i,
-                             with_silhouettes=True, silhouette_scale=0.25)
+        clip = simulate_clip(
+            subject,
+            n_frames=120,
+            camera=("side", "frontal")[i % 2],
+            seed=i,
+            with_silhouettes=True,
+            silhouette_scale=0.25,
+        )
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         sil = np.asarray(crop_scoliosis1k(clip.silhouettes), np.uint8)  # the graph takes uint8
         n = min(len(kmap), len(sil))
@@ -66,8 +83,13 @@ def simulated_windows(n_clips: int = 4, stride: int = 16, seed: int = 0) -> dict
     text = rng.standard_normal((n, TEXT_TOKENS, 384)).astype(np.float32) * 0.05
     text_mask = np.ones((n, TEXT_TOKENS), dtype=bool)
     text_mask[::3, -1] = False
-    return {"km": np.stack(km).astype(np.float32), "km_mask": np.stack(mask), "video": np.stack(video),
-            "text": text, "text_mask": text_mask}
+    return {
+        "km": np.stack(km).astype(np.float32),
+        "km_mask": np.stack(mask),
+        "video": np.stack(video),
+        "text": text,
+        "text_mask": text_mask,
+    }
 
 
 def random_windows(n: int, seed: int = 1) -> dict[str, np.ndarray]:
@@ -94,8 +116,13 @@ def calibrate_head(model, windows: dict[str, np.ndarray]) -> None:
     import torch
 
     with torch.no_grad():
-        out = model(**{k: torch.from_numpy(v) for k, v in windows.items() if k in {"km", "km_mask", "video",
-                                                                                  "text", "text_mask"}})
+        out = model(
+            **{
+                k: torch.from_numpy(v)
+                for k, v in windows.items()
+                if k in {"km", "km_mask", "video", "text", "text_mask"}
+            }
+        )
         logit = out.logit
         scale = 2.0 / float(logit.std().clamp(min=1e-6))
         model.screen_head.weight.mul_(scale)
@@ -121,7 +148,16 @@ def build_tiny_bundle(root: Path) -> TinyBundle:
     stats = root / "assets" / "reference_stats.json"
     stats.write_text('{"shoulder_tilt": {"mean": 0.0, "std": 0.02}}\n')
     bundle_dir = root / "bundle"
-    create_bundle(ckpt, bundle_dir, threshold=0.5, threshold_source="test fixture: logits centred on 0",
-                  provenance=SIMULATED_PROVENANCE, sentence_table=table, reference_statistics=stats,
-                  formats=["onnx", "onnx-fp16", "onnx-int8", "ort"], report=lambda s: None, signing_key=fixture_signing_key())
+    create_bundle(
+        ckpt,
+        bundle_dir,
+        threshold=0.5,
+        threshold_source="test fixture: logits centred on 0",
+        provenance=SIMULATED_PROVENANCE,
+        sentence_table=table,
+        reference_statistics=stats,
+        formats=["onnx", "onnx-fp16", "onnx-int8", "ort"],
+        report=lambda s: None,
+        signing_key=fixture_signing_key(),
+    )
     return TinyBundle(bundle_dir, ckpt, model, windows)

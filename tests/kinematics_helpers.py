@@ -6,16 +6,27 @@ import numpy as np
 
 # Upright person facing the camera, image pixels (y down), ~ 400 px tall.
 STANDING = {
-    "nose": (300, 100), "left_eye": (310, 92), "right_eye": (290, 92),
-    "left_ear": (320, 98), "right_ear": (280, 98),
-    "left_shoulder": (340, 150), "right_shoulder": (260, 150),
-    "left_elbow": (350, 220), "right_elbow": (250, 220),
-    "left_wrist": (355, 285), "right_wrist": (245, 285),
-    "left_hip": (325, 300), "right_hip": (275, 300),
-    "left_knee": (325, 390), "right_knee": (275, 390),
-    "left_ankle": (325, 480), "right_ankle": (275, 480),
-    "left_heel": (325, 490), "right_heel": (275, 490),
-    "left_toe": (325, 470), "right_toe": (275, 470),
+    "nose": (300, 100),
+    "left_eye": (310, 92),
+    "right_eye": (290, 92),
+    "left_ear": (320, 98),
+    "right_ear": (280, 98),
+    "left_shoulder": (340, 150),
+    "right_shoulder": (260, 150),
+    "left_elbow": (350, 220),
+    "right_elbow": (250, 220),
+    "left_wrist": (355, 285),
+    "right_wrist": (245, 285),
+    "left_hip": (325, 300),
+    "right_hip": (275, 300),
+    "left_knee": (325, 390),
+    "right_knee": (275, 390),
+    "left_ankle": (325, 480),
+    "right_ankle": (275, 480),
+    "left_heel": (325, 490),
+    "right_heel": (275, 490),
+    "left_toe": (325, 470),
+    "right_toe": (275, 470),
 }
 
 

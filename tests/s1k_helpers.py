@@ -43,7 +43,7 @@ def _silhouettes(n: int, seed: int) -> np.ndarray:
     sil = np.zeros((n, 64, 64), np.uint8)
     for t in range(n):  # a walking-ish blob whose width changes with the stride
         half = 8 + int(4 * abs(np.sin(t * np.pi / 18))) + int(rng.integers(0, 2))
-        sil[t, 5:60, 32 - half:32 + half] = 255
+        sil[t, 5:60, 32 - half : 32 + half] = 255
     return sil
 
 
@@ -55,17 +55,26 @@ def _keypoints(seq_id: str, cls: str, n: int, seed: int) -> np.ndarray:
 def write_scoliosis1k(tmp: Path) -> S1KFixture:
     """Write the fixture; returns where it is and what the loader should make of it."""
     fx = S1KFixture(tmp / "Scoliosis1K-sil-pkl", tmp / "Scoliosis1K-pose-pkl", tmp / "Scoliosis1K_112.json")
-    train = {"00001": "positive", "00002": "positive", "00003": "positive",
-             "00004": "neutral", "00005": "neutral", "00006": "neutral",
-             "00007": "negative", "00008": "negative", "00009": "negative", "00010": "negative"}
+    train = {
+        "00001": "positive",
+        "00002": "positive",
+        "00003": "positive",
+        "00004": "neutral",
+        "00005": "neutral",
+        "00006": "neutral",
+        "00007": "negative",
+        "00008": "negative",
+        "00009": "negative",
+        "00010": "negative",
+    }
     test = {"00101": "positive", "00102": "positive", "00103": "neutral", "00104": "negative", "00105": "negative"}
     special = {
         "00011": "positive",  # silhouettes under 'Positive', poses under 'POSITIVE'
         "00012": "negative",  # 'NEGATIVE' in both roots
-        "00013": "neutral",   # pose frames skipped, WITH a frame index: aligned and kept
+        "00013": "neutral",  # pose frames skipped, WITH a frame index: aligned and kept
         "00014": "negative",  # pose frames skipped, no frame index: dropped
         "00015": "positive",  # ViTPose scores up to 1.2: clipped, kept
-        "00016": "neutral",   # corrupt silhouette pickle: failed
+        "00016": "neutral",  # corrupt silhouette pickle: failed
         "00017": "negative",  # listed, not on disk: failed (layout)
     }
     folder = {"00011": ("Positive", "POSITIVE"), "00012": ("NEGATIVE", "NEGATIVE")}
@@ -92,10 +101,14 @@ def write_scoliosis1k(tmp: Path) -> S1KFixture:
         else:
             pose = kp
         _dump(pose_path, pose)
-    fx.partition.write_text(json.dumps({
-        "TRAIN_SET": [*train, "00011", "00012", "00013", "00014", "00016"],
-        "TEST_SET": [*test, "00015", "00017"],
-    }))
+    fx.partition.write_text(
+        json.dumps(
+            {
+                "TRAIN_SET": [*train, "00011", "00012", "00013", "00014", "00016"],
+                "TEST_SET": [*test, "00015", "00017"],
+            }
+        )
+    )
     fx.expect_failed = {
         "00014": r"pose frames vs .* silhouettes and the pose file has no frame index",
         "00016": r"00016/neutral/000_180/000_180.pkl.*cannot unpickle",

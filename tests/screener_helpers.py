@@ -33,9 +33,19 @@ def build_screening_bundle(root: Path) -> Path:
     from tests.signing_helpers import fixture_signing_key
 
     torch.manual_seed(0)
-    cfg = ScreeningModelConfig(modalities="km+video+text", fusion="cat_latent", fusion_blocks=1, dim=32, heads=2,
-                               depth=1, num_latents=8, latent_heads=2, km_patch_frames=16, video_tubelet_frames=16,
-                               dropout=0.0)
+    cfg = ScreeningModelConfig(
+        modalities="km+video+text",
+        fusion="cat_latent",
+        fusion_blocks=1,
+        dim=32,
+        heads=2,
+        depth=1,
+        num_latents=8,
+        latent_heads=2,
+        km_patch_frames=16,
+        video_tubelet_frames=16,
+        dropout=0.0,
+    )
     model = ScreeningModel(cfg).eval()
     km, valid, labels = simulated_window_set()
     rows = torch.from_numpy(km[valid])
@@ -46,7 +56,16 @@ def build_screening_bundle(root: Path) -> Path:
     stats = reference.save(root / "reference_stats.json")
     table = root / "sentence_embeddings.npy"
     np.save(table, default_embedding_table().embeddings, allow_pickle=False)
-    create_bundle(ckpt, root / "bundle", threshold=0.5, threshold_source="test fixture (random model)",
-                  provenance=SIMULATED_PROVENANCE, sentence_table=table, reference_statistics=stats,
-                  formats=["onnx"], report=lambda s: None, signing_key=fixture_signing_key())
+    create_bundle(
+        ckpt,
+        root / "bundle",
+        threshold=0.5,
+        threshold_source="test fixture (random model)",
+        provenance=SIMULATED_PROVENANCE,
+        sentence_table=table,
+        reference_statistics=stats,
+        formats=["onnx"],
+        report=lambda s: None,
+        signing_key=fixture_signing_key(),
+    )
     return root / "bundle"

@@ -53,7 +53,9 @@ def test_stored_schema_hash_is_the_current_one():
 def test_golden_outputs_recompute_from_their_inputs():
     mg = _module("make_golden")
     problems = mg.verify(GOLDEN)
-    assert not problems, "android_demo golden fixtures are stale:\n  " + "\n  ".join(problems[:20]) + f"\nrun {REGENERATE}"
+    assert not problems, (
+        "android_demo golden fixtures are stale:\n  " + "\n  ".join(problems[:20]) + f"\nrun {REGENERATE}"
+    )
 
 
 def test_fixtures_stay_small():

@@ -26,9 +26,20 @@ N_SUBJECTS = {"train": 60, "val": 30, "test": 40}
 
 def _window(split: str, sid: str, label: int, start: int, km: np.ndarray, sil: np.ndarray | None) -> WindowSample:
     return WindowSample(
-        km=km, km_valid=np.ones(km.shape[0], bool), silhouettes=sil, label=label, cobb_deg=20.0 if label else 3.0,
-        subject_id=sid, clip_id=f"{sid}_c0", start=start, sex="F", age=None, provenance="simulated", quality=None,
-        silhouettes_valid=None if sil is None else np.ones(km.shape[0], bool), split=split,
+        km=km,
+        km_valid=np.ones(km.shape[0], bool),
+        silhouettes=sil,
+        label=label,
+        cobb_deg=20.0 if label else 3.0,
+        subject_id=sid,
+        clip_id=f"{sid}_c0",
+        start=start,
+        sex="F",
+        age=None,
+        provenance="simulated",
+        quality=None,
+        silhouettes_valid=None if sil is None else np.ones(km.shape[0], bool),
+        split=split,
     )
 
 
@@ -37,13 +48,14 @@ def _silhouette(rng: np.random.Generator, shift: int, frames: int) -> np.ndarray
     sil = np.zeros((frames, 64, 44), np.uint8)
     sil[:, 4:60, 12:32] = 255
     sil[:, 16:40, :] = 0
-    sil[:, 16:40, 12 + shift: 32 + shift] = 255
+    sil[:, 16:40, 12 + shift : 32 + shift] = 255
     jitter = rng.integers(-1, 2, frames)
     return np.stack([np.roll(s, j, axis=1) for s, j in zip(sil, jitter, strict=True)])
 
 
-def make_windows(*, effect: float = 1.5, seed: int = 0, silhouettes: bool = False, shuffle: bool = False,
-                 n_train: int | None = None) -> dict[str, list[WindowSample]]:
+def make_windows(
+    *, effect: float = 1.5, seed: int = 0, silhouettes: bool = False, shuffle: bool = False, n_train: int | None = None
+) -> dict[str, list[WindowSample]]:
     """One clip per subject, two overlapping 32-frame windows; positives have map column SIGNAL_COL
     raised by ``effect`` (and the silhouette trunk shifted); ``shuffle`` draws labels independently."""
     rng = np.random.default_rng(seed)
@@ -59,8 +71,16 @@ def make_windows(*, effect: float = 1.5, seed: int = 0, silhouettes: bool = Fals
             shown = int(rng.integers(0, 2)) if shuffle else label
             sid = f"{split}{i:03d}"
             for start in (0, 16):
-                ws.append(_window(split, sid, shown, start, clip[start:start + 32],
-                                  None if sil is None else sil[start:start + 32]))
+                ws.append(
+                    _window(
+                        split,
+                        sid,
+                        shown,
+                        start,
+                        clip[start : start + 32],
+                        None if sil is None else sil[start : start + 32],
+                    )
+                )
         out[split] = ws
     return out
 
@@ -84,8 +104,9 @@ def test_shuffled_labels_stay_near_chance():
 
 
 def test_planted_silhouette_shift_is_found():
-    res = run_baselines(make_windows(effect=0.0, silhouettes=True), feature_sets=("silhouette",), models=("logreg",),
-                        n_boot=100)
+    res = run_baselines(
+        make_windows(effect=0.0, silhouettes=True), feature_sets=("silhouette",), models=("logreg",), n_boot=100
+    )
     assert res.rows[0].n_features == len(silhouette_feature_names()) == 66
     assert res.rows[0].test.auc > 0.9
 
@@ -141,13 +162,17 @@ def test_cli_uses_the_training_splits(tmp_path, capsys):
     from scoligait_edge.training.pipeline import load_window_splits
 
     cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(f"name: tiny-baselines\ncache_dir: {tmp_path / 'cache'}\n"
-                        "data:\n  kind: simulated\n  n_subjects: 20\n  clips_per_train_subject: 1\n  n_frames: 96\n")
+    cfg_path.write_text(
+        f"name: tiny-baselines\ncache_dir: {tmp_path / 'cache'}\n"
+        "data:\n  kind: simulated\n  n_subjects: 20\n  clips_per_train_subject: 1\n  n_frames: 96\n"
+    )
     out = tmp_path / "out"
     assert baselines.main(["--config", str(cfg_path), "--out", str(out), "--n-boot", "50", "--no-progress"]) == 0
     res = BaselineResults.from_json(out / "baselines.json")
     assert res.provenance == "simulated" and "SIMULATED" in (out / "baselines.md").read_text()
-    assert {(r.features, r.model) for r in res.rows} == {(f, m) for f in ("km", "silhouette") for m in ("logreg", "hgb")}
+    assert {(r.features, r.model) for r in res.rows} == {
+        (f, m) for f in ("km", "silhouette") for m in ("logreg", "hgb")
+    }
     splits = load_window_splits(load_config(cfg_path, TrainConfig), progress=False)
     for s, ws in splits.windows.items():
         assert res.splits[s].subjects == len({w.subject_id for w in ws})

@@ -109,7 +109,7 @@ def test_cache_resume_deleted_and_corrupt_clip(tmp_path, monkeypatch, caplog):
     calls.clear()
     victim = src.cache.path_for(co.clips[2].clip_id)
     data = bytearray(victim.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 64] = b"\x00" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
     victim.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="scoligait_edge.data.cache"):
         s = SimulatedWindows(co, cache_root=tmp_path, progress=False, silhouette_scale=0.25).prepare()
@@ -186,8 +186,16 @@ def test_default_cache_root_env(monkeypatch, tmp_path):
 def test_clip_windows_quality_and_preprocessing_at_other_rates():
     rng = np.random.default_rng(3)
     subj = sample_subject(rng, "w1", cobb_deg=4.0)
-    sim = simulate_clip(subj, n_frames=120, fps=25.0, camera="side", seed=2, with_silhouettes=True,
-                        silhouette_scale=0.25, drop_rate=0.05)
+    sim = simulate_clip(
+        subj,
+        n_frames=120,
+        fps=25.0,
+        camera="side",
+        seed=2,
+        with_silhouettes=True,
+        silhouette_scale=0.25,
+        drop_rate=0.05,
+    )
     rec = ClipRecord(clip_id="w1-c0", subject_id="w1", provenance="simulated", cobb_deg=4.0, n_frames=0)
     clip = preprocess_clip(rec, sim.keypoints, sim.timestamps_ms, silhouettes=crop_silhouette(sim.silhouettes))
     n30 = clip.record.n_frames
@@ -267,7 +275,14 @@ def test_folder_preprocesses_good_clip_and_reports_corrupt_one(video_folder):
     assert (s.computed, s.failed) == (1, 1) and "broken" in s.failures and s.by_reason == {"VideoReadError": 1}
     [clip] = video_folder.clips()
     r = clip.record
-    assert (r.clip_id, r.subject_id, r.split, r.sex, r.age, r.provenance) == ("walk", "p1", "train", "F", 13.0, "ScoliGait")
+    assert (r.clip_id, r.subject_id, r.split, r.sex, r.age, r.provenance) == (
+        "walk",
+        "p1",
+        "train",
+        "F",
+        13.0,
+        "ScoliGait",
+    )
     assert r.binary_label == 1 and r.n_frames == 40 and r.has_silhouettes
     sil, ok = clip.silhouettes, clip.silhouettes_valid
     assert sil.shape == (40, *SIL_SHAPE) and sil.dtype == np.uint8
@@ -281,8 +296,9 @@ def test_folder_preprocesses_good_clip_and_reports_corrupt_one(video_folder):
     assert manifest["entries"]["broken"]["status"] == "failed"
     assert "broken.mp4" in manifest["entries"]["broken"]["error"]
 
-    again = ScoliGaitFolder(video_folder.root, cache_root=video_folder.cache.root.parents[1],
-                            pose_model="lite", progress=False)
+    again = ScoliGaitFolder(
+        video_folder.root, cache_root=video_folder.cache.root.parents[1], pose_model="lite", progress=False
+    )
     s2 = again.prepare()
     assert (s2.reused, s2.computed, s2.failed_before) == (1, 0, 1)
 
@@ -293,8 +309,9 @@ def test_a_96_frame_video_in_the_folder_path_gives_a_screenable_window(tmp_path)
     root = tmp_path / "videos"
     (root / "clips").mkdir(parents=True)
     _trimmed_walk(root / "clips" / "walk.mp4", start=60, n=96)
-    (root / "labels.csv").write_text("clip_id,subject_id,cobb_deg,sex,age,split,video\n"
-                                     "walk,p1,23.5,F,13,train,clips/walk.mp4\n")
+    (root / "labels.csv").write_text(
+        "clip_id,subject_id,cobb_deg,sex,age,split,video\nwalk,p1,23.5,F,13,train,clips/walk.mp4\n"
+    )
     src = ScoliGaitFolder(root, cache_root=tmp_path / "cache", pose_model="lite", progress=False)
     src.prepare()
     windows = src.windows(length=96, hop=16, require_quality=True)
@@ -304,17 +321,24 @@ def test_a_96_frame_video_in_the_folder_path_gives_a_screenable_window(tmp_path)
 _HEADER = "clip_id,subject_id,cobb_deg,sex,age,split\n"
 
 
-@pytest.mark.parametrize("body,pattern,error", [
-    ("clip_id,subject_id,cobb_deg,sex,age,split,notes\na,s1,3,F,12,train,x\n", r"line 1.*unknown column.*notes", DatasetError),
-    ("clip_id,subject_id,cobb_deg,sex,split\na,s1,3,F,train\n", r"missing required column.*age", DatasetError),
-    (_HEADER + "a,s1,3,F,12,train\nb,s2,5,M,12,train\nc,s3,7,X,12,test\n", r"row 3 \(line 4\).*sex", DatasetError),
-    (_HEADER + "a,s1,3,F,12,train\na,s2,5,M,12,test\n", r"row 2 .*duplicate clip_id 'a'.*row 1", DatasetError),
-    (_HEADER + "a,s1,3,F,12,train\nb,s1,5,F,12,test\n", r"row 2 .*subject 's1'.*row 1", SplitLeakError),
-    (_HEADER + "a,s1,ten,F,12,train\n", r"row 1 .*cobb_deg must be a number", DatasetError),
-    (_HEADER + "a,s1,3,F,12,holdout\n", r"row 1 .*split", DatasetError),
-    (_HEADER + "a,s1,3,F,-2,train\n", r"row 1 .*age", DatasetError),
-    (_HEADER + "a,s1,3,F,12,train,extra\n", r"row 1 .*more fields", DatasetError),
-])
+@pytest.mark.parametrize(
+    "body,pattern,error",
+    [
+        (
+            "clip_id,subject_id,cobb_deg,sex,age,split,notes\na,s1,3,F,12,train,x\n",
+            r"line 1.*unknown column.*notes",
+            DatasetError,
+        ),
+        ("clip_id,subject_id,cobb_deg,sex,split\na,s1,3,F,train\n", r"missing required column.*age", DatasetError),
+        (_HEADER + "a,s1,3,F,12,train\nb,s2,5,M,12,train\nc,s3,7,X,12,test\n", r"row 3 \(line 4\).*sex", DatasetError),
+        (_HEADER + "a,s1,3,F,12,train\na,s2,5,M,12,test\n", r"row 2 .*duplicate clip_id 'a'.*row 1", DatasetError),
+        (_HEADER + "a,s1,3,F,12,train\nb,s1,5,F,12,test\n", r"row 2 .*subject 's1'.*row 1", SplitLeakError),
+        (_HEADER + "a,s1,ten,F,12,train\n", r"row 1 .*cobb_deg must be a number", DatasetError),
+        (_HEADER + "a,s1,3,F,12,holdout\n", r"row 1 .*split", DatasetError),
+        (_HEADER + "a,s1,3,F,-2,train\n", r"row 1 .*age", DatasetError),
+        (_HEADER + "a,s1,3,F,12,train,extra\n", r"row 1 .*more fields", DatasetError),
+    ],
+)
 def test_labels_csv_errors_name_file_and_row(tmp_path, body, pattern, error):
     path = tmp_path / "my_labels.csv"
     path.write_text(body)
@@ -419,8 +443,14 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
 
     fx = write_scoliosis1k(tmp_path)
     with caplog.at_level(logging.INFO, logger="scoligait_edge.data.datasets"):
-        ds = Scoliosis1K(fx.root, split_file=fx.partition, pose_root=fx.pose_root, val_fraction=0.34,
-                         cache_root=tmp_path / "cache", progress=False)
+        ds = Scoliosis1K(
+            fx.root,
+            split_file=fx.partition,
+            pose_root=fx.pose_root,
+            val_fraction=0.34,
+            cache_root=tmp_path / "cache",
+            progress=False,
+        )
         summary = ds.prepare()
     assert summary.failed == 3 and set(summary.failures) == set(fx.expect_failed) == set(ds.failures)
     for sid, pattern in fx.expect_failed.items():
@@ -448,14 +478,24 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
     assert {seqs[s].class_name for s in by_split["val"]} == set(S1K_CLASSES)
     assert_subject_disjoint({s: sorted(v) for s, v in by_split.items()})
 
-    per_class = {s: Counter(S1K_CLASSES[w.sconet_class] for w in ds.windows(s, require_quality=False))
-                 for s in ("train", "val", "test")}
-    assert per_class == {"train": {"positive": 9, "neutral": 9, "negative": 9},
-                         "val": {"positive": 3, "neutral": 3, "negative": 6},
-                         "test": {"positive": 9, "neutral": 3, "negative": 6}}
+    per_class = {
+        s: Counter(S1K_CLASSES[w.sconet_class] for w in ds.windows(s, require_quality=False))
+        for s in ("train", "val", "test")
+    }
+    assert per_class == {
+        "train": {"positive": 9, "neutral": 9, "negative": 9},
+        "val": {"positive": 3, "neutral": 3, "negative": 6},
+        "test": {"positive": 9, "neutral": 3, "negative": 6},
+    }
 
-    again = Scoliosis1K(fx.root, split_file=fx.partition, pose_root=fx.pose_root, val_fraction=0.34,
-                        cache_root=tmp_path / "cache", progress=False)
+    again = Scoliosis1K(
+        fx.root,
+        split_file=fx.partition,
+        pose_root=fx.pose_root,
+        val_fraction=0.34,
+        cache_root=tmp_path / "cache",
+        progress=False,
+    )
     s2 = again.prepare()  # the cache remembers the failures; the same split comes back
     assert s2.failed + s2.failed_before == 3 and set(s2.failures) == set(fx.expect_failed)
     assert {q.seq_id for q in again.sequences("val")} == by_split["val"]
@@ -490,9 +530,24 @@ def test_scoliosis1k_pose_alignment_and_scores(tmp_path, caplog):
 
 def _fake(sid: str, cls: int, n: int = 1) -> list[WindowSample]:
     km = np.zeros((8, NUM_FEATURES), np.float32)
-    return [WindowSample(km=km, km_valid=np.ones(8, bool), silhouettes=None, label=int(cls == 0),
-                         cobb_deg=float("nan"), subject_id=sid, clip_id=f"{sid}-{i}", start=0, sex=None,
-                         age=None, provenance="test", quality=None, sconet_class=cls) for i in range(n)]
+    return [
+        WindowSample(
+            km=km,
+            km_valid=np.ones(8, bool),
+            silhouettes=None,
+            label=int(cls == 0),
+            cobb_deg=float("nan"),
+            subject_id=sid,
+            clip_id=f"{sid}-{i}",
+            start=0,
+            sex=None,
+            age=None,
+            provenance="test",
+            quality=None,
+            sconet_class=cls,
+        )
+        for i in range(n)
+    ]
 
 
 def test_deliberate_leak_raises(sim_source):

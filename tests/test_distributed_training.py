@@ -26,8 +26,21 @@ def _torchrun(nproc: int, config: Path, out: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(var, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "scoligait_edge.train", "--config", str(config), "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc),
+        "-m",
+        "scoligait_edge.train",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return json.loads((out / "summary.json").read_text())
@@ -64,9 +77,19 @@ def _tensors(n: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     label = (torch.arange(n) % 2).float()
     km = torch.randn(n, 32, 238, generator=g) + label[:, None, None] * 0.5
-    return WindowTensors(km=km, km_mask=torch.ones(n, 32, dtype=torch.bool), label=label, cobb=label * 20,
-                         video=None, text=None, text_mask=None, clip_ids=[f"c{i}" for i in range(n)],
-                         subject_ids=[f"s{i}" for i in range(n)], sexes=[None] * n, starts=[0] * n)
+    return WindowTensors(
+        km=km,
+        km_mask=torch.ones(n, 32, dtype=torch.bool),
+        label=label,
+        cobb=label * 20,
+        video=None,
+        text=None,
+        text_mask=None,
+        clip_ids=[f"c{i}" for i in range(n)],
+        subject_ids=[f"s{i}" for i in range(n)],
+        sexes=[None] * n,
+        starts=[0] * n,
+    )
 
 
 @pytest.fixture
@@ -98,13 +121,17 @@ def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch)
 
     def model() -> ScreeningModel:
         seed_everything(5)
-        return ScreeningModel(ScreeningModelConfig(modalities="km", fusion="cat", dim=16, heads=2, depth=1,
-                                                   window_frames=32, km_patch_frames=16))
+        return ScreeningModel(
+            ScreeningModelConfig(
+                modalities="km", fusion="cat", dim=16, heads=2, depth=1, window_frames=32, km_patch_frames=16
+            )
+        )
 
     def fit(ckpt: Path, resume: bool = False):
         m = model()
-        r = D.fit_distributed(m, train, val, optim, 5, one_rank, checkpoint=ckpt, fingerprint="f", resume=resume,
-                              progress=False)
+        r = D.fit_distributed(
+            m, train, val, optim, 5, one_rank, checkpoint=ckpt, fingerprint="f", resume=resume, progress=False
+        )
         return r, next(m.parameters()).detach().clone()
 
     straight, w_straight = fit(tmp_path / "a" / "last.pt")
@@ -126,8 +153,18 @@ def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch)
     assert [h["val_bce"] for h in resumed.history] == [h["val_bce"] for h in straight.history]
     assert torch.equal(w_straight, w_resumed)
     with pytest.raises(ValueError, match="another configuration"):
-        D.fit_distributed(model(), train, val, optim, 5, one_rank, checkpoint=tmp_path / "b" / "last.pt",
-                          fingerprint="other", resume=True, progress=False)
+        D.fit_distributed(
+            model(),
+            train,
+            val,
+            optim,
+            5,
+            one_rank,
+            checkpoint=tmp_path / "b" / "last.pt",
+            fingerprint="other",
+            resume=True,
+            progress=False,
+        )
 
 
 def test_global_batch_must_split_evenly(one_rank, monkeypatch):
@@ -136,7 +173,10 @@ def test_global_batch_must_split_evenly(one_rank, monkeypatch):
     from scoligait_edge.training.config import OptimConfig
 
     ctx = D.DistContext(0, 3, 0, "gloo", one_rank.device)
-    m = ScreeningModel(ScreeningModelConfig(modalities="km", fusion="cat", dim=16, heads=2, depth=1,
-                                            window_frames=32, km_patch_frames=16))
+    m = ScreeningModel(
+        ScreeningModelConfig(
+            modalities="km", fusion="cat", dim=16, heads=2, depth=1, window_frames=32, km_patch_frames=16
+        )
+    )
     with pytest.raises(ValueError, match="divisible"):
         D.fit_distributed(m, _tensors(8, 0), _tensors(4, 1), OptimConfig(batch_size=8), 0, ctx, progress=False)

@@ -130,8 +130,14 @@ def test_stratified_rows_per_sex_with_notes():
 def test_aggregate_windows_means_per_clip_in_first_seen_order():
     ids = ["b", "a", "b", "c", "a", "b"]
     prob = [0.2, 0.9, 0.4, 0.5, 0.7, 0.6]
-    agg = aggregate_windows(prob, ids, labels=[0, 1, 0, 1, 1, 0], groups=["M", "F", "M", "F", "F", "M"],
-                            cobb_true=[3, 25, 3, 12, 25, 3], cobb_pred=[4, 20, 6, 10, 22, 5])
+    agg = aggregate_windows(
+        prob,
+        ids,
+        labels=[0, 1, 0, 1, 1, 0],
+        groups=["M", "F", "M", "F", "F", "M"],
+        cobb_true=[3, 25, 3, 12, 25, 3],
+        cobb_pred=[4, 20, 6, 10, 22, 5],
+    )
     assert agg.clip_ids.tolist() == ["b", "a", "c"] and len(agg) == 3
     assert agg.prob == pytest.approx([0.4, 0.8, 0.5])
     assert agg.n_windows.tolist() == [3, 2, 1]
@@ -187,13 +193,26 @@ def _report(tmp_path, provenance: str = "simulated") -> EvaluationReport:
     clip = binary_metrics(Y, P, th.threshold)
     st = stratified_metrics(Y, P, th.threshold, ["F", "F", "M", "M", "M", "F", "M", "F"])
     return EvaluationReport(
-        model_name="km+video+text cat_latent", config_summary={"modalities": "km+video+text", "dim": 128},
-        provenance=provenance, splits={"train": SplitSizes(subjects=40, clips=120, windows=480, positives=20),
-                                       "test": SplitSizes(subjects=8, clips=8, windows=32, positives=3,
-                                                          sex_by_class={"F": {"pos": 2, "neg": 2}, "M": {"pos": 1, "neg": 3}})},
-        threshold=th, levels={"clip": LevelResult(metrics=clip, stratified=st, cobb_mae_deg=4.25),
-                              "window": LevelResult(metrics=binary_metrics(Y, P, th.threshold))},
-        figures={"roc": str(tmp_path / "fig" / "roc.png")}, notes=["toy"],
+        model_name="km+video+text cat_latent",
+        config_summary={"modalities": "km+video+text", "dim": 128},
+        provenance=provenance,
+        splits={
+            "train": SplitSizes(subjects=40, clips=120, windows=480, positives=20),
+            "test": SplitSizes(
+                subjects=8,
+                clips=8,
+                windows=32,
+                positives=3,
+                sex_by_class={"F": {"pos": 2, "neg": 2}, "M": {"pos": 1, "neg": 3}},
+            ),
+        },
+        threshold=th,
+        levels={
+            "clip": LevelResult(metrics=clip, stratified=st, cobb_mae_deg=4.25),
+            "window": LevelResult(metrics=binary_metrics(Y, P, th.threshold)),
+        },
+        figures={"roc": str(tmp_path / "fig" / "roc.png")},
+        notes=["toy"],
     )
 
 
@@ -220,8 +239,12 @@ def test_report_writes_json_and_markdown_with_provenance_and_notice(tmp_path):
 def test_report_refuses_metrics_at_another_threshold(tmp_path):
     rep = _report(tmp_path)
     with pytest.raises(ValueError, match="use threshold"):
-        EvaluationReport(model_name="m", provenance="simulated", threshold=rep.threshold,
-                         levels={"clip": LevelResult(metrics=binary_metrics(Y, P, 0.123))})
+        EvaluationReport(
+            model_name="m",
+            provenance="simulated",
+            threshold=rep.threshold,
+            levels={"clip": LevelResult(metrics=binary_metrics(Y, P, 0.123))},
+        )
 
 
 def _metrics_with(acc: float, auc: float | None) -> BinaryMetrics:
@@ -230,8 +253,10 @@ def _metrics_with(acc: float, auc: float | None) -> BinaryMetrics:
 
 
 def test_ablation_table_mean_std_and_separate_paper_table():
-    table = ablation_table([("cat_latent", [_metrics_with(0.6, 0.7), _metrics_with(0.7, None)]),
-                            ("cat", [_metrics_with(0.55, 0.6)])], paper_keys=["cat", "cat_latent"])
+    table = ablation_table(
+        [("cat_latent", [_metrics_with(0.6, 0.7), _metrics_with(0.7, None)]), ("cat", [_metrics_with(0.55, 0.6)])],
+        paper_keys=["cat", "cat_latent"],
+    )
     lines = table.splitlines()
     row = next(ln for ln in lines if ln.startswith("| cat_latent |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -298,7 +323,9 @@ def test_top_features_finds_a_planted_hot_spot():
     assert [s.domain for s in found] == ["motion", "self_skeleton", "cross_correlation"]
     hot = found[0]
     assert hot.feature_index == c and hot.name == "vel:mid_hip.x" and hot.domain == "motion"
-    assert hot.clinical_prior == "trunk_lateral_shift" and "shoulder-centre x" in hot.clinical_prior_meaning  # vel:mid_hip.x: pelvis sway
+    assert (
+        hot.clinical_prior == "trunk_lateral_shift" and "shoulder-centre x" in hot.clinical_prior_meaning
+    )  # vel:mid_hip.x: pelvis sway
     assert hot.meaning == FEATURE_SCHEMA[c].meaning
     assert (hot.frame_start, hot.frame_stop, hot.peak_frame) == (96 + 40, 96 + 56, 96 + 44)
     assert hot.start_s == pytest.approx(136 / 30) and hot.stop_s == pytest.approx(152 / 30)
@@ -327,7 +354,9 @@ def test_top_features_reports_token_group_ties_and_prefers_a_clinical_prior():
 def test_attention_on_map_png_is_written_with_boxes(tmp_path):
     att, valid, _ = _planted()
     km = np.random.default_rng(1).normal(size=att.shape)
-    path = plot_attention_on_map(km, att, valid, tmp_path / "att.png", salient=top_features(att, valid), window_start_frame=96)
+    path = plot_attention_on_map(
+        km, att, valid, tmp_path / "att.png", salient=top_features(att, valid), window_start_frame=96
+    )
     _assert_png(path)
     _assert_png(plot_attention_on_map(km, np.zeros_like(att), valid, tmp_path / "none.png"))
 

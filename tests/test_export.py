@@ -99,8 +99,12 @@ def test_onnx_interface_is_named_documented_and_dynamic(tiny_bundle):
     assert inputs["km"].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert all(vi.doc_string for vi in (*model.graph.input, *model.graph.output))
     outputs = {o.name: dims(o) for o in model.graph.output}
-    assert outputs == {"logit": ["batch"], "prob": ["batch"], "cobb": ["batch"],
-                       "km_attention": ["batch", T, NUM_FEATURES]}
+    assert outputs == {
+        "logit": ["batch"],
+        "prob": ["batch"],
+        "cobb": ["batch"],
+        "km_attention": ["batch", T, NUM_FEATURES],
+    }
     meta = onnx_metadata(path)
     assert meta["feature_schema_hash"] == schema_hash() and meta["window_frames"] == str(T)
     assert meta["model_config"]["modalities"] == "km+video+text"
@@ -128,9 +132,16 @@ def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
     ckpt = tmp_path / "ckpt" / "sconet"
     save_checkpoint(ScoNet(ScoNetConfig(width=0.0625)), ckpt)
     with pytest.raises(BundleError, match="ScoNet checkpoint"):
-        create_bundle(ckpt, tmp_path / "bundle", threshold=0.5, threshold_source="test",
-                      provenance=SIMULATED_PROVENANCE, formats=["onnx"], report=lambda s: None,
-                      signing_key=fixture_signing_key())
+        create_bundle(
+            ckpt,
+            tmp_path / "bundle",
+            threshold=0.5,
+            threshold_source="test",
+            provenance=SIMULATED_PROVENANCE,
+            formats=["onnx"],
+            report=lambda s: None,
+            signing_key=fixture_signing_key(),
+        )
 
 
 # ----------------------------------------------------------------- parity
@@ -193,8 +204,10 @@ def test_fp16_graph_keeps_io_fp32_and_norm_softmax_fp32(tiny_bundle):
     inits = {t.name: t.data_type for t in model.graph.initializer}
     assert onnx.TensorProto.FLOAT16 in inits.values()  # the weights did become fp16
     inferred = onnx.shape_inference.infer_shapes(model)
-    types = {v.name: v.type.tensor_type.elem_type
-             for v in (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input)}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input)
+    }
     types.update(inits)
     kept = [n for n in inferred.graph.node if n.op_type in ("LayerNormalization", "Softmax", "Cos", "Sin")]
     assert {n.op_type for n in kept} == {"LayerNormalization", "Softmax", "Cos", "Sin"}
@@ -240,8 +253,10 @@ def test_int8_parity_on_simulated_windows_of_the_bundle_model(tiny_bundle):
     # only those may flip (the >= 99 % agreement check is the test above, on the 64 windows the head is spread on)
     from scoligait_edge.export.parity import run_windows
 
-    with load_backend(bundle, "onnxruntime", "fp32", device="cpu") as a, \
-            load_backend(bundle, "onnxruntime", "int8", device="cpu") as b:
+    with (
+        load_backend(bundle, "onnxruntime", "fp32", device="cpu") as a,
+        load_backend(bundle, "onnxruntime", "int8", device="cpu") as b,
+    ):
         ref, got = run_windows(a, w), run_windows(b, w)
     flipped = (ref["prob"] >= 0.5) != (got["prob"] >= 0.5)
     assert np.all(np.abs(ref["logit"][flipped]) <= r.max_abs_logit), r
@@ -257,7 +272,8 @@ def test_int8_graph_is_portable_quantized_and_keeps_the_interface(tiny_bundle):
     assert {i.data_type for i in model.graph.initializer} & {onnx.TensorProto.INT8}
     fp32 = onnx.load(str(bundle.format_path("onnx")))
     assert [(v.name, v.type.tensor_type.elem_type) for v in (*model.graph.input, *model.graph.output)] == [
-        (v.name, v.type.tensor_type.elem_type) for v in (*fp32.graph.input, *fp32.graph.output)]
+        (v.name, v.type.tensor_type.elem_type) for v in (*fp32.graph.input, *fp32.graph.output)
+    ]
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["precision"] == "int8" and "dynamic qint8 per-channel" in meta["quantization"]
     assert bundle.manifest.files["model.int8.onnx"].size < bundle.manifest.files["model.onnx"].size
@@ -287,10 +303,19 @@ def test_bundle_manifest_lists_and_hashes_every_file(tiny_bundle):
     bundle = load_bundle(tiny_bundle.path)
     m = bundle.manifest
     on_disk = {p.name for p in tiny_bundle.path.iterdir() if p.is_file()} | {
-        f"text/{p.name}" for p in (tiny_bundle.path / "text").iterdir()}
+        f"text/{p.name}" for p in (tiny_bundle.path / "text").iterdir()
+    }
     assert set(m.files) == on_disk - {MANIFEST_NAME, SIGNATURE_NAME}
     assert bundle.signature.verified and bundle.signature.status == "verified"
-    assert set(m.formats) == {"checkpoint", "checkpoint-config", "onnx", "onnx-fp16", "onnx-int8", "ort", "ort-operators"}
+    assert set(m.formats) == {
+        "checkpoint",
+        "checkpoint-config",
+        "onnx",
+        "onnx-fp16",
+        "onnx-int8",
+        "ort",
+        "ort-operators",
+    }
     assert m.feature_schema.hash == schema_hash() and m.bundle_schema_version == 1
     assert m.window.frames == T and m.window.fps == 30.0
     assert m.threshold.value == 0.5 and m.threshold.source
@@ -414,9 +439,23 @@ def test_cli_creates_a_zip_bundle_from_a_checkpoint_and_adds_formats(tiny_bundle
     from scoligait_edge.export.__main__ import main
 
     z = tmp_path / "demo.zip"
-    rc = main(["--checkpoint", str(tiny_bundle.checkpoint), "--bundle", str(z), "--threshold", "0.4",
-               "--threshold-source", "validation split (test)", "--simulated", "--formats", "onnx",
-               "--signing-key", str(fixture_signing_key())])
+    rc = main(
+        [
+            "--checkpoint",
+            str(tiny_bundle.checkpoint),
+            "--bundle",
+            str(z),
+            "--threshold",
+            "0.4",
+            "--threshold-source",
+            "validation split (test)",
+            "--simulated",
+            "--formats",
+            "onnx",
+            "--signing-key",
+            str(fixture_signing_key()),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "max |torch - onnxruntime|" in out and "model.onnx" in out
@@ -431,8 +470,9 @@ def test_cli_creates_a_zip_bundle_from_a_checkpoint_and_adds_formats(tiny_bundle
 
 
 def test_cli_is_runnable_as_a_module():
-    proc = subprocess.run([sys.executable, "-m", "scoligait_edge.export", "--help"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scoligait_edge.export", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and "--formats" in proc.stdout and "onnx-fp16" in proc.stdout
 
 
@@ -489,7 +529,8 @@ def test_duplicate_identical_casts_are_collapsed_for_ssa():
 
     cast = lambda name: helper.make_node("Cast", ["x"], ["x_cast_to_fp32"], name=name, to=TensorProto.FLOAT)  # noqa: E731
     graph = helper.make_graph(
-        [cast("c1"), cast("c2"), helper.make_node("Relu", ["x_cast_to_fp32"], ["y"])], "g",
+        [cast("c1"), cast("c2"), helper.make_node("Relu", ["x_cast_to_fp32"], ["y"])],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
     )

@@ -160,14 +160,39 @@ st = hypothesis.strategies
 _HOST = st.from_regex(r"[a-z][a-z0-9.-]{0,15}(:[0-9]{1,5})?", fullmatch=True)
 _PATH = st.from_regex(r"(/[a-z0-9_.-]{0,8}){0,3}", fullmatch=True)
 _SECRET = st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), min_size=1, max_size=20).map(
-    lambda s: "ZQ" + s)  # "ZQ": upper case never occurs in the generated hosts and paths
-_KEYS = st.sampled_from(["password", "pass", "pwd", "passwd", "token", "access_token", "apikey", "secret",
-                         "auth", "user", "username", "sig", "Password", "PWD"])
+    lambda s: "ZQ" + s
+)  # "ZQ": upper case never occurs in the generated hosts and paths
+_KEYS = st.sampled_from(
+    [
+        "password",
+        "pass",
+        "pwd",
+        "passwd",
+        "token",
+        "access_token",
+        "apikey",
+        "secret",
+        "auth",
+        "user",
+        "username",
+        "sig",
+        "Password",
+        "PWD",
+    ]
+)
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
-@hypothesis.given(scheme=st.sampled_from(["rtsp", "rtsps", "http", "https", "rtmp", ""]), user=_SECRET,
-                  password=_SECRET, host=_HOST, path=_PATH, key=_KEYS, form=st.integers(0, 5), raw=st.booleans())
+@hypothesis.given(
+    scheme=st.sampled_from(["rtsp", "rtsps", "http", "https", "rtmp", ""]),
+    user=_SECRET,
+    password=_SECRET,
+    host=_HOST,
+    path=_PATH,
+    key=_KEYS,
+    form=st.integers(0, 5),
+    raw=st.booleans(),
+)
 def test_redact_url_never_returns_a_credential(scheme, user, password, host, path, key, form, raw):
     enc_user, enc_pw = (user, password) if raw else (quote(user, safe=""), quote(password, safe=""))
     prefix = f"{scheme}://" if scheme else ""

@@ -126,14 +126,19 @@ def test_export_cli_adds_the_reference_to_an_existing_bundle(screening_bundle, t
     dst = tmp_path / "bundle"
     shutil.copytree(screening_bundle, dst, ignore=shutil.ignore_patterns("engines"))
     ref = _demo_like_reference(tmp_path)
-    assert main(["--bundle", str(dst), "--input-reference", str(ref), "--sign", "--signing-key",
-                 str(fixture_signing_key())]) == 0
+    assert (
+        main(
+            ["--bundle", str(dst), "--input-reference", str(ref), "--sign", "--signing-key", str(fixture_signing_key())]
+        )
+        == 0
+    )
     with load_bundle(dst) as b:
         assert b.signature.verified and b.input_reference() == InputReference.model_validate_json(ref.read_bytes())
     wrong = tmp_path / "wrong.json"
     wrong.write_text(InputReference(n_windows=1, center=[0.0], scale=[1.0]).model_dump_json())
-    assert main(["--bundle", str(dst), "--input-reference", str(wrong), "--signing-key",
-                 str(fixture_signing_key())]) == 2
+    assert (
+        main(["--bundle", str(dst), "--input-reference", str(wrong), "--signing-key", str(fixture_signing_key())]) == 2
+    )
 
 
 # ----------------------------------------------------------------- screener

@@ -41,9 +41,11 @@ def test_dependency_direction():
 
 
 def test_runtime_interpretation_imports_no_torch_no_plotting_no_evaluation():
-    code = ("import sys, scoligait_edge.interpret, scoligait_edge.screener, scoligait_edge.viz.report; "
-            "bad = [m for m in ('torch', 'matplotlib', 'scipy', 'scoligait_edge.evaluation') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, scoligait_edge.interpret, scoligait_edge.screener, scoligait_edge.viz.report; "
+        "bad = [m for m in ('torch', 'matplotlib', 'scipy', 'scoligait_edge.evaluation') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 

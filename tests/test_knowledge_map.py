@@ -32,13 +32,25 @@ def test_schema_shape_and_domains():
     assert len(FEATURE_SCHEMA) == 238
     assert [f.index for f in FEATURE_SCHEMA] == list(range(238))
     sl = domain_slices()
-    assert (sl["motion"].stop - sl["motion"].start, sl["self_skeleton"].stop - sl["self_skeleton"].start,
-            sl["cross_correlation"].stop - sl["cross_correlation"].start) == (140, 32, 66)
+    assert (
+        sl["motion"].stop - sl["motion"].start,
+        sl["self_skeleton"].stop - sl["self_skeleton"].start,
+        sl["cross_correlation"].stop - sl["cross_correlation"].start,
+    ) == (140, 32, 66)
     for name, s in sl.items():
         assert {f.domain for f in FEATURE_SCHEMA[s]} == {name}
     assert all(f.meaning and f.unit for f in FEATURE_SCHEMA)
-    for prior in ("trunk_lateral_shift", "shoulder_tilt", "pelvic_tilt", "head_pelvis_offset", "ear_line_tilt",
-                  "arm_swing_asymmetry", "step_width", "ankle_height_difference", "waist_triangle_asymmetry"):
+    for prior in (
+        "trunk_lateral_shift",
+        "shoulder_tilt",
+        "pelvic_tilt",
+        "head_pelvis_offset",
+        "ear_line_tilt",
+        "arm_swing_asymmetry",
+        "step_width",
+        "ankle_height_difference",
+        "waist_triangle_asymmetry",
+    ):
         assert any(f.clinical_prior == prior for f in FEATURE_SCHEMA), prior
     assert len(schema_hash()) == 64
 
@@ -73,7 +85,9 @@ def test_exact_geometry_of_a_known_pose():
     assert row[COL["angle:left_knee_flexion"]] == pytest.approx(0.0, abs=1e-6)
     assert row[COL["angle:trunk_lean"]] == pytest.approx(0.0, abs=1e-6)
     # upper arm (10, -90) to forearm (5, -65), y up, with the left shoulder raised: signed angle between them
-    assert row[COL["angle:left_elbow_flexion"]] == pytest.approx(np.arctan2(10 * -65 - -90 * 5, 10 * 5 + 90 * 65), rel=1e-5)
+    assert row[COL["angle:left_elbow_flexion"]] == pytest.approx(
+        np.arctan2(10 * -65 - -90 * 5, 10 * 5 + 90 * 65), rel=1e-5
+    )
     # a still pose: correlation 0 (regularised), no peak, so lag 0
     assert row[COL["xcorr0[left_shoulder.y | right_shoulder.y]"]] == pytest.approx(0.0, abs=1e-6)
     assert row[COL["xcorr_lag[left_shoulder.y | right_shoulder.y]"]] == 0.0

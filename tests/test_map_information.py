@@ -20,11 +20,17 @@ def cohort_rows() -> np.ndarray:
 def test_rank_and_near_constant_columns_match_the_doc(cohort_rows):
     info = map_information(cohort_rows)
     assert info.rank >= 200 and info.near_constant == []
-    stated = re.search(r"over (\d+) valid rows.*?rank \*\*(\d+) of 238\*\*.*?effective rank (\d+).*?\*\*(\d+) near-constant",
-                       INFORMATION_NOTE)
+    stated = re.search(
+        r"over (\d+) valid rows.*?rank \*\*(\d+) of 238\*\*.*?effective rank (\d+).*?\*\*(\d+) near-constant",
+        INFORMATION_NOTE,
+    )
     assert stated is not None
-    assert tuple(int(v) for v in stated.groups()) == (info.rows, info.rank, info.effective_rank, len(info.near_constant)), \
-        "docs/FEATURE_SCHEMA.md quotes other figures: update INFORMATION_NOTE and run `make schema-doc`"
+    assert tuple(int(v) for v in stated.groups()) == (
+        info.rows,
+        info.rank,
+        info.effective_rank,
+        len(info.near_constant),
+    ), "docs/FEATURE_SCHEMA.md quotes other figures: update INFORMATION_NOTE and run `make schema-doc`"
 
 
 def test_each_domain_has_full_rank(cohort_rows):

@@ -32,8 +32,17 @@ from scoligait_edge.models.layers import (  # noqa: E402
 )
 
 T = 16  # window frames in the tiny configs
-TINY = dict(dim=32, heads=2, depth=1, window_frames=T, km_patch_frames=4, video_tubelet_frames=4,
-            num_latents=8, latent_heads=4, dropout=0.0)
+TINY = dict(
+    dim=32,
+    heads=2,
+    depth=1,
+    window_frames=T,
+    km_patch_frames=4,
+    video_tubelet_frames=4,
+    num_latents=8,
+    latent_heads=4,
+    dropout=0.0,
+)
 MODALITIES = ("km", "video", "km+video", "km+video+text")
 FUSIONS = ("cat", "cat_att", "cat_latent", "cat_pma")
 
@@ -63,7 +72,9 @@ def test_config_resolves_paper_depths_and_fusion_blocks():
         ScreeningModelConfig(window_frames=90, km_patch_frames=8)
 
 
-@pytest.mark.parametrize("modalities,fusion,rope", list(itertools.product(MODALITIES, FUSIONS, ("aligned", "non_aligned"))))
+@pytest.mark.parametrize(
+    "modalities,fusion,rope", list(itertools.product(MODALITIES, FUSIONS, ("aligned", "non_aligned")))
+)
 def test_output_shapes(modalities, fusion, rope):
     model = tiny(modalities=modalities, fusion=fusion, rope=rope)
     with torch.no_grad():
@@ -175,8 +186,9 @@ def test_non_aligned_only_shifts_streams_apart_across_modalities():
     model.load_state_dict(aligned.state_dict())
     x = inputs(model)
     with torch.no_grad():
-        assert torch.equal(model.km_encoder(x["km"], x["km_mask"]).tokens,
-                           aligned.km_encoder(x["km"], x["km_mask"]).tokens)
+        assert torch.equal(
+            model.km_encoder(x["km"], x["km_mask"]).tokens, aligned.km_encoder(x["km"], x["km_mask"]).tokens
+        )
         assert not torch.allclose(model(**x).logit, aligned(**x).logit, atol=1e-6)  # the joint block sees it
 
 
@@ -320,8 +332,13 @@ def test_onnx_export_matches_torch(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, tuple(x.values()), str(path), dynamo=False, opset_version=18,
-            input_names=names, output_names=outputs,
+            model,
+            tuple(x.values()),
+            str(path),
+            dynamo=False,
+            opset_version=18,
+            input_names=names,
+            output_names=outputs,
             dynamic_axes={n: {0: "batch"} for n in names + outputs},
         )
     ort = pytest.importorskip("onnxruntime")

@@ -17,8 +17,12 @@ def test_a_fresh_export_has_no_sparse_tensors_and_ort_does_not_warn(tiny_bundle,
     path = tiny_bundle.path / "model.onnx"
     proto = onnx.load(str(path))
     assert len(proto.graph.sparse_initializer) == 0
-    sparse_attrs = [a.name for n in proto.graph.node for a in n.attribute
-                    if a.type in (onnx.AttributeProto.SPARSE_TENSOR, onnx.AttributeProto.SPARSE_TENSORS)]
+    sparse_attrs = [
+        a.name
+        for n in proto.graph.node
+        for a in n.attribute
+        if a.type in (onnx.AttributeProto.SPARSE_TENSOR, onnx.AttributeProto.SPARSE_TENSORS)
+    ]
     assert sparse_attrs == []
     so = ort.SessionOptions()
     so.log_severity_level = 0  # verbose: everything ORT has to say

@@ -12,7 +12,11 @@ def test_every_package_directory_is_listed_in_pyproject():
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(cfg["packages"])
     found = set()
-    for top, name in (("scoligait_edge", "scoligait_edge"), ("export", "scoligait_edge.export"), ("runtimes", "scoligait_edge.runtimes")):
+    for top, name in (
+        ("scoligait_edge", "scoligait_edge"),
+        ("export", "scoligait_edge.export"),
+        ("runtimes", "scoligait_edge.runtimes"),
+    ):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top)
             found.add(".".join([name, *rel.parts]) if rel.parts else name)

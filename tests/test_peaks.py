@@ -14,7 +14,8 @@ scipy_ndimage = pytest.importorskip("scipy.ndimage")
 signals = st.one_of(
     st.lists(st.integers(-3, 3), min_size=0, max_size=60).map(lambda v: np.array(v, dtype=np.float64)),
     st.tuples(st.integers(20, 200), st.floats(0.02, 0.3), st.integers(0, 10_000)).map(
-        lambda a: np.sin(np.arange(a[0]) * a[1]) + np.random.default_rng(a[2]).normal(0, 0.2, a[0])),
+        lambda a: np.sin(np.arange(a[0]) * a[1]) + np.random.default_rng(a[2]).normal(0, 0.2, a[0])
+    ),
 )
 
 

@@ -57,8 +57,14 @@ def test_corrupt_model(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    [None, np.zeros((120, 160, 3), np.float32), np.zeros((120, 160), np.uint8),
-     np.zeros((120, 160, 4), np.uint8), np.zeros((0, 160, 3), np.uint8), [[0, 0, 0]]],
+    [
+        None,
+        np.zeros((120, 160, 3), np.float32),
+        np.zeros((120, 160), np.uint8),
+        np.zeros((120, 160, 4), np.uint8),
+        np.zeros((0, 160, 3), np.uint8),
+        [[0, 0, 0]],
+    ],
     ids=["none", "float32", "gray", "bgra", "empty", "list"],
 )
 def test_bad_frames(lite_video: PoseEstimator, frame: object) -> None:
@@ -143,8 +149,11 @@ def test_box_only_masks_give_the_silhouettes_of_full_masks(real_video: Path, mon
         return out
 
     boxed = silhouettes()
-    monkeypatch.setattr(estimator, "_person_mask", lambda image, lm, w, h: np.array(
-        image.numpy_view(), dtype=np.float32, copy=True).reshape(h, w))
+    monkeypatch.setattr(
+        estimator,
+        "_person_mask",
+        lambda image, lm, w, h: np.array(image.numpy_view(), dtype=np.float32, copy=True).reshape(h, w),
+    )
     full = silhouettes()
     assert len(boxed) == len(full) >= 40 and sum(ok for _, ok in full) >= 30
     for (a, ok_a), (b, ok_b) in zip(boxed, full, strict=True):

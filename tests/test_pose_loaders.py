@@ -167,13 +167,16 @@ def write_openpose(folder: Path, frames: dict[str, list[list[float]]]) -> Path:
 
 
 def test_openpose_body25_directory(tmp_path: Path) -> None:
-    folder = write_openpose(tmp_path / "op", {
-        # Numbering out of lexical order; two people; a frame with nobody.
-        "clip_000000000010_keypoints.json": [body25_person(120.0), body25_person(500.0)],
-        "clip_000000000002_keypoints.json": [body25_person(505.0, 0.5), body25_person(100.0, 0.9)],
-        "clip_000000000001_keypoints.json": [body25_person(500.0, 0.6), body25_person(110.0, 0.95)],
-        "clip_000000000003_keypoints.json": [],
-    })
+    folder = write_openpose(
+        tmp_path / "op",
+        {
+            # Numbering out of lexical order; two people; a frame with nobody.
+            "clip_000000000010_keypoints.json": [body25_person(120.0), body25_person(500.0)],
+            "clip_000000000002_keypoints.json": [body25_person(505.0, 0.5), body25_person(100.0, 0.9)],
+            "clip_000000000001_keypoints.json": [body25_person(500.0, 0.6), body25_person(110.0, 0.95)],
+            "clip_000000000003_keypoints.json": [],
+        },
+    )
     seq = load_pose_sequence(folder, fps=20)
     assert seq.layout == "coco21" and seq.keypoints.shape == (4, 21, 3)
     assert seq.timestamps_ms.tolist() == [0.0, 50.0, 100.0, 450.0]  # frame numbers 1, 2, 3, 10

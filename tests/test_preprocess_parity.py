@@ -28,9 +28,22 @@ def _samples(n: int = 3):
         j = i * 5
         sil = (rng.random((WINDOW_FRAMES, 64, 44)) > 0.6).astype(np.uint8) * 255
         sil[:, 10:20, 5:9] = rng.integers(0, 256, (WINDOW_FRAMES, 10, 4), dtype=np.uint8)
-        out.append(WindowSample(km=km[j].astype(np.float32), km_valid=valid[j], silhouettes=sil, label=int(labels[j]),
-                                cobb_deg=0.0, subject_id=f"s{i}", clip_id=f"c{i}", start=j, sex=None, age=None,
-                                provenance="test", quality=None))
+        out.append(
+            WindowSample(
+                km=km[j].astype(np.float32),
+                km_valid=valid[j],
+                silhouettes=sil,
+                label=int(labels[j]),
+                cobb_deg=0.0,
+                subject_id=f"s{i}",
+                clip_id=f"c{i}",
+                start=j,
+                sex=None,
+                age=None,
+                provenance="test",
+                quality=None,
+            )
+        )
     return out
 
 
@@ -51,8 +64,14 @@ def test_training_and_screener_prepare_identical_inputs_and_outputs(screener):
     reference = screener._text[0]
     worst = 0.0
     for s in _samples():
-        w = WindowArrays(km=s.km, valid=s.km_valid, keypoints=np.zeros((WINDOW_FRAMES, 1, 3)), silhouettes=s.silhouettes,
-                         timestamps_ms=np.arange(WINDOW_FRAMES) * 1000 / 30, first_index=0)
+        w = WindowArrays(
+            km=s.km,
+            valid=s.km_valid,
+            keypoints=np.zeros((WINDOW_FRAMES, 1, 3)),
+            silhouettes=s.silhouettes,
+            timestamps_ms=np.arange(WINDOW_FRAMES) * 1000 / 30,
+            first_index=0,
+        )
         infer, _ = screener._batch(w)
         text, mask = text_inputs([s], reference, max_sentences=infer["text"].shape[1])
         train = stack_windows([s], text=text, text_mask=mask, window_frames=screener.model_config.window_frames)
@@ -94,8 +113,9 @@ def test_training_refuses_windows_of_another_length():
 
 
 def test_screener_refuses_a_bundle_whose_window_disagrees_with_its_model(screener):
-    manifest = screener.bundle.manifest.model_copy(update={"window": screener.bundle.manifest.window.model_copy(
-        update={"frames": 64})})
+    manifest = screener.bundle.manifest.model_copy(
+        update={"window": screener.bundle.manifest.window.model_copy(update={"frames": 64})}
+    )
     screener.window_length = 64
     try:
         with pytest.raises(ValueError, match="window.frames=64 disagrees with its model"):
@@ -111,5 +131,9 @@ def test_train_config_refuses_windows_the_model_is_not_built_for():
     assert DATA_WINDOW_FRAMES is WINDOW_FRAMES and TrainConfig().windows.length == TrainConfig().model.window_frames
     with pytest.raises(ValueError, match="windows.length=64 differs from model.window_frames=96"):
         TrainConfig(windows={"length": 64})
-    assert TrainConfig(windows={"length": 32}, model={"window_frames": 32, "km_patch_frames": 16,
-                                                       "video_tubelet_frames": 16}).windows.length == 32
+    assert (
+        TrainConfig(
+            windows={"length": 32}, model={"window_frames": 32, "km_patch_frames": 16, "video_tubelet_frames": 16}
+        ).windows.length
+        == 32
+    )

@@ -31,8 +31,22 @@ def _run(folder, cache_root, *extra: str) -> dict:
     from scoligait_edge.preprocess import main
 
     out = cache_root / "result.json"
-    assert main([str(folder), "--cache-root", str(cache_root), "--pose-model", "lite", "--no-progress",
-                 "--summary-json", str(out), *extra]) == 0
+    assert (
+        main(
+            [
+                str(folder),
+                "--cache-root",
+                str(cache_root),
+                "--pose-model",
+                "lite",
+                "--no-progress",
+                "--summary-json",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return json.loads(out.read_text())
 
 
@@ -85,8 +99,9 @@ def test_video_list_and_missing_ray_message(clip_folder, tmp_path, monkeypatch):
 
     from scoligait_edge.preprocess import PreprocessOptions, make_engine, preprocess
 
-    res = preprocess(PreprocessOptions(videos=[clip_folder / "walk_a.mp4"], cache_root=tmp_path, pose_model="lite",
-                                       progress=False))
+    res = preprocess(
+        PreprocessOptions(videos=[clip_folder / "walk_a.mp4"], cache_root=tmp_path, pose_model="lite", progress=False)
+    )
     assert res.summary.computed == 1 and "/videos/" in res.cache_dir
 
     real_import = builtins.__import__
@@ -116,8 +131,10 @@ def test_a_lost_worker_is_not_recorded_as_a_failure(tmp_path):
 
         def run(self, jobs):
             for job in jobs:
-                yield job, (ClipOutcome(lost="WorkerCrashedError") if job.clip_id in self.lose
-                            else run_remote(job.compute))
+                yield (
+                    job,
+                    (ClipOutcome(lost="WorkerCrashedError") if job.clip_id in self.lose else run_remote(job.compute)),
+                )
 
     jobs = [ClipJob(clip_id=c, compute=partial(make, c)) for c in ("a", "b")]
     cache = ClipCache(tmp_path, {"k": 1})
@@ -155,18 +172,24 @@ def test_ray_retries_a_clip_whose_worker_died(tmp_path):
     from functools import partial
 
     def jobs(marker: Path) -> list[ClipJob]:
-        return [ClipJob("ok", partial(clip_or_die, "ok", "")), ClipJob("dies", partial(clip_or_die, "dies", str(marker)))]
+        return [
+            ClipJob("ok", partial(clip_or_die, "ok", "")),
+            ClipJob("dies", partial(clip_or_die, "dies", str(marker))),
+        ]
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        s = ClipCache(tmp_path / "a", {"k": 1}).build(jobs(tmp_path / "m1"), progress=False,
-                                                      engine=RayEngine(max_retries=2))
+        s = ClipCache(tmp_path / "a", {"k": 1}).build(
+            jobs(tmp_path / "m1"), progress=False, engine=RayEngine(max_retries=2)
+        )
         assert (s.computed, s.failed, s.lost) == (2, 0, 0)  # the dead worker's clip was run again
-        s = ClipCache(tmp_path / "b", {"k": 1}).build(jobs(tmp_path / "m2"), progress=False,
-                                                      engine=RayEngine(max_retries=0))
+        s = ClipCache(tmp_path / "b", {"k": 1}).build(
+            jobs(tmp_path / "m2"), progress=False, engine=RayEngine(max_retries=0)
+        )
         assert (s.computed, s.failed, s.lost) == (1, 0, 1) and "WorkerCrashedError" in s.lost_clips["dies"]
-        s = ClipCache(tmp_path / "b", {"k": 1}).build(jobs(tmp_path / "m2"), progress=False,
-                                                      engine=RayEngine(max_retries=0))
+        s = ClipCache(tmp_path / "b", {"k": 1}).build(
+            jobs(tmp_path / "m2"), progress=False, engine=RayEngine(max_retries=0)
+        )
         assert (s.reused, s.computed, s.lost) == (1, 1, 0)
     finally:
         ray.shutdown()

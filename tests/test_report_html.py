@@ -41,11 +41,25 @@ def _images(html: str) -> list[str]:
 
 def test_report_is_self_contained_and_says_what_matters(tmp_path: Path, session) -> None:
     km, events, att, probs = session
-    summary = {"decision": "refer <b>", "probability": {"mean": 0.47, "std": 0.05},
-               "quality_flags": ["subject_lost"], "provenance": {"trained_on": "simulated gait"}}
-    path = write_session_report(tmp_path / "rep", summary=summary, km=km.values, km_valid=km.valid,
-                                timestamps_ms=km.timestamps_ms, attention=att, salient=None, probabilities=probs,
-                                threshold=0.5, events=events, notices=NOTICES)
+    summary = {
+        "decision": "refer <b>",
+        "probability": {"mean": 0.47, "std": 0.05},
+        "quality_flags": ["subject_lost"],
+        "provenance": {"trained_on": "simulated gait"},
+    }
+    path = write_session_report(
+        tmp_path / "rep",
+        summary=summary,
+        km=km.values,
+        km_valid=km.valid,
+        timestamps_ms=km.timestamps_ms,
+        attention=att,
+        salient=None,
+        probabilities=probs,
+        threshold=0.5,
+        events=events,
+        notices=NOTICES,
+    )
     assert path == tmp_path / "rep" / "report.html" and path.is_file()
     for name in (MAP_PNG, PROBABILITY_PNG, EVENTS_PNG):
         assert (path.parent / name).is_file()
@@ -72,9 +86,20 @@ def test_report_is_self_contained_and_says_what_matters(tmp_path: Path, session)
 def test_face_image_only_when_given(tmp_path: Path, session) -> None:
     km, events, _, probs = session
     face = np.full((40, 30, 3), 128, np.uint8)
-    path = write_session_report(tmp_path, summary={"decision": "no refer"}, km=km.values, km_valid=km.valid,
-                                timestamps_ms=km.timestamps_ms, attention=None, salient=None, probabilities=probs[:3],
-                                threshold=0.5, events=None, notices=[], face_image=face)
+    path = write_session_report(
+        tmp_path,
+        summary={"decision": "no refer"},
+        km=km.values,
+        km_valid=km.valid,
+        timestamps_ms=km.timestamps_ms,
+        attention=None,
+        salient=None,
+        probabilities=probs[:3],
+        threshold=0.5,
+        events=None,
+        notices=[],
+        face_image=face,
+    )
     html = path.read_text(encoding="utf-8")
     assert (tmp_path / FACE_PNG).is_file() and 'id="subject"' in html
     assert len(_images(html)) == 3  # map (no attention: plain heatmap), probability, subject
@@ -90,10 +115,25 @@ class _Summary(BaseModel):
 
 
 def test_report_for_a_session_that_screened_nothing(tmp_path: Path) -> None:
-    summary = _Summary(decision=None, no_decision_reason="no person was found in the video", windows=0,
-                       notices=["Screening aid, not a diagnosis."])
-    path = write_session_report(tmp_path, summary=summary, km=None, km_valid=None, timestamps_ms=None,
-                                attention=None, salient=None, probabilities=[], threshold=0.5, events=None, notices=[])
+    summary = _Summary(
+        decision=None,
+        no_decision_reason="no person was found in the video",
+        windows=0,
+        notices=["Screening aid, not a diagnosis."],
+    )
+    path = write_session_report(
+        tmp_path,
+        summary=summary,
+        km=None,
+        km_valid=None,
+        timestamps_ms=None,
+        attention=None,
+        salient=None,
+        probabilities=[],
+        threshold=0.5,
+        events=None,
+        notices=[],
+    )
     html = path.read_text(encoding="utf-8")
     assert "no decision" in html and "Why no decision: no person was found in the video" in html
     assert "No knowledge map" in html and "No window was scored" in html
@@ -102,12 +142,34 @@ def test_report_for_a_session_that_screened_nothing(tmp_path: Path) -> None:
 
 def test_flat_summary_fields_and_summary_top_features(tmp_path: Path) -> None:
     """The shape of SessionSummary: probability_mean/_sd/..., a provenance string, top_features dicts."""
-    summary = {"decision": "no_refer", "reason": None, "probability_mean": 0.31, "probability_sd": 0.04,
-               "provenance": "demo model trained on simulated gait", "quality_flags": {"too_few_steps": 2},
-               "top_features": [{"name": "angle:shoulder_tilt", "domain": "self_skeleton", "meaning": "shoulder tilt",
-                                 "clinical_prior": "shoulder_tilt", "start_s": 1.0, "stop_s": 2.5, "evidence": 0.8}]}
-    html = write_session_report(tmp_path, summary=summary, km=None, km_valid=None, timestamps_ms=None,
-                                probabilities=[(0.0, 0.31, "no_refer")], threshold=0.5).read_text(encoding="utf-8")
+    summary = {
+        "decision": "no_refer",
+        "reason": None,
+        "probability_mean": 0.31,
+        "probability_sd": 0.04,
+        "provenance": "demo model trained on simulated gait",
+        "quality_flags": {"too_few_steps": 2},
+        "top_features": [
+            {
+                "name": "angle:shoulder_tilt",
+                "domain": "self_skeleton",
+                "meaning": "shoulder tilt",
+                "clinical_prior": "shoulder_tilt",
+                "start_s": 1.0,
+                "stop_s": 2.5,
+                "evidence": 0.8,
+            }
+        ],
+    }
+    html = write_session_report(
+        tmp_path,
+        summary=summary,
+        km=None,
+        km_valid=None,
+        timestamps_ms=None,
+        probabilities=[(0.0, 0.31, "no_refer")],
+        threshold=0.5,
+    ).read_text(encoding="utf-8")
     assert ">0.310<" in html and "sd 0.040" in html and "no_refer" in html
     assert "Model provenance: demo model trained on simulated gait" in html
     assert "quality_flags.too_few_steps" in html and "shoulder tilt" in html and "2.5" in html

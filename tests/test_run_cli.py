@@ -17,9 +17,23 @@ from scoligait_edge.stream.fake_camera import Dropout, FakeCamera
 @pytest.mark.slow
 def test_real_video_headless_writes_jsonl_summary_and_report(screening_bundle, real_video, tmp_path, capsys):
     out = tmp_path / "results.jsonl"
-    code = run.main(["--video", str(real_video), "--bundle", str(screening_bundle), "--pose-model", "lite",
-                     "--headless", "--output", str(out), "--report", str(tmp_path / "report"),
-                     "--save-video", str(tmp_path / "overlay.mp4")])
+    code = run.main(
+        [
+            "--video",
+            str(real_video),
+            "--bundle",
+            str(screening_bundle),
+            "--pose-model",
+            "lite",
+            "--headless",
+            "--output",
+            str(out),
+            "--report",
+            str(tmp_path / "report"),
+            "--save-video",
+            str(tmp_path / "overlay.mp4"),
+        ]
+    )
     printed = capsys.readouterr().out
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     summary = json.loads((tmp_path / "report/summary.json").read_text())
@@ -39,8 +53,23 @@ def test_fake_camera_that_drops_out_keeps_the_session(screening_bundle, tmp_path
 
     cam = FakeCamera(fps=60, size=(160, 120), dropouts=[Dropout(at_frame=20, unplug=True, failed_opens=2)])
     monkeypatch.setattr(sources, "default_capture_factory", cam)
-    code = run.main(["--camera", "0", "--bundle", str(screening_bundle), "--pose-model", "lite", "--headless",
-                     "--max-frames", "60", "--report", str(tmp_path / "r"), "--output", str(tmp_path / "o.jsonl")])
+    code = run.main(
+        [
+            "--camera",
+            "0",
+            "--bundle",
+            str(screening_bundle),
+            "--pose-model",
+            "lite",
+            "--headless",
+            "--max-frames",
+            "60",
+            "--report",
+            str(tmp_path / "r"),
+            "--output",
+            str(tmp_path / "o.jsonl"),
+        ]
+    )
     assert cam.opens >= 2 and cam.failed_open_attempts >= 2  # it was lost and came back
     summary = json.loads((tmp_path / "r/summary.json").read_text())
     assert summary["frames_processed"] == 60
@@ -65,9 +94,26 @@ def test_corrupt_video_and_empty_folder_fail_clearly(screening_bundle, tmp_path,
 def test_sigterm_finishes_the_session_and_exits_0(screening_bundle, real_video, tmp_path):
     report = tmp_path / "report"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scoligait_edge.run", "--video", str(real_video), "--bundle", str(screening_bundle),
-         "--pose-model", "lite", "--headless", "--report", str(report), "--output", str(tmp_path / "o.jsonl")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "scoligait_edge.run",
+            "--video",
+            str(real_video),
+            "--bundle",
+            str(screening_bundle),
+            "--pose-model",
+            "lite",
+            "--headless",
+            "--report",
+            str(report),
+            "--output",
+            str(tmp_path / "o.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:  # wait until the session is under way
         if (tmp_path / "o.jsonl").exists() and (tmp_path / "o.jsonl").stat().st_size:

@@ -50,18 +50,44 @@ class FakeScreener:
 
     def process(self, image, timestamp_ms):
         self.frames += 1
-        return FrameUpdate(index=self.frames - 1, timestamp_ms=timestamp_ms, subject_found=False,
-                           tracking_state="searching", window_progress=0.5)
+        return FrameUpdate(
+            index=self.frames - 1,
+            timestamp_ms=timestamp_ms,
+            subject_found=False,
+            tracking_state="searching",
+            window_progress=0.5,
+        )
 
     def finish(self):
-        return [ScreeningResult(window_index=0, status="skipped", start_ms=0.0, end_ms=3200.0, first_frame=0,
-                                threshold=0.5, reasons=["test"], provenance=self.provenance)]
+        return [
+            ScreeningResult(
+                window_index=0,
+                status="skipped",
+                start_ms=0.0,
+                end_ms=3200.0,
+                first_frame=0,
+                threshold=0.5,
+                reasons=["test"],
+                provenance=self.provenance,
+            )
+        ]
 
     def summary(self):
-        return SessionSummary(decision=None, reason="no window passed", threshold=0.5, windows_total=1,
-                              windows_screened=0, windows_skipped=1, windows_failed=0, gait_cycles=0, steps=0,
-                              frames_processed=self.frames, frames_with_subject=0, duration_s=0.0,
-                              provenance=self.provenance)
+        return SessionSummary(
+            decision=None,
+            reason="no window passed",
+            threshold=0.5,
+            windows_total=1,
+            windows_screened=0,
+            windows_skipped=1,
+            windows_failed=0,
+            gait_cycles=0,
+            steps=0,
+            frames_processed=self.frames,
+            frames_with_subject=0,
+            duration_s=0.0,
+            provenance=self.provenance,
+        )
 
 
 def _one_error_line(err: str) -> str:
@@ -70,8 +96,19 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("case", ["output_in_file", "output_is_dir", "output_in_proc", "report_is_file",
-                                  "report_in_file", "video_is_dir", "video_in_file", "video_bad_suffix"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "output_in_file",
+        "output_is_dir",
+        "output_in_proc",
+        "report_is_file",
+        "report_in_file",
+        "video_is_dir",
+        "video_in_file",
+        "video_bad_suffix",
+    ],
+)
 def test_bad_output_paths_fail_before_the_model_loads(case, images, tmp_path, monkeypatch, capsys):
     import scoligait_edge.screener as screener_module
 
@@ -115,8 +152,7 @@ def test_no_display_asks_for_headless(images, monkeypatch, capsys):
     assert "--headless" in _one_error_line(capsys.readouterr().err)
 
 
-def test_last_window_reaches_the_jsonl_and_the_summary_survives_a_failed_report(images, tmp_path, monkeypatch,
-                                                                                 capsys):
+def test_last_window_reaches_the_jsonl_and_the_summary_survives_a_failed_report(images, tmp_path, monkeypatch, capsys):
     import scoligait_edge.screener as screener_module
     import scoligait_edge.session_report as session_report
 
@@ -154,8 +190,9 @@ def test_a_truncated_video_is_named_in_the_summary(tmp_path, monkeypatch, capsys
 
 
 def _cli(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scoligait_edge.run", *argv], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "scoligait_edge.run", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_a_bad_camera_index_prints_one_line():
@@ -166,8 +203,17 @@ def test_a_bad_camera_index_prints_one_line():
 
 def test_a_run_is_quiet_unless_verbose(tmp_path):
     """No LiteRT / XNNPACK / glog / OpenCV / ONNX Runtime lines on stderr by default (there were ~76)."""
-    argv = ["--video", str(sample_video_path()), "--headless", "--pose-model", "lite", "--backend", "onnxruntime",
-            "--max-frames", "3"]
+    argv = [
+        "--video",
+        str(sample_video_path()),
+        "--headless",
+        "--pose-model",
+        "lite",
+        "--backend",
+        "onnxruntime",
+        "--max-frames",
+        "3",
+    ]
     proc = _cli(*argv)
     assert proc.returncode == 3, proc.stderr  # 3 frames: nothing to screen
     assert proc.stderr.strip() == "", proc.stderr

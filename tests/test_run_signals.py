@@ -49,8 +49,20 @@ def _plan(n: int, seed: int) -> list[tuple[signal.Signals, float]]:
 def _start(tmp: Path, i: int) -> tuple[subprocess.Popen, Path, Path | None]:
     out = tmp / f"run{i}.jsonl"
     report = tmp / f"report{i}" if i % 2 else None
-    cmd = [sys.executable, "-m", "scoligait_edge.run", "--rtsp", f"file://{sample_video_path().resolve()}",
-           "--headless", "--pose-model", "lite", "--backend", "onnxruntime", "--output", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scoligait_edge.run",
+        "--rtsp",
+        f"file://{sample_video_path().resolve()}",
+        "--headless",
+        "--pose-model",
+        "lite",
+        "--backend",
+        "onnxruntime",
+        "--output",
+        str(out),
+    ]
     if report is not None:
         cmd += ["--report", str(report)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

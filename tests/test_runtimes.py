@@ -79,8 +79,9 @@ def test_every_backend_implements_the_protocol(tiny_bundle, ort_cpu):
 
 def test_backends_agree_on_simulated_windows(tiny_bundle, ort_cpu):
     torch_b = TorchBackend.from_bundle(tiny_bundle.path)
-    r = compare_outputs(run_windows(torch_b, tiny_bundle.windows, 32), run_windows(ort_cpu, tiny_bundle.windows, 32),
-                        0.5)
+    r = compare_outputs(
+        run_windows(torch_b, tiny_bundle.windows, 32), run_windows(ort_cpu, tiny_bundle.windows, 32), 0.5
+    )
     assert r.max_abs_logit <= 1e-4 and r.label_agreement == 1.0
 
 
@@ -88,8 +89,9 @@ def test_session_options_threads_and_optimisation_level(tiny_bundle, ort_cpu):
     x = few(tiny_bundle, 5)
     ref = ort_cpu.infer(x)
     for level in ("disable", "basic", "extended"):
-        with load_backend(tiny_bundle.path, "onnxruntime", device="cpu", threads=1,
-                          graph_optimization_level=level) as b:
+        with load_backend(
+            tiny_bundle.path, "onnxruntime", device="cpu", threads=1, graph_optimization_level=level
+        ) as b:
             got = b.infer(x)
             assert abs(got["logit"] - ref["logit"]).max() <= 1e-5, level
     with pytest.raises(BackendError, match="graph_optimization_level"):
@@ -155,8 +157,11 @@ def test_missing_or_corrupt_onnx_gives_clear_errors(tiny_bundle, tmp_path):
     with pytest.raises(BackendError, match="model file not found"):
         OnnxRuntimeBackend(tmp_path / "nope.onnx")
     good = load_bundle(tiny_bundle.path).format_path("onnx").read_bytes()
-    for name, data in (("garbage.onnx", b"this is not a protobuf" * 50), ("truncated.onnx", good[: len(good) // 3]),
-                       ("empty.onnx", b"")):
+    for name, data in (
+        ("garbage.onnx", b"this is not a protobuf" * 50),
+        ("truncated.onnx", good[: len(good) // 3]),
+        ("empty.onnx", b""),
+    ):
         p = tmp_path / name
         p.write_bytes(data)
         with pytest.raises(BackendError, match="cannot load .*re-export it"):
@@ -208,8 +213,7 @@ def test_fp16_session_creation_does_not_crash(tmp_path):
 
     fp32 = export_onnx(make_model(modalities="km", fusion="cat_pma"), tmp_path / "pma.onnx")
     fp16 = convert_to_fp16(fp32, tmp_path / "pma.fp16.onnx")
-    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(fp16)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(fp16)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"exit {proc.returncode} (negative = killed by a signal): {proc.stderr[-2000:]}"
     assert proc.stdout.strip().endswith("ok")
 
@@ -249,8 +253,10 @@ def test_tensorrt_backend_parity(tiny_bundle, tmp_path):
             assert r.max_abs_logit <= atol and r.label_agreement >= 0.99, (precision, r)
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" not in available_providers(),
-                    reason="onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" not in available_providers(),
+    reason="onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)",
+)
 def test_onnxruntime_cuda_parity(tiny_bundle):
     ref = run_windows(TorchBackend.from_bundle(tiny_bundle.path), tiny_bundle.windows)
     with load_backend(tiny_bundle.path, "onnxruntime", device="cuda") as b:
@@ -260,8 +266,9 @@ def test_onnxruntime_cuda_parity(tiny_bundle):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision,cuda_graphs,atol", [("fp32", False, 1e-3), ("fp16", False, 2e-2),
-                                                       ("fp32", True, 1e-3)])
+@pytest.mark.parametrize(
+    "precision,cuda_graphs,atol", [("fp32", False, 1e-3), ("fp16", False, 2e-2), ("fp32", True, 1e-3)]
+)
 def test_torch_cuda_parity(tiny_bundle, precision, cuda_graphs, atol):
     if not _cuda():
         pytest.skip(NO_CUDA)
@@ -295,8 +302,10 @@ def test_torch_bf16_autocast_and_compile_options(tiny_bundle):
         TorchBackend.from_bundle(tiny_bundle.path, compile="reduce-overhead", cuda_graphs=True)
 
 
-@pytest.mark.skipif(not (torch.cuda.is_available() or os.environ.get("SCOLIGAIT_TEST_COMPILE")),
-                    reason="Inductor compiles C++ for ~2 min on a 2-core CPU: GPU machines, or SCOLIGAIT_TEST_COMPILE=1")
+@pytest.mark.skipif(
+    not (torch.cuda.is_available() or os.environ.get("SCOLIGAIT_TEST_COMPILE")),
+    reason="Inductor compiles C++ for ~2 min on a 2-core CPU: GPU machines, or SCOLIGAIT_TEST_COMPILE=1",
+)
 def test_torch_compile_matches_eager(tiny_bundle):
     x = few(tiny_bundle, 4)
     device = "cuda" if torch.cuda.is_available() else "cpu"

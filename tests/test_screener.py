@@ -16,8 +16,9 @@ def _walk(n_frames=300, seed=3, camera="frontal"):
     from scoligait_edge.data.simulate import sample_subject, simulate_clip
 
     subject = sample_subject(np.random.default_rng(seed), f"w{seed}", cobb_deg=20.0)
-    return simulate_clip(subject, n_frames=n_frames, camera=camera, seed=seed, with_silhouettes=True,
-                         silhouette_scale=0.5)
+    return simulate_clip(
+        subject, n_frames=n_frames, camera=camera, seed=seed, with_silhouettes=True, silhouette_scale=0.5
+    )
 
 
 @pytest.fixture()
@@ -105,9 +106,21 @@ def test_bad_keypoints_raise_a_clear_error(screener):
 
 
 def test_summary_round_trips():
-    s = SessionSummary(decision=None, reason="no frames were processed", threshold=0.5, windows_total=0,
-                       windows_screened=0, windows_skipped=0, windows_failed=0, gait_cycles=0, steps=0,
-                       frames_processed=0, frames_with_subject=0, duration_s=0.0, provenance="simulated")
+    s = SessionSummary(
+        decision=None,
+        reason="no frames were processed",
+        threshold=0.5,
+        windows_total=0,
+        windows_screened=0,
+        windows_skipped=0,
+        windows_failed=0,
+        gait_cycles=0,
+        steps=0,
+        frames_processed=0,
+        frames_with_subject=0,
+        duration_s=0.0,
+        provenance="simulated",
+    )
     assert SessionSummary.model_validate_json(s.model_dump_json()) == s
 
 

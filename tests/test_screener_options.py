@@ -30,8 +30,15 @@ def seen(monkeypatch):
 def test_options_validate_and_forbid_unknown_fields():
     o = ScreenerOptions()
     assert o.pose.model == "full" and o.tracker.roi is None and o.backend == BackendOptions() and o.hop == 16
-    for bad in (dict(hop=0), dict(hop=True), dict(colour="red"), dict(backend=dict(threads=True)),
-                dict(backend=dict(threads=0)), dict(backend=dict(backend="cuda")), dict(pose=dict(num_poses=1))):
+    for bad in (
+        dict(hop=0),
+        dict(hop=True),
+        dict(colour="red"),
+        dict(backend=dict(threads=True)),
+        dict(backend=dict(threads=0)),
+        dict(backend=dict(backend="cuda")),
+        dict(pose=dict(num_poses=1)),
+    ):
         with pytest.raises(ValueError):
             ScreenerOptions(**bad)
     assert ScreenerOptions.model_validate_json(o.model_dump_json()) == o
@@ -44,17 +51,35 @@ def test_backend_options_filtered_per_backend_through_screener_options(seen):
     assert [c.get("threads") for c in seen] == [None, 3, 3, 3]
     assert "threads" not in seen[0]  # TensorRT takes no thread count
     with pytest.raises(Stop):
-        Screener(options=ScreenerOptions(backend=BackendOptions(backend="onnxruntime", precision="fp16",
-                                                                device="cpu", threads=None)))
+        Screener(
+            options=ScreenerOptions(
+                backend=BackendOptions(backend="onnxruntime", precision="fp16", device="cpu", threads=None)
+            )
+        )
     assert seen[-1] == dict(backend="onnxruntime", precision="fp16", device="cpu")
 
 
 def test_old_keywords_map_onto_options(seen):
-    o = Screener.options_from_keywords("b", backend="tensorrt", pose_model="lite", precision="fp16",
-                                       roi=(1, 2, 3, 4), hop=8, threads=0, pose=False, keep_history=False)
-    assert o == ScreenerOptions(bundle="b", pose=PoseEstimatorOptions(model="lite"), tracker=TrackerOptions(roi=(1, 2, 3, 4)),
-                                backend=BackendOptions(backend="tensorrt", precision="fp16", threads=None), hop=8,
-                                run_pose=False, keep_history=False)
+    o = Screener.options_from_keywords(
+        "b",
+        backend="tensorrt",
+        pose_model="lite",
+        precision="fp16",
+        roi=(1, 2, 3, 4),
+        hop=8,
+        threads=0,
+        pose=False,
+        keep_history=False,
+    )
+    assert o == ScreenerOptions(
+        bundle="b",
+        pose=PoseEstimatorOptions(model="lite"),
+        tracker=TrackerOptions(roi=(1, 2, 3, 4)),
+        backend=BackendOptions(backend="tensorrt", precision="fp16", threads=None),
+        hop=8,
+        run_pose=False,
+        keep_history=False,
+    )
     with pytest.raises(Stop):
         Screener(None, backend="tensorrt", threads=2, precision="fp16")
     assert seen[-1] == dict(backend="tensorrt", precision="fp16", device=None)

@@ -56,8 +56,9 @@ def edit_manifest(bundle: Path, change) -> None:
 
 def rehash(bundle: Path, name: str) -> None:
     data = (bundle / name).read_bytes()
-    edit_manifest(bundle, lambda m: m["files"].__setitem__(name, {"sha256": hashlib.sha256(data).hexdigest(),
-                                                                   "size": len(data)}))
+    edit_manifest(
+        bundle, lambda m: m["files"].__setitem__(name, {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    )
 
 
 def few(windows, n=4):
@@ -301,17 +302,20 @@ def test_deep_manifest_gives_a_clear_error_not_a_recursion_error(tiny_bundle, tm
         load_bundle(b)
 
 
-@pytest.mark.parametrize("field, raw, pattern", [
-    ("window.frames", "1e18", "window.frames"),
-    ("window.frames", "1000000000000000000", "window.frames"),
-    ("window.fps", "Infinity", "Infinity is not a number"),
-    ("window.fps", "1e999", "overflows to infinity"),
-    ("window.fps", "0", "window.fps"),
-    ("threshold.value", "1.5", "threshold.value"),
-    ("threshold.value", "NaN", "NaN is not a number"),
-    ("model.dim", "1e300", "model.dim = 1e\\+300 is out of range"),
-    ("files.model.ort.size", "-1", "model.ort`.size"),
-])
+@pytest.mark.parametrize(
+    "field, raw, pattern",
+    [
+        ("window.frames", "1e18", "window.frames"),
+        ("window.frames", "1000000000000000000", "window.frames"),
+        ("window.fps", "Infinity", "Infinity is not a number"),
+        ("window.fps", "1e999", "overflows to infinity"),
+        ("window.fps", "0", "window.fps"),
+        ("threshold.value", "1.5", "threshold.value"),
+        ("threshold.value", "NaN", "NaN is not a number"),
+        ("model.dim", "1e300", "model.dim = 1e\\+300 is out of range"),
+        ("files.model.ort.size", "-1", "model.ort`.size"),
+    ],
+)
 def test_out_of_range_manifest_numbers_are_refused(tiny_bundle, tmp_path, field, raw, pattern):
     """Before: window frames 1e18 and fps inf were accepted. Signed by a trusted key, so only the range check acts."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
@@ -350,10 +354,16 @@ def fake_tensorrt(monkeypatch):
         builds.append(onnx_bytes)
         plan = b"PLAN %d " % len(builds) + bytes(64)
         meta = trt_mod.EngineMetadata(
-            tensorrt_version="10.9.0", device_name=device.name, compute_capability=device.compute_capability,
-            precision=precision, typing="fp32", onnx_file=Path(onnx_path).name,
+            tensorrt_version="10.9.0",
+            device_name=device.name,
+            compute_capability=device.compute_capability,
+            precision=precision,
+            typing="fp32",
+            onnx_file=Path(onnx_path).name,
             onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
-            batch=trt_mod.asdict(batch), text_tokens=trt_mod.asdict(text_tokens))
+            batch=trt_mod.asdict(batch),
+            text_tokens=trt_mod.asdict(text_tokens),
+        )
         return trt_mod.write_engine_cache(engine_path, plan, meta), plan
 
     monkeypatch.setattr(trt_mod, "require_tensorrt", lambda: types.SimpleNamespace(__version__="10.9.0"))

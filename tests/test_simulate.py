@@ -158,11 +158,18 @@ def test_knee_angle_curve_is_gait_like(side_clip: SimulatedClip):
 
 
 def test_cobb_effects_grow_monotonically():
-    no_conf = SimulationSettings(confounders={"limp_rate_negative": 0, "limp_rate_positive": 0,
-                                              "backpack_rate_negative": 0, "backpack_rate_positive": 0,
-                                              "habitual_asymmetry_rate_negative": 0,
-                                              "habitual_asymmetry_rate_positive": 0,
-                                              "fast_walk_rate_negative": 0, "fast_walk_rate_positive": 0})
+    no_conf = SimulationSettings(
+        confounders={
+            "limp_rate_negative": 0,
+            "limp_rate_positive": 0,
+            "backpack_rate_negative": 0,
+            "backpack_rate_positive": 0,
+            "habitual_asymmetry_rate_negative": 0,
+            "habitual_asymmetry_rate_positive": 0,
+            "fast_walk_rate_negative": 0,
+            "fast_walk_rate_positive": 0,
+        }
+    )
     means = []
     for cobb in (0.0, 20.0, 40.0):
         vals = []
@@ -180,8 +187,7 @@ def test_cobb_effects_grow_monotonically():
 
 def test_classes_overlap_with_default_settings():
     """A single simple feature separates the classes only partly (0.55 < AUC < 0.9)."""
-    cohort = make_cohort(160, prevalence=0.5, clips_per_train_subject=1, seed=3,
-                         val_fraction=0.0, test_fraction=0.0)
+    cohort = make_cohort(160, prevalence=0.5, clips_per_train_subject=1, seed=3, val_fraction=0.0, test_fraction=0.0)
     feat, y = [], []
     for spec in cohort.specs():
         c = cohort.simulate(spec, noise=False)
@@ -223,8 +229,15 @@ def test_leaking_split_raises():
 
 
 def test_silhouettes_and_scoliosis1k_crop():
-    c = simulate_clip(_subject(4), n_frames=12, camera="frontal", direction="toward", seed=1,
-                      with_silhouettes=True, silhouette_scale=0.5)
+    c = simulate_clip(
+        _subject(4),
+        n_frames=12,
+        camera="frontal",
+        direction="toward",
+        seed=1,
+        with_silhouettes=True,
+        silhouette_scale=0.5,
+    )
     sil = c.silhouettes
     assert sil is not None and sil.dtype == np.uint8 and sil.shape == (12, 360, 640)
     assert set(np.unique(sil)) <= {0, 255}
@@ -309,8 +322,10 @@ def test_silhouette_only_effects_follow_the_convex_side():
     plain = render_silhouette(c.world_keypoints, c.camera_model, c.subject.height_m, scale=0.5) > 0
     mid = int(round(np.mean(c.keypoints_clean[:, [L_HIP, R_HIP], 0]) * 0.5))
     for wa, sign in ((40.0, 1), (-40.0, -1)):
-        m = render_silhouette(c.world_keypoints, c.camera_model, c.subject.height_m, scale=0.5,
-                              waist_asymmetry_mm=wa) > 0
+        m = (
+            render_silhouette(c.world_keypoints, c.camera_model, c.subject.height_m, scale=0.5, waist_asymmetry_mm=wa)
+            > 0
+        )
         right = int(m[..., mid:].sum()) - int(plain[..., mid:].sum())
         left = int(m[..., :mid].sum()) - int(plain[..., :mid].sum())
         assert sign * right > 0 and sign * left < 0, (wa, right, left)

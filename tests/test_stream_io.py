@@ -188,8 +188,15 @@ def test_unplugged_camera_retries_with_backoff_and_comes_back(caplog: pytest.Log
         with src:
             frames = _take(src, 20)
     states = [e.state for e in events]
-    assert states == [SourceState.OPENING, SourceState.LIVE, SourceState.LOST, SourceState.RETRYING,
-                      SourceState.RETRYING, SourceState.LIVE, SourceState.STOPPED]
+    assert states == [
+        SourceState.OPENING,
+        SourceState.LIVE,
+        SourceState.LOST,
+        SourceState.RETRYING,
+        SourceState.RETRYING,
+        SourceState.LIVE,
+        SourceState.STOPPED,
+    ]
     assert [e.retry_in_s for e in events[2:5]] == pytest.approx([0.01, 0.02, 0.04])  # exponential backoff
     assert cam.opens == 4 and cam.failed_open_attempts == 2 and src.stats.reconnects == 1
     assert "camera 0 lost, retrying in" in caplog.text and "camera 0 back" in caplog.text
@@ -213,7 +220,9 @@ def test_short_read_glitch_does_not_reconnect_but_a_long_one_does() -> None:
 def test_camera_that_never_comes_back_gives_up_with_a_clear_error() -> None:
     cam = FakeCamera(fps=300, end_after=5)
     events = []
-    src = CameraSource(0, capture_factory=cam, retry=FAST.model_copy(update={"max_attempts": 3}), on_state=events.append)
+    src = CameraSource(
+        0, capture_factory=cam, retry=FAST.model_copy(update={"max_attempts": 3}), on_state=events.append
+    )
     with pytest.raises(VideoReadError, match="gave up after 3"), src:
         _take(src, 100)
     assert src.state is SourceState.FAILED and events[-1].state is SourceState.FAILED
@@ -228,8 +237,9 @@ def test_camera_missing_at_start_fails_fast_or_waits_when_asked() -> None:
         src.read(timeout=None)  # a second try raises too, never blocks
     events = []
     cam = FakeCamera(fps=300, fail_first_opens=2)
-    src = CameraSource(3, capture_factory=cam, retry=FAST.model_copy(update={"retry_on_start": True}),
-                       on_state=events.append)
+    src = CameraSource(
+        3, capture_factory=cam, retry=FAST.model_copy(update={"retry_on_start": True}), on_state=events.append
+    )
     with src:
         assert len(_take(src, 3)) == 3
     assert [e.state for e in events][:3] == [SourceState.OPENING, SourceState.LOST, SourceState.RETRYING]
@@ -305,11 +315,18 @@ def frontal(cx: float, hip_y: float, height: float = 400.0) -> PersonPose:
     torso, leg = 0.3 * height, 0.25 * height
     sy = hip_y - torso
     lm[:11, :2] = (cx, sy - 0.12 * height)
-    for l_idx, r_idx, dx, y in ((2, 5, 0.03 * height, sy - 0.14 * height), (7, 8, 0.06 * height, sy - 0.13 * height),
-                                (11, 12, 0.12 * height, sy), (13, 14, 0.14 * height, sy + 0.5 * torso),
-                                (15, 16, 0.15 * height, hip_y), (23, 24, 0.08 * height, hip_y),
-                                (25, 26, 0.08 * height, hip_y + leg), (27, 28, 0.08 * height, hip_y + 2 * leg),
-                                (29, 30, 0.1 * height, hip_y + 2 * leg + 12), (31, 32, 0.13 * height, hip_y + 2 * leg + 20)):
+    for l_idx, r_idx, dx, y in (
+        (2, 5, 0.03 * height, sy - 0.14 * height),
+        (7, 8, 0.06 * height, sy - 0.13 * height),
+        (11, 12, 0.12 * height, sy),
+        (13, 14, 0.14 * height, sy + 0.5 * torso),
+        (15, 16, 0.15 * height, hip_y),
+        (23, 24, 0.08 * height, hip_y),
+        (25, 26, 0.08 * height, hip_y + leg),
+        (27, 28, 0.08 * height, hip_y + 2 * leg),
+        (29, 30, 0.1 * height, hip_y + 2 * leg + 12),
+        (31, 32, 0.13 * height, hip_y + 2 * leg + 20),
+    ):
         lm[l_idx, :2] = (cx + dx, y)
         lm[r_idx, :2] = (cx - dx, y)
     return PersonPose(image_landmarks=lm)
@@ -324,14 +341,24 @@ def _near(pixel: np.ndarray, color: tuple[int, int, int], tol: int = 12) -> bool
     return bool(np.abs(pixel.astype(int) - np.array(color)).max() <= tol)
 
 
-KW = dict(progress=0.4, probability=0.62, top_features=["angle:shoulder_tilt — shoulder tilt"], status="tracking",
-          notices=["Demo model trained on simulated gait", "Screening aid, not a diagnosis"])
+KW = dict(
+    progress=0.4,
+    probability=0.62,
+    top_features=["angle:shoulder_tilt — shoulder tilt"],
+    status="tracking",
+    notices=["Demo model trained on simulated gait", "Screening aid, not a diagnosis"],
+)
 
 
 def test_overlay_colours_the_subject_and_greys_the_others() -> None:
     img = np.full((H, W, 3), 90, np.uint8)
-    pf = PoseFrame(timestamp_ms=0.0, image_size=(W, H), people=[frontal(400, 380), frontal(900, 380)],
-                   subject_index=1, track_ids=[4, 7])
+    pf = PoseFrame(
+        timestamp_ms=0.0,
+        image_size=(W, H),
+        people=[frontal(400, 380), frontal(900, 380)],
+        subject_index=1,
+        track_ids=[4, 7],
+    )
     out = draw_overlay(img, pf, **KW)
     assert out is not img and np.all(img == 90)  # the camera frame is left alone
     lx, ly = _shin_mid(900, 380, 400, +1)
@@ -358,13 +385,26 @@ def test_overlay_never_crashes_on_missing_or_broken_input() -> None:
     broken[25:29, :2] = np.nan
     broken[11, :2] = (1e12, -1e12)
     all_nan = np.full((33, 4), np.nan)
-    pf = PoseFrame(timestamp_ms=0.0, image_size=(W, H),
-                   people=[PersonPose(image_landmarks=broken), PersonPose(image_landmarks=all_nan)], subject_index=1)
+    pf = PoseFrame(
+        timestamp_ms=0.0,
+        image_size=(W, H),
+        people=[PersonPose(image_landmarks=broken), PersonPose(image_landmarks=all_nan)],
+        subject_index=1,
+    )
     for frame in (pf, None, PoseFrame(timestamp_ms=0.0, image_size=(W, H), people=[])):
         out = draw_overlay(img, frame, progress=math.nan, probability=math.nan, top_features=[], status="", notices=[])
         assert out.shape == img.shape
-    draw_overlay(img, pf, progress=7.0, probability=None, top_features=["x" * 500] * 9, status="é — ≥ ok",
-                 notices=["n" * 900], threshold=0.5, alert=True)
+    draw_overlay(
+        img,
+        pf,
+        progress=7.0,
+        probability=None,
+        top_features=["x" * 500] * 9,
+        status="é — ≥ ok",
+        notices=["n" * 900],
+        threshold=0.5,
+        alert=True,
+    )
     small = draw_overlay(np.zeros((120, 160, 3), np.uint8), pf, **KW)
     assert small.shape == (120, 160, 3)
     with pytest.raises(ValueError, match="uint8"):
@@ -374,8 +414,13 @@ def test_overlay_never_crashes_on_missing_or_broken_input() -> None:
 
 def test_overlay_costs_a_few_ms_at_720p() -> None:
     img = np.full((H, W, 3), 90, np.uint8)
-    pf = PoseFrame(timestamp_ms=0.0, image_size=(W, H), people=[frontal(400, 380), frontal(900, 380)],
-                   subject_index=1, track_ids=[4, 7])
+    pf = PoseFrame(
+        timestamp_ms=0.0,
+        image_size=(W, H),
+        people=[frontal(400, 380), frontal(900, 380)],
+        subject_index=1,
+        track_ids=[4, 7],
+    )
     kw = dict(KW, top_features=["a", "b", "c"], threshold=0.5)
     for _ in range(5):
         draw_overlay(img, pf, **kw)

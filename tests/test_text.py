@@ -61,7 +61,10 @@ _TRUNK_DY_AMP = 0.01
 
 
 def make_window(
-    rng: np.random.Generator, view: str = "toward", spread: float = 0.01, offsets: dict[str, float] | None = None,
+    rng: np.random.Generator,
+    view: str = "toward",
+    spread: float = 0.01,
+    offsets: dict[str, float] | None = None,
     amp: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A [T, 238] window: frontal geometry for ``view``, each text column at its base value plus a
@@ -102,6 +105,7 @@ def ref(training_set) -> ReferenceStats:
 
 # ---------------------------------------------------------------- sentences
 
+
 def test_sentence_set_is_finite_unique_with_stable_ids_and_hash():
     assert len(SENTENCES) == NUM_SENTENCES == 75 and NUM_TEXT_FEATURES == 11
     assert [s.id for s in SENTENCES] == list(range(NUM_SENTENCES))
@@ -114,7 +118,9 @@ def test_sentence_set_is_finite_unique_with_stable_ids_and_hash():
     assert SENTENCES[37].text == "mild reduction of right arm swing"
     assert SENTENCES[74].text == "pronounced reduction of left/right coordination"
     assert sentence_id("trunk_lateral_shift", -1, "moderate") == 6
-    assert sentence_set_hash() == SENTENCE_SET_HASH_V1, "sentence set changed: bump TEXT_SCHEMA_VERSION, rebuild the table"
+    assert sentence_set_hash() == SENTENCE_SET_HASH_V1, (
+        "sentence set changed: bump TEXT_SCHEMA_VERSION, rebuild the table"
+    )
     for f in TEXT_FEATURES:
         n = sum(s.feature == f.id for s in SENTENCES)
         assert n == 1 + 3 * ((f.positive is not None) + (f.negative is not None))
@@ -131,6 +137,7 @@ def test_text_features_cover_the_clinical_priors_by_column_name():
 
 
 # ---------------------------------------------------------------- reference
+
 
 def test_reference_json_round_trip(ref, tmp_path):
     assert ref.n_negative_windows == 50 and ref.n_positive_windows == 30
@@ -161,11 +168,14 @@ def test_reference_from_another_schema_is_refused(ref):
 
 # ---------------------------------------------------------------- descriptions
 
+
 @pytest.mark.parametrize("view", ["toward", "away"])
 def test_big_left_trunk_shift_is_described_anatomically(ref, view):
     # the subject's left is image +x walking toward the camera and image -x walking away
     w = 1.0 if view == "toward" else -1.0
-    km, valid = make_window(np.random.default_rng(2), view, offsets={"left_shoulder.x": w * 0.24})  # mid-shoulder x + 0.12
+    km, valid = make_window(
+        np.random.default_rng(2), view, offsets={"left_shoulder.x": w * 0.24}
+    )  # mid-shoulder x + 0.12
     assert window_view(km, valid) == view
     d = describe_window(km, valid, ref)
     top = SENTENCES[d.sentence_ids[0]]
@@ -221,6 +231,7 @@ def test_side_on_window_does_not_describe_frontal_only_features(ref):
 
 
 # ---------------------------------------------------------------- embedding table
+
 
 def test_committed_table_matches_the_sentence_set():
     table = default_embedding_table()

@@ -92,18 +92,23 @@ print("RESULT " + json.dumps({
 def _run(script: str, args: list[str], tmp_path: Path, timeout: float) -> dict:
     path = tmp_path / "job.py"
     path.write_text(script)
-    proc = subprocess.run([sys.executable, str(path), *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(path), *args], cwd=tmp_path, capture_output=True, text=True, timeout=timeout
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def test_main_job_runs_with_torch_uninstalled(tmp_path: Path) -> None:
     script = _HIDE + textwrap.dedent(_MAIN_JOB)
     out = tmp_path / "results.jsonl"
-    result = _run(script, ["--max-frames", "60", "--headless", "--backend", "onnxruntime", "--output", str(out)],
-                  tmp_path, timeout=300)
+    result = _run(
+        script,
+        ["--max-frames", "60", "--headless", "--backend", "onnxruntime", "--output", str(out)],
+        tmp_path,
+        timeout=300,
+    )
     assert result["rc"] in result["ok_codes"], result  # 0, or 3 "nothing screened" on 60 frames
     assert 0.0 <= result["prob"] <= 1.0
     assert result["loaded"] == [], f"loaded with torch hidden: {result['loaded']}"

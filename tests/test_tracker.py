@@ -45,8 +45,9 @@ def person(hip_x: float, hip_y: float, height: float = 300.0, stride: float = 0.
     return PersonPose(image_landmarks=lm)
 
 
-def walker(i: int, *, start_x: float = 1100.0, speed_px: float = -8.0, y: float = 550.0,
-           height: float = 300.0) -> PersonPose:
+def walker(
+    i: int, *, start_x: float = 1100.0, speed_px: float = -8.0, y: float = 550.0, height: float = 300.0
+) -> PersonPose:
     """Walks sideways at ``speed_px`` per frame (~0.8 body sizes/s), legs alternating."""
     return person(start_x + speed_px * i, y, height, stride=math.sin(2 * math.pi * i / 16))
 
@@ -74,11 +75,17 @@ def subject_is(out: PoseFrame, y_band: tuple[float, float]) -> bool:
 
 def test_walking_score_separates_walking_from_jumping() -> None:
     def samples(people: list[PersonPose]) -> np.ndarray:
-        return np.array([
-            (i / FPS, *p.hip_center, p.body_size,
-             float(np.linalg.norm(p.image_landmarks[27, :2] - p.image_landmarks[28, :2])))
-            for i, p in enumerate(people)
-        ])
+        return np.array(
+            [
+                (
+                    i / FPS,
+                    *p.hip_center,
+                    p.body_size,
+                    float(np.linalg.norm(p.image_landmarks[27, :2] - p.image_landmarks[28, :2])),
+                )
+                for i, p in enumerate(people)
+            ]
+        )
 
     walk = walking_score(samples([walker(i) for i in range(45)]))
     jump = walking_score(samples([jumper(i) for i in range(45)]))
@@ -98,6 +105,7 @@ def test_picks_walker_not_bigger_or_first_person() -> None:
 
 def test_picks_person_walking_towards_the_camera() -> None:
     """Depth motion counts: the figure grows (200 -> ~390 px in 3 s) while its hip x stays put."""
+
     def towards(i: int) -> PersonPose:
         height = 200.0 * math.exp(0.22 * i / FPS)
         return person(640.0, 300.0 + 0.6 * height, height, stride=0.6 * math.sin(2 * math.pi * i / 16))
@@ -131,6 +139,7 @@ def test_state_goes_lost_then_searching() -> None:
 
 def test_hysteresis_ignores_short_burst_of_faster_walking() -> None:
     """A bystander who walks fast for 0.5 s must not take over."""
+
     def scene(i: int) -> list[PersonPose]:
         people = [walker(i, speed_px=-6.0)]
         bx = 200.0 + (20.0 * (min(i, 75) - 60) if i >= 60 else 0.0)
@@ -143,6 +152,7 @@ def test_hysteresis_ignores_short_burst_of_faster_walking() -> None:
 
 def test_switches_when_other_walks_clearly_better_for_long() -> None:
     """The subject stops; another person walks for seconds: the tracker follows the walker."""
+
     def scene(i: int) -> list[PersonPose]:
         a = walker(min(i, 40))  # walks, then stands still from frame 40
         b = walker(i - 50, start_x=100.0, speed_px=8.0, y=300.0) if i >= 50 else None
@@ -222,8 +232,10 @@ def woman_fully_in_view(f: PoseFrame, i: int) -> bool:
         if is_woman(p, i):
             xy = p.coco()[:, :2]
             return bool(
-                (xy[:, 0] > MARGIN).all() and (xy[:, 0] < min(IMG_W - MARGIN, TREE_X)).all()
-                and (xy[:, 1] > MARGIN).all() and (xy[:, 1] < IMG_H - MARGIN).all()
+                (xy[:, 0] > MARGIN).all()
+                and (xy[:, 0] < min(IMG_W - MARGIN, TREE_X)).all()
+                and (xy[:, 1] > MARGIN).all()
+                and (xy[:, 1] < IMG_H - MARGIN).all()
             )
     return False
 
@@ -275,8 +287,9 @@ def test_real_video_tracker_follows_the_walking_woman(real_video_poses: list[Pos
 
 
 @pytest.mark.slow
-def test_real_video_extract_pose_sequence(real_video_poses: list[PoseFrame], real_video: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_video_extract_pose_sequence(
+    real_video_poses: list[PoseFrame], real_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The extract pipeline on the cached detections (the model already ran in the fixture)."""
     from scoligait_edge.pose import extract
 

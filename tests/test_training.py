@@ -14,8 +14,12 @@ def tiny_run(tmp_path_factory):
     from scoligait_edge.training.pipeline import train_run
 
     cfg = load_config("configs/tiny_ci.yaml", TrainConfig)
-    cfg = cfg.model_copy(update={"cache_dir": tmp_path_factory.mktemp("cache"),
-                                 "optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 64})})
+    cfg = cfg.model_copy(
+        update={
+            "cache_dir": tmp_path_factory.mktemp("cache"),
+            "optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 64}),
+        }
+    )
     out = tmp_path_factory.mktemp("run")
     summary = train_run(cfg, out, progress=False)
     return cfg, out, summary
@@ -23,8 +27,17 @@ def tiny_run(tmp_path_factory):
 
 def test_tiny_training_run_writes_everything(tiny_run):
     cfg, out, summary = tiny_run
-    for name in ("model.safetensors", "model.json", "train_config.json", "summary.json", "reference_stats.json",
-                 "evaluation/report.json", "evaluation/report.md", "evaluation/roc.png", "evaluation/confusion.png"):
+    for name in (
+        "model.safetensors",
+        "model.json",
+        "train_config.json",
+        "summary.json",
+        "reference_stats.json",
+        "evaluation/report.json",
+        "evaluation/report.md",
+        "evaluation/roc.png",
+        "evaluation/confusion.png",
+    ):
         assert (out / name).is_file(), name
     assert summary["provenance"] == "simulated" and "SIMULATED" in summary["data_warning"]
     assert summary["windows"]["train_used"] == 64
@@ -83,9 +96,18 @@ def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
     from scoligait_edge.ablate import run_ablation
 
     cfg, _, _ = tiny_run
-    res = run_ablation(cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 32})}),
-                       ["km"], [0], ["1:1:2"], tmp_path, sconet_epochs=1, sconet_width=0.125, sconet_min_positives=1,
-                       baselines=False, n_boot=200)
+    res = run_ablation(
+        cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"epochs": 1, "max_train_windows": 32})}),
+        ["km"],
+        [0],
+        ["1:1:2"],
+        tmp_path,
+        sconet_epochs=1,
+        sconet_width=0.125,
+        sconet_min_positives=1,
+        baselines=False,
+        n_boot=200,
+    )
     table = (tmp_path / "ablation.md").read_text()
     assert "| km | 1 |" in table and "sconet_mt_1:1:2" in table and "simulated" in table.lower()
     assert set(res["results"]) == {"km", "sconet_mt_1:1:2", "sconet_mt_1:1:2 (Youden)"}
@@ -111,14 +133,27 @@ def test_training_is_deterministic_with_a_seed():
         g = torch.Generator().manual_seed(seed)
         label = (torch.arange(n) % 2).float()
         km = torch.randn(n, 32, 238, generator=g) + label[:, None, None] * 0.5
-        return WindowTensors(km=km, km_mask=torch.ones(n, 32, dtype=torch.bool), label=label, cobb=label * 20,
-                             video=None, text=None, text_mask=None, clip_ids=[f"c{i}" for i in range(n)],
-                             subject_ids=[f"s{i}" for i in range(n)], sexes=[None] * n, starts=[0] * n)
+        return WindowTensors(
+            km=km,
+            km_mask=torch.ones(n, 32, dtype=torch.bool),
+            label=label,
+            cobb=label * 20,
+            video=None,
+            text=None,
+            text_mask=None,
+            clip_ids=[f"c{i}" for i in range(n)],
+            subject_ids=[f"s{i}" for i in range(n)],
+            sexes=[None] * n,
+            starts=[0] * n,
+        )
 
     def once() -> tuple[list, torch.Tensor]:
         gen = seed_everything(123)
-        model = ScreeningModel(ScreeningModelConfig(modalities="km", fusion="cat", dim=16, heads=2, depth=1,
-                                                    window_frames=32, km_patch_frames=16))
+        model = ScreeningModel(
+            ScreeningModelConfig(
+                modalities="km", fusion="cat", dim=16, heads=2, depth=1, window_frames=32, km_patch_frames=16
+            )
+        )
         res = fit(model, data(24, 0), data(12, 1), OptimConfig(epochs=2, batch_size=8, patience=5), gen, progress=False)
         return res.history, next(model.parameters()).detach().clone()
 
@@ -141,12 +176,21 @@ def s1k_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("s1k")
     fx = write_scoliosis1k(tmp)
     base = yaml.safe_load(open("configs/tiny_ci.yaml"))
-    cfg = {"name": "tiny-s1k", "seed": 0, "model": base["model"],
-           "data": {"kind": "scoliosis1k", "root": str(fx.root), "pose_root": str(fx.pose_root),
-                    "partition": str(fx.partition), "val_fraction": 0.34},
-           "windows": {"length": 96, "hop": 16, "require_quality": False},
-           "optim": {"epochs": 1, "batch_size": 16, "lr": 0.001, "patience": 1, "threads": 1},
-           "cache_dir": str(tmp / "cache")}
+    cfg = {
+        "name": "tiny-s1k",
+        "seed": 0,
+        "model": base["model"],
+        "data": {
+            "kind": "scoliosis1k",
+            "root": str(fx.root),
+            "pose_root": str(fx.pose_root),
+            "partition": str(fx.partition),
+            "val_fraction": 0.34,
+        },
+        "windows": {"length": 96, "hop": 16, "require_quality": False},
+        "optim": {"epochs": 1, "batch_size": 16, "lr": 0.001, "patience": 1, "threads": 1},
+        "cache_dir": str(tmp / "cache"),
+    }
     path = tmp / "s1k.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp / "run"
@@ -183,8 +227,17 @@ def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
 
     _, path, _, _ = s1k_run
     base = load_config(path, TrainConfig)
-    res = run_ablation(base, ["video"], [0], ["1:1:1"], tmp_path, sconet_epochs=1, sconet_width=0.125,
-                       sconet_min_positives=1, n_boot=200)
+    res = run_ablation(
+        base,
+        ["video"],
+        [0],
+        ["1:1:1"],
+        tmp_path,
+        sconet_epochs=1,
+        sconet_width=0.125,
+        sconet_min_positives=1,
+        n_boot=200,
+    )
     assert {"video", "sconet_mt_1:1:1", "sconet_mt_1:1:1 (Youden)"} <= set(res["results"])
     table = (tmp_path / "ablation.md").read_text()
     from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
@@ -204,12 +257,14 @@ def test_scoliosis1k_config_is_validated(tmp_path):
     (tmp_path / "c.yaml").write_text("data:\n  kind: scoliosis1k\n  root: /x\n  partition: /p.json\n")
     with pytest.raises(ConfigError, match=r"knowledge map.*pose_root"):
         load_config(tmp_path / "c.yaml", TrainConfig)
-    (tmp_path / "c.yaml").write_text("model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n"
-                                     "  partition: /p.json\n  val_fraction: 0\n")
+    (tmp_path / "c.yaml").write_text(
+        "model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n  partition: /p.json\n  val_fraction: 0\n"
+    )
     with pytest.raises(ConfigError, match=r"data.scoliosis1k.val_fraction"):
         load_config(tmp_path / "c.yaml", TrainConfig)
-    (tmp_path / "c.yaml").write_text("model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n"
-                                     "  partition: /p.json\n")
+    (tmp_path / "c.yaml").write_text(
+        "model:\n  modalities: video\ndata:\n  kind: scoliosis1k\n  root: /x\n  partition: /p.json\n"
+    )
     cfg = load_config(tmp_path / "c.yaml", TrainConfig)
     assert isinstance(cfg.data, Scoliosis1KData) and cfg.data.pose_root is None and cfg.data.val_fraction == 0.15
     shipped = load_config("configs/scoliosis1k.yaml", TrainConfig)
@@ -223,8 +278,13 @@ def test_screening_loss_ignores_unknown_cobb_angles():
 
     logit = torch.zeros(3, requires_grad=True)
     cobb_pred = torch.tensor([10.0, 0.0, 5.0], requires_grad=True)
-    out = ScreeningOutput(logit=logit, prob=torch.sigmoid(logit), cobb=cobb_pred, token_saliency=torch.zeros(3, 1),
-                          km_attention_map=torch.zeros(3, 1, 1))
+    out = ScreeningOutput(
+        logit=logit,
+        prob=torch.sigmoid(logit),
+        cobb=cobb_pred,
+        token_saliency=torch.zeros(3, 1),
+        km_attention_map=torch.zeros(3, 1, 1),
+    )
     loss = ScreeningLoss(cobb_weight=1.0)(out, torch.tensor([1.0, 0.0, 0.0]), torch.tensor([10.0, float("nan"), 25.0]))
     loss.total.backward()
     assert torch.isfinite(loss.total) and torch.isfinite(cobb_pred.grad).all() and cobb_pred.grad[1] == 0
@@ -241,8 +301,7 @@ def test_augmentation_jitters_and_drops_frames_without_mirroring():
 
     g = torch.Generator().manual_seed(0)
     km = torch.arange(238, dtype=torch.float32).expand(2, 96, 238).clone()  # column i holds i
-    batch = {"km": km, "km_mask": torch.ones(2, 96, dtype=torch.bool),
-             "video": torch.ones(2, 96, 1, 64, 44)}
+    batch = {"km": km, "km_mask": torch.ones(2, 96, dtype=torch.bool), "video": torch.ones(2, 96, 1, 64, 44)}
     std = torch.full((238,), 0.5)
     out = augment_batch(batch, km_std=std, km_noise=0.1, frame_drop=0.2, generator=g)
     dropped = ~out["km_mask"]

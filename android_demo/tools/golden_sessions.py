@@ -22,9 +22,24 @@ import numpy as np
 SIM_FPS = 30.0
 # The fields the Kotlin summary reproduces (gait_cycles/steps need the Python heel-strike history and
 # `notes` the input reference; neither is ported).
-FIELDS = ("decision", "reason", "probability_mean", "probability_sd", "probability_min", "probability_max", "threshold",
-          "windows_total", "windows_screened", "windows_skipped", "windows_failed", "frames_processed",
-          "frames_with_subject", "duration_s", "quality_flags", "top_features")
+FIELDS = (
+    "decision",
+    "reason",
+    "probability_mean",
+    "probability_sd",
+    "probability_min",
+    "probability_max",
+    "threshold",
+    "windows_total",
+    "windows_screened",
+    "windows_skipped",
+    "windows_failed",
+    "frames_processed",
+    "frames_with_subject",
+    "duration_s",
+    "quality_flags",
+    "top_features",
+)
 
 
 def demo_screener():
@@ -34,8 +49,13 @@ def demo_screener():
 
 
 def _outcome(r) -> dict[str, Any]:
-    return {"status": r.status, "probability": r.probability, "quality_flags": list(r.quality_flags), "error": r.error,
-            "top_features": [f.model_dump() for f in r.top_features]}
+    return {
+        "status": r.status,
+        "probability": r.probability,
+        "quality_flags": list(r.quality_flags),
+        "error": r.error,
+        "top_features": [f.model_dump() for f in r.top_features],
+    }
 
 
 def _expected(summary) -> dict[str, Any]:
@@ -53,10 +73,19 @@ def replay(screener, session: dict[str, Any]) -> dict[str, Any]:
     if session["frames"]:
         screener._first_ts, screener._last_ts = 0.0, session["duration_s"] * 1000.0
     for i, o in enumerate(session["windows"]):
-        r = ScreeningResult(window_index=i, status=o["status"], start_ms=0.0, end_ms=0.0, first_frame=0,
-                            probability=o["probability"], threshold=screener.threshold, quality_flags=o["quality_flags"],
-                            error=o["error"], top_features=[FeatureHighlight(**f) for f in o["top_features"]],
-                            provenance=screener.provenance)
+        r = ScreeningResult(
+            window_index=i,
+            status=o["status"],
+            start_ms=0.0,
+            end_ms=0.0,
+            first_frame=0,
+            probability=o["probability"],
+            threshold=screener.threshold,
+            quality_flags=o["quality_flags"],
+            error=o["error"],
+            top_features=[FeatureHighlight(**f) for f in o["top_features"]],
+            provenance=screener.provenance,
+        )
         screener._stats.add(r)
         screener._n_windows += 1
     return _expected(screener.summary())
@@ -72,12 +101,20 @@ def recorded_sessions(screener) -> list[dict[str, Any]]:
 
     cases = []
     c = clip(21, 0.0, n_frames=480, camera="side", direction="left_to_right")
-    cases.append(("sim_session_healthy_side", c.keypoints, c.timestamps_ms, "SIMULATED healthy subject, side view, 16 s"))
+    cases.append(
+        ("sim_session_healthy_side", c.keypoints, c.timestamps_ms, "SIMULATED healthy subject, side view, 16 s")
+    )
     c = clip(22, 30.0, n_frames=480, camera="frontal", direction="toward")
     cases.append(("sim_session_cobb30_frontal", c.keypoints, c.timestamps_ms, "SIMULATED Cobb 30 deg, frontal, 16 s"))
     c = clip(32, 35.0, n_frames=480, camera="frontal", direction="away")
-    cases.append(("sim_session_borderline_frontal", c.keypoints, c.timestamps_ms,
-                  "SIMULATED Cobb 35 deg, frontal (away), 16 s: session mean just below the threshold"))
+    cases.append(
+        (
+            "sim_session_borderline_frontal",
+            c.keypoints,
+            c.timestamps_ms,
+            "SIMULATED Cobb 35 deg, frontal (away), 16 s: session mean just below the threshold",
+        )
+    )
     c = clip(23, 18.0, n_frames=420, camera="side", direction="right_to_left")
     kp = np.array(c.keypoints, np.float64)
     kp[200:] = kp[199]  # stops walking after 6.7 s: later windows are skipped as not walking
@@ -94,49 +131,116 @@ def recorded_sessions(screener) -> list[dict[str, Any]]:
         for k, t in zip(np.asarray(kp, np.float64), np.asarray(ts, np.float64), strict=True):
             results += screener.process_keypoints(k, float(t)).results
         results += screener.finish()
-        out.append({"name": name, "description": desc, "frames": screener._frames,
-                    "frames_with_subject": screener._frames_with_subject,
-                    "duration_s": (screener._last_ts - screener._first_ts) / 1000.0,
-                    "windows": [_outcome(r) for r in results], "expected": _expected(screener.summary())})
+        out.append(
+            {
+                "name": name,
+                "description": desc,
+                "frames": screener._frames,
+                "frames_with_subject": screener._frames_with_subject,
+                "duration_s": (screener._last_ts - screener._first_ts) / 1000.0,
+                "windows": [_outcome(r) for r in results],
+                "expected": _expected(screener.summary()),
+            }
+        )
     return out
 
 
 def crafted_sessions(threshold: float) -> list[dict[str, Any]]:
     """Edge cases of the rule, on the demo bundle's threshold."""
+
     def feat(name: str, domain: str, evidence: float, a: float, b: float) -> dict[str, Any]:
-        return {"name": name, "domain": domain, "meaning": f"meaning of {name}", "clinical_prior": None,
-                "start_s": a, "stop_s": b, "evidence": evidence}
+        return {
+            "name": name,
+            "domain": domain,
+            "meaning": f"meaning of {name}",
+            "clinical_prior": None,
+            "start_s": a,
+            "stop_s": b,
+            "evidence": evidence,
+        }
 
     def screened(p: float, *features: dict[str, Any]) -> dict[str, Any]:
-        return {"status": "screened", "probability": p, "quality_flags": [], "error": None, "top_features": list(features)}
+        return {
+            "status": "screened",
+            "probability": p,
+            "quality_flags": [],
+            "error": None,
+            "top_features": list(features),
+        }
 
     def skipped(*flags: str) -> dict[str, Any]:
-        return {"status": "skipped", "probability": None, "quality_flags": list(flags), "error": None, "top_features": []}
+        return {
+            "status": "skipped",
+            "probability": None,
+            "quality_flags": list(flags),
+            "error": None,
+            "top_features": [],
+        }
 
     def failed(msg: str) -> dict[str, Any]:
         return {"status": "error", "probability": None, "quality_flags": [], "error": msg, "top_features": []}
 
-    def session(name: str, desc: str, windows: list, frames: int = 600, with_subject: int = 590, duration: float = 20.0):
-        return {"name": name, "description": desc, "frames": frames, "frames_with_subject": with_subject,
-                "duration_s": duration, "windows": windows}
+    def session(
+        name: str, desc: str, windows: list, frames: int = 600, with_subject: int = 590, duration: float = 20.0
+    ):
+        return {
+            "name": name,
+            "description": desc,
+            "frames": frames,
+            "frames_with_subject": with_subject,
+            "duration_s": duration,
+            "windows": windows,
+        }
 
-    a, b, c, d = (feat("angle:trunk_lean", "self_skeleton", 0.3, 1.0, 2.0), feat("dist:shoulders", "self_skeleton", 0.2, 0.5, 1.5),
-                  feat("xcorr:hips", "cross_correlation", 0.1, 2.0, 3.0), feat("vel:left_ankle", "motion", 0.4, 0.0, 3.2))
+    a, b, c, d = (
+        feat("angle:trunk_lean", "self_skeleton", 0.3, 1.0, 2.0),
+        feat("dist:shoulders", "self_skeleton", 0.2, 0.5, 1.5),
+        feat("xcorr:hips", "cross_correlation", 0.1, 2.0, 3.0),
+        feat("vel:left_ankle", "motion", 0.4, 0.0, 3.2),
+    )
     t = threshold
     return [
-        session("crafted_mean_at_threshold", "two windows whose mean is the threshold: refer (>=)",
-                [screened(t - 0.25), screened(t + 0.25)]),
-        session("crafted_one_high_window", "one window far above the threshold among low ones: no referral",
-                [screened(0.95, a), screened(0.1, b), screened(0.2, a), screened(0.15, c)]),
-        session("crafted_flip_flop", "windows alternating on both sides of the threshold (the single-window rule flips)",
-                [screened(t + 0.1 if i % 2 else t - 0.12, a if i % 3 else d) for i in range(10)]),
-        session("crafted_mixed", "screened, skipped and failed windows; feature ties in first-seen order",
-                [skipped("not_walking"), screened(0.7, d, b), failed("RuntimeError: x"), screened(0.6, b, d),
-                 skipped("body_not_fully_visible", "too_few_gait_cycles"), screened(0.4, c), screened(0.9, a, c)]),
-        session("crafted_only_skipped", "no window passed the quality check",
-                [skipped("not_walking", "too_few_gait_cycles"), skipped("body_not_fully_visible"), skipped("not_walking"),
-                 skipped("too_few_gait_cycles", "not_walking")]),
-        session("crafted_only_failed", "inference failed on every window", [failed("model busy"), failed("OrtException: y")]),
+        session(
+            "crafted_mean_at_threshold",
+            "two windows whose mean is the threshold: refer (>=)",
+            [screened(t - 0.25), screened(t + 0.25)],
+        ),
+        session(
+            "crafted_one_high_window",
+            "one window far above the threshold among low ones: no referral",
+            [screened(0.95, a), screened(0.1, b), screened(0.2, a), screened(0.15, c)],
+        ),
+        session(
+            "crafted_flip_flop",
+            "windows alternating on both sides of the threshold (the single-window rule flips)",
+            [screened(t + 0.1 if i % 2 else t - 0.12, a if i % 3 else d) for i in range(10)],
+        ),
+        session(
+            "crafted_mixed",
+            "screened, skipped and failed windows; feature ties in first-seen order",
+            [
+                skipped("not_walking"),
+                screened(0.7, d, b),
+                failed("RuntimeError: x"),
+                screened(0.6, b, d),
+                skipped("body_not_fully_visible", "too_few_gait_cycles"),
+                screened(0.4, c),
+                screened(0.9, a, c),
+            ],
+        ),
+        session(
+            "crafted_only_skipped",
+            "no window passed the quality check",
+            [
+                skipped("not_walking", "too_few_gait_cycles"),
+                skipped("body_not_fully_visible"),
+                skipped("not_walking"),
+                skipped("too_few_gait_cycles", "not_walking"),
+            ],
+        ),
+        session(
+            "crafted_only_failed", "inference failed on every window", [failed("model busy"), failed("OrtException: y")]
+        ),
         session("crafted_too_short", "frames but no complete window", [], frames=60, with_subject=60, duration=2.0),
         session("crafted_nobody", "nobody in view", [], frames=300, with_subject=0, duration=10.0),
         session("crafted_no_frames", "no frames at all", [], frames=0, with_subject=0, duration=0.0),
@@ -151,12 +255,18 @@ def write_sessions() -> dict[str, Any]:
         for s in sessions:
             again = replay(screener, s)
             if again != s["expected"]:
-                raise AssertionError(f"{s['name']}: the replayed summary differs from the recorded one: {again} vs {s['expected']}")
+                raise AssertionError(
+                    f"{s['name']}: the replayed summary differs from the recorded one: {again} vs {s['expected']}"
+                )
         crafted = crafted_sessions(screener.threshold)
         for s in crafted:
             s["expected"] = replay(screener, s)
-        return {"threshold": screener.threshold, "window_frames": screener.window_length, "fields": list(FIELDS),
-                "sessions": sessions + crafted}
+        return {
+            "threshold": screener.threshold,
+            "window_frames": screener.window_length,
+            "fields": list(FIELDS),
+            "sessions": sessions + crafted,
+        }
     finally:
         screener.close()
 
@@ -172,7 +282,7 @@ def verify_sessions(doc: dict[str, Any], tol: float = 1e-12) -> list[str]:
             got = replay(screener, s)
             for k in FIELDS:
                 want, have = s["expected"][k], got[k]
-                same = (abs(want - have) <= tol if isinstance(want, float) and isinstance(have, float) else want == have)
+                same = abs(want - have) <= tol if isinstance(want, float) and isinstance(have, float) else want == have
                 if not same:
                     problems.append(f"session {s['name']}: {k} is {have!r} now, stored {want!r}")
     finally:

@@ -183,31 +183,65 @@ def simulated_cases() -> list[dict[str, Any]]:
 
     out = []
     c = clip(1, 25.0, n_frames=200, fps=30.0, camera="side", direction="left_to_right", seed=11)
-    out.append(("sim_side_30fps", c.keypoints, c.timestamps_ms,
-                "SIMULATED side view, 30 fps, Cobb 25 deg"))
-    c = clip(2, 0.0, n_frames=290, fps=25.0, camera="frontal", direction="toward", seed=12, drop_rate=0.15,
-             timestamp_jitter_ms=3.0)
+    out.append(("sim_side_30fps", c.keypoints, c.timestamps_ms, "SIMULATED side view, 30 fps, Cobb 25 deg"))
+    c = clip(
+        2,
+        0.0,
+        n_frames=290,
+        fps=25.0,
+        camera="frontal",
+        direction="toward",
+        seed=12,
+        drop_rate=0.15,
+        timestamp_jitter_ms=3.0,
+    )
     keep = np.ones(c.n_frames, bool)
     keep[120:130] = False  # a 0.4 s dropout: never interpolated across
-    out.append(("sim_frontal_25fps_drops", c.keypoints[keep], c.timestamps_ms[keep],
-                "SIMULATED frontal (toward), 25 fps, 15% dropped frames, 3 ms jitter, one 0.4 s dropout"))
+    out.append(
+        (
+            "sim_frontal_25fps_drops",
+            c.keypoints[keep],
+            c.timestamps_ms[keep],
+            "SIMULATED frontal (toward), 25 fps, 15% dropped frames, 3 ms jitter, one 0.4 s dropout",
+        )
+    )
     c = clip(3, 14.0, n_frames=300, fps=60.0, camera="side", direction="right_to_left", seed=13, drop_rate=0.1)
-    out.append(("sim_side_60fps_drops", c.keypoints, c.timestamps_ms,
-                "SIMULATED side view, 60 fps, 10% dropped frames, Cobb 14 deg"))
+    out.append(
+        (
+            "sim_side_60fps_drops",
+            c.keypoints,
+            c.timestamps_ms,
+            "SIMULATED side view, 60 fps, 10% dropped frames, Cobb 14 deg",
+        )
+    )
     c = clip(5, 20.0, n_frames=150, fps=30.0, camera="frontal", direction="toward", seed=15)
     kp = np.array(c.keypoints, np.float64)
     kp[50:75, 0] = (np.nan, np.nan, 0.0)  # the nose (a cross signal via angle:head_vs_trunk) is lost, not the body:
     kp[100:109, 0] = (np.nan, np.nan, 0.0)  # the frames stay valid and leave only that signal's pairs
-    out.append(("sim_frontal_30fps_nose_dropout", kp, c.timestamps_ms,
-                "SIMULATED frontal (toward), 30 fps, Cobb 20 deg, nose missing in frames 50-74 and 100-108 "
-                "(per-value masks of the cross domain)"))
+    out.append(
+        (
+            "sim_frontal_30fps_nose_dropout",
+            kp,
+            c.timestamps_ms,
+            "SIMULATED frontal (toward), 30 fps, Cobb 20 deg, nose missing in frames 50-74 and 100-108 "
+            "(per-value masks of the cross domain)",
+        )
+    )
     c = clip(4, 32.0, n_frames=1100, fps=30.0, camera="frontal", direction="away", seed=14)
-    out.append(("sim_long_30fps", c.keypoints, c.timestamps_ms,
-                "SIMULATED frontal (away), 30 fps, 1100 frames (running sums re-summed at row 1024)"))
+    out.append(
+        (
+            "sim_long_30fps",
+            c.keypoints,
+            c.timestamps_ms,
+            "SIMULATED frontal (away), 30 fps, 1100 frames (running sums re-summed at row 1024)",
+        )
+    )
     cases = []
     for name, kp, ts, desc in out:
         kp32 = np.asarray(kp, np.float64).astype(np.float32)
-        cases.append({"name": name, "keypoints": kp32, "timestamps_ms": np.asarray(ts, np.float64), "description": desc})
+        cases.append(
+            {"name": name, "keypoints": kp32, "timestamps_ms": np.asarray(ts, np.float64), "description": desc}
+        )
     return cases
 
 
@@ -221,21 +255,33 @@ def map_outputs(keypoints: np.ndarray, timestamps_ms: np.ndarray) -> dict[str, A
     km = build_knowledge_map(kp, timestamps_ms=ts)
     assert np.array_equal(km.timestamps_ms, grid)
     starts = np.array(list(window_starts(len(km), WINDOW_FRAMES, WINDOW_HOP)), np.int64)
-    frac = np.array([float(np.mean(km.valid[s:s + WINDOW_FRAMES])) for s in starts], np.float64)
+    frac = np.array([float(np.mean(km.valid[s : s + WINDOW_FRAMES])) for s in starts], np.float64)
     events = detect_gait_events(resampled, 30.0)  # as preprocess_clip does, on the 30 Hz keypoints
     verdicts = []
     for s in starts:
         q = assess_window(km.valid, events, int(s), int(s) + WINDOW_FRAMES)
         verdicts.append({"start": int(s), "ok": q.ok, **q.model_dump()})
-    return {"grid_ms": grid, "resampled": resampled, "filled": filled, "values": km.values, "valid": km.valid,
-            "window_starts": starts, "window_valid_fraction": frac,
-            "events": {"heel_strikes": events.heel_strikes, "toe_offs": events.toe_offs, "view": events.view,
-                       "n_frames": events.n_frames},
-            "window_verdicts": verdicts}
+    return {
+        "grid_ms": grid,
+        "resampled": resampled,
+        "filled": filled,
+        "values": km.values,
+        "valid": km.valid,
+        "window_starts": starts,
+        "window_valid_fraction": frac,
+        "events": {
+            "heel_strikes": events.heel_strikes,
+            "toe_offs": events.toe_offs,
+            "view": events.view,
+            "n_frames": events.n_frames,
+        },
+        "window_verdicts": verdicts,
+    }
 
 
-def python_stream_vs_batch(keypoints: np.ndarray, timestamps_ms: np.ndarray, batch_values: np.ndarray,
-                           batch_valid: np.ndarray) -> float:
+def python_stream_vs_batch(
+    keypoints: np.ndarray, timestamps_ms: np.ndarray, batch_values: np.ndarray, batch_valid: np.ndarray
+) -> float:
     """The Python streaming chain against the batch map (for the record; the Kotlin core is streaming)."""
     r, sk = StreamResampler(), StreamingKnowledgeMap(keypoints.shape[1])
     rows = [row for t, f in zip(timestamps_ms, keypoints, strict=True) for _, g in r.push(t, f) for row in sk.push(g)]
@@ -261,14 +307,22 @@ def fit_golden_reference():
         c = simulate_clip(subj, n_frames=260, fps=30.0, camera=cam, direction=direction, seed=200 + i)
         km = build_knowledge_map(c.keypoints, timestamps_ms=c.timestamps_ms)
         for s in window_starts(len(km), WINDOW_FRAMES, 32):
-            kms.append(km.values[s:s + WINDOW_FRAMES])
-            valids.append(km.valid[s:s + WINDOW_FRAMES])
+            kms.append(km.values[s : s + WINDOW_FRAMES])
+            valids.append(km.valid[s : s + WINDOW_FRAMES])
             labels.append(c.label)
-    return fit_reference(kms, valids, labels, min_stratum_negatives=4, min_negatives=3,
-                         provenance="android_demo golden fixtures: 12 SIMULATED clips (not a trained model's reference)")
+    return fit_reference(
+        kms,
+        valids,
+        labels,
+        min_stratum_negatives=4,
+        min_negatives=3,
+        provenance="android_demo golden fixtures: 12 SIMULATED clips (not a trained model's reference)",
+    )
 
 
-def describe_outputs(values: np.ndarray, valid: np.ndarray, starts: np.ndarray, rows_offset: int, ref) -> list[dict[str, Any]]:
+def describe_outputs(
+    values: np.ndarray, valid: np.ndarray, starts: np.ndarray, rows_offset: int, ref
+) -> list[dict[str, Any]]:
     from scoligait_edge.text.describe import describe_window
 
     out = []
@@ -276,13 +330,17 @@ def describe_outputs(values: np.ndarray, valid: np.ndarray, starts: np.ndarray, 
         lo = int(s) - rows_offset
         if lo < 0:
             continue
-        d = describe_window(values[lo:lo + WINDOW_FRAMES], valid[int(s):int(s) + WINDOW_FRAMES], ref, MAX_SENTENCES)
-        out.append({
-            "start": int(s), "view": d.view, "sentence_ids": [int(i) for i in d.sentence_ids],
-            "values": {k: _f(v) for k, v in d.values.items()},
-            "z_scores": {k: _f(v) for k, v in d.z_scores.items()},
-            "findings": [[f.feature, int(f.sentence_id), float(f.score)] for f in d.findings],
-        })
+        d = describe_window(values[lo : lo + WINDOW_FRAMES], valid[int(s) : int(s) + WINDOW_FRAMES], ref, MAX_SENTENCES)
+        out.append(
+            {
+                "start": int(s),
+                "view": d.view,
+                "sentence_ids": [int(i) for i in d.sentence_ids],
+                "values": {k: _f(v) for k, v in d.values.items()},
+                "z_scores": {k: _f(v) for k, v in d.z_scores.items()},
+                "findings": [[f.feature, int(f.sentence_id), float(f.score)] for f in d.findings],
+            }
+        )
     return out
 
 
@@ -355,7 +413,7 @@ def synthetic_attention() -> list[dict[str, Any]]:
         group = {"motion": 4, "self_skeleton": 2, "cross_correlation": 3}[d]
         for c0 in range(sl.start, sl.stop, group):
             for t0 in range(0, T, 16):
-                att[t0:t0 + 16, c0:min(c0 + group, sl.stop)] = rng.normal(0.0, 1.0)
+                att[t0 : t0 + 16, c0 : min(c0 + group, sl.stop)] = rng.normal(0.0, 1.0)
     valid = np.ones(T, bool)
     valid[40:50] = False
     att[~valid] = 0.0
@@ -363,17 +421,30 @@ def synthetic_attention() -> list[dict[str, Any]]:
     sl = domain_slices()["self_skeleton"]
     att2[:, sl] = -np.abs(att2[:, sl])  # a domain with no positive evidence is left out
     valid2 = rng.random(T) > 0.2
-    return [{"name": "attention_grouped", "attention": att, "valid": valid, "window_start": 32, "per_domain": 2},
-            {"name": "attention_random", "attention": att2, "valid": valid2, "window_start": 0, "per_domain": 3}]
+    return [
+        {"name": "attention_grouped", "attention": att, "valid": valid, "window_start": 32, "per_domain": 2},
+        {"name": "attention_random", "attention": att2, "valid": valid2, "window_start": 0, "per_domain": 3},
+    ]
 
 
 def top_feature_outputs(att: np.ndarray, valid: np.ndarray, start: int, per_domain: int) -> list[dict[str, Any]]:
     from scoligait_edge.evaluation.interpret import top_features
 
-    return [{"domain": s.domain, "rank": s.rank, "feature_index": s.feature_index, "name": s.name,
-             "peak_evidence": s.peak_evidence, "mean_evidence": s.mean_evidence, "peak_frame": s.peak_frame,
-             "frame_start": s.frame_start, "frame_stop": s.frame_stop, "tied_indices": s.tied_indices}
-            for s in top_features(att, valid, per_domain=per_domain, window_start_frame=start)]
+    return [
+        {
+            "domain": s.domain,
+            "rank": s.rank,
+            "feature_index": s.feature_index,
+            "name": s.name,
+            "peak_evidence": s.peak_evidence,
+            "mean_evidence": s.mean_evidence,
+            "peak_frame": s.peak_frame,
+            "frame_start": s.frame_start,
+            "frame_stop": s.frame_stop,
+            "tied_indices": s.tied_indices,
+        }
+        for s in top_features(att, valid, per_domain=per_domain, window_start_frame=start)
+    ]
 
 
 # ----------------------------------------------------------------- silhouettes (video branch)
@@ -393,7 +464,7 @@ def synthetic_masks() -> list[dict[str, Any]]:
         arm = ((xx - (cx + rx * 0.9)) / (rx * 0.25)) ** 2 + ((yy - (cy - ry * 0.2)) / (ry * 0.4)) ** 2
         soft = np.clip(1.2 - np.minimum(r, arm), 0.0, 1.0) + rng.normal(0.0, 0.08, (H, W))
         if stray:
-            soft[5:25, W - 30:W - 5] = 0.9  # another person's arm, far outside the landmark box
+            soft[5:25, W - 30 : W - 5] = 0.9  # another person's arm, far outside the landmark box
         mask_u8 = np.clip(np.rint(soft * 255.0), 0, 255).astype(np.uint8)
         box = (cx - rx, cy - ry, 2 * rx, 2 * ry)
         out.append({"name": name, "mask": mask_u8, "box": box})
@@ -419,23 +490,38 @@ def example_manifest() -> dict[str, Any]:
         return {"sha256": hashlib.sha256(seed.encode()).hexdigest(), "size": size}
 
     return {
-        "format": "scoligait-bundle", "bundle_schema_version": 1,
+        "format": "scoligait-bundle",
+        "bundle_schema_version": 1,
         "feature_schema": {"version": SCHEMA_VERSION, "hash": schema_hash()},
         "model_kind": "ScreeningModel",
         "model": {"modalities": "km+text", "window_frames": t, "text_dim": 384},
-        "inputs": [spec("km", ["batch", t, len(FEATURE_NAMES)], "float32"), spec("km_mask", ["batch", t], "bool"),
-                   spec("text", ["batch", "text_tokens", 384], "float32"),
-                   spec("text_mask", ["batch", "text_tokens"], "bool")],
-        "outputs": [spec("logit", ["batch"], "float32"), spec("prob", ["batch"], "float32"),
-                    spec("cobb", ["batch"], "float32"), spec("km_attention", ["batch", t, len(FEATURE_NAMES)], "float32")],
+        "inputs": [
+            spec("km", ["batch", t, len(FEATURE_NAMES)], "float32"),
+            spec("km_mask", ["batch", t], "bool"),
+            spec("text", ["batch", "text_tokens", 384], "float32"),
+            spec("text_mask", ["batch", "text_tokens"], "bool"),
+        ],
+        "outputs": [
+            spec("logit", ["batch"], "float32"),
+            spec("prob", ["batch"], "float32"),
+            spec("cobb", ["batch"], "float32"),
+            spec("km_attention", ["batch", t, len(FEATURE_NAMES)], "float32"),
+        ],
         "window": {"frames": t, "fps": 30.0},
         "threshold": {"value": 0.42, "applies_to": "prob", "source": "golden fixture (made up)"},
         "labels": ["no_referral", "refer"],
-        "text": {"sentence_table": "text/sentences_v1.json", "reference_statistics": "text/reference_stats.json",
-                 "embedding_model": "all-MiniLM-L6-v2"},
+        "text": {
+            "sentence_table": "text/sentences_v1.json",
+            "reference_statistics": "text/reference_stats.json",
+            "embedding_model": "all-MiniLM-L6-v2",
+        },
         "formats": {"ort": "model.ort", "ort-operators": "model.required_operators.config"},
-        "files": {"model.ort": entry("ort", 1234), "model.required_operators.config": entry("ops", 56),
-                  "text/sentences_v1.json": entry("sent", 14387), "text/reference_stats.json": entry("ref", 999)},
+        "files": {
+            "model.ort": entry("ort", 1234),
+            "model.required_operators.config": entry("ops", 56),
+            "text/sentences_v1.json": entry("sent", 14387),
+            "text/reference_stats.json": entry("ref", 999),
+        },
         "provenance": {"data": "simulated", "notice": "trained on simulated gait; not clinically validated"},
         "created_with": {"scoligait_edge": "0.1.0"},
     }
@@ -449,8 +535,10 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     index: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "generated_by": ".venv/bin/python android_demo/tools/make_golden.py",
-        "schema_version": SCHEMA_VERSION, "schema_hash": schema_hash(),
-        "sentence_set_hash": sentence_set_hash(), "text_features_hash": text_features_hash(),
+        "schema_version": SCHEMA_VERSION,
+        "schema_hash": schema_hash(),
+        "sentence_set_hash": sentence_set_hash(),
+        "text_features_hash": text_features_hash(),
         "feature_names": list(FEATURE_NAMES),
         "window": {"frames": WINDOW_FRAMES, "hop": WINDOW_HOP},
         "text_dir": TEXT_DIR,
@@ -460,9 +548,13 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     # real video: MediaPipe landmarks -> COCO-21
     if not rerun_video and video is None and (out / "real.landmarks.npy").is_file():
         old = json.loads((out / "index.json").read_text())["skeleton_real"]
-        real = {"landmarks": _load("real.landmarks.npy", out), "has_subject": _load("real.has_subject.npy", out),
-                "timestamps_ms": _load("real.timestamps_ms.npy", out), "image_size": tuple(old["image_size"]),
-                "fps": old["fps"]}
+        real = {
+            "landmarks": _load("real.landmarks.npy", out),
+            "has_subject": _load("real.has_subject.npy", out),
+            "timestamps_ms": _load("real.timestamps_ms.npy", out),
+            "image_size": tuple(old["image_size"]),
+            "fps": old["fps"],
+        }
         log.info("reusing the stored real-video landmarks")
     else:
         from scoligait_edge.assets import sample_video_path
@@ -474,8 +566,11 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     w, h = real["image_size"]
     coco = reference_subject_keypoints(real["landmarks"], real["has_subject"], w, h)
     index["skeleton_real"] = {
-        "source": "scoligait_edge/assets/sample/sports2d_walk_demo.mp4", "pose_model": REAL_MODEL,
-        "image_size": [w, h], "fps": real["fps"], "frames": int(real["landmarks"].shape[0]),
+        "source": "scoligait_edge/assets/sample/sports2d_walk_demo.mp4",
+        "pose_model": REAL_MODEL,
+        "image_size": [w, h],
+        "fps": real["fps"],
+        "frames": int(real["landmarks"].shape[0]),
         "landmarks": _save("real.landmarks.npy", real["landmarks"], out),
         "landmarks_layout": "[T, 33, 4] float32: x / width, y / height (MediaPipe normalised), visibility, presence",
         "has_subject": _save("real.has_subject.npy", real["has_subject"], out),
@@ -487,8 +582,15 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
     index["skeleton_synthetic"] = {k: _save(f"skel.{k}.npy", v, out) for k, v in {**syn, **syn_out}.items()}
 
     # map cases
-    cases = [{"name": "real_video", "keypoints": coco, "timestamps_ms": real["timestamps_ms"],
-              "description": "real sample video (sports2d), tracked subject, MediaPipe lite", "from_landmarks": True}]
+    cases = [
+        {
+            "name": "real_video",
+            "keypoints": coco,
+            "timestamps_ms": real["timestamps_ms"],
+            "description": "real sample video (sports2d), tracked subject, MediaPipe lite",
+            "from_landmarks": True,
+        }
+    ]
     cases += simulated_cases()
     ref = fit_golden_reference()
     (out / "reference_stats.json").write_text(ref.model_dump_json(indent=1) + "\n")
@@ -501,9 +603,14 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
         res = map_outputs(kp, ts)
         offset = LONG_ROWS_OFFSET if name == "sim_long_30fps" else 0
         stream_diff = python_stream_vs_batch(kp, ts, res["values"], res["valid"])
-        entry: dict[str, Any] = {"name": name, "description": case["description"], "rows": int(len(res["valid"])),
-                                 "rows_offset": offset, "python_stream_vs_batch_max_abs": stream_diff,
-                                 "from_landmarks": bool(case.get("from_landmarks", False))}
+        entry: dict[str, Any] = {
+            "name": name,
+            "description": case["description"],
+            "rows": int(len(res["valid"])),
+            "rows_offset": offset,
+            "python_stream_vs_batch_max_abs": stream_diff,
+            "from_landmarks": bool(case.get("from_landmarks", False)),
+        }
         if not entry["from_landmarks"]:
             entry["keypoints"] = _save(f"{name}.keypoints.npy", case["keypoints"], out)
             entry["timestamps_ms"] = _save(f"{name}.timestamps_ms.npy", ts, out)
@@ -524,36 +631,59 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
             ids = d["sentence_ids"] + [NOT_ASSESSABLE_ID] * (MAX_SENTENCES - len(d["sentence_ids"]))
             lookup_ids.append(ids)
             lookup_mask.append([True] * len(d["sentence_ids"]) + [False] * (MAX_SENTENCES - len(d["sentence_ids"])))
-        log.info("%s: %d rows, %d valid, %d windows (%d pass the gait verdict), %d heel strikes (%s), "
-                 "python stream-vs-batch %.2e", name, entry["rows"], int(res["valid"].sum()), len(res["window_starts"]),
-                 sum(v["ok"] for v in res["window_verdicts"]),
-                 sum(len(v) for v in res["events"]["heel_strikes"].values()), res["events"]["view"], stream_diff)
+        log.info(
+            "%s: %d rows, %d valid, %d windows (%d pass the gait verdict), %d heel strikes (%s), "
+            "python stream-vs-batch %.2e",
+            name,
+            entry["rows"],
+            int(res["valid"].sum()),
+            len(res["window_starts"]),
+            sum(v["ok"] for v in res["window_verdicts"]),
+            sum(len(v) for v in res["events"]["heel_strikes"].values()),
+            res["events"]["view"],
+            stream_diff,
+        )
 
     ids = np.array(lookup_ids, np.int64)
     mask = np.array(lookup_mask, bool)
-    index["text_lookup"] = {"ids": _save("text.ids.npy", ids, out), "mask": _save("text.mask.npy", mask, out),
-                            "embeddings": _save("text.embeddings.npy", text_lookup_outputs(ids, mask), out)}
+    index["text_lookup"] = {
+        "ids": _save("text.ids.npy", ids, out),
+        "mask": _save("text.mask.npy", mask, out),
+        "embeddings": _save("text.embeddings.npy", text_lookup_outputs(ids, mask), out),
+    }
 
     r = synthetic_lagged_correlations()
-    index["peak_lag_zero"] = {"r": _save("peak.r.npy", r, out), "expected": _save("peak.expected.npy", peak_outputs(r), out),
-                              "layout": "r [N, lags -MAX_LAG..MAX_LAG, pairs] float64 -> [N, 3 * pairs]: "
-                                        "(peak, lag in s, zero lag) per pair"}
+    index["peak_lag_zero"] = {
+        "r": _save("peak.r.npy", r, out),
+        "expected": _save("peak.expected.npy", peak_outputs(r), out),
+        "layout": "r [N, lags -MAX_LAG..MAX_LAG, pairs] float64 -> [N, 3 * pairs]: (peak, lag in s, zero lag) per pair",
+    }
 
     index["top_features"] = []
     for a in synthetic_attention():
-        index["top_features"].append({
-            "name": a["name"], "window_start": a["window_start"], "per_domain": a["per_domain"],
-            "attention": _save(f"{a['name']}.attention.npy", a["attention"], out),
-            "valid": _save(f"{a['name']}.valid.npy", a["valid"], out),
-            "expected": top_feature_outputs(a["attention"], a["valid"], a["window_start"], a["per_domain"]),
-        })
+        index["top_features"].append(
+            {
+                "name": a["name"],
+                "window_start": a["window_start"],
+                "per_domain": a["per_domain"],
+                "attention": _save(f"{a['name']}.attention.npy", a["attention"], out),
+                "valid": _save(f"{a['name']}.valid.npy", a["valid"], out),
+                "expected": top_feature_outputs(a["attention"], a["valid"], a["window_start"], a["per_domain"]),
+            }
+        )
 
     index["silhouettes"] = []
     for m in synthetic_masks():
         sil, ok = silhouette_outputs(m["mask"], m["box"])
-        index["silhouettes"].append({"name": m["name"], "box": list(m["box"]), "usable": bool(ok),
-                                     "mask_u8": _save(f"{m['name']}.mask_u8.npy", m["mask"], out),
-                                     "silhouette": _save(f"{m['name']}.silhouette.npy", sil, out)})
+        index["silhouettes"].append(
+            {
+                "name": m["name"],
+                "box": list(m["box"]),
+                "usable": bool(ok),
+                "mask_u8": _save(f"{m['name']}.mask_u8.npy", m["mask"], out),
+                "silhouette": _save(f"{m['name']}.silhouette.npy", sil, out),
+            }
+        )
 
     (out / "manifest_example.json").write_text(json.dumps(example_manifest(), indent=2) + "\n")
     index["manifest"] = "manifest_example.json"
@@ -637,13 +767,22 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
         close(f"{name} valid", res["valid"], _load(case["valid"], directory), 0.0)
         close(f"{name} values", res["values"][off:], _load(case["values"], directory), value_tol)
         close(f"{name} window_starts", res["window_starts"], _load(case["window_starts"], directory), 0.0)
-        close(f"{name} window_valid_fraction", res["window_valid_fraction"],
-              _load(case["window_valid_fraction"], directory), 1e-12)
+        close(
+            f"{name} window_valid_fraction",
+            res["window_valid_fraction"],
+            _load(case["window_valid_fraction"], directory),
+            1e-12,
+        )
         same(f"{name} events", res["events"], case.get("events"))
         same(f"{name} window verdicts", json.loads(json.dumps(res["window_verdicts"])), case.get("window_verdicts"))
         stored = index["describe"]["cases"].get(name, [])
-        now = describe_outputs(_load(case["values"], directory), _load(case["valid"], directory),
-                               _load(case["window_starts"], directory), off, ref)
+        now = describe_outputs(
+            _load(case["values"], directory),
+            _load(case["valid"], directory),
+            _load(case["window_starts"], directory),
+            off,
+            ref,
+        )
         same(f"{name} described windows", [d["start"] for d in now], [d["start"] for d in stored])
         for a, b in zip(now, stored, strict=True):
             for key in ("view", "sentence_ids"):
@@ -655,23 +794,34 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
                 close(f"{name}@{a['start']} {key}", ga, gb, 1e-9)
 
     tl = index["text_lookup"]
-    close("text_lookup", text_lookup_outputs(_load(tl["ids"], directory), _load(tl["mask"], directory)),
-          _load(tl["embeddings"], directory), 0.0)
+    close(
+        "text_lookup",
+        text_lookup_outputs(_load(tl["ids"], directory), _load(tl["mask"], directory)),
+        _load(tl["embeddings"], directory),
+        0.0,
+    )
     pk = index.get("peak_lag_zero")
     if pk is None:
         problems.append("peak_lag_zero fixture is missing")
     else:
         close("peak_lag_zero", peak_outputs(_load(pk["r"], directory)), _load(pk["expected"], directory), 0.0)
     for tf in index["top_features"]:
-        now = top_feature_outputs(_load(tf["attention"], directory), _load(tf["valid"], directory),
-                                  tf["window_start"], tf["per_domain"])
+        now = top_feature_outputs(
+            _load(tf["attention"], directory), _load(tf["valid"], directory), tf["window_start"], tf["per_domain"]
+        )
         exact = [{k: v for k, v in d.items() if k not in ("peak_evidence", "mean_evidence")} for d in now]
-        same(f"top_features {tf['name']}", exact,
-             [{k: v for k, v in d.items() if k not in ("peak_evidence", "mean_evidence")} for d in tf["expected"]])
+        same(
+            f"top_features {tf['name']}",
+            exact,
+            [{k: v for k, v in d.items() if k not in ("peak_evidence", "mean_evidence")} for d in tf["expected"]],
+        )
         if len(now) == len(tf["expected"]):
-            close(f"top_features {tf['name']} evidence",
-                  np.array([[d["peak_evidence"], d["mean_evidence"]] for d in now]),
-                  np.array([[d["peak_evidence"], d["mean_evidence"]] for d in tf["expected"]]), 1e-9)
+            close(
+                f"top_features {tf['name']} evidence",
+                np.array([[d["peak_evidence"], d["mean_evidence"]] for d in now]),
+                np.array([[d["peak_evidence"], d["mean_evidence"]] for d in tf["expected"]]),
+                1e-9,
+            )
     for m in index.get("silhouettes", []):
         sil, ok = silhouette_outputs(_load(m["mask_u8"], directory), tuple(m["box"]))
         same(f"{m['name']} usable", bool(ok), m["usable"])
@@ -687,13 +837,21 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Regenerate the Kotlin tables and the golden fixtures of android_demo/core.")
+    ap = argparse.ArgumentParser(
+        description="Regenerate the Kotlin tables and the golden fixtures of android_demo/core."
+    )
     ap.add_argument("--out", type=Path, default=GOLDEN)
-    ap.add_argument("--rerun-video", action="store_true",
-                    help="run MediaPipe on the sample video again instead of reusing the stored landmarks")
+    ap.add_argument(
+        "--rerun-video",
+        action="store_true",
+        help="run MediaPipe on the sample video again instead of reusing the stored landmarks",
+    )
     ap.add_argument("--video", type=Path, default=None, help="another walking video instead of the bundled sample")
-    ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 if the fixtures or generated Kotlin tables are stale")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the fixtures or generated Kotlin tables are stale",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("scoligait_edge").setLevel(logging.WARNING)
@@ -701,8 +859,11 @@ def main(argv: list[str] | None = None) -> int:
         problems = verify(args.out)
         for p in problems:
             print("stale:", p)
-        print("golden fixtures are current" if not problems else f"{len(problems)} problem(s); regenerate with "
-              ".venv/bin/python android_demo/tools/make_golden.py")
+        print(
+            "golden fixtures are current"
+            if not problems
+            else f"{len(problems)} problem(s); regenerate with .venv/bin/python android_demo/tools/make_golden.py"
+        )
         return 1 if problems else 0
     import gen_kotlin_tables
 

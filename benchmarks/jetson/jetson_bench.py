@@ -78,10 +78,13 @@ def device_record() -> dict[str, Any]:
 
     rec: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "machine": machine_details(), "jetson": jetson_info(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "machine": machine_details(),
+        "jetson": jetson_info(),
         "jetpack": _run(["dpkg-query", "-W", "-f=${Version}", "nvidia-jetpack"]),
-        "nvpmodel_q": _run(["nvpmodel", "-q"]), "jetson_clocks_show": _run(["jetson_clocks", "--show"]),
+        "nvpmodel_q": _run(["nvpmodel", "-q"]),
+        "jetson_clocks_show": _run(["jetson_clocks", "--show"]),
     }
     try:
         import tensorrt
@@ -111,8 +114,9 @@ class Tegrastats:
             log("tegrastats not found: no power/utilisation log (not a Jetson?)")
             return self
         self.fh = open(self.path, "w")  # noqa: SIM115 - closed in __exit__
-        self.proc = subprocess.Popen([exe, "--interval", str(self.interval_ms)], stdout=self.fh,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [exe, "--interval", str(self.interval_ms)], stdout=self.fh, stderr=subprocess.STDOUT
+        )
         log(f"tegrastats (pid {self.proc.pid}) -> {self.path}")
         return self
 
@@ -130,14 +134,22 @@ class Tegrastats:
 # ----------------------------------------------------------------- trtexec-style timing
 def trtexec_stats(ms: list[float], per_call: int = 1) -> dict[str, Any]:
     a = np.asarray(ms, dtype=np.float64)
-    return {"n": int(a.size), "min_ms": float(a.min()), "mean_ms": float(a.mean()),
-            "median_ms": float(np.median(a)), "p90_ms": float(np.percentile(a, 90)),
-            "p95_ms": float(np.percentile(a, 95)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()),
-            "throughput_per_s": float(per_call * 1e3 / a.mean())}
+    return {
+        "n": int(a.size),
+        "min_ms": float(a.min()),
+        "mean_ms": float(a.mean()),
+        "median_ms": float(np.median(a)),
+        "p90_ms": float(np.percentile(a, 90)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "max_ms": float(a.max()),
+        "throughput_per_s": float(per_call * 1e3 / a.mean()),
+    }
 
 
-def time_stage(fn: Callable[[], Any], *, warmup_s: float, duration_s: float, min_iters: int,
-               cuda_events: bool = False) -> tuple[list[float], list[float] | None, Any]:
+def time_stage(
+    fn: Callable[[], Any], *, warmup_s: float, duration_s: float, min_iters: int, cuda_events: bool = False
+) -> tuple[list[float], list[float] | None, Any]:
     """Host milliseconds per call (and CUDA-event ms when asked), after warming up for ``warmup_s``."""
     result = None
     t_end = time.perf_counter() + warmup_s
@@ -181,10 +193,12 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
             row["cuda_events"] = trtexec_stats(dev, per_call)
         out[name] = row
         h = row["host"]
-        log(f"[{name}] min {h['min_ms']:.3f} ms, mean {h['mean_ms']:.3f}, median {h['median_ms']:.3f}, "
+        log(
+            f"[{name}] min {h['min_ms']:.3f} ms, mean {h['mean_ms']:.3f}, median {h['median_ms']:.3f}, "
             f"p90 {h['p90_ms']:.3f}, p95 {h['p95_ms']:.3f}, p99 {h['p99_ms']:.3f}, max {h['max_ms']:.3f} "
             f"(n={h['n']}, {h['throughput_per_s']:.1f}/s)"
-            + (f"; GPU-event median {row['cuda_events']['median_ms']:.3f} ms" if dev else ""))
+            + (f"; GPU-event median {row['cuda_events']['median_ms']:.3f} ms" if dev else "")
+        )
 
     def guarded(name: str, fn: Callable[[], None]) -> None:
         try:
@@ -284,8 +298,9 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
         from scoligait_edge.data.simulate import sample_subject, simulate_clip
         from scoligait_edge.kinematics import KnowledgeMapBuilder, build_knowledge_map
 
-        clip = simulate_clip(sample_subject(np.random.default_rng(1), "j", cobb_deg=10.0), n_frames=600,
-                             camera="side", seed=1).keypoints
+        clip = simulate_clip(
+            sample_subject(np.random.default_rng(1), "j", cobb_deg=10.0), n_frames=600, camera="side", seed=1
+        ).keypoints
         b, i = KnowledgeMapBuilder(), [0]
         for f in clip[:96]:
             b.update(f)
@@ -298,8 +313,9 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
         record("kmap-update", host)
         host, _, _ = time_stage(lambda: build_knowledge_map(clip[:96], 30.0), **timing)
         record("kmap-recompute-96", host)
-        out["kmap-update"]["recompute_over_update"] = (out["kmap-recompute-96"]["host"]["median_ms"]
-                                                       / out["kmap-update"]["host"]["median_ms"])
+        out["kmap-update"]["recompute_over_update"] = (
+            out["kmap-recompute-96"]["host"]["median_ms"] / out["kmap-update"]["host"]["median_ms"]
+        )
 
     guarded("kmap", kmap)
 
@@ -354,20 +370,31 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
 
         t0 = time.perf_counter()
         # the Screener's default profile, so the pipeline stage below reuses this engine from the same cache
-        be = load_backend(bundle, backend="tensorrt", precision=precision,
-                          batch=ProfileRange(1, 8, max(64, max(args.batches))))
-        report["engines"][precision] = {"path": str(be.engine_path), "load_or_build_s": time.perf_counter() - t0,
-                                        "metadata": json.loads(be.engine_metadata.to_json())}
+        be = load_backend(
+            bundle, backend="tensorrt", precision=precision, batch=ProfileRange(1, 8, max(64, max(args.batches)))
+        )
+        report["engines"][precision] = {
+            "path": str(be.engine_path),
+            "load_or_build_s": time.perf_counter() - t0,
+            "metadata": json.loads(be.engine_metadata.to_json()),
+        }
         return be
 
     for prec in ("fp32", "fp16"):
         guarded(f"classifier tensorrt {prec}", classifier(f"tensorrt {prec}", lambda p=prec: trt(p), True))
     for prec in ("fp32", "fp16"):
-        guarded(f"classifier onnxruntime {prec}", classifier(
-            f"onnxruntime {prec}", lambda p=prec: load_backend(bundle, backend="onnxruntime", precision=p),
-            False))
-    guarded("classifier torch-cuda fp16", classifier(
-        "torch-cuda fp16", lambda: load_backend(bundle, backend="torch", precision="fp16", device="cuda"), True))
+        guarded(
+            f"classifier onnxruntime {prec}",
+            classifier(
+                f"onnxruntime {prec}", lambda p=prec: load_backend(bundle, backend="onnxruntime", precision=p), False
+            ),
+        )
+    guarded(
+        "classifier torch-cuda fp16",
+        classifier(
+            "torch-cuda fp16", lambda: load_backend(bundle, backend="torch", precision="fp16", device="cuda"), True
+        ),
+    )
 
     # 4. the whole pipeline
     def pipeline() -> None:
@@ -375,8 +402,9 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
 
         backend = "tensorrt" if "fp16" in report["engines"] else "auto"
         cyc = FrameCycle(frames)
-        with Screener(bundle_path, backend=backend, pose_model="lite",
-                      precision="fp16" if backend == "tensorrt" else "fp32") as s:
+        with Screener(
+            bundle_path, backend=backend, pose_model="lite", precision="fp16" if backend == "tensorrt" else "fp32"
+        ) as s:
             host, _, _ = time_stage(lambda: s.process(*cyc.next()), **timing)
             summary = s.summary()
             record(f"screener.process lite + {s.backend.name}", host, windows=summary.windows_total)
@@ -386,36 +414,51 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
 
 
 def run_trtexec(report: dict[str, Any], out_dir: Path, batch: int = 1) -> None:
-    exe = shutil.which("trtexec") or ("/usr/src/tensorrt/bin/trtexec" if Path("/usr/src/tensorrt/bin/trtexec").is_file()
-                                      else None)
+    exe = shutil.which("trtexec") or (
+        "/usr/src/tensorrt/bin/trtexec" if Path("/usr/src/tensorrt/bin/trtexec").is_file() else None
+    )
     if exe is None:
         report["skipped"]["trtexec"] = "trtexec not found (it is in /usr/src/tensorrt/bin on JetPack)"
         return
     for prec, eng in report["engines"].items():
+
         def dims(shape: list[int]) -> str:  # dynamic axes: batch first, then the sentence count (4)
             return "x".join(str(batch if d == -1 and k == 0 else 4 if d == -1 else d) for k, d in enumerate(shape))
 
         shapes = ",".join(f"{i['name']}:{dims(i['shape'])}" for i in eng["metadata"]["inputs"])
         logf = out_dir / f"trtexec_{prec}.log"
-        cmd = [exe, f"--loadEngine={eng['path']}", f"--shapes={shapes}", "--warmUp=500", "--duration=5",
-               "--percentile=90,95,99", "--useSpinWait"]
+        cmd = [
+            exe,
+            f"--loadEngine={eng['path']}",
+            f"--shapes={shapes}",
+            "--warmUp=500",
+            "--duration=5",
+            "--percentile=90,95,99",
+            "--useSpinWait",
+        ]
         text = _run(cmd, timeout=300) or ""
         logf.write_text(" ".join(cmd) + "\n\n" + text)
-        report["trtexec"][prec] = {"cmd": cmd, "log": str(logf),
-                                   "summary": [ln for ln in text.splitlines() if "Latency:" in ln or "Throughput:" in ln
-                                               or "GPU Compute Time:" in ln]}
+        report["trtexec"][prec] = {
+            "cmd": cmd,
+            "log": str(logf),
+            "summary": [
+                ln for ln in text.splitlines() if "Latency:" in ln or "Throughput:" in ln or "GPU Compute Time:" in ln
+            ],
+        }
         log(f"trtexec {prec}: " + " | ".join(report["trtexec"][prec]["summary"]))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="out/jetson", help="folder for the JSON, tegrastats log, bundle copy + engines, "
-                   "trtexec logs")
+    p.add_argument(
+        "--out", default="out/jetson", help="folder for the JSON, tegrastats log, bundle copy + engines, trtexec logs"
+    )
     p.add_argument("--bundle", help="model bundle (default: the bundled demo model)")
     p.add_argument("--batches", default="1,8,32", help="classifier batch sizes")
     p.add_argument("--warmup-s", type=float, default=2.0, help="warm-up per stage (trtexec: --warmUp)")
-    p.add_argument("--duration-s", type=float, default=5.0,
-                   help="minimum timed seconds per stage (trtexec: --duration)")
+    p.add_argument(
+        "--duration-s", type=float, default=5.0, help="minimum timed seconds per stage (trtexec: --duration)"
+    )
     p.add_argument("--iters", type=int, default=100, help="minimum timed calls per stage (trtexec: --iterations)")
     p.add_argument("--tegrastats-ms", type=int, default=500, help="tegrastats sampling interval")
     p.add_argument("--trtexec", action="store_true", help="also run trtexec --loadEngine on the built engines")
@@ -435,13 +478,22 @@ def main(argv: list[str] | None = None) -> int:
         copy = out_dir / "bundle"
         shutil.copytree(bundle_path, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("engines"))
         bundle_path = copy
-    report: dict[str, Any] = {"device": device_record(), "bundle": str(bundle_path), "settings": {
-        k: v for k, v in vars(args).items() if k != "verbose"}, "engines": {}, "stages": {}, "trtexec": {},
-        "skipped": {}, "ran_on_jetson": Path("/etc/nv_tegra_release").is_file()}
+    report: dict[str, Any] = {
+        "device": device_record(),
+        "bundle": str(bundle_path),
+        "settings": {k: v for k, v in vars(args).items() if k != "verbose"},
+        "engines": {},
+        "stages": {},
+        "trtexec": {},
+        "skipped": {},
+        "ran_on_jetson": Path("/etc/nv_tegra_release").is_file(),
+    }
     dev = report["device"]
-    log(f"device: {(dev.get('jetson') or {}).get('model') or platform.machine()}; nvpmodel: "
+    log(
+        f"device: {(dev.get('jetson') or {}).get('model') or platform.machine()}; nvpmodel: "
         f"{(dev.get('nvpmodel_q') or 'n/a').splitlines()[:2]}; TensorRT {dev.get('tensorrt')}; "
-        f"jetson_clocks on: {(dev.get('jetson') or {}).get('jetson_clocks_on')}")
+        f"jetson_clocks on: {(dev.get('jetson') or {}).get('jetson_clocks_on')}"
+    )
     t0 = time.perf_counter()
     with Tegrastats(out_dir / "tegrastats.log", args.tegrastats_ms):
         stages(args, bundle_path, report)

@@ -31,8 +31,7 @@ def pose_model_path(variant: str | Path) -> Path:
             )
     if not path.is_file():
         raise PoseModelError(
-            f"Pose model not found: {path}. Use 'lite', 'full' or the path of a MediaPipe "
-            "pose landmarker .task bundle."
+            f"Pose model not found: {path}. Use 'lite', 'full' or the path of a MediaPipe pose landmarker .task bundle."
         )
     return path
 

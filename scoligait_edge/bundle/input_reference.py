@@ -100,9 +100,15 @@ def window_means(km: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def fit_input_reference(km_windows: np.ndarray, valid_windows: np.ndarray, *, far_z: float = DEFAULT_FAR_Z,
-                        flag_fraction: float = DEFAULT_FLAG_FRACTION, source: str = "",
-                        min_scale: float = 1e-3) -> InputReference:
+def fit_input_reference(
+    km_windows: np.ndarray,
+    valid_windows: np.ndarray,
+    *,
+    far_z: float = DEFAULT_FAR_Z,
+    flag_fraction: float = DEFAULT_FLAG_FRACTION,
+    source: str = "",
+    min_scale: float = 1e-3,
+) -> InputReference:
     """The reference from TRAINING windows (``km [N, L, F]``, ``valid [N, L]``).
 
     The scale is floored at ``min_scale`` and at 1 % of the column's typical magnitude
@@ -119,5 +125,11 @@ def fit_input_reference(km_windows: np.ndarray, valid_windows: np.ndarray, *, fa
     floor = np.maximum(min_scale, 0.01 * np.abs(center))
     scale = np.where(np.isfinite(mad), np.maximum(MAD_TO_SD * mad, floor), 1.0)
     log.info("input reference fitted on %d windows x %d columns", int(usable.sum()), means.shape[1])
-    return InputReference(n_windows=int(usable.sum()), center=center.tolist(), scale=scale.tolist(), far_z=far_z,
-                          flag_fraction=flag_fraction, source=source)
+    return InputReference(
+        n_windows=int(usable.sum()),
+        center=center.tolist(),
+        scale=scale.tolist(),
+        far_z=far_z,
+        flag_fraction=flag_fraction,
+        source=source,
+    )

@@ -41,25 +41,46 @@ def check_window_length(frames: int, expected: int, *, what: str = "window") -> 
         raise ValueError(f"{what} has {int(frames)} frames but the model expects window_frames={int(expected)}")
 
 
-def model_inputs(km: np.ndarray, km_valid: np.ndarray, silhouettes: np.ndarray | None = None, *,
-                 text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
-                 uses_video: bool = True, uses_text: bool = True,
-                 window_frames: int | None = None, video_dtype: str = "uint8") -> dict[str, np.ndarray]:
+def model_inputs(
+    km: np.ndarray,
+    km_valid: np.ndarray,
+    silhouettes: np.ndarray | None = None,
+    *,
+    text: np.ndarray | None = None,
+    text_mask: np.ndarray | None = None,
+    uses_video: bool = True,
+    uses_text: bool = True,
+    window_frames: int | None = None,
+    video_dtype: str = "uint8",
+) -> dict[str, np.ndarray]:
     """One window (km [T,238], km_valid [T], silhouettes uint8 [T,64,44] or None, sentence embeddings
     [S,384] + mask [S]) -> the graph inputs with a batch axis of 1, as :func:`~scoligait_edge.bundle.specs.input_specs`
     names them. Missing silhouettes become blank frames (the runtime has none before the first mask)."""
-    return batch_model_inputs([km], [km_valid], None if silhouettes is None else [silhouettes],
-                              text=None if text is None else np.asarray(text)[None],
-                              text_mask=None if text_mask is None else np.asarray(text_mask)[None],
-                              uses_video=uses_video, uses_text=uses_text, window_frames=window_frames,
-                              video_dtype=video_dtype)
+    return batch_model_inputs(
+        [km],
+        [km_valid],
+        None if silhouettes is None else [silhouettes],
+        text=None if text is None else np.asarray(text)[None],
+        text_mask=None if text_mask is None else np.asarray(text_mask)[None],
+        uses_video=uses_video,
+        uses_text=uses_text,
+        window_frames=window_frames,
+        video_dtype=video_dtype,
+    )
 
 
-def batch_model_inputs(km: Sequence[np.ndarray] | np.ndarray, km_valid: Sequence[np.ndarray] | np.ndarray,
-                       silhouettes: Sequence[np.ndarray | None] | np.ndarray | None = None, *,
-                       text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
-                       uses_video: bool = True, uses_text: bool = True,
-                       window_frames: int | None = None, video_dtype: str = "uint8") -> dict[str, np.ndarray]:
+def batch_model_inputs(
+    km: Sequence[np.ndarray] | np.ndarray,
+    km_valid: Sequence[np.ndarray] | np.ndarray,
+    silhouettes: Sequence[np.ndarray | None] | np.ndarray | None = None,
+    *,
+    text: np.ndarray | None = None,
+    text_mask: np.ndarray | None = None,
+    uses_video: bool = True,
+    uses_text: bool = True,
+    window_frames: int | None = None,
+    video_dtype: str = "uint8",
+) -> dict[str, np.ndarray]:
     """Windows stacked on a leading batch axis -> the graph inputs (see :func:`model_inputs`).
 
     ``silhouettes`` is uint8 [B,T,64,44] (or a list, None entries = blank); ``text`` float32 [B,S,384] and

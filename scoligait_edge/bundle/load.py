@@ -65,9 +65,18 @@ class Bundle:
     verified; ``read_bytes`` gives the bytes that were verified at load time.
     """
 
-    def __init__(self, source: Path, root: Path, manifest: BundleManifest, extra_files: tuple[str, ...],
-                 is_zip: bool, tmp: Path | None = None, *, signature: SignatureCheck | None = None,
-                 blobs: dict[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        source: Path,
+        root: Path,
+        manifest: BundleManifest,
+        extra_files: tuple[str, ...],
+        is_zip: bool,
+        tmp: Path | None = None,
+        *,
+        signature: SignatureCheck | None = None,
+        blobs: dict[str, bytes] | None = None,
+    ) -> None:
         self.source, self.root, self.manifest = source, root, manifest
         self.extra_files, self.is_zip = extra_files, is_zip
         self.signature = signature or SignatureCheck("unsigned", "not checked")
@@ -75,7 +84,9 @@ class Bundle:
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(tmp), True) if tmp is not None else None
 
     def __repr__(self) -> str:
-        return f"Bundle({str(self.source)!r}, formats={sorted(self.manifest.formats)}, signature={self.signature.status})"
+        return (
+            f"Bundle({str(self.source)!r}, formats={sorted(self.manifest.formats)}, signature={self.signature.status})"
+        )
 
     # files
     def path(self, name: str) -> Path:
@@ -113,8 +124,10 @@ class Bundle:
         """The file of one format (``onnx``, ``onnx-fp16``, ``ort``, ``checkpoint`` ...)."""
         if fmt not in self.manifest.formats:
             have = ", ".join(sorted(self.manifest.formats)) or "none"
-            raise BundleError(f"bundle {self.source} has no {fmt!r} model (it has: {have}); add it with "
-                              f"`python -m scoligait_edge.export --bundle {self.source} --formats {fmt}`")
+            raise BundleError(
+                f"bundle {self.source} has no {fmt!r} model (it has: {have}); add it with "
+                f"`python -m scoligait_edge.export --bundle {self.source} --formats {fmt}`"
+            )
         return self.path(self.manifest.formats[fmt])
 
     @property
@@ -187,12 +200,15 @@ def _finite_float(text: str) -> float:
 def parse_json_limited(raw: bytes, where: str, what: str, limits: BundleLimits = DEFAULT_LIMITS) -> Any:
     """JSON with the size and depth limits applied first; NaN/Infinity and overflowing numbers refused."""
     if len(raw) > limits.manifest_bytes:
-        raise BundleLimitError(f"{where}: {what} is {len(raw):,} bytes, over the {limits.manifest_bytes:,}-byte "
-                               "limit; refusing to parse it")
+        raise BundleLimitError(
+            f"{where}: {what} is {len(raw):,} bytes, over the {limits.manifest_bytes:,}-byte "
+            "limit; refusing to parse it"
+        )
     depth = json_depth(raw)
     if depth > limits.json_depth:
-        raise BundleLimitError(f"{where}: {what} nests {depth} levels deep, over the limit of {limits.json_depth}; "
-                               "refusing to parse it")
+        raise BundleLimitError(
+            f"{where}: {what} nests {depth} levels deep, over the limit of {limits.json_depth}; refusing to parse it"
+        )
     try:
         return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError as exc:  # not reachable after the depth check; kept so no traceback can leak
@@ -207,9 +223,11 @@ def _parse_manifest(raw: bytes, where: str, limits: BundleLimits = DEFAULT_LIMIT
         raise BundleError(f"{where}: manifest.json is not a {BUNDLE_FORMAT} manifest")
     version = data.get("bundle_schema_version")
     if version != BUNDLE_SCHEMA_VERSION:
-        raise BundleError(f"{where}: bundle schema version {version!r}, but this package (scoligait_edge "
-                          f"{__version__}) reads version {BUNDLE_SCHEMA_VERSION}; re-export the bundle with this "
-                          "version or install the package version that wrote it")
+        raise BundleError(
+            f"{where}: bundle schema version {version!r}, but this package (scoligait_edge "
+            f"{__version__}) reads version {BUNDLE_SCHEMA_VERSION}; re-export the bundle with this "
+            "version or install the package version that wrote it"
+        )
     try:
         return BundleManifest.model_validate(data)
     except ValidationError as exc:
@@ -229,11 +247,15 @@ def _check_feature_schema(manifest: BundleManifest, where: str) -> None:
 def _mismatch(where: str, name: str, entry: FileEntry, size: int, digest: str | None) -> BundleError | None:
     if size != entry.size:
         what = "truncated" if size < entry.size else "longer than listed"
-        return BundleError(f"{where}: {name} is {what} ({size} bytes, manifest says {entry.size}); "
-                           "the bundle is damaged or was modified, re-download or re-export it")
+        return BundleError(
+            f"{where}: {name} is {what} ({size} bytes, manifest says {entry.size}); "
+            "the bundle is damaged or was modified, re-download or re-export it"
+        )
     if digest is not None and digest != entry.sha256:
-        return BundleError(f"{where}: {name} does not match its sha256 in manifest.json "
-                           f"({digest[:12]}... != {entry.sha256[:12]}...); the file was modified or corrupted")
+        return BundleError(
+            f"{where}: {name} does not match its sha256 in manifest.json "
+            f"({digest[:12]}... != {entry.sha256[:12]}...); the file was modified or corrupted"
+        )
     return None
 
 
@@ -242,27 +264,38 @@ def _check_sizes(manifest: BundleManifest, where: str, limits: BundleLimits) -> 
     total = 0
     for name, entry in manifest.files.items():
         if entry.size > limits.file_bytes:
-            raise BundleLimitError(f"{where}: {name} is listed as {entry.size:,} bytes, over the "
-                                   f"{limits.file_bytes:,}-byte per-file limit; refusing the bundle before reading it")
+            raise BundleLimitError(
+                f"{where}: {name} is listed as {entry.size:,} bytes, over the "
+                f"{limits.file_bytes:,}-byte per-file limit; refusing the bundle before reading it"
+            )
         total += entry.size
     if total > limits.total_bytes:
-        raise BundleLimitError(f"{where}: the listed files add up to {total:,} bytes, over the "
-                               f"{limits.total_bytes:,}-byte limit; refusing the bundle before reading it")
+        raise BundleLimitError(
+            f"{where}: the listed files add up to {total:,} bytes, over the "
+            f"{limits.total_bytes:,}-byte limit; refusing the bundle before reading it"
+        )
 
 
-def _authenticate(raw: bytes, sig: bytes | None, where: str, trusted_keys: Any, allow_unsigned: bool,
-                  warn: bool = True) -> SignatureCheck:
+def _authenticate(
+    raw: bytes, sig: bytes | None, where: str, trusted_keys: Any, allow_unsigned: bool, warn: bool = True
+) -> SignatureCheck:
     check = check_signature(raw, sig, trusted_public_keys(trusted_keys))
     if check.verified:
         log.info("bundle %s: manifest signature verified, %s", where, check.reason)
     elif allow_unsigned:
-        log.log(logging.WARNING if warn else logging.INFO,"bundle %s is NOT authenticated (%s): loading it anyway because allow_unsigned=True; its "
-                    "provenance is marked UNVERIFIED", where, check.reason)
+        log.log(
+            logging.WARNING if warn else logging.INFO,
+            "bundle %s is NOT authenticated (%s): loading it anyway because allow_unsigned=True; its "
+            "provenance is marked UNVERIFIED",
+            where,
+            check.reason,
+        )
     else:
         raise BundleSignatureError(
             f"{where}: refusing the bundle: {check.reason}. Sign it with `python -m scoligait_edge.export --bundle "
             f"{where} --sign --signing-key KEY.pem`, trust its key (trusted_keys=, ${TRUSTED_KEYS_ENV}), or "
-            "load it unverified with allow_unsigned=True (CLI: --allow-unsigned-bundle)")
+            "load it unverified with allow_unsigned=True (CLI: --allow-unsigned-bundle)"
+        )
     return check
 
 
@@ -302,8 +335,14 @@ def load_bundle(
         return path
     lim = limits or DEFAULT_LIMITS
     src = Path(path)
-    opts: dict[str, Any] = dict(verify=verify, check_schema=check_schema, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned,
-                limits=lim, mark=mark_unverified)
+    opts: dict[str, Any] = dict(
+        verify=verify,
+        check_schema=check_schema,
+        trusted_keys=trusted_keys,
+        allow_unsigned=allow_unsigned,
+        limits=lim,
+        mark=mark_unverified,
+    )
     if src.is_dir():
         return _load_dir(src, **opts)
     if src.is_file():
@@ -324,8 +363,16 @@ def _read_capped(path: Path, cap: int, where: str, what: str) -> bytes:
     return data
 
 
-def _load_dir(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any, allow_unsigned: bool,
-              limits: BundleLimits, mark: bool) -> Bundle:
+def _load_dir(
+    src: Path,
+    *,
+    verify: bool,
+    check_schema: bool,
+    trusted_keys: Any,
+    allow_unsigned: bool,
+    limits: BundleLimits,
+    mark: bool,
+) -> Bundle:
     mpath = src / MANIFEST_NAME
     if not mpath.is_file():
         raise BundleError(f"{src} has no {MANIFEST_NAME}; not a model bundle")
@@ -358,10 +405,13 @@ def _load_dir(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any,
         if err:
             raise err
     listed = set(manifest.files) | set(RESERVED_NAMES)
-    extra = tuple(sorted(
-        rel for rel in (p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
-        if rel not in listed and not rel.startswith(ENGINE_CACHE_DIR + "/")
-    ))
+    extra = tuple(
+        sorted(
+            rel
+            for rel in (p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+            if rel not in listed and not rel.startswith(ENGINE_CACHE_DIR + "/")
+        )
+    )
     if extra:
         log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
     if mark and not check.verified:
@@ -372,8 +422,9 @@ def _load_dir(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any,
 def _zip_members(zf: zipfile.ZipFile, src: Path, limits: BundleLimits = DEFAULT_LIMITS) -> dict[str, zipfile.ZipInfo]:
     infos = zf.infolist()
     if len(infos) > limits.zip_members:
-        raise BundleLimitError(f"{src}: the zip holds {len(infos):,} entries, over the limit of "
-                               f"{limits.zip_members:,}; refusing it")
+        raise BundleLimitError(
+            f"{src}: the zip holds {len(infos):,} entries, over the limit of {limits.zip_members:,}; refusing it"
+        )
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
@@ -393,8 +444,10 @@ def _zip_members(zf: zipfile.ZipFile, src: Path, limits: BundleLimits = DEFAULT_
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: str) -> bytes:
     if info.file_size > cap:
-        raise BundleLimitError(f"{where}: zip member {info.filename} declares {info.file_size:,} bytes, over the "
-                               f"{cap:,}-byte limit; refusing it before extraction")
+        raise BundleLimitError(
+            f"{where}: zip member {info.filename} declares {info.file_size:,} bytes, over the "
+            f"{cap:,}-byte limit; refusing it before extraction"
+        )
     try:
         with zf.open(info) as f:
             data = f.read(cap + 1)
@@ -405,8 +458,16 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: st
     return data
 
 
-def _load_zip(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any, allow_unsigned: bool,
-              limits: BundleLimits, mark: bool) -> Bundle:
+def _load_zip(
+    src: Path,
+    *,
+    verify: bool,
+    check_schema: bool,
+    trusted_keys: Any,
+    allow_unsigned: bool,
+    limits: BundleLimits,
+    mark: bool,
+) -> Bundle:
     try:
         zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -419,8 +480,11 @@ def _load_zip(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any,
             if MANIFEST_NAME not in members:
                 raise BundleError(f"{src} has no {MANIFEST_NAME} at its top level; not a model bundle")
             raw = _read_member(zf, members[MANIFEST_NAME], limits.manifest_bytes, where)
-            sig = (_read_member(zf, members[SIGNATURE_NAME], MAX_SIGNATURE_BYTES, where)
-                   if SIGNATURE_NAME in members else None)
+            sig = (
+                _read_member(zf, members[SIGNATURE_NAME], MAX_SIGNATURE_BYTES, where)
+                if SIGNATURE_NAME in members
+                else None
+            )
             check = _authenticate(raw, sig, where, trusted_keys, allow_unsigned, warn=mark)
             manifest = _parse_manifest(raw, where, limits)
             if check_schema:
@@ -447,8 +511,10 @@ def _load_zip(src: Path, *, verify: bool, check_schema: bool, trusted_keys: Any,
                         while chunk := fin.read(min(_CHUNK, entry.size + 1 - n)):
                             n += len(chunk)
                             if n > entry.size:  # streamed cap: never more than the signed size
-                                raise BundleLimitError(f"{src}: zip member {name} inflates past its listed "
-                                                       f"{entry.size:,} bytes; refusing it")
+                                raise BundleLimitError(
+                                    f"{src}: zip member {name} inflates past its listed "
+                                    f"{entry.size:,} bytes; refusing it"
+                                )
                             h.update(chunk)
                             fout.write(chunk)
                             if keep:

@@ -120,8 +120,10 @@ def check_member_name(name: str) -> str:
         or any(part in ("", ".", "..") for part in name.split("/"))
     )
     if bad:
-        raise BundleError(f"unsafe file name {name!r} in bundle: names must be relative paths without '..' "
-                          "(path traversal), backslashes or drive letters; refusing the bundle")
+        raise BundleError(
+            f"unsafe file name {name!r} in bundle: names must be relative paths without '..' "
+            "(path traversal), backslashes or drive letters; refusing the bundle"
+        )
     return name
 
 
@@ -145,7 +147,9 @@ class Threshold(BaseModel):
 
     value: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
     applies_to: Literal["prob"] = "prob"
-    source: str = Field(min_length=1, max_length=2000, description="how it was chosen, e.g. 'validation split, Youden J, 412 windows'")
+    source: str = Field(
+        min_length=1, max_length=2000, description="how it was chosen, e.g. 'validation split, Youden J, 412 windows'"
+    )
 
 
 class TextAssets(BaseModel):
@@ -191,11 +195,18 @@ class BundleManifest(BaseModel):
     threshold: Threshold
     labels: tuple[Label, Label] = DEFAULT_LABELS
     text: TextAssets | None = None
-    input_reference: str | None = Field(default=None, max_length=256, description="file with the training "
-                                         "windows' input statistics (out-of-distribution check); optional")
-    formats: dict[str, str] = Field(default_factory=dict, max_length=64, description="format name -> file in the bundle")
+    input_reference: str | None = Field(
+        default=None,
+        max_length=256,
+        description="file with the training windows' input statistics (out-of-distribution check); optional",
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="format name -> file in the bundle"
+    )
     files: dict[str, FileEntry] = Field(default_factory=dict, max_length=1000)
-    provenance: dict[str, Any] = Field(max_length=64, description="training data and caveats, e.g. {'data': 'simulated', ...}")
+    provenance: dict[str, Any] = Field(
+        max_length=64, description="training data and caveats, e.g. {'data': 'simulated', ...}"
+    )
     created_with: dict[str, str] = Field(default_factory=lambda: {"scoligait_edge": __version__})
 
     @field_validator("files")
@@ -241,8 +252,12 @@ class BundleManifest(BaseModel):
             refs: dict[str, str | None] = dict(self.formats)
             refs["input_reference"] = self.input_reference
             if self.text is not None:
-                refs.update({"text.sentence_table": self.text.sentence_table,
-                             "text.reference_statistics": self.text.reference_statistics})
+                refs.update(
+                    {
+                        "text.sentence_table": self.text.sentence_table,
+                        "text.reference_statistics": self.text.reference_statistics,
+                    }
+                )
             missing = {k: v for k, v in refs.items() if v is not None and v not in self.files}
             if missing:
                 raise ValueError(f"manifest refers to files it does not list: {missing}")
@@ -264,12 +279,21 @@ class BundleManifest(BaseModel):
         cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
         if not isinstance(threshold, Threshold):
             if threshold_source is None:
-                raise BundleError("say where the threshold came from (threshold_source), e.g. "
-                                  "'validation split, Youden J' or 'default 0.5, not chosen on validation data'")
+                raise BundleError(
+                    "say where the threshold came from (threshold_source), e.g. "
+                    "'validation split, Youden J' or 'default 0.5, not chosen on validation data'"
+                )
             threshold = Threshold(value=float(threshold), source=threshold_source)
-        return cls(model=cfg, inputs=input_specs(cfg), outputs=output_specs(cfg),
-                   window=WindowSpec(frames=int(cfg.get("window_frames", WINDOW_FRAMES)), fps=fps),
-                   threshold=threshold, labels=labels, text=text, provenance=dict(provenance))
+        return cls(
+            model=cfg,
+            inputs=input_specs(cfg),
+            outputs=output_specs(cfg),
+            window=WindowSpec(frames=int(cfg.get("window_frames", WINDOW_FRAMES)), fps=fps),
+            threshold=threshold,
+            labels=labels,
+            text=text,
+            provenance=dict(provenance),
+        )
 
     def model_config_object(self) -> ScreeningModelConfig:
         """The validated :class:`~scoligait_edge.bundle.model_config.ScreeningModelConfig` (plain data, no torch)."""

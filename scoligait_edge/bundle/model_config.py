@@ -48,11 +48,17 @@ class ScreeningModelConfig(BaseModel):
     mlp_ratio: float = Field(default=4.0, gt=0)
     dropout: float = Field(default=0.1, ge=0, lt=1)
     attention_dropout: float = Field(
-        default=0.0, ge=0, lt=1,
-        description="dropout on attention weights; 0 (timm's default) lets training use the fused attention kernel")
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="dropout on attention weights; 0 (timm's default) lets training use the fused attention kernel",
+    )
     drop_path: float = Field(
-        default=0.0, ge=0, lt=1,
-        description="stochastic depth per transformer block: one random draw per sample, cheap on CPUs")
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="stochastic depth per transformer block: one random draw per sample, cheap on CPUs",
+    )
     window_frames: int = Field(default=WINDOW_FRAMES, ge=1)
     km_patch_frames: int = Field(default=8, ge=1)
     km_group_sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_GROUP_SIZES))

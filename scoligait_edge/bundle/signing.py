@@ -105,7 +105,9 @@ def _key_files(entry: Path) -> list[Path]:
     return [entry]
 
 
-def trusted_public_keys(extra: Iterable[KeySource] | KeySource | None = None) -> dict[str, tuple[str, Ed25519PublicKey]]:
+def trusted_public_keys(
+    extra: Iterable[KeySource] | KeySource | None = None,
+) -> dict[str, tuple[str, Ed25519PublicKey]]:
     """key id -> (a name for messages, key): the package's keys, ``$SCOLIGAIT_TRUSTED_KEYS``, then ``extra``."""
     out: dict[str, tuple[str, Ed25519PublicKey]] = {}
 
@@ -151,32 +153,51 @@ class SignatureCheck:
         return self.status == "verified"
 
 
-def check_signature(manifest_bytes: bytes, signature_bytes: bytes | None,
-                    trusted: dict[str, tuple[str, Ed25519PublicKey]]) -> SignatureCheck:
+def check_signature(
+    manifest_bytes: bytes, signature_bytes: bytes | None, trusted: dict[str, tuple[str, Ed25519PublicKey]]
+) -> SignatureCheck:
     """Check ``manifest.json.sig`` against the trusted keys. Never raises for a bad signature: returns why."""
     if signature_bytes is None:
         return SignatureCheck("unsigned", f"the bundle has no {SIGNATURE_NAME} (it is unsigned)")
     if len(signature_bytes) > MAX_SIGNATURE_BYTES:
-        return SignatureCheck("invalid", f"{SIGNATURE_NAME} is {len(signature_bytes)} bytes (limit "
-                                         f"{MAX_SIGNATURE_BYTES}); not a signature file")
+        return SignatureCheck(
+            "invalid",
+            f"{SIGNATURE_NAME} is {len(signature_bytes)} bytes (limit {MAX_SIGNATURE_BYTES}); not a signature file",
+        )
     try:
         doc = json.loads(signature_bytes)
         if not isinstance(doc, dict) or doc.get("format") != SIGNATURE_FORMAT:
             raise ValueError(f"not a {SIGNATURE_FORMAT} file")
         if doc.get("version") != SIGNATURE_VERSION or doc.get("algorithm") != "ed25519":
-            raise ValueError(f"version {doc.get('version')!r} / algorithm {doc.get('algorithm')!r} is not "
-                             f"version {SIGNATURE_VERSION} / ed25519")
+            raise ValueError(
+                f"version {doc.get('version')!r} / algorithm {doc.get('algorithm')!r} is not "
+                f"version {SIGNATURE_VERSION} / ed25519"
+            )
         kid, sig = str(doc["key_id"]), base64.b64decode(str(doc["signature"]), validate=True)
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # JSONDecodeError and binascii.Error are ValueErrors
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        RecursionError,
+    ) as exc:  # JSONDecodeError and binascii.Error are ValueErrors
         return SignatureCheck("invalid", f"{SIGNATURE_NAME} is malformed ({exc})")
     if kid not in trusted:
-        return SignatureCheck("unknown-key", f"signed with key {kid[:16]}..., which is not a trusted key (trusted: "
-                                             f"{', '.join(k[:16] + '...' for k in trusted) or 'none'}); add its "
-                                             f"public key with trusted_keys= or ${TRUSTED_KEYS_ENV}", kid)
+        return SignatureCheck(
+            "unknown-key",
+            f"signed with key {kid[:16]}..., which is not a trusted key (trusted: "
+            f"{', '.join(k[:16] + '...' for k in trusted) or 'none'}); add its "
+            f"public key with trusted_keys= or ${TRUSTED_KEYS_ENV}",
+            kid,
+        )
     name, key = trusted[kid]
     try:
         key.verify(sig, _DOMAIN + manifest_bytes)
     except InvalidSignature:
-        return SignatureCheck("invalid", f"the signature by {name} ({kid[:16]}...) does not match manifest.json: "
-                                         "the manifest was modified after signing", kid, name)
+        return SignatureCheck(
+            "invalid",
+            f"the signature by {name} ({kid[:16]}...) does not match manifest.json: "
+            "the manifest was modified after signing",
+            kid,
+            name,
+        )
     return SignatureCheck("verified", f"signed by {name} ({kid[:16]}...)", kid, name)

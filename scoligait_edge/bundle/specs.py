@@ -72,21 +72,51 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     t = int(cfg.get("window_frames", WINDOW_FRAMES))
     out: list[TensorSpec] = []
     if "km" in modalities:
-        out.append(TensorSpec(name="km", shape=("batch", t, NUM_FEATURES), dtype="float32",
-                              description="raw knowledge map, feature-schema column order; 0 on invalid frames"))
-        out.append(TensorSpec(name="km_mask", shape=("batch", t), dtype="bool",
-                              description="frame validity of the knowledge map (True = valid)"))
+        out.append(
+            TensorSpec(
+                name="km",
+                shape=("batch", t, NUM_FEATURES),
+                dtype="float32",
+                description="raw knowledge map, feature-schema column order; 0 on invalid frames",
+            )
+        )
+        out.append(
+            TensorSpec(
+                name="km_mask",
+                shape=("batch", t),
+                dtype="bool",
+                description="frame validity of the knowledge map (True = valid)",
+            )
+        )
     if "video" in modalities:
         h, w = cfg.get("video_image_size", (64, 44))
         c = int(cfg.get("video_channels", 1))
-        out.append(TensorSpec(name="video", shape=("batch", t, c, int(h), int(w)), dtype="uint8",
-                              description="silhouette clip, uint8 0..255 (the graph scales it to [0, 1])"))
+        out.append(
+            TensorSpec(
+                name="video",
+                shape=("batch", t, c, int(h), int(w)),
+                dtype="uint8",
+                description="silhouette clip, uint8 0..255 (the graph scales it to [0, 1])",
+            )
+        )
     if "text" in modalities:
         d = int(cfg.get("text_dim", 384))
-        out.append(TensorSpec(name="text", shape=("batch", "text_tokens", d), dtype="float32",
-                              description="sentence embeddings (all-MiniLM-L6-v2) of the text prompts"))
-        out.append(TensorSpec(name="text_mask", shape=("batch", "text_tokens"), dtype="bool",
-                              description="True where a sentence is present"))
+        out.append(
+            TensorSpec(
+                name="text",
+                shape=("batch", "text_tokens", d),
+                dtype="float32",
+                description="sentence embeddings (all-MiniLM-L6-v2) of the text prompts",
+            )
+        )
+        out.append(
+            TensorSpec(
+                name="text_mask",
+                shape=("batch", "text_tokens"),
+                dtype="bool",
+                description="True where a sentence is present",
+            )
+        )
     return out
 
 
@@ -95,15 +125,29 @@ def output_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     cfg = _cfg(config)
     t = int(cfg.get("window_frames", WINDOW_FRAMES))
     out = [
-        TensorSpec(name="logit", shape=("batch",), dtype="float32",
-                   description="screening logit, positive class = Cobb angle >= 10 degrees (refer)"),
-        TensorSpec(name="prob", shape=("batch",), dtype="float32",
-                   description="sigmoid(logit); compare with the bundle's threshold"),
+        TensorSpec(
+            name="logit",
+            shape=("batch",),
+            dtype="float32",
+            description="screening logit, positive class = Cobb angle >= 10 degrees (refer)",
+        ),
+        TensorSpec(
+            name="prob",
+            shape=("batch",),
+            dtype="float32",
+            description="sigmoid(logit); compare with the bundle's threshold",
+        ),
         TensorSpec(name="cobb", shape=("batch",), dtype="float32", description="Cobb-angle estimate, degrees"),
     ]
     if "km" in str(cfg.get("modalities", "km+video+text")):
-        out.append(TensorSpec(name="km_attention", shape=("batch", t, NUM_FEATURES), dtype="float32",
-                              description="each token's share of the logit painted onto the map cells"))
+        out.append(
+            TensorSpec(
+                name="km_attention",
+                shape=("batch", t, NUM_FEATURES),
+                dtype="float32",
+                description="each token's share of the logit painted onto the map cells",
+            )
+        )
     return out
 
 

@@ -155,14 +155,19 @@ class BuildSummary(BaseModel):
     failed_before: int = Field(0, description="Failures remembered from an earlier run and not retried.")
     failures: dict[str, str] = Field(default_factory=dict)
     by_reason: dict[str, int] = Field(default_factory=dict)
-    lost: int = Field(0, description="Clips whose worker died (after the engine's retries): not recorded as "
-                                     "failed, so the next run computes them again.")
+    lost: int = Field(
+        0,
+        description="Clips whose worker died (after the engine's retries): not recorded as "
+        "failed, so the next run computes them again.",
+    )
     lost_clips: dict[str, str] = Field(default_factory=dict)
     seconds: float = 0.0
 
     def describe(self) -> str:
-        text = (f"{self.total} clips: {self.reused} cached, {self.computed} computed, "
-                f"{self.failed + self.failed_before} failed")
+        text = (
+            f"{self.total} clips: {self.reused} cached, {self.computed} computed, "
+            f"{self.failed + self.failed_before} failed"
+        )
         if self.failed_before:
             text += f" ({self.failed_before} in an earlier run; retry_failed=True retries them)"
         if self.lost:
@@ -239,12 +244,17 @@ class ClipCache:
         try:
             m = CacheManifest.model_validate_json(self.manifest_path.read_bytes())
         except (ValidationError, OSError, ValueError) as exc:
-            log.warning("Cache manifest %s is unreadable (%s); rebuilding it from the clip files",
-                        self.manifest_path, exc)
+            log.warning(
+                "Cache manifest %s is unreadable (%s); rebuilding it from the clip files", self.manifest_path, exc
+            )
             return self._fresh_manifest()
         if m.config_hash != self.config_hash or m.format_version != CACHE_FORMAT_VERSION:
-            log.warning("Cache %s was built with other settings (config %s..., now %s...); its clips will be recomputed",
-                        self.root, m.config_hash[:12], self.config_hash[:12])
+            log.warning(
+                "Cache %s was built with other settings (config %s..., now %s...); its clips will be recomputed",
+                self.root,
+                m.config_hash[:12],
+                self.config_hash[:12],
+            )
             return self._fresh_manifest()
         return m
 
@@ -267,20 +277,33 @@ class ClipCache:
     def put(self, clip: ProcessedClip, *, source_key: str = "", seconds: float = 0.0) -> Path:
         """Store one clip (atomically) and record it as ok."""
         cid = clip.record.clip_id
-        meta = {"config_hash": self.config_hash, "source_key": source_key, "format": CACHE_FORMAT_VERSION,
-                "schema_hash": self.schema_hash, "clip_id": cid}
+        meta = {
+            "config_hash": self.config_hash,
+            "source_key": source_key,
+            "format": CACHE_FORMAT_VERSION,
+            "schema_hash": self.schema_hash,
+            "clip_id": cid,
+        }
         buf = io.BytesIO()
         arrays: dict[str, Any] = clip.arrays()  # as Any: a ** dict of arrays cannot match allow_pickle: bool
         np.savez_compressed(
-            buf, **arrays, record=np.array(clip.record.model_dump_json()), meta=np.array(json.dumps(meta)),
+            buf,
+            **arrays,
+            record=np.array(clip.record.model_dump_json()),
+            meta=np.array(json.dumps(meta)),
         )
         data = buf.getvalue()
         path = self.path_for(cid)
         atomic_write_bytes(path, data)
         self.manifest.entries[cid] = CacheEntry(
-            clip_id=cid, status="ok", file=str(path.relative_to(self.root)), source_key=source_key,
-            config_hash=self.config_hash, sha256=hashlib.sha256(data).hexdigest(),
-            n_frames=clip.record.n_frames, seconds=round(seconds, 3),
+            clip_id=cid,
+            status="ok",
+            file=str(path.relative_to(self.root)),
+            source_key=source_key,
+            config_hash=self.config_hash,
+            sha256=hashlib.sha256(data).hexdigest(),
+            n_frames=clip.record.n_frames,
+            seconds=round(seconds, 3),
         )
         self._dirty = True
         self._maybe_flush()
@@ -289,8 +312,13 @@ class ClipCache:
     def fail(self, clip_id: str, error: BaseException, *, source_key: str = "", seconds: float = 0.0) -> None:
         """Record that ``clip_id`` could not be preprocessed, and why."""
         self.manifest.entries[clip_id] = CacheEntry(
-            clip_id=clip_id, status="failed", source_key=source_key, config_hash=self.config_hash,
-            error=str(error) or type(error).__name__, error_type=type(error).__name__, seconds=round(seconds, 3),
+            clip_id=clip_id,
+            status="failed",
+            source_key=source_key,
+            config_hash=self.config_hash,
+            error=str(error) or type(error).__name__,
+            error_type=type(error).__name__,
+            seconds=round(seconds, 3),
         )
         self.path_for(clip_id).unlink(missing_ok=True)
         self._dirty = True
@@ -327,9 +355,13 @@ class ClipCache:
             raise CacheCorruptError(f"{path}: inconsistent arrays ({exc})") from exc
         if entry is None or entry.status != "ok":  # written after the last manifest flush: adopt it
             self.manifest.entries[clip_id] = CacheEntry(
-                clip_id=clip_id, status="ok", file=str(path.relative_to(self.root)),
-                source_key=str(meta.get("source_key", "")), config_hash=self.config_hash,
-                sha256=_file_sha256(path), n_frames=record.n_frames,
+                clip_id=clip_id,
+                status="ok",
+                file=str(path.relative_to(self.root)),
+                source_key=str(meta.get("source_key", "")),
+                config_hash=self.config_hash,
+                sha256=_file_sha256(path),
+                n_frames=record.n_frames,
             )
             self._dirty = True
         return clip
@@ -430,16 +462,20 @@ class ClipCache:
             if engine is not None and pending:
                 for job, outcome in engine.run(pending):
                     if outcome.lost is not None:
-                        log.warning("Clip %s lost with its worker (%s); not recorded, a rerun computes it",
-                                    job.clip_id, outcome.lost)
+                        log.warning(
+                            "Clip %s lost with its worker (%s); not recorded, a rerun computes it",
+                            job.clip_id,
+                            outcome.lost,
+                        )
                         summary.lost += 1
                         summary.lost_clips[job.clip_id] = outcome.lost
                         bar.update(1)
                         continue
                     clip = None
                     if outcome.error is None:
-                        clip = ProcessedClip.from_arrays(ClipRecord.model_validate_json(outcome.record_json),
-                                                         outcome.arrays)
+                        clip = ProcessedClip.from_arrays(
+                            ClipRecord.model_validate_json(outcome.record_json), outcome.arrays
+                        )
                     done(job, clip, outcome.error, outcome.seconds)
             else:
                 if workers > 1 and len(pending) > 1:
@@ -492,6 +528,19 @@ def _picklable(obj: object) -> bool:
 
 
 __all__ = [
-    "CACHE_ENV", "CACHE_FORMAT_VERSION", "BuildSummary", "CacheCorruptError", "CacheEntry", "CacheManifest",
-    "ClipCache", "ClipEngine", "ClipJob", "ClipOutcome", "run_remote", "atomic_write_bytes", "clip_file_name", "default_cache_root", "stable_hash",
+    "CACHE_ENV",
+    "CACHE_FORMAT_VERSION",
+    "BuildSummary",
+    "CacheCorruptError",
+    "CacheEntry",
+    "CacheManifest",
+    "ClipCache",
+    "ClipEngine",
+    "ClipJob",
+    "ClipOutcome",
+    "run_remote",
+    "atomic_write_bytes",
+    "clip_file_name",
+    "default_cache_root",
+    "stable_hash",
 ]

@@ -130,7 +130,9 @@ def make_splits(
         else:
             keys = {_attr(x, stratify_by) for x in its}
         if len(keys) > 1:
-            raise DatasetError(f"subject {sid!r} has items with different {stratify_by!r} values {sorted(map(str, keys))}")
+            raise DatasetError(
+                f"subject {sid!r} has items with different {stratify_by!r} values {sorted(map(str, keys))}"
+            )
         stratum[sid] = next(iter(keys))
     rng = np.random.default_rng(seed)
     out: dict[str, list[T]] = {n: [] for n in names}
@@ -203,8 +205,13 @@ def ratio_split(
     avail = np.array([len(by_class[k]) for k in range(3)], float)
     scale = min([1.0] + [avail[k] / want[k] for k in range(3) if want[k] > 0])
     if scale < 1.0:
-        log.warning("ratio %s: only %s subjects per class; training set shrunk to %.0f%% of %d",
-                    ratio, avail.astype(int).tolist(), 100 * scale, want_total)
+        log.warning(
+            "ratio %s: only %s subjects per class; training set shrunk to %.0f%% of %d",
+            ratio,
+            avail.astype(int).tolist(),
+            100 * scale,
+            want_total,
+        )
     counts = np.minimum(np.round(want * scale), avail).astype(int)
     rng = np.random.default_rng(seed)
     train_ids: set[str] = set()
@@ -215,8 +222,12 @@ def ratio_split(
     train = [x for sid in sorted(train_ids) for x in items_of[sid]]
     test = [x for sid in sorted(set(items_of) - train_ids) for x in items_of[sid]]
     assert_subject_disjoint({"train": train, "test": test})
-    log.info("ratio %s: training subjects %s (pos/neu/neg), test subjects %d", ratio, counts.tolist(),
-             len(items_of) - len(train_ids))
+    log.info(
+        "ratio %s: training subjects %s (pos/neu/neg), test subjects %d",
+        ratio,
+        counts.tolist(),
+        len(items_of) - len(train_ids),
+    )
     return train, test
 
 
@@ -249,16 +260,26 @@ class WindowSource:
     def build_cache(self, *, retry_failed: bool = False, engine: ClipEngine | None = None) -> BuildSummary:
         """Preprocess what is not cached yet without keeping clips in memory (cohort-sized runs,
         ``python -m scoligait_edge.preprocess``); ``engine`` runs the jobs elsewhere, e.g. on Ray."""
-        return self.cache.build(self._jobs(), progress=self.progress, retry_failed=retry_failed,
-                                desc=type(self).__name__, workers=self.workers, engine=engine)
+        return self.cache.build(
+            self._jobs(),
+            progress=self.progress,
+            retry_failed=retry_failed,
+            desc=type(self).__name__,
+            workers=self.workers,
+            engine=engine,
+        )
 
     def prepare(self, *, retry_failed: bool = False) -> BuildSummary:
         """Preprocess what is not cached yet and load every clip (later calls only reload the cache)."""
         jobs = self._jobs()
         got: dict[str, ProcessedClip] = {}
         summary = self.cache.build(
-            jobs, progress=self.progress, retry_failed=retry_failed, desc=type(self).__name__,
-            on_clip=lambda c: got.__setitem__(c.record.clip_id, self._finalize(c)), workers=self.workers,
+            jobs,
+            progress=self.progress,
+            retry_failed=retry_failed,
+            desc=type(self).__name__,
+            on_clip=lambda c: got.__setitem__(c.record.clip_id, self._finalize(c)),
+            workers=self.workers,
         )
         self._clips = {j.clip_id: got[j.clip_id] for j in jobs if j.clip_id in got}
         self.last_summary = summary
@@ -300,22 +321,40 @@ class WindowSource:
         empty = 0
         clips = self.clips(split)
         for c in clips:
-            w = clip_windows(c, length=length, hop=hop, require_quality=require_quality,
-                             min_valid_fraction=min_valid_fraction, min_cycles=min_cycles)
+            w = clip_windows(
+                c,
+                length=length,
+                hop=hop,
+                require_quality=require_quality,
+                min_valid_fraction=min_valid_fraction,
+                min_cycles=min_cycles,
+            )
             empty += not w
             out.extend(w)
         subjects = {w.subject_id for w in out}
-        log.info("%s %s: %d windows from %d clips, %d subjects (%d clips gave no window%s)",
-                 type(self).__name__, split or "all", len(out), len(clips), len(subjects), empty,
-                 " passing the quality check" if require_quality else "")
+        log.info(
+            "%s %s: %d windows from %d clips, %d subjects (%d clips gave no window%s)",
+            type(self).__name__,
+            split or "all",
+            len(out),
+            len(clips),
+            len(subjects),
+            empty,
+            " passing the quality check" if require_quality else "",
+        )
         return out
 
     def datasets(
-        self, splits: Sequence[SplitName] = SPLITS, *, with_video: bool = True, **window_kwargs: Any,
+        self,
+        splits: Sequence[SplitName] = SPLITS,
+        *,
+        with_video: bool = True,
+        **window_kwargs: Any,
     ) -> dict[str, WindowDataset]:
         """One :class:`WindowDataset` per split, checked subject-disjoint."""
         out: dict[str, WindowDataset] = {
-            s: WindowDataset(self.windows(s, **window_kwargs), with_video=with_video) for s in splits}
+            s: WindowDataset(self.windows(s, **window_kwargs), with_video=with_video) for s in splits
+        }
         assert_subject_disjoint(out)
         return out
 
@@ -346,17 +385,33 @@ def _source_root(cache_root: str | Path | None) -> Path:
 
 
 def _simulate_clip(cohort: Cohort, spec: Any, lead_in: int, silhouettes: bool, scale: float) -> ProcessedClip:
-    sim = cohort.simulate(spec.model_copy(update={"n_frames": spec.n_frames + lead_in}),
-                          with_silhouettes=silhouettes, silhouette_scale=scale)
+    sim = cohort.simulate(
+        spec.model_copy(update={"n_frames": spec.n_frames + lead_in}),
+        with_silhouettes=silhouettes,
+        silhouette_scale=scale,
+    )
     sil = crop_silhouette(sim.silhouettes) if silhouettes and sim.silhouettes is not None else None
     subj = cohort.subjects[spec.subject_id]
     record = ClipRecord(
-        clip_id=spec.clip_id, subject_id=spec.subject_id, split=spec.split, provenance="simulated",
+        clip_id=spec.clip_id,
+        subject_id=spec.subject_id,
+        split=spec.split,
+        provenance="simulated",
         source=f"simulated cohort seed {cohort.seed}, clip seed {spec.seed}",
-        cobb_deg=spec.cobb_deg, label=spec.label, sex=subj.sex, age=None, fps_in=spec.fps, n_frames=0,
+        cobb_deg=spec.cobb_deg,
+        label=spec.label,
+        sex=subj.sex,
+        age=None,
+        fps_in=spec.fps,
+        n_frames=0,
         first_frame=int(round(lead_in * MAP_FPS / spec.fps)),
-        extra={"camera": spec.camera, "direction": spec.direction, "curve_side": subj.curve_side,
-               "confounders": list(subj.confounders), "clip_index": spec.clip_index},
+        extra={
+            "camera": spec.camera,
+            "direction": spec.direction,
+            "curve_side": subj.curve_side,
+            "confounders": list(subj.confounders),
+            "clip_index": spec.clip_index,
+        },
     )
     return preprocess_clip(record, sim.keypoints, sim.timestamps_ms, silhouettes=sil)
 
@@ -397,9 +452,13 @@ class SimulatedWindows(WindowSource):
         self.with_silhouettes = bool(silhouettes)
         self.silhouette_scale = float(silhouette_scale)
         config = {
-            "kind": "simulated", "cohort_hash": stable_hash(cohort), "seed": cohort.seed,
-            "n_subjects": len(cohort.subjects), "n_clips": len(cohort.clips),
-            "lead_in_frames": self.lead_in_frames, "silhouettes": self.with_silhouettes,
+            "kind": "simulated",
+            "cohort_hash": stable_hash(cohort),
+            "seed": cohort.seed,
+            "n_subjects": len(cohort.subjects),
+            "n_clips": len(cohort.clips),
+            "lead_in_frames": self.lead_in_frames,
+            "silhouettes": self.with_silhouettes,
             "silhouette_scale": self.silhouette_scale,
         }
         folder = _source_root(cache_root) / "simulated" / stable_hash(config)[:16]
@@ -408,10 +467,13 @@ class SimulatedWindows(WindowSource):
     def _jobs(self) -> list[ClipJob]:
         def job(spec: Any) -> ClipJob:
             return ClipJob(
-                clip_id=spec.clip_id, source_key=stable_hash(spec)[:16],
-                compute=partial(_simulate_clip, self.cohort, spec, self.lead_in_frames, self.with_silhouettes,
-                                self.silhouette_scale),
+                clip_id=spec.clip_id,
+                source_key=stable_hash(spec)[:16],
+                compute=partial(
+                    _simulate_clip, self.cohort, spec, self.lead_in_frames, self.with_silhouettes, self.silhouette_scale
+                ),
             )
+
         return [job(s) for s in self.cohort.clips]
 
 
@@ -474,8 +536,10 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
             parts.append(f"missing required column(s) {missing}")
         if dup:
             parts.append(f"repeated column(s) {dup}")
-        raise DatasetError(f"{p}, header (line 1): {'; '.join(parts)}; expected {list(LABEL_COLUMNS)} "
-                           f"and optionally {list(OPTIONAL_COLUMNS)}")
+        raise DatasetError(
+            f"{p}, header (line 1): {'; '.join(parts)}; expected {list(LABEL_COLUMNS)} "
+            f"and optionally {list(OPTIONAL_COLUMNS)}"
+        )
     rows: list[LabelRow] = []
     first_row_of_clip: dict[str, int] = {}
     subject_seen: dict[str, LabelRow] = {}
@@ -520,8 +584,9 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
         vp = Path(video)
         if vp.is_absolute() or ".." in vp.parts:
             raise DatasetError(f"{where}: video must be a path inside the dataset folder, got {video!r}")
-        row = LabelRow(row=r, line=line, clip_id=cid, subject_id=sid, cobb_deg=cobb, sex=sex, age=age,
-                       split=split, video=video)
+        row = LabelRow(
+            row=r, line=line, clip_id=cid, subject_id=sid, cobb_deg=cobb, sex=sex, age=age, split=split, video=video
+        )
         prev = subject_seen.get(sid)
         if prev is not None:
             if prev.split != row.split:
@@ -547,25 +612,41 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
 def _video_cache_config(pose_model: str, tracker: TrackerOptions | None) -> dict[str, Any]:
     """Everything that changes a video's preprocessed numbers (the cache key of every video source)."""
     return {
-        "kind": "video_folder", "pose_model": pose_model,
+        "kind": "video_folder",
+        "pose_model": pose_model,
         "tracker": None if tracker is None else tracker.model_dump(mode="json"),
         "silhouette": {"size": SIL_SIZE, "cut": SIL_CUT, "threshold": MASK_THRESHOLD},
         "mediapipe": _package_version("mediapipe"),
     }
 
 
-def _process_video(row: LabelRow | VideoRow, video: Path, provenance: str, model: str,
-                   tracker: TrackerOptions | None) -> ProcessedClip:
+def _process_video(
+    row: LabelRow | VideoRow, video: Path, provenance: str, model: str, tracker: TrackerOptions | None
+) -> ProcessedClip:
     """The one preprocessing of a video clip: pose + tracking, knowledge map, events, silhouettes."""
     from scoligait_edge.pose.extract import extract_subject_silhouettes
 
     res = extract_subject_silhouettes(video, model=model, progress=False, tracker_options=tracker)
     record = ClipRecord(
-        clip_id=row.clip_id, subject_id=row.subject_id, split=row.split, provenance=provenance, source=str(video),
-        cobb_deg=row.cobb_deg, sex=row.sex, age=row.age, fps_in=res.pose.fps, n_frames=0,
+        clip_id=row.clip_id,
+        subject_id=row.subject_id,
+        split=row.split,
+        provenance=provenance,
+        source=str(video),
+        cobb_deg=row.cobb_deg,
+        sex=row.sex,
+        age=row.age,
+        fps_in=res.pose.fps,
+        n_frames=0,
     )
-    return preprocess_clip(record, res.pose.keypoints, res.pose.timestamps_ms, silhouettes=res.silhouettes,
-                           silhouettes_valid=res.silhouette_valid, silhouette_timestamps_ms=res.pose.timestamps_ms)
+    return preprocess_clip(
+        record,
+        res.pose.keypoints,
+        res.pose.timestamps_ms,
+        silhouettes=res.silhouettes,
+        silhouettes_valid=res.silhouette_valid,
+        silhouette_timestamps_ms=res.pose.timestamps_ms,
+    )
 
 
 class VideoRow(BaseModel):
@@ -630,15 +711,24 @@ class ScoliGaitFolder(WindowSource):
         def job(row: LabelRow) -> ClipJob:
             video = self.video_path(row)
             return ClipJob(
-                clip_id=row.clip_id, source_key=_file_key(video),
+                clip_id=row.clip_id,
+                source_key=_file_key(video),
                 compute=partial(_process_video, row, video, self.provenance, self.pose_model, self.tracker_options),
             )
+
         return [job(r) for r in self.rows]
 
     def _finalize(self, clip: ProcessedClip) -> ProcessedClip:
         row = self._row_of[clip.record.clip_id]
-        return clip.with_record(subject_id=row.subject_id, split=row.split, cobb_deg=row.cobb_deg, label=None,
-                                sex=row.sex, age=row.age, provenance=self.provenance)
+        return clip.with_record(
+            subject_id=row.subject_id,
+            split=row.split,
+            cobb_deg=row.cobb_deg,
+            label=None,
+            sex=row.sex,
+            age=row.age,
+            provenance=self.provenance,
+        )
 
 
 class VideoList(WindowSource):
@@ -674,9 +764,18 @@ class VideoList(WindowSource):
 
     def _jobs(self) -> list[ClipJob]:
         return [
-            ClipJob(clip_id=v.stem, source_key=_file_key(v),
-                    compute=partial(_process_video, VideoRow(clip_id=v.stem, subject_id=v.stem), v, self.provenance,
-                                    self.pose_model, self.tracker_options))
+            ClipJob(
+                clip_id=v.stem,
+                source_key=_file_key(v),
+                compute=partial(
+                    _process_video,
+                    VideoRow(clip_id=v.stem, subject_id=v.stem),
+                    v,
+                    self.provenance,
+                    self.pose_model,
+                    self.tracker_options,
+                ),
+            )
             for v in self.videos
         ]
 
@@ -755,8 +854,10 @@ def load_scoliosis1k_silhouettes(path: Path) -> np.ndarray:
     obj = _unpickle(path)
     arr = np.asarray(obj) if isinstance(obj, (np.ndarray, list, tuple)) else None
     if arr is None or arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise DatasetError(f"{path}: expected a uint8 [T, 64, 64] silhouette array, got {type(obj).__name__}"
-                           + ("" if arr is None else f" of dtype {arr.dtype}"))
+        raise DatasetError(
+            f"{path}: expected a uint8 [T, 64, 64] silhouette array, got {type(obj).__name__}"
+            + ("" if arr is None else f" of dtype {arr.dtype}")
+        )
     if arr.ndim != 3 or arr.shape[1:] != (S1K_SILHOUETTE_SIZE, S1K_SILHOUETTE_SIZE) or arr.shape[0] == 0:
         raise DatasetError(f"{path}: expected silhouettes [T, 64, 64], got shape {list(arr.shape)}")
     if arr.dtype != np.uint8:
@@ -818,8 +919,10 @@ def load_scoliosis1k_pose_frames(path: Path) -> tuple[np.ndarray, np.ndarray | N
         raise DatasetError(f"{path}: expected keypoints [T, 17, 3] (x, y, score), got shape {list(arr.shape)}")
     if index is not None:
         if index.ndim != 1 or index.shape[0] != arr.shape[0] or not np.issubdtype(index.dtype, np.integer):
-            raise SequenceAlignmentError(f"{path}: frame index must be {arr.shape[0]} integers (one per pose "
-                                         f"frame), got {index.dtype} {list(index.shape)}")
+            raise SequenceAlignmentError(
+                f"{path}: frame index must be {arr.shape[0]} integers (one per pose "
+                f"frame), got {index.dtype} {list(index.shape)}"
+            )
         if index[0] < 0 or np.any(np.diff(index) <= 0):
             raise SequenceAlignmentError(f"{path}: frame index must be non-negative and strictly increasing")
     return _pose_scores_to_unit(arr.astype(np.float64), path), index
@@ -838,8 +941,9 @@ def load_scoliosis1k_pose(path: Path, fps: float) -> np.ndarray:
         raise DatasetError(f"{path}: bad keypoints ({exc})") from exc
 
 
-def align_pose_to_silhouettes(kp: np.ndarray, index: np.ndarray | None, n_silhouettes: int,
-                              where: str = "") -> np.ndarray:
+def align_pose_to_silhouettes(
+    kp: np.ndarray, index: np.ndarray | None, n_silhouettes: int, where: str = ""
+) -> np.ndarray:
     """Pose rows -> ``[n_silhouettes, 17, 3]`` where row i belongs to silhouette frame i.
 
     With a frame index, each pose row goes to its frame and frames without a
@@ -852,23 +956,26 @@ def align_pose_to_silhouettes(kp: np.ndarray, index: np.ndarray | None, n_silhou
         if kp.shape[0] != n_silhouettes:
             raise SequenceAlignmentError(
                 f"{where}: {kp.shape[0]} pose frames vs {n_silhouettes} silhouettes and the pose file has no "
-                "frame index; cannot tell which frames were skipped")
+                "frame index; cannot tell which frames were skipped"
+            )
         return kp
     if index.size and int(index[-1]) >= n_silhouettes:
-        raise SequenceAlignmentError(f"{where}: pose frame index {int(index[-1])} beyond the "
-                                     f"{n_silhouettes} silhouettes")
+        raise SequenceAlignmentError(
+            f"{where}: pose frame index {int(index[-1])} beyond the {n_silhouettes} silhouettes"
+        )
     out = np.full((n_silhouettes, kp.shape[1], 3), np.nan)
     out[..., 2] = 0.0
     out[index] = kp
     return out
 
 
-def _process_s1k(seq_id: str, cls: str, split: SplitName | None, sil_path: Path, pose_path: Path | None,
-                 fps: float) -> ProcessedClip:
+def _process_s1k(
+    seq_id: str, cls: str, split: SplitName | None, sil_path: Path, pose_path: Path | None, fps: float
+) -> ProcessedClip:
     from scoligait_edge.errors import KeypointError
     from scoligait_edge.pose.loaders import PoseSequence
 
-    sil = load_scoliosis1k_silhouettes(sil_path)[:, :, SIL_CUT:S1K_SILHOUETTE_SIZE - SIL_CUT]
+    sil = load_scoliosis1k_silhouettes(sil_path)[:, :, SIL_CUT : S1K_SILHOUETTE_SIZE - SIL_CUT]
     sil = np.ascontiguousarray(sil)
     kp = None
     if pose_path is not None:
@@ -879,12 +986,24 @@ def _process_s1k(seq_id: str, cls: str, split: SplitName | None, sil_path: Path,
         except (KeypointError, ScoliGaitError) as exc:
             raise DatasetError(f"{pose_path}: bad keypoints ({exc})") from exc
         if index is not None and index.size < sil.shape[0]:
-            log.info("Scoliosis1K %s: %d of %d frames have no pose (aligned by frame index)",
-                     seq_id, sil.shape[0] - index.size, sil.shape[0])
+            log.info(
+                "Scoliosis1K %s: %d of %d frames have no pose (aligned by frame index)",
+                seq_id,
+                sil.shape[0] - index.size,
+                sil.shape[0],
+            )
     ts = np.arange(sil.shape[0]) * (1000.0 / fps)
     record = ClipRecord(
-        clip_id=seq_id, subject_id=seq_id, split=split, provenance="Scoliosis1K", source=str(sil_path.parent),
-        cobb_deg=None, label=S1K_BINARY[cls], sconet_class=S1K_CLASSES.index(cls), fps_in=fps, n_frames=0,
+        clip_id=seq_id,
+        subject_id=seq_id,
+        split=split,
+        provenance="Scoliosis1K",
+        source=str(sil_path.parent),
+        cobb_deg=None,
+        label=S1K_BINARY[cls],
+        sconet_class=S1K_CLASSES.index(cls),
+        fps_in=fps,
+        n_frames=0,
         extra={"class_name": cls, "view": S1K_VIEW},
     )
     return preprocess_clip(record, kp, ts, silhouettes=sil)
@@ -998,7 +1117,9 @@ class Scoliosis1K(WindowSource):
             raise DatasetError(f"Scoliosis1K: no usable sequence under {self.root} ({shown})")
         self.val_fraction, self.seed = float(val_fraction), int(seed)
         config = {"kind": "scoliosis1k", "fps": self.fps, "poses": self.pose_root is not None}
-        folder = _source_root(cache_root) / "scoliosis1k" / stable_hash([str(self.root), str(self.pose_root), config])[:16]
+        folder = (
+            _source_root(cache_root) / "scoliosis1k" / stable_hash([str(self.root), str(self.pose_root), config])[:16]
+        )
         super().__init__(ClipCache(folder, config), progress=progress, workers=workers)
 
     @staticmethod
@@ -1019,7 +1140,10 @@ class Scoliosis1K(WindowSource):
     def _jobs(self) -> list[ClipJob]:
         def job(sid: str, cls: str, split: SplitName, sp: Path, pp: Path | None) -> ClipJob:
             key = _file_key(sp) + ("" if pp is None else "|" + _file_key(pp))
-            return ClipJob(clip_id=sid, source_key=key, compute=partial(_process_s1k, sid, cls, split, sp, pp, self.fps))
+            return ClipJob(
+                clip_id=sid, source_key=key, compute=partial(_process_s1k, sid, cls, split, sp, pp, self.fps)
+            )
+
         return [job(sid, *v) for sid, v in self.sequence_index.items()]
 
     def _finalize(self, clip: ProcessedClip) -> ProcessedClip:
@@ -1032,8 +1156,12 @@ class Scoliosis1K(WindowSource):
         Done after preprocessing, so a sequence that failed never takes a validation place."""
         assert self._clips is not None
         train = [sid for sid, c in self._clips.items() if c.record.split == "train"]
-        parts = make_splits(train, fractions={"train": 1 - self.val_fraction, "val": self.val_fraction},
-                            seed=self.seed, stratify_by=lambda s: self.sequence_index[s][0])
+        parts = make_splits(
+            train,
+            fractions={"train": 1 - self.val_fraction, "val": self.val_fraction},
+            seed=self.seed,
+            stratify_by=lambda s: self.sequence_index[s][0],
+        )
         for sid in parts["val"]:
             self._clips[sid] = self._clips[sid].with_record(split="val")
         self._check_splits()
@@ -1060,15 +1188,20 @@ class Scoliosis1K(WindowSource):
         self.last_summary = summary
         n_bad = summary.failed + summary.failed_before
         by_split = Counter(c.record.split for c in (self._clips or {}).values())
-        log.log(logging.WARNING if n_bad else logging.INFO,
-                "Scoliosis1K: %d sequences loaded (%s), %d skipped%s", len(self._clips or {}),
-                ", ".join(f"{k} {v}" for k, v in sorted(by_split.items(), key=lambda kv: str(kv[0]))), n_bad,
-                (" - " + ", ".join(f"{n} x {r}" for r, n in sorted(summary.by_reason.items()))) if n_bad else "")
+        log.log(
+            logging.WARNING if n_bad else logging.INFO,
+            "Scoliosis1K: %d sequences loaded (%s), %d skipped%s",
+            len(self._clips or {}),
+            ", ".join(f"{k} {v}" for k, v in sorted(by_split.items(), key=lambda kv: str(kv[0]))),
+            n_bad,
+            (" - " + ", ".join(f"{n} x {r}" for r, n in sorted(summary.by_reason.items()))) if n_bad else "",
+        )
         log.info("%s", S1K_SUBJECT_NOTE)
         return summary
 
-    def windows(self, split: SplitName | None = None, *, require_quality: bool | None = None,
-                **kwargs: Any) -> list[WindowSample]:
+    def windows(
+        self, split: SplitName | None = None, *, require_quality: bool | None = None, **kwargs: Any
+    ) -> list[WindowSample]:
         """Windows for our model; ``require_quality`` defaults to True with poses, False without."""
         if require_quality is None:
             require_quality = self.pose_root is not None
@@ -1080,11 +1213,19 @@ class Scoliosis1K(WindowSource):
         for c in self.clips(split):
             r = c.record
             assert c.silhouettes is not None and r.sconet_class is not None
-            out.append(Scoliosis1KSequence(
-                seq_id=r.clip_id, subject_id=r.subject_id, split=r.split, class_name=S1K_CLASSES[r.sconet_class],
-                sconet_class=r.sconet_class, label=r.binary_label, silhouettes=c.silhouettes,
-                keypoints=c.keypoints, source=r.source,
-            ))
+            out.append(
+                Scoliosis1KSequence(
+                    seq_id=r.clip_id,
+                    subject_id=r.subject_id,
+                    split=r.split,
+                    class_name=S1K_CLASSES[r.sconet_class],
+                    sconet_class=r.sconet_class,
+                    label=r.binary_label,
+                    silhouettes=c.silhouettes,
+                    keypoints=c.keypoints,
+                    source=r.source,
+                )
+            )
         return out
 
 
@@ -1095,9 +1236,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:  # torch is the optional 'train' extra
-        raise OptionalDependencyError(
-            "WindowDataset needs PyTorch: pip install 'scoligait-edge[train]'"
-        ) from exc
+        raise OptionalDependencyError("WindowDataset needs PyTorch: pip install 'scoligait-edge[train]'") from exc
     return torch
 
 
@@ -1123,8 +1262,10 @@ class WindowDataset:
         if self.with_video:
             bad = [s.clip_id for s in self.samples if s.silhouettes is None]
             if bad:
-                raise DatasetError(f"{len(bad)} window(s) have no silhouettes (e.g. clip {bad[0]!r}); "
-                                   "use with_video=False or a source with silhouettes")
+                raise DatasetError(
+                    f"{len(bad)} window(s) have no silhouettes (e.g. clip {bad[0]!r}); "
+                    "use with_video=False or a source with silhouettes"
+                )
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -1138,7 +1279,11 @@ class WindowDataset:
             "label": torch.tensor(float(s.label), dtype=torch.float32),
             "cobb": torch.tensor(s.cobb_deg, dtype=torch.float32),
             "sconet_class": torch.tensor(-1 if s.sconet_class is None else s.sconet_class, dtype=torch.int64),
-            "subject_id": s.subject_id, "clip_id": s.clip_id, "sex": s.sex, "age": s.age, "start": s.start,
+            "subject_id": s.subject_id,
+            "clip_id": s.clip_id,
+            "sex": s.sex,
+            "age": s.age,
+            "start": s.start,
             "provenance": s.provenance,
         }
         if self.with_video:
@@ -1171,9 +1316,27 @@ def collate_windows(batch: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tenso
 
 
 __all__ = [
-    "LABEL_COLUMNS", "OPTIONAL_COLUMNS", "S1K_BINARY", "S1K_CLASSES", "LabelRow", "ScoliGaitFolder",
-    "Scoliosis1K", "Scoliosis1KSequence", "SimulatedWindows", "WindowDataset", "WindowSource",
-    "S1K_SUBJECT_NOTE", "SequenceAlignmentError", "align_pose_to_silhouettes",
-    "assert_subject_disjoint", "collate_windows", "load_scoliosis1k_pose", "load_scoliosis1k_pose_frames",
-    "load_scoliosis1k_silhouettes", "load_scoliosis1k_split", "make_splits", "ratio_split", "read_labels_csv",
+    "LABEL_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "S1K_BINARY",
+    "S1K_CLASSES",
+    "LabelRow",
+    "ScoliGaitFolder",
+    "Scoliosis1K",
+    "Scoliosis1KSequence",
+    "SimulatedWindows",
+    "WindowDataset",
+    "WindowSource",
+    "S1K_SUBJECT_NOTE",
+    "SequenceAlignmentError",
+    "align_pose_to_silhouettes",
+    "assert_subject_disjoint",
+    "collate_windows",
+    "load_scoliosis1k_pose",
+    "load_scoliosis1k_pose_frames",
+    "load_scoliosis1k_silhouettes",
+    "load_scoliosis1k_split",
+    "make_splits",
+    "ratio_split",
+    "read_labels_csv",
 ]

@@ -37,8 +37,9 @@ class LocalEngine:
     def run(self, jobs: list[ClipJob]) -> Iterator[tuple[ClipJob, ClipOutcome]]:
         if not jobs:
             return
-        ex = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                 mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")
+        )
         try:
             futures = {ex.submit(run_remote, job.compute): job for job in jobs}
             for fut in as_completed(futures):

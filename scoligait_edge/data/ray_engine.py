@@ -81,8 +81,7 @@ class RayEngine:
         if ray.is_initialized():
             return False
         if self.address is None:
-            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
         else:
             ray.init(address=self.address, log_to_driver=False, configure_logging=False)
         log.info("Ray: %s", {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")})
@@ -103,7 +102,9 @@ class RayEngine:
         started = self._connect()
         try:
             task = ray.remote(_remote_run).options(
-                num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task, max_retries=self.max_retries,
+                num_cpus=self.cpus_per_task,
+                num_gpus=self.gpus_per_task,
+                max_retries=self.max_retries,
                 retry_exceptions=False,
             )
             limit = self._in_flight_limit()
@@ -125,8 +126,12 @@ class RayEngine:
         ray = self.ray
         try:
             return ray.get(ref)
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError) as err:
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ObjectLostError,
+            ray.exceptions.OwnerDiedError,
+        ) as err:
             return ClipOutcome(lost=f"{type(err).__name__} after {self.max_retries} retries: {err}")
         except ray.exceptions.RayTaskError as err:  # the task body itself failed outside the clip's code
             return ClipOutcome(error=RuntimeError(f"{type(err).__name__}: {err}"))

@@ -95,8 +95,8 @@ def pose_features(clip) -> dict[str, float]:  # noqa: ANN001 - SimulatedClip
     shift = (kp[:, L_SHOULDER, 0] + kp[:, R_SHOULDER, 0] - kp[:, L_HIP, 0] - kp[:, R_HIP, 0]) / 2
     return {
         "world_shoulder_mm": 1000.0 * float(np.mean(w[:, R_SHOULDER, 2] - w[:, L_SHOULDER, 2])),
-        "world_shift_mm": 1000.0 * float(np.mean((w[:, L_SHOULDER, 1] + w[:, R_SHOULDER, 1]
-                                                  - w[:, L_HIP, 1] - w[:, R_HIP, 1]) / 2)),
+        "world_shift_mm": 1000.0
+        * float(np.mean((w[:, L_SHOULDER, 1] + w[:, R_SHOULDER, 1] - w[:, L_HIP, 1] - w[:, R_HIP, 1]) / 2)),
         "image_shoulder": float(np.nan_to_num(np.nanmean(sh / body))),
         "image_shift": float(np.nan_to_num(np.nanmean(shift / body))),
     }
@@ -124,21 +124,35 @@ def cv_auc(X: np.ndarray, y: np.ndarray, seed: int = 0, folds: int = 5) -> float
     return auc(p, y)
 
 
-def effect_sizes_px(cobb_deg: float = 25.0, height_m: float = 1.6,
-                    settings: SimulationSettings | None = None) -> dict[str, float]:
+def effect_sizes_px(
+    cobb_deg: float = 25.0, height_m: float = 1.6, settings: SimulationSettings | None = None
+) -> dict[str, float]:
     """Nominal silhouette-only effect sizes at ``cobb_deg`` (gain 1) in 64-row crop pixels."""
     eff = (settings or SimulationSettings()).scoliosis
     mm_per_px = 1000.0 * height_m / SIL_SIZE
     waist = eff.waist_asymmetry_mm_per_deg * cobb_deg
     rib = eff.rib_prominence_mm_per_deg * cobb_deg
-    return {"waist_asymmetry_mm": waist, "waist_asymmetry_px": waist / mm_per_px,
-            "rib_prominence_mm": rib, "rib_prominence_px": rib / mm_per_px,
-            "combined_px": (waist + rib) / mm_per_px, "mm_per_px": mm_per_px}
+    return {
+        "waist_asymmetry_mm": waist,
+        "waist_asymmetry_px": waist / mm_per_px,
+        "rib_prominence_mm": rib,
+        "rib_prominence_px": rib / mm_per_px,
+        "combined_px": (waist + rib) / mm_per_px,
+        "mm_per_px": mm_per_px,
+    }
 
 
 def run_audit(n_subjects: int = 300, *, seed: int = 0, n_frames: int = 96, scale: float = 0.5) -> dict:
-    cohort = make_cohort(n_subjects, prevalence=0.5, clips_per_train_subject=1, seed=seed,
-                         val_fraction=0.0, test_fraction=0.0, camera_mix={"frontal": 1.0}, n_frames=n_frames)
+    cohort = make_cohort(
+        n_subjects,
+        prevalence=0.5,
+        clips_per_train_subject=1,
+        seed=seed,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        camera_mix={"frontal": 1.0},
+        n_frames=n_frames,
+    )
     rows, y, cobb, measured = [], [], [], []
     for spec in cohort.specs():
         clip = cohort.simulate(spec, with_silhouettes=True, silhouette_scale=scale)
@@ -166,7 +180,10 @@ def run_audit(n_subjects: int = 300, *, seed: int = 0, n_frames: int = 96, scale
     cb = np.asarray(cobb)
     near25 = (cb >= 20) & (cb <= 30)
     return {
-        "n_subjects": n_subjects, "positives": int(yv.sum()), "single": single, "combined": combos,
+        "n_subjects": n_subjects,
+        "positives": int(yv.sum()),
+        "single": single,
+        "combined": combos,
         "effect_px": effect_sizes_px(),
         "measured_waist_change_px_cobb20_30": float(np.mean(np.asarray(measured)[near25])) if near25.any() else None,
     }
@@ -190,9 +207,11 @@ def main(argv: list[str] | None = None) -> None:
     for k, v in res["combined"].items():
         print(f"| {k} | {v:.2f} |")
     e = res["effect_px"]
-    print(f"\nAt Cobb 25 (gain 1, 1.6 m, {e['mm_per_px']:.0f} mm/px): waist asymmetry {e['waist_asymmetry_mm']:.0f} mm "
-          f"= {e['waist_asymmetry_px']:.2f} px, rib prominence {e['rib_prominence_mm']:.0f} mm = "
-          f"{e['rib_prominence_px']:.2f} px, combined {e['combined_px']:.2f} px")
+    print(
+        f"\nAt Cobb 25 (gain 1, 1.6 m, {e['mm_per_px']:.0f} mm/px): waist asymmetry {e['waist_asymmetry_mm']:.0f} mm "
+        f"= {e['waist_asymmetry_px']:.2f} px, rib prominence {e['rib_prominence_mm']:.0f} mm = "
+        f"{e['rib_prominence_px']:.2f} px, combined {e['combined_px']:.2f} px"
+    )
     m = res["measured_waist_change_px_cobb20_30"]
     if m is not None:
         print(f"Measured |change| of the waist-asymmetry feature from the new effects, Cobb 20-30: {m:.2f} px")

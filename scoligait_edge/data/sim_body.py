@@ -62,14 +62,22 @@ CONFOUNDER_NAMES = ("limp", "fast_walk", "backpack", "backpack_one_strap", "habi
 # Segment proportions as fractions of standing height (adult anthropometric tables,
 # rounded; COCO "hips" and "shoulders" sit a little wider than joint centres).
 _P = dict(
-    ankle_h=0.039, ankle_fwd=0.040, foot_len=0.135, thigh=0.245, shank=0.246,
-    hip_half=0.060, shoulder_half=0.115, trunk=0.288, head=0.110,
-    upper_arm=0.186, forearm=0.146,
+    ankle_h=0.039,
+    ankle_fwd=0.040,
+    foot_len=0.135,
+    thigh=0.245,
+    shank=0.246,
+    hip_half=0.060,
+    shoulder_half=0.115,
+    trunk=0.288,
+    head=0.110,
+    upper_arm=0.186,
+    forearm=0.146,
 )
 # Gait-cycle landmarks (fractions of the cycle) that are not subject parameters.
-_FOOT_FLAT = 0.07       # heel rocker ends
-_HEEL_OFF = 0.34        # toe rocker starts
-_MIDSTANCE = 0.28       # ankle passes under the pelvis
+_FOOT_FLAT = 0.07  # heel rocker ends
+_HEEL_OFF = 0.34  # toe rocker starts
+_MIDSTANCE = 0.28  # ankle passes under the pelvis
 _SWING_FOOT_SETTLE = 0.75  # share of swing after which the foot pitch holds its strike angle
 
 
@@ -123,11 +131,15 @@ class SubjectParams(BaseModel):
     trunk_rotation_deg: float = Field(0.0, description="Static thorax yaw vs pelvis, + = right shoulder forward.")
     # silhouette-only torso shape (never moves a keypoint; see sim_camera.render_silhouette)
     waist_asymmetry_mm: float = Field(
-        0.0, description="Left minus right waist-crease depth: + = right waist flatter / left crease deeper "
-                         "(as in a right-convex curve). Silhouette only.")
+        0.0,
+        description="Left minus right waist-crease depth: + = right waist flatter / left crease deeper "
+        "(as in a right-convex curve). Silhouette only.",
+    )
     rib_prominence_mm: float = Field(
-        0.0, description="Flank/rib prominence, + = right side bulges, - = left; side-on the back bulges by "
-                         "its magnitude. Silhouette only.")
+        0.0,
+        description="Flank/rib prominence, + = right side bulges, - = left; side-on the back bulges by "
+        "its magnitude. Silhouette only.",
+    )
     # confounders
     confounders: tuple[str, ...] = ()
     limp_side: CurveSide = "none"
@@ -248,8 +260,8 @@ def sample_subject(
             sg = 1.0 if cv[8] < 0.5 else -1.0
             lo, hi = conf.backpack_shoulder_mm
             drop = lo + cv[9] * (hi - lo)
-            shoulder -= sg * drop          # strap shoulder drops ...
-            lean += sg * 0.12 * drop       # ... and the trunk leans toward it
+            shoulder -= sg * drop  # strap shoulder drops ...
+            lean += sg * 0.12 * drop  # ... and the trunk leans toward it
             shift += sg * 0.4 * drop
     if uc[3] < (conf.habitual_asymmetry_rate_positive if pos else conf.habitual_asymmetry_rate_negative):
         confounders.append("habitual_asymmetry")
@@ -270,10 +282,16 @@ def sample_subject(
         rib += sg * eff.rib_prominence_mm_per_deg * cobb * sil_gains[1]
 
     return SubjectParams(
-        subject_id=subject_id, sex=sex, height_m=height,
-        leg_scale=float(props[0]), trunk_scale=float(props[1]), shoulder_scale=float(props[2]),
-        hip_scale=float(props[3]), arm_scale=float(props[4]),
-        cadence_spm=float(cadence), step_length_m=float(step),
+        subject_id=subject_id,
+        sex=sex,
+        height_m=height,
+        leg_scale=float(props[0]),
+        trunk_scale=float(props[1]),
+        shoulder_scale=float(props[2]),
+        hip_scale=float(props[3]),
+        arm_scale=float(props[4]),
+        cadence_spm=float(cadence),
+        step_length_m=float(step),
         stance_fraction=float(np.clip(0.61 + 0.01 * style[2], 0.57, 0.65)),
         step_width_m=float(np.clip(0.09 + 0.02 * style[3], 0.03, 0.16)),
         toe_out_deg=float(np.clip(6.0 + 4.0 * style[4], -5, 18)),
@@ -290,13 +308,22 @@ def sample_subject(
         swing_clearance_m=float(np.clip(0.05 + 0.01 * style[13], 0.025, 0.08)) * height / 1.6,
         heel_strike_foot_deg=float(np.clip(18 + 3 * style[14], 8, 28)),
         toe_off_foot_deg=float(np.clip(-40 + 4 * style[15], -52, -28)),
-        cobb_deg=cobb, curve_side=curve_side, label=label,
-        shoulder_height_diff_mm=float(shoulder), trunk_shift_mm=float(shift), trunk_lean_deg=float(lean),
-        pelvic_obliquity_deg=float(obliq), arm_swing_asymmetry=float(np.clip(arm_asym, -1.5, 1.5)),
+        cobb_deg=cobb,
+        curve_side=curve_side,
+        label=label,
+        shoulder_height_diff_mm=float(shoulder),
+        trunk_shift_mm=float(shift),
+        trunk_lean_deg=float(lean),
+        pelvic_obliquity_deg=float(obliq),
+        arm_swing_asymmetry=float(np.clip(arm_asym, -1.5, 1.5)),
         trunk_rotation_deg=float(rot),
-        waist_asymmetry_mm=float(waist), rib_prominence_mm=float(rib),
-        confounders=tuple(confounders), limp_side=limp_side, limp_step_asymmetry=float(limp_asym),
-        limp_phase_shift=float(limp_shift), limp_trunk_lean_deg=float(limp_lean),
+        waist_asymmetry_mm=float(waist),
+        rib_prominence_mm=float(rib),
+        confounders=tuple(confounders),
+        limp_side=limp_side,
+        limp_step_asymmetry=float(limp_asym),
+        limp_phase_shift=float(limp_shift),
+        limp_trunk_lean_deg=float(limp_lean),
     )
 
 
@@ -372,7 +399,8 @@ class _Leg:
     def _stance_pts(self, q: np.ndarray, xh: np.ndarray) -> tuple[np.ndarray, _XZ, _XZ, _XZ]:
         w = np.clip((q - _HEEL_OFF) / (self.s - _HEEL_OFF), 0.0, 1.0)
         th = np.where(
-            q < _FOOT_FLAT, self.hs * (1 - _smoothstep(q / _FOOT_FLAT)),
+            q < _FOOT_FLAT,
+            self.hs * (1 - _smoothstep(q / _FOOT_FLAT)),
             np.where(q < _HEEL_OFF, 0.0, self.to * w * w),  # heel rise accelerates into toe-off
         )
         piv = np.where(q < _HEEL_OFF, 0.0, self.lf)  # pivot in foot frame: heel (0) or toe (lf)
@@ -406,26 +434,38 @@ class _Leg:
         # fore-aft: fast early, brakes late into heel strike
         ax = a0x + (a1x - a0x) * betainc(1.8, 1.5, u) + v0x * h10
         # height: heel lifts high in initial swing, low toe clearance by mid-swing
-        az = a0z + (a1z - a0z) * _smoothstep(u / 0.55) + v0z * h10 \
-            + self.clear * 29.19 * u ** 1.5 * (1 - u) ** 4.5
+        az = a0z + (a1z - a0z) * _smoothstep(u / 0.55) + v0z * h10 + self.clear * 29.19 * u**1.5 * (1 - u) ** 4.5
         v = np.clip(u / _SWING_FOOT_SETTLE, 0.0, 1.0)
-        th_sw = (2 * v**3 - 3 * v**2 + 1) * self.to + (v**3 - 2 * v**2 + v) * dth * _SWING_FOOT_SETTLE \
+        th_sw = (
+            (2 * v**3 - 3 * v**2 + 1) * self.to
+            + (v**3 - 2 * v**2 + v) * dth * _SWING_FOOT_SETTLE
             + (3 * v**2 - 2 * v**3) * self.hs
+        )
         hx, hz = _rot2(th_sw, -self.af, -self.ah)
         tx, tz = _rot2(th_sw, self.lf - self.af, -self.ah)
         sw = q >= self.s
         toe_z = np.where(sw, np.maximum(az + tz, 0.0), toe_st[1])
         return {
-            "stance": ~sw, "q": q, "idx": idx, "u": u,
+            "stance": ~sw,
+            "q": q,
+            "idx": idx,
+            "u": u,
             "theta": np.where(sw, th_sw, th_st),
-            "heel_x": np.where(sw, ax + hx, heel_st[0]), "heel_z": np.where(sw, np.maximum(az + hz, 0.0), heel_st[1]),
-            "ankle_x": np.where(sw, ax, ank_st[0]), "ankle_z": np.where(sw, az, ank_st[1]),
-            "toe_x": np.where(sw, ax + tx, toe_st[0]), "toe_z": toe_z,
+            "heel_x": np.where(sw, ax + hx, heel_st[0]),
+            "heel_z": np.where(sw, np.maximum(az + hz, 0.0), heel_st[1]),
+            "ankle_x": np.where(sw, ax, ank_st[0]),
+            "ankle_z": np.where(sw, az, ank_st[1]),
+            "toe_x": np.where(sw, ax + tx, toe_st[0]),
+            "toe_z": toe_z,
         }
 
 
 def _two_link_ik(
-    hip: np.ndarray, ankle: np.ndarray, l1: float, l2: float, hint: np.ndarray,
+    hip: np.ndarray,
+    ankle: np.ndarray,
+    l1: float,
+    l2: float,
+    hint: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Knee position from hip, ankle, segment lengths and a 'knee forward' hint.
 
@@ -504,10 +544,12 @@ def walk(
         kmin = int(np.floor(pl.min())) - 1
         kmax = int(np.floor(pl.max())) + 2
         ks: np.ndarray = np.arange(kmin, kmax + 1)
-        xh = (x0 + stride * (ks + off[side]) + heel_ahead + c_leg[side]
-              + rng.normal(0, cs.step_length_sd_m, size=ks.size))
-        y_foot = ((1.0 if side == "left" else -1.0) * subj.step_width_m / 2
-                  + rng.normal(0, cs.step_width_sd_m, size=ks.size))
+        xh = (
+            x0 + stride * (ks + off[side]) + heel_ahead + c_leg[side] + rng.normal(0, cs.step_length_sd_m, size=ks.size)
+        )
+        y_foot = (1.0 if side == "left" else -1.0) * subj.step_width_m / 2 + rng.normal(
+            0, cs.step_width_sd_m, size=ks.size
+        )
         leg = _Leg(dims, subj, stance[side]).points(pl, xh, kmin)
         idx = leg["idx"]
         leg["y"] = y_foot[idx] + (y_foot[idx + 1] - y_foot[idx]) * _smoothstep(leg["u"]) * (~leg["stance"])
@@ -524,8 +566,10 @@ def walk(
         phi = phi + np.deg2rad(2.0) * sgn_l * -np.sin(2 * np.pi * (p - off[limp]) + 0.3).clip(0, None)
     hh = dims["hip_half"]
     ey = np.stack([-np.sin(psi), np.cos(psi), np.zeros_like(psi)], axis=-1)
-    hip_xy = {"left": np.stack([px, py], -1) + hh * np.cos(phi)[:, None] * ey[:, :2],
-              "right": np.stack([px, py], -1) - hh * np.cos(phi)[:, None] * ey[:, :2]}
+    hip_xy = {
+        "left": np.stack([px, py], -1) + hh * np.cos(phi)[:, None] * ey[:, :2],
+        "right": np.stack([px, py], -1) - hh * np.cos(phi)[:, None] * ey[:, :2],
+    }
     hip_dz = {"left": -hh * np.sin(phi), "right": hh * np.sin(phi)}
 
     # Pelvis height: as high as both legs allow (the inverted-pendulum arcs of the
@@ -589,8 +633,8 @@ def walk(
     mid_sh = pelvis + dims["trunk"] * u_trunk
     mid_sh[:, 1] -= shift_m
     psi_t = np.deg2rad(subj.trunk_rotation_deg - subj.trunk_counter_rotation_deg * np.cos(tp - 0.15))
-    et = np.stack([-np.sin(psi_t), np.cos(psi_t), np.zeros_like(psi_t)], -1)   # thorax left axis
-    ef = np.stack([np.cos(psi_t), np.sin(psi_t), np.zeros_like(psi_t)], -1)    # thorax forward axis
+    et = np.stack([-np.sin(psi_t), np.cos(psi_t), np.zeros_like(psi_t)], -1)  # thorax left axis
+    ef = np.stack([np.cos(psi_t), np.sin(psi_t), np.zeros_like(psi_t)], -1)  # thorax forward axis
     dh = (subj.shoulder_height_diff_mm + var.shoulder_mm) / 1000.0
     sh_half = dims["shoulder_half"]
     l_sh = mid_sh + sh_half * et
@@ -629,8 +673,11 @@ def walk(
         a1, a2 = np.deg2rad(alpha_deg), np.deg2rad(alpha_deg + eps)
 
         def direction(a: np.ndarray, sg: float = sg) -> np.ndarray:  # this side's sign, bound now
-            return (np.cos(beta) * np.sin(a))[:, None] * ef + sg * np.sin(beta) * et \
+            return (
+                (np.cos(beta) * np.sin(a))[:, None] * ef
+                + sg * np.sin(beta) * et
                 - (np.cos(beta) * np.cos(a))[:, None] * up
+            )
 
         elbow = world[:, ish] + dims["upper_arm"] * direction(a1)
         world[:, iel] = elbow
@@ -647,8 +694,9 @@ def walk(
             ks = np.arange(np.ceil(pl[0] - frac), np.floor(pl[-1] - frac) + 1) + frac
             out[name] = [float(v) for v in np.interp(ks, pl, t)]
         events[side] = out
-    return WalkResult(world=world, pelvis=pelvis, phase=p, event_times_s=events, angles_deg=angles,
-                      max_reach_excess_m=max_excess)
+    return WalkResult(
+        world=world, pelvis=pelvis, phase=p, event_times_s=events, angles_deg=angles, max_reach_excess_m=max_excess
+    )
 
 
 def _smooth_box(x: np.ndarray, width: int = 5) -> np.ndarray:

@@ -81,8 +81,10 @@ class CameraModel(BaseModel):
         Xc = self.to_camera(X)
         z = Xc[..., 2]
         zs = np.where(z > 1e-6, z, np.nan)
-        uv = np.stack([self.focal_px * Xc[..., 0] / zs + self.center_px[0],
-                       self.focal_px * Xc[..., 1] / zs + self.center_px[1]], axis=-1)
+        uv = np.stack(
+            [self.focal_px * Xc[..., 0] / zs + self.center_px[0], self.focal_px * Xc[..., 1] / zs + self.center_px[1]],
+            axis=-1,
+        )
         return uv, z
 
 
@@ -151,8 +153,12 @@ def make_camera(
         raise ValueError(f"camera must be 'side' or 'frontal', got {view!r}")
     R = _small_rotation(*jit) @ _look_at(pos, target)
     return CameraModel(
-        view=view, direction=direction, image_size=(int(w), int(hgt)), focal_px=f,
-        center_px=(w / 2.0, hgt / 2.0), rotation=tuple(tuple(float(v) for v in r) for r in R),
+        view=view,
+        direction=direction,
+        image_size=(int(w), int(hgt)),
+        focal_px=f,
+        center_px=(w / 2.0, hgt / 2.0),
+        rotation=tuple(tuple(float(v) for v in r) for r in R),
         position_m=tuple(float(v) for v in pos),
     )
 
@@ -161,12 +167,20 @@ def make_camera(
 
 # (joint a, joint b, radius as a fraction of body height)
 _LIMBS: tuple[tuple[int, int, float], ...] = (
-    (L_SHOULDER, L_ELBOW, 0.030), (L_ELBOW, L_WRIST, 0.024),
-    (R_SHOULDER, R_ELBOW, 0.030), (R_ELBOW, R_WRIST, 0.024),
-    (L_HIP, L_KNEE, 0.048), (L_KNEE, L_ANKLE, 0.034),
-    (R_HIP, R_KNEE, 0.048), (R_KNEE, R_ANKLE, 0.034),
-    (L_HEEL, L_TOE, 0.020), (L_ANKLE, L_HEEL, 0.022), (L_ANKLE, L_TOE, 0.020),
-    (R_HEEL, R_TOE, 0.020), (R_ANKLE, R_HEEL, 0.022), (R_ANKLE, R_TOE, 0.020),
+    (L_SHOULDER, L_ELBOW, 0.030),
+    (L_ELBOW, L_WRIST, 0.024),
+    (R_SHOULDER, R_ELBOW, 0.030),
+    (R_ELBOW, R_WRIST, 0.024),
+    (L_HIP, L_KNEE, 0.048),
+    (L_KNEE, L_ANKLE, 0.034),
+    (R_HIP, R_KNEE, 0.048),
+    (R_KNEE, R_ANKLE, 0.034),
+    (L_HEEL, L_TOE, 0.020),
+    (L_ANKLE, L_HEEL, 0.022),
+    (L_ANKLE, L_TOE, 0.020),
+    (R_HEEL, R_TOE, 0.020),
+    (R_ANKLE, R_HEEL, 0.022),
+    (R_ANKLE, R_TOE, 0.020),
 )
 
 
@@ -182,8 +196,12 @@ TORSO_HALF_DEPTH_PER_HEIGHT = 0.055
 
 
 def _torso_polygons(
-    X: np.ndarray, camera: CameraModel, height_m: float, scale: float,
-    waist_asymmetry_mm: float, rib_prominence_mm: float,
+    X: np.ndarray,
+    camera: CameraModel,
+    height_m: float,
+    scale: float,
+    waist_asymmetry_mm: float,
+    rib_prominence_mm: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image-space torso outlines ``[T, 12, 2]`` (frontal plane) and ``[T, 8, 2]`` (sagittal plane).
 
@@ -231,8 +249,7 @@ def _torso_polygons(
         return np.stack(pts, axis=1)  # [T, 4, 2] from shoulder to hip
 
     left, right = lateral_points("left"), lateral_points("right")
-    frontal = np.concatenate([c_sl[:, None], left, c_hl[:, None], c_hr[:, None], right[:, ::-1], c_sr[:, None]],
-                             axis=1)
+    frontal = np.concatenate([c_sl[:, None], left, c_hl[:, None], c_hr[:, None], right[:, ::-1], c_sr[:, None]], axis=1)
 
     # sagittal plane: mid-line from mid-shoulder to mid-hip, +- half depth along the thorax forward axis
     lat = (sh_l - sh_r) + (hp_l - hp_r)
@@ -298,20 +315,38 @@ def render_silhouette(
         # limbs
         for a, b, r in _LIMBS:
             th = rad(r, 0.5 * (z[i, a] + z[i, b]))
-            cv2.line(img, tuple(p[a]), tuple(p[b]), 255, thickness=max(int(2 * th) >> S, 1),
-                     lineType=cv2.LINE_8, shift=S)
+            cv2.line(
+                img, tuple(p[a]), tuple(p[b]), 255, thickness=max(int(2 * th) >> S, 1), lineType=cv2.LINE_8, shift=S
+            )
             cv2.circle(img, tuple(p[a]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
             cv2.circle(img, tuple(p[b]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
         # neck and head
         neck = ((uv[i, L_SHOULDER] + uv[i, R_SHOULDER]) / 2 * (1 << S)).astype(np.int64)
         head_pts = uv[i, [L_EAR, R_EAR, NOSE]]
-        head = (np.mean(head_pts[:2], axis=0) * 0.7 + head_pts[2] * 0.3)
+        head = np.mean(head_pts[:2], axis=0) * 0.7 + head_pts[2] * 0.3
         zh = float(z[i, NOSE])
-        cv2.line(img, tuple(neck), tuple((head * (1 << S)).astype(np.int64)), 255,
-                 thickness=max(int(2 * rad(0.032, zh)) >> S, 1), lineType=cv2.LINE_8, shift=S)
+        cv2.line(
+            img,
+            tuple(neck),
+            tuple((head * (1 << S)).astype(np.int64)),
+            255,
+            thickness=max(int(2 * rad(0.032, zh)) >> S, 1),
+            lineType=cv2.LINE_8,
+            shift=S,
+        )
         ax = rad(0.062, zh)
-        cv2.ellipse(img, tuple((head * (1 << S)).astype(np.int64)), (int(ax * 0.85), int(ax * 1.15)),
-                    0, 0, 360, 255, -1, lineType=cv2.LINE_8, shift=S)
+        cv2.ellipse(
+            img,
+            tuple((head * (1 << S)).astype(np.int64)),
+            (int(ax * 0.85), int(ax * 1.15)),
+            0,
+            0,
+            360,
+            255,
+            -1,
+            lineType=cv2.LINE_8,
+            shift=S,
+        )
     return out[0] if single else out
 
 

@@ -118,8 +118,15 @@ class Cohort(BaseModel):
         from scoligait_edge.data.simulate import simulate_clip
 
         return simulate_clip(
-            self.subjects[spec.subject_id], n_frames=spec.n_frames, fps=spec.fps, camera=spec.camera,
-            direction=spec.direction, seed=spec.seed, settings=self.settings, clip_id=spec.clip_id, **kwargs,
+            self.subjects[spec.subject_id],
+            n_frames=spec.n_frames,
+            fps=spec.fps,
+            camera=spec.camera,
+            direction=spec.direction,
+            seed=spec.seed,
+            settings=self.settings,
+            clip_id=spec.clip_id,
+            **kwargs,
         )
 
     def iter_clips(self, split: Split | None = None, **kwargs: Any) -> Iterator[SimulatedClip]:
@@ -132,7 +139,8 @@ class Cohort(BaseModel):
             specs = self.specs(sp)
             subj = self.subject_ids(sp)
             out[sp] = {
-                "subjects": len(subj), "clips": len(specs),
+                "subjects": len(subj),
+                "clips": len(specs),
                 "positive_subjects": sum(self.subjects[s].label for s in subj),
                 "positive_clips": sum(c.label for c in specs),
             }
@@ -209,9 +217,19 @@ def make_cohort(
             cam: View = cams[int(r.choice(len(cams), p=probs))]
             options = SIDE_DIRECTIONS if cam == "side" else FRONTAL_DIRECTIONS
             direction: Direction = options[int(r.integers(len(options)))]
-            clips.append(ClipSpec(
-                subject_id=sid, clip_id=f"{sid}-c{c}", split=sp, clip_index=c,
-                seed=int(r.integers(0, 2**31 - 1)), camera=cam, direction=direction,
-                n_frames=n_frames, fps=fps, cobb_deg=subjects[sid].cobb_deg, label=subjects[sid].label,
-            ))
+            clips.append(
+                ClipSpec(
+                    subject_id=sid,
+                    clip_id=f"{sid}-c{c}",
+                    split=sp,
+                    clip_index=c,
+                    seed=int(r.integers(0, 2**31 - 1)),
+                    camera=cam,
+                    direction=direction,
+                    n_frames=n_frames,
+                    fps=fps,
+                    cobb_deg=subjects[sid].cobb_deg,
+                    label=subjects[sid].label,
+                )
+            )
     return Cohort(seed=int(seed), settings=s, subjects=subjects, clips=tuple(clips))

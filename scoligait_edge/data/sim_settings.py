@@ -30,32 +30,44 @@ class ScoliosisEffects(_Frozen):
     """
 
     shoulder_height_mm_per_deg: float = Field(
-        0.35, description="Convex-side shoulder higher by this many mm per degree (40 deg -> 14 mm).")
+        0.35, description="Convex-side shoulder higher by this many mm per degree (40 deg -> 14 mm)."
+    )
     trunk_shift_mm_per_deg: float = Field(
-        0.25, description="Thorax translated toward the convex side, mm per degree (40 deg -> 10 mm).")
+        0.25, description="Thorax translated toward the convex side, mm per degree (40 deg -> 10 mm)."
+    )
     trunk_lean_deg_per_deg: float = Field(
-        0.03, description="Trunk (mid-hip to mid-shoulder) leans toward the convex side (40 deg -> 1.2 deg).")
+        0.03, description="Trunk (mid-hip to mid-shoulder) leans toward the convex side (40 deg -> 1.2 deg)."
+    )
     pelvic_obliquity_deg_per_deg: float = Field(
-        0.03, description="Convex-side hip lower, degrees per degree (40 deg -> 1.2 deg).")
+        0.03, description="Convex-side hip lower, degrees per degree (40 deg -> 1.2 deg)."
+    )
     arm_swing_reduction_per_deg: float = Field(
-        0.005, description="Fractional reduction of convex-side arm swing per degree (40 deg -> 20 %).")
+        0.005, description="Fractional reduction of convex-side arm swing per degree (40 deg -> 20 %)."
+    )
     trunk_rotation_deg_per_deg: float = Field(
-        0.12, description="Static thorax axial rotation, convex-side shoulder backward (40 deg -> 4.8 deg).")
+        0.12, description="Static thorax axial rotation, convex-side shoulder backward (40 deg -> 4.8 deg)."
+    )
     trunk_counter_rotation_reduction_per_deg: float = Field(
-        0.006, description="Fractional loss of dynamic thorax counter-rotation per degree.")
+        0.006, description="Fractional loss of dynamic thorax counter-rotation per degree."
+    )
     head_compensation: float = Field(
-        0.6, ge=0.0, le=1.0,
-        description="Fraction of the trunk shift the head undoes (head kept over the pelvis).")
+        0.6, ge=0.0, le=1.0, description="Fraction of the trunk shift the head undoes (head kept over the pelvis)."
+    )
     waist_asymmetry_mm_per_deg: float = Field(
-        0.6, description="SILHOUETTE ONLY: concave-side waist crease deeper than the convex side's by this many "
-                         "mm per degree (25 deg -> 15 mm, ~0.6 px at 64 px body height). Keypoints unchanged.")
+        0.6,
+        description="SILHOUETTE ONLY: concave-side waist crease deeper than the convex side's by this many "
+        "mm per degree (25 deg -> 15 mm, ~0.6 px at 64 px body height). Keypoints unchanged.",
+    )
     rib_prominence_mm_per_deg: float = Field(
-        0.4, description="SILHOUETTE ONLY: convex-side thoracic flank bulges outward (and, side-on, the back "
-                         "bulges backward) by this many mm per degree (25 deg -> 10 mm, ~0.4 px). Keypoints unchanged.")
+        0.4,
+        description="SILHOUETTE ONLY: convex-side thoracic flank bulges outward (and, side-on, the back "
+        "bulges backward) by this many mm per degree (25 deg -> 10 mm, ~0.4 px). Keypoints unchanged.",
+    )
     severity_sigma: float = Field(0.45, ge=0.0, description="Log-normal sigma of the subject-level severity factor.")
     effect_sigma: float = Field(0.35, ge=0.0, description="Log-normal sigma of each effect's own factor.")
     right_curve_fraction: float = Field(
-        0.8, ge=0.0, le=1.0, description="Share of curves convex to the right (right thoracic is commonest).")
+        0.8, ge=0.0, le=1.0, description="Share of curves convex to the right (right thoracic is commonest)."
+    )
 
 
 class NaturalAsymmetry(_Frozen):
@@ -68,9 +80,11 @@ class NaturalAsymmetry(_Frozen):
     arm_swing_asymmetry_sd: float = 0.10
     trunk_rotation_sd_deg: float = 2.0
     waist_asymmetry_sd_mm: float = Field(
-        8.0, description="SILHOUETTE ONLY: normal left/right difference of the waist crease depth.")
+        8.0, description="SILHOUETTE ONLY: normal left/right difference of the waist crease depth."
+    )
     rib_prominence_sd_mm: float = Field(
-        5.0, description="SILHOUETTE ONLY: normal one-sided flank/back contour prominence (signed by side).")
+        5.0, description="SILHOUETTE ONLY: normal one-sided flank/back contour prominence (signed by side)."
+    )
 
 
 class Confounders(_Frozen):
@@ -87,21 +101,27 @@ class Confounders(_Frozen):
     backpack_rate_negative: float = Field(0.12, ge=0.0, le=1.0)
     backpack_rate_positive: float = Field(0.10, ge=0.0, le=1.0)
     habitual_asymmetry_rate_negative: float = Field(
-        0.15, ge=0.0, le=1.0, description="Healthy subjects with a marked habitual shoulder drop / trunk shift.")
+        0.15, ge=0.0, le=1.0, description="Healthy subjects with a marked habitual shoulder drop / trunk shift."
+    )
     habitual_asymmetry_rate_positive: float = Field(0.05, ge=0.0, le=1.0)
     habitual_shoulder_mm: tuple[float, float] = Field(
-        (7.0, 17.0), description="Uniform range of the habitual shoulder drop (mm).")
+        (7.0, 17.0), description="Uniform range of the habitual shoulder drop (mm)."
+    )
     habitual_shift_mm: tuple[float, float] = (5.0, 15.0)
     backpack_forward_lean_deg: tuple[float, float] = (5.0, 10.0)
     backpack_one_strap_fraction: float = Field(
-        0.5, ge=0.0, le=1.0, description="Backpacks carried on one shoulder (shoulder drop + lateral lean).")
+        0.5, ge=0.0, le=1.0, description="Backpacks carried on one shoulder (shoulder drop + lateral lean)."
+    )
     backpack_shoulder_mm: tuple[float, float] = (6.0, 16.0)
     limp_step_asymmetry: tuple[float, float] = Field(
-        (0.06, 0.16), description="Fractional step-length difference between the legs.")
+        (0.06, 0.16), description="Fractional step-length difference between the legs."
+    )
     limp_phase_shift: tuple[float, float] = Field(
-        (0.02, 0.05), description="Shift of the affected leg's heel strike away from half a cycle.")
+        (0.02, 0.05), description="Shift of the affected leg's heel strike away from half a cycle."
+    )
     limp_trunk_lean_deg: tuple[float, float] = Field(
-        (2.0, 5.0), description="Dynamic lateral trunk lean over the affected leg during its stance.")
+        (2.0, 5.0), description="Dynamic lateral trunk lean over the affected leg during its stance."
+    )
     fast_walk_cadence_factor: tuple[float, float] = (1.12, 1.25)
     fast_walk_step_factor: tuple[float, float] = (1.05, 1.15)
 
@@ -110,11 +130,15 @@ class Population(_Frozen):
     """Subject-level (between-person) variation."""
 
     default_prevalence: float = Field(
-        0.5, ge=0.0, le=1.0, description="P(positive) when sample_subject gets no Cobb angle.")
+        0.5, ge=0.0, le=1.0, description="P(positive) when sample_subject gets no Cobb angle."
+    )
     female_rate_positive: float = Field(
-        0.55, ge=0.0, le=1.0,
+        0.55,
+        ge=0.0,
+        le=1.0,
         description="Share of girls among positives. Equal rates (default) keep sex from being a shortcut; "
-                    "0.79 / 0.20 reproduces ScoliGait's confound (384 F / 104 M positives, 72 F / 290 M negatives).")
+        "0.79 / 0.20 reproduces ScoliGait's confound (384 F / 104 M positives, 72 F / 290 M negatives).",
+    )
     female_rate_negative: float = Field(0.55, ge=0.0, le=1.0, description="Share of girls among negatives.")
     height_female_m: tuple[float, float] = (1.58, 0.06)
     height_male_m: tuple[float, float] = (1.68, 0.08)
@@ -126,7 +150,8 @@ class Population(_Frozen):
     positive_cobb_scale: float = 10.0
     positive_cobb_max: float = 80.0
     negative_zero_fraction: float = Field(
-        0.45, ge=0.0, le=1.0, description="Negatives with Cobb exactly 0; the rest uniform in [1, 9.9].")
+        0.45, ge=0.0, le=1.0, description="Negatives with Cobb exactly 0; the rest uniform in [1, 9.9]."
+    )
 
 
 class ClipVariation(_Frozen):
@@ -148,7 +173,8 @@ class SensorNoise(_Frozen):
     """2-D pose-estimator imperfections applied to the projected keypoints."""
 
     pixel_sd_per_body_height: float = Field(
-        0.004, description="Gaussian jitter SD as a fraction of the subject's height in pixels.")
+        0.004, description="Gaussian jitter SD as a fraction of the subject's height in pixels."
+    )
     far_side_noise_factor: float = 1.8
     outlier_rate: float = Field(0.004, description="Per joint and frame.")
     outlier_size: tuple[float, float] = Field((0.05, 0.25), description="Outlier displacement, body heights.")
@@ -177,9 +203,12 @@ class SimulationSettings(_Frozen):
     clip: ClipVariation = ClipVariation()
     noise: SensorNoise = SensorNoise()
     focal_length_px: float | None = Field(
-        None, description="None: from a 60 deg horizontal field of view of the image width.")
+        None, description="None: from a 60 deg horizontal field of view of the image width."
+    )
     side_distance_m: float | None = Field(
-        None, description="Side camera distance; None: far enough to keep the whole walk in frame.")
+        None, description="Side camera distance; None: far enough to keep the whole walk in frame."
+    )
     frontal_near_distance_m: float | None = Field(
-        None, description="Closest approach in frontal clips; None: the body fills 85 % of the height.")
+        None, description="Closest approach in frontal clips; None: the body fills 85 % of the height."
+    )
     camera_jitter_deg: float = Field(2.0, description="SD of random camera yaw/pitch (roll: half).")

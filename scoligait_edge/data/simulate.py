@@ -139,7 +139,10 @@ def _timestamps(n: int, fps: float, drop_rate: float, jitter_ms: float, rng: np.
 
 
 def _sensor_noise(
-    uv: np.ndarray, cam: CameraModel, rng: np.random.Generator, settings: SimulationSettings,
+    uv: np.ndarray,
+    cam: CameraModel,
+    rng: np.random.Generator,
+    settings: SimulationSettings,
 ) -> np.ndarray:
     """Pose-estimator imperfections on projected pixels ``uv [T, 21, 2]`` -> ``[T, 21, 3]``."""
     ns = settings.noise
@@ -179,7 +182,7 @@ def _sensor_noise(
     swap_len = rng.integers(1, 4, size=T)
     swapped = np.zeros(T, bool)
     for t0 in np.flatnonzero(swap_start).tolist():
-        swapped[t0:t0 + swap_len[t0]] = True
+        swapped[t0 : t0 + swap_len[t0]] = True
     for a, b in _LEG_PAIRS:
         xa, xb = xy[swapped, a].copy(), xy[swapped, b].copy()
         xy[swapped, a], xy[swapped, b] = xb, xa
@@ -190,14 +193,14 @@ def _sensor_noise(
     starts = np.argwhere(rng.random((T, J)) < rate[None, :])
     lens = rng.geometric(1.0 / max(ns.dropout_mean_frames, 1.0), size=len(starts))
     for (t0, j), ln in zip(starts, lens, strict=True):
-        missing[t0:t0 + ln, j] = True
+        missing[t0 : t0 + ln, j] = True
     u_long, u_j, u_len, u_t = rng.random(4)
     if u_long < ns.long_dropout_clip_rate and T > 2:
         pool = _DISTAL["left" if (far[L_WRIST] or (not far.any() and u_j < 0.5)) else "right"]
         j = pool[int(u_j * len(pool)) % len(pool)]
         ln = int(ns.long_dropout_frames[0] + u_len * (ns.long_dropout_frames[1] - ns.long_dropout_frames[0]))
         t0 = int(u_t * max(T - ln, 1))
-        missing[t0:t0 + ln, j] = True
+        missing[t0 : t0 + ln, j] = True
 
     w, h = cam.image_size
     outside = ~np.isfinite(xy).all(-1) | (xy[..., 0] < 0) | (xy[..., 0] >= w) | (xy[..., 1] < 0) | (xy[..., 1] >= h)
@@ -256,9 +259,16 @@ def simulate_clip(
     ts = _timestamps(n_frames, fps, drop_rate, timestamp_jitter_ms, r_time)
     wk = walk(subject, ts / 1000.0, var, r_walk, s)
     cam = make_camera(
-        camera, direction, wk.pelvis, subject.height_m, r_cam, image_size=image_size,
-        focal_px=s.focal_length_px, side_distance_m=s.side_distance_m,
-        frontal_near_distance_m=s.frontal_near_distance_m, jitter_deg=s.camera_jitter_deg,
+        camera,
+        direction,
+        wk.pelvis,
+        subject.height_m,
+        r_cam,
+        image_size=image_size,
+        focal_px=s.focal_length_px,
+        side_distance_m=s.side_distance_m,
+        frontal_near_distance_m=s.frontal_near_distance_m,
+        jitter_deg=s.camera_jitter_deg,
     )
     uv, _ = cam.project(wk.world)
     clean = np.concatenate([uv, np.ones(uv.shape[:2] + (1,))], axis=-1)
@@ -274,16 +284,37 @@ def simulate_clip(
             ev_ms[side][kind] = tm
             events[side][kind] = [int(np.argmin(np.abs(ts - v))) for v in tm]
 
-    sil = render_silhouette(
-        wk.world, cam, subject.height_m, scale=silhouette_scale,
-        waist_asymmetry_mm=subject.waist_asymmetry_mm, rib_prominence_mm=subject.rib_prominence_mm,
-    ) if with_silhouettes else None
+    sil = (
+        render_silhouette(
+            wk.world,
+            cam,
+            subject.height_m,
+            scale=silhouette_scale,
+            waist_asymmetry_mm=subject.waist_asymmetry_mm,
+            rib_prominence_mm=subject.rib_prominence_mm,
+        )
+        if with_silhouettes
+        else None
+    )
     return SimulatedClip(
-        subject_id=subject.subject_id, clip_id=clip_id or f"{subject.subject_id}-s{seed}",
-        cobb_deg=subject.cobb_deg, label=subject.label, camera=camera, direction=direction,
-        fps=float(fps), image_size=cam.image_size, keypoints=kp, keypoints_clean=clean,
-        timestamps_ms=ts, world_keypoints=wk.world, events=events, event_times_ms=ev_ms,
-        angles_deg=wk.angles_deg, silhouettes=sil, camera_model=cam, subject=subject,
+        subject_id=subject.subject_id,
+        clip_id=clip_id or f"{subject.subject_id}-s{seed}",
+        cobb_deg=subject.cobb_deg,
+        label=subject.label,
+        camera=camera,
+        direction=direction,
+        fps=float(fps),
+        image_size=cam.image_size,
+        keypoints=kp,
+        keypoints_clean=clean,
+        timestamps_ms=ts,
+        world_keypoints=wk.world,
+        events=events,
+        event_times_ms=ev_ms,
+        angles_deg=wk.angles_deg,
+        silhouettes=sil,
+        camera_model=cam,
+        subject=subject,
         cadence_spm=subject.cadence_spm * var.cadence_factor,
         walking_speed_mps=subject.walking_speed_mps * var.speed_factor,
     )
@@ -298,8 +329,24 @@ from scoligait_edge.data.sim_cohort import (  # noqa: E402  (cohort builds on si
 )
 
 __all__ = [
-    "PROVENANCE", "SimulationSettings", "SubjectParams", "SimulatedClip", "CameraModel", "ClipSpec",
-    "Cohort", "Split", "View", "Direction", "sample_subject", "sample_cobb", "label_for", "simulate_clip",
-    "make_cohort", "check_subject_disjoint", "render_silhouette", "crop_scoliosis1k", "body_dimensions",
+    "PROVENANCE",
+    "SimulationSettings",
+    "SubjectParams",
+    "SimulatedClip",
+    "CameraModel",
+    "ClipSpec",
+    "Cohort",
+    "Split",
+    "View",
+    "Direction",
+    "sample_subject",
+    "sample_cobb",
+    "label_for",
+    "simulate_clip",
+    "make_cohort",
+    "check_subject_disjoint",
+    "render_silhouette",
+    "crop_scoliosis1k",
+    "body_dimensions",
     "NUM_COCO_FEET",
 ]

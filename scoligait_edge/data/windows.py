@@ -116,7 +116,12 @@ class ProcessedClip:
     silhouettes_valid: np.ndarray | None = None
 
     ARRAY_KEYS: ClassVar[tuple[str, ...]] = (
-        "km", "km_valid", "timestamps_ms", "keypoints", "silhouettes", "silhouettes_valid",
+        "km",
+        "km_valid",
+        "timestamps_ms",
+        "keypoints",
+        "silhouettes",
+        "silhouettes_valid",
     )
 
     def __post_init__(self) -> None:
@@ -204,23 +209,38 @@ def preprocess_clip(
     if silhouettes is not None:
         sil = np.asarray(silhouettes)
         if sil.dtype != np.uint8 or sil.ndim != 3 or sil.shape[1:] != SIL_SHAPE:
-            raise ValueError(f"clip {record.clip_id}: silhouettes must be uint8 [N, 64, 44], got {sil.dtype} {list(sil.shape)}")
+            raise ValueError(
+                f"clip {record.clip_id}: silhouettes must be uint8 [N, 64, 44], got {sil.dtype} {list(sil.shape)}"
+            )
         sil_ts = ts if silhouette_timestamps_ms is None else np.asarray(silhouette_timestamps_ms, np.float64)
         if sil_ts.shape[0] != sil.shape[0]:
             raise ValueError(f"clip {record.clip_id}: {sil.shape[0]} silhouettes for {sil_ts.shape[0]} timestamps")
-        frame_ok = (sil.reshape(len(sil), -1).max(axis=1) > 0) if silhouettes_valid is None else \
-            np.asarray(silhouettes_valid, bool)
+        frame_ok = (
+            (sil.reshape(len(sil), -1).max(axis=1) > 0)
+            if silhouettes_valid is None
+            else np.asarray(silhouettes_valid, bool)
+        )
         idx, close = nearest_frames(sil_ts, grid)
         sil_ok = close & frame_ok[idx] if len(sil) else np.zeros(t, bool)
         sil30 = sil[idx].copy() if len(sil) else np.zeros((t,) + SIL_SHAPE, np.uint8)
         sil30[~sil_ok] = 0
 
-    rec = record.model_copy(update={
-        "n_frames": t, "has_pose": keypoints is not None, "has_silhouettes": sil30 is not None, "events": events,
-    })
+    rec = record.model_copy(
+        update={
+            "n_frames": t,
+            "has_pose": keypoints is not None,
+            "has_silhouettes": sil30 is not None,
+            "events": events,
+        }
+    )
     return ProcessedClip(
-        record=rec, km=np.ascontiguousarray(values, np.float32), km_valid=np.asarray(valid, bool),
-        timestamps_ms=np.asarray(grid, np.float64), keypoints=kp30, silhouettes=sil30, silhouettes_valid=sil_ok,
+        record=rec,
+        km=np.ascontiguousarray(values, np.float32),
+        km_valid=np.asarray(valid, bool),
+        timestamps_ms=np.asarray(grid, np.float64),
+        keypoints=kp30,
+        silhouettes=sil30,
+        silhouettes_valid=sil_ok,
     )
 
 
@@ -289,22 +309,44 @@ def clip_windows(
         e = s + length
         quality: dict[str, Any] | None = None
         if rec.has_pose and rec.events is not None:
-            q = assess_window(clip.km_valid, rec.events, s, e, min_valid_fraction=min_valid_fraction, min_cycles=min_cycles)
+            q = assess_window(
+                clip.km_valid, rec.events, s, e, min_valid_fraction=min_valid_fraction, min_cycles=min_cycles
+            )
             if require_quality and not q.ok:
                 continue
             quality = {**q.model_dump(), "ok": q.ok}
-        out.append(WindowSample(
-            km=clip.km[s:e], km_valid=clip.km_valid[s:e],
-            silhouettes=None if clip.silhouettes is None else clip.silhouettes[s:e],
-            silhouettes_valid=None if clip.silhouettes_valid is None else clip.silhouettes_valid[s:e],
-            label=label, cobb_deg=cobb, subject_id=rec.subject_id, clip_id=rec.clip_id, start=s,
-            sex=rec.sex, age=rec.age, provenance=rec.provenance, quality=quality, split=rec.split,
-            sconet_class=rec.sconet_class,
-        ))
+        out.append(
+            WindowSample(
+                km=clip.km[s:e],
+                km_valid=clip.km_valid[s:e],
+                silhouettes=None if clip.silhouettes is None else clip.silhouettes[s:e],
+                silhouettes_valid=None if clip.silhouettes_valid is None else clip.silhouettes_valid[s:e],
+                label=label,
+                cobb_deg=cobb,
+                subject_id=rec.subject_id,
+                clip_id=rec.clip_id,
+                start=s,
+                sex=rec.sex,
+                age=rec.age,
+                provenance=rec.provenance,
+                quality=quality,
+                split=rec.split,
+                sconet_class=rec.sconet_class,
+            )
+        )
     return out
 
 
 __all__ = [
-    "COBB_THRESHOLD_DEG", "WINDOW_FRAMES", "WINDOW_HOP", "ClipRecord", "ProcessedClip", "Sex", "SplitName",
-    "WindowSample", "clip_windows", "label_from_cobb", "preprocess_clip",
+    "COBB_THRESHOLD_DEG",
+    "WINDOW_FRAMES",
+    "WINDOW_HOP",
+    "ClipRecord",
+    "ProcessedClip",
+    "Sex",
+    "SplitName",
+    "WindowSample",
+    "clip_windows",
+    "label_from_cobb",
+    "preprocess_clip",
 ]

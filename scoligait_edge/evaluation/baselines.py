@@ -58,8 +58,9 @@ FeatureSet = Literal["km", "silhouette"]
 ModelName = Literal["logreg", "hgb"]
 SPLITS: tuple[SplitName, ...] = ("train", "val", "test")
 SIL_BANDS = 8
-SIMULATED_BASELINE_NOTICE = ("SIMULATED data: these baselines measure what the simulator's cohort allows, "
-                             "not evidence about patients.")
+SIMULATED_BASELINE_NOTICE = (
+    "SIMULATED data: these baselines measure what the simulator's cohort allows, not evidence about patients."
+)
 LOGREG_C_GRID: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
 """Strong regularisation first: with tens of validation clips, ties go to the simpler model."""
 HGB_GRID: tuple[dict[str, Any], ...] = (
@@ -141,7 +142,7 @@ def silhouette_frame_features(masks: np.ndarray) -> np.ndarray:
     bands = m.reshape(f, SIL_BANDS, h // SIL_BANDS, w).sum(axis=2)  # [F, B, W] pixel counts per column
     area = bands.sum(axis=2)
     left = bands[:, :, : w // 2].sum(axis=2)
-    right = bands[:, :, w - w // 2:].sum(axis=2)
+    right = bands[:, :, w - w // 2 :].sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         asym_abs = np.abs(left - right) / area
         asym_signed = (left - right) / area
@@ -155,7 +156,9 @@ def silhouette_frame_features(masks: np.ndarray) -> np.ndarray:
 
 
 def silhouette_feature_names() -> list[str]:
-    per_frame = [f"{kind}_band{b}" for kind in ("asym_abs", "asym_signed", "width", "centroid") for b in range(SIL_BANDS)]
+    per_frame = [
+        f"{kind}_band{b}" for kind in ("asym_abs", "asym_signed", "width", "centroid") for b in range(SIL_BANDS)
+    ]
     per_frame.append("area")
     return [f"sil_mean_{n}" for n in per_frame] + [f"sil_sd_{n}" for n in per_frame]
 
@@ -179,8 +182,11 @@ def clip_features(windows: Sequence[WindowSample], kind: FeatureSet) -> ClipFeat
             raise ValueError(f"unknown feature set {kind!r}")
     names = km_feature_names() if kind == "km" else silhouette_feature_names()
     return ClipFeatures(
-        X=np.stack(rows), y=np.array([ws[0].label for ws in groups.values()], np.int64),
-        clip_ids=list(groups), subject_ids=[ws[0].subject_id for ws in groups.values()], feature_names=names,
+        X=np.stack(rows),
+        y=np.array([ws[0].label for ws in groups.values()], np.int64),
+        clip_ids=list(groups),
+        subject_ids=[ws[0].subject_id for ws in groups.values()],
+        feature_names=names,
     )
 
 
@@ -205,13 +211,19 @@ def make_model(name: ModelName, params: Mapping[str, Any], seed: int = 0):
 
     if name == "logreg":
         return make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
             LogisticRegression(C=float(params["C"]), class_weight="balanced", max_iter=5000),
         )
     if name == "hgb":
         return HistGradientBoostingClassifier(
-            learning_rate=0.05, min_samples_leaf=10, l2_regularization=1.0, early_stopping=False,
-            class_weight="balanced", random_state=seed, **params,
+            learning_rate=0.05,
+            min_samples_leaf=10,
+            l2_regularization=1.0,
+            early_stopping=False,
+            class_weight="balanced",
+            random_state=seed,
+            **params,
         )
     raise ValueError(f"unknown model {name!r}")
 
@@ -224,8 +236,9 @@ def _prob(model, X: np.ndarray) -> np.ndarray:
     return np.clip(model.predict_proba(X)[:, 1].astype(np.float64), 0.0, 1.0)
 
 
-def bootstrap_auc(y: np.ndarray, score: np.ndarray, subjects: Sequence[str], *, n_boot: int = 2000,
-                  seed: int = 0, level: float = 0.95) -> tuple[float | None, float | None, int]:
+def bootstrap_auc(
+    y: np.ndarray, score: np.ndarray, subjects: Sequence[str], *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float | None, float | None, int]:
     """Percentile interval of the AUC, resampling SUBJECTS with all their clips (clips of one
     subject are not independent). Resamples with one class are skipped; returns (lo, hi, n used).
     (:func:`scoligait_edge.evaluation.metrics.bootstrap_auc_ci`, same resamples.)"""
@@ -316,20 +329,28 @@ def baselines_markdown(res: BaselineResults) -> str:
     out = [f"## Baselines: {res.name} ({res.provenance.upper()} data)", ""]
     if res.data_warning:
         out += [f"> **{res.data_warning}**", ""]
-    sizes = ", ".join(f"{s} {c.subjects} subjects / {c.clips} clips ({c.positive_clips} positive) / {c.windows} windows"
-                      for s, c in res.splits.items())
-    out += [f"Splits: {sizes}.", "",
-            f"Threshold: {res.criterion} on validation clips. Test AUC interval: 95% percentile bootstrap over "
-            f"test subjects ({res.bootstrap.get('n_boot')} resamples, seed {res.bootstrap.get('seed')}).", "",
-            "| features | model | chosen | val AUC | threshold | test AUC [95% CI] | sensitivity | specificity "
-            "| balanced acc. | n test clips |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    sizes = ", ".join(
+        f"{s} {c.subjects} subjects / {c.clips} clips ({c.positive_clips} positive) / {c.windows} windows"
+        for s, c in res.splits.items()
+    )
+    out += [
+        f"Splits: {sizes}.",
+        "",
+        f"Threshold: {res.criterion} on validation clips. Test AUC interval: 95% percentile bootstrap over "
+        f"test subjects ({res.bootstrap.get('n_boot')} resamples, seed {res.bootstrap.get('seed')}).",
+        "",
+        "| features | model | chosen | val AUC | threshold | test AUC [95% CI] | sensitivity | specificity "
+        "| balanced acc. | n test clips |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in res.rows:
         lo, hi = r.test_auc_ci
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-        out.append(f"| {r.features} ({r.n_features}) | {r.model} | {params} | {_f(r.val_auc)} | {_f(r.threshold.threshold)} "
-                   f"| {_f(r.test.auc)} [{_f(lo)}, {_f(hi)}] | {_f(r.test.sensitivity)} | {_f(r.test.specificity)} "
-                   f"| {_f(r.test.balanced_accuracy)} | {r.test.n} ({r.test.n_pos} pos) |")
+        out.append(
+            f"| {r.features} ({r.n_features}) | {r.model} | {params} | {_f(r.val_auc)} | {_f(r.threshold.threshold)} "
+            f"| {_f(r.test.auc)} [{_f(lo)}, {_f(hi)}] | {_f(r.test.sensitivity)} | {_f(r.test.specificity)} "
+            f"| {_f(r.test.balanced_accuracy)} | {r.test.n} ({r.test.n_pos} pos) |"
+        )
     for n in res.notes:
         out += ["", f"Note: {n}"]
     return "\n".join(out) + "\n"
@@ -338,8 +359,17 @@ def baselines_markdown(res: BaselineResults) -> str:
 # -- the run -------------------------------------------------------------------------------
 
 
-def _fit_one(name: ModelName, tr: ClipFeatures, va: ClipFeatures, te: ClipFeatures, *, criterion: Criterion,
-             n_boot: int, seed: int, kind: FeatureSet) -> BaselineRow:
+def _fit_one(
+    name: ModelName,
+    tr: ClipFeatures,
+    va: ClipFeatures,
+    te: ClipFeatures,
+    *,
+    criterion: Criterion,
+    n_boot: int,
+    seed: int,
+    kind: FeatureSet,
+) -> BaselineRow:
     grid: list[GridPoint] = []
     best: tuple[float, int, Any] | None = None
     for i, params in enumerate(_grid(name)):
@@ -355,11 +385,29 @@ def _fit_one(name: ModelName, tr: ClipFeatures, va: ClipFeatures, te: ClipFeatur
     p_test = _prob(model, te.X)
     metrics = binary_metrics(te.y, p_test, threshold.threshold)
     lo, hi, used = bootstrap_auc(te.y, p_test, te.subject_ids, n_boot=n_boot, seed=seed)
-    log.info("baseline %s/%s %s: val AUC %s, test AUC %s [%s, %s]", kind, name, params, _f(grid[best[1]].val_auc),
-             _f(metrics.auc), _f(lo), _f(hi))
-    return BaselineRow(features=kind, model=name, n_features=tr.X.shape[1], params=params, grid=grid,
-                       val_auc=grid[best[1]].val_auc, threshold=threshold, test=metrics, test_auc_ci=(lo, hi),
-                       n_boot_used=used, test_clips=clip_predictions(te.clip_ids, te.subject_ids, te.y, p_test))
+    log.info(
+        "baseline %s/%s %s: val AUC %s, test AUC %s [%s, %s]",
+        kind,
+        name,
+        params,
+        _f(grid[best[1]].val_auc),
+        _f(metrics.auc),
+        _f(lo),
+        _f(hi),
+    )
+    return BaselineRow(
+        features=kind,
+        model=name,
+        n_features=tr.X.shape[1],
+        params=params,
+        grid=grid,
+        val_auc=grid[best[1]].val_auc,
+        threshold=threshold,
+        test=metrics,
+        test_auc_ci=(lo, hi),
+        n_boot_used=used,
+        test_clips=clip_predictions(te.clip_ids, te.subject_ids, te.y, p_test),
+    )
 
 
 def run_baselines(
@@ -391,19 +439,41 @@ def run_baselines(
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415 - a scikit-learn dependency, untyped
 
     with threadpool_limits(limits=threads):
-        return _run(source_or_windows, feature_sets=feature_sets, models=models, criterion=criterion, n_boot=n_boot,
-                    seed=seed, provenance=provenance, name=name, length=length, hop=hop,
-                    require_quality=require_quality)
+        return _run(
+            source_or_windows,
+            feature_sets=feature_sets,
+            models=models,
+            criterion=criterion,
+            n_boot=n_boot,
+            seed=seed,
+            provenance=provenance,
+            name=name,
+            length=length,
+            hop=hop,
+            require_quality=require_quality,
+        )
 
 
-def _run(source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]], *, feature_sets: Sequence[FeatureSet],
-         models: Sequence[ModelName], criterion: Criterion, n_boot: int, seed: int, provenance: str | None, name: str,
-         length: int, hop: int, require_quality: bool) -> BaselineResults:
+def _run(
+    source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
+    *,
+    feature_sets: Sequence[FeatureSet],
+    models: Sequence[ModelName],
+    criterion: Criterion,
+    n_boot: int,
+    seed: int,
+    provenance: str | None,
+    name: str,
+    length: int,
+    hop: int,
+    require_quality: bool,
+) -> BaselineResults:
     t0 = time.perf_counter()
     windows: dict[str, list[WindowSample]]
     if isinstance(source_or_windows, WindowSource):
-        windows = {s: source_or_windows.windows(s, length=length, hop=hop, require_quality=require_quality)
-                   for s in SPLITS}
+        windows = {
+            s: source_or_windows.windows(s, length=length, hop=hop, require_quality=require_quality) for s in SPLITS
+        }
         provenance = provenance or source_or_windows.provenance
     else:
         missing = [s for s in SPLITS if s not in source_or_windows]
@@ -415,9 +485,15 @@ def _run(source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
         if not windows[s]:
             raise ValueError(f"the {s} split has no windows")
     provenance = provenance or windows["train"][0].provenance
-    sizes = {s: SplitCounts(subjects=len({w.subject_id for w in ws}), clips=len({w.clip_id for w in ws}),
-                            windows=len(ws), positive_clips=len({w.clip_id for w in ws if w.label}))
-             for s, ws in windows.items()}
+    sizes = {
+        s: SplitCounts(
+            subjects=len({w.subject_id for w in ws}),
+            clips=len({w.clip_id for w in ws}),
+            windows=len(ws),
+            positive_clips=len({w.clip_id for w in ws if w.label}),
+        )
+        for s, ws in windows.items()
+    }
     rows: list[BaselineRow] = []
     notes: list[str] = []
     for kind in feature_sets:
@@ -428,13 +504,28 @@ def _run(source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
         feats = {s: clip_features(windows[s], kind) for s in SPLITS}
         assert_subject_disjoint({s: feats[s].subject_ids for s in SPLITS})
         for name_ in models:
-            rows.append(_fit_one(name_, feats["train"], feats["val"], feats["test"], criterion=criterion,
-                                 n_boot=n_boot, seed=seed, kind=kind))
+            rows.append(
+                _fit_one(
+                    name_,
+                    feats["train"],
+                    feats["val"],
+                    feats["test"],
+                    criterion=criterion,
+                    n_boot=n_boot,
+                    seed=seed,
+                    kind=kind,
+                )
+            )
     if sizes["val"].clips < 30:
         notes.append(f"only {sizes['val'].clips} validation clips: hyper-parameters and thresholds are noisy")
     return BaselineResults(
-        provenance=provenance, data_warning=SIMULATED_BASELINE_NOTICE if provenance == "simulated" else None,
-        name=name, splits=sizes, rows=rows, criterion=criterion,
+        provenance=provenance,
+        data_warning=SIMULATED_BASELINE_NOTICE if provenance == "simulated" else None,
+        name=name,
+        splits=sizes,
+        rows=rows,
+        criterion=criterion,
         bootstrap={"n_boot": n_boot, "seed": seed, "unit": "test subject", "level": 0.95},
-        seconds=round(time.perf_counter() - t0, 1), notes=notes,
+        seconds=round(time.perf_counter() - t0, 1),
+        notes=notes,
     )

@@ -46,7 +46,9 @@ def _as_labels(y: ArrayLike, name: str = "y_true") -> np.ndarray:
         raise ValueError(f"{name} must be numeric 0/1 labels, got dtype {arr.dtype}")
     bad = ~np.isin(arr, (0, 1))
     if bad.any():
-        raise ValueError(f"{name} must contain only 0 and 1 (1 = Cobb >= 10 deg); found {sorted(set(arr[bad].tolist()))[:5]}")
+        raise ValueError(
+            f"{name} must contain only 0 and 1 (1 = Cobb >= 10 deg); found {sorted(set(arr[bad].tolist()))[:5]}"
+        )
     return arr.astype(np.int64)
 
 
@@ -178,13 +180,27 @@ def binary_metrics(y_true: ArrayLike, prob: ArrayLike, threshold: float = 0.5) -
     if auc is None:
         notes.append("one class only: AUC undefined")
     return BinaryMetrics(
-        n=int(y.size), n_pos=n_pos, n_neg=n_neg, threshold=t,
-        accuracy=(tp + tn) / y.size, macro_f1=macro,
-        pos_precision=pos_p, pos_recall=pos_r, pos_f1=pos_f1,
-        neg_precision=neg_p, neg_recall=neg_r, neg_f1=neg_f1,
-        sensitivity=pos_r, specificity=neg_r,
+        n=int(y.size),
+        n_pos=n_pos,
+        n_neg=n_neg,
+        threshold=t,
+        accuracy=(tp + tn) / y.size,
+        macro_f1=macro,
+        pos_precision=pos_p,
+        pos_recall=pos_r,
+        pos_f1=pos_f1,
+        neg_precision=neg_p,
+        neg_recall=neg_r,
+        neg_f1=neg_f1,
+        sensitivity=pos_r,
+        specificity=neg_r,
         balanced_accuracy=None if pos_r is None or neg_r is None else (pos_r + neg_r) / 2,
-        auc=auc, tn=tn, fp=fp, fn=fn, tp=tp, notes=notes,
+        auc=auc,
+        tn=tn,
+        fp=fp,
+        fn=fn,
+        tp=tp,
+        notes=notes,
     )
 
 
@@ -320,7 +336,9 @@ def aggregate_windows(
     g = None if groups is None else constant(same_shape(np.asarray(groups).astype(str), "groups"), "groups")
     ct = None if cobb_true is None else constant(_as_values(cobb_true, "cobb_true", p.size), "cobb_true")
     cp = None if cobb_pred is None else mean(_as_values(cobb_pred, "cobb_pred", p.size))
-    return ClipScores(clip_ids=uniq[order], prob=mean(p), n_windows=counts, labels=y, groups=g, cobb_true=ct, cobb_pred=cp)
+    return ClipScores(
+        clip_ids=uniq[order], prob=mean(p), n_windows=counts, labels=y, groups=g, cobb_true=ct, cobb_pred=cp
+    )
 
 
 # ------------------------------------------------------------------ per-clip predictions and bootstrap
@@ -339,15 +357,18 @@ class ClipPrediction(BaseModel):
     prob: float = Field(ge=0.0, le=1.0)
 
 
-def clip_predictions(clip_ids: Sequence[str], subject_ids: Sequence[str], labels: ArrayLike,
-                     prob: ArrayLike) -> list[ClipPrediction]:
+def clip_predictions(
+    clip_ids: Sequence[str], subject_ids: Sequence[str], labels: ArrayLike, prob: ArrayLike
+) -> list[ClipPrediction]:
     """Zip per-clip arrays into records (lengths checked)."""
     y = _as_labels(labels, "labels")
     p = _as_prob(prob, y.size)
     if len(clip_ids) != y.size or len(subject_ids) != y.size:
         raise ValueError(f"{len(clip_ids)} clip ids and {len(subject_ids)} subject ids for {y.size} labels")
-    return [ClipPrediction(clip_id=str(c), subject_id=str(s), label=int(a), prob=float(b))
-            for c, s, a, b in zip(clip_ids, subject_ids, y, p, strict=True)]
+    return [
+        ClipPrediction(clip_id=str(c), subject_id=str(s), label=int(a), prob=float(b))
+        for c, s, a, b in zip(clip_ids, subject_ids, y, p, strict=True)
+    ]
 
 
 def write_clip_predictions(path, clips: Sequence[ClipPrediction], **meta) -> None:
@@ -357,8 +378,9 @@ def write_clip_predictions(path, clips: Sequence[ClipPrediction], **meta) -> Non
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps({**meta, "clips": [c.model_dump() for c in clips]}, indent=1, default=float) + "\n",
-                 encoding="utf-8")
+    p.write_text(
+        json.dumps({**meta, "clips": [c.model_dump() for c in clips]}, indent=1, default=float) + "\n", encoding="utf-8"
+    )
 
 
 def read_clip_predictions(path) -> list[ClipPrediction]:
@@ -403,8 +425,15 @@ class AucInterval(BaseModel):
     level: float = 0.95
 
 
-def bootstrap_auc_ci(y_true: ArrayLike, score: ArrayLike, subjects: Sequence[str] | np.ndarray | None = None, *,
-                     n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> AucInterval:
+def bootstrap_auc_ci(
+    y_true: ArrayLike,
+    score: ArrayLike,
+    subjects: Sequence[str] | np.ndarray | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> AucInterval:
     """Percentile interval of the AUC over ``n_boot`` resamples of SUBJECTS (each with all its clips;
     ``subjects=None``: each clip is its own subject). Resamples with one class are skipped."""
     y = _as_labels(y_true)
@@ -415,8 +444,9 @@ def bootstrap_auc_ci(y_true: ArrayLike, score: ArrayLike, subjects: Sequence[str
     lo = hi = None
     if aucs:
         lo, hi = float(np.quantile(aucs, alpha)), float(np.quantile(aucs, 1 - alpha))
-    return AucInterval(auc=roc_auc(y, s), lo=lo, hi=hi, n=int(y.size), n_boot=n_boot, n_used=len(aucs), seed=seed,
-                       level=level)
+    return AucInterval(
+        auc=roc_auc(y, s), lo=lo, hi=hi, n=int(y.size), n_boot=n_boot, n_used=len(aucs), seed=seed, level=level
+    )
 
 
 Verdict = str
@@ -443,7 +473,7 @@ class AucDifference(BaseModel):
 
     @property
     def verdict(self) -> Verdict:
-        """"holds" when the interval lies above 0, "reversed" below 0, else "not shown"."""
+        """ "holds" when the interval lies above 0, "reversed" below 0, else "not shown"."""
         if self.lo is None or self.hi is None:
             return NOT_SHOWN
         if self.lo > 0:
@@ -453,9 +483,16 @@ class AucDifference(BaseModel):
         return NOT_SHOWN
 
 
-def paired_bootstrap_auc_diff(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike,
-                              subjects: Sequence[str] | np.ndarray | None = None, *, n_boot: int = 2000,
-                              seed: int = 0, level: float = 0.95) -> AucDifference:
+def paired_bootstrap_auc_diff(
+    y_true: ArrayLike,
+    score_a: ArrayLike,
+    score_b: ArrayLike,
+    subjects: Sequence[str] | np.ndarray | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> AucDifference:
     """Paired bootstrap of AUC(a) - AUC(b): each resample draws test SUBJECTS (with all their clips) once
     and scores both rows on it, so what the two rows share (the same hard clips) cancels.
 
@@ -476,8 +513,16 @@ def paired_bootstrap_auc_diff(y_true: ArrayLike, score_a: ArrayLike, score_b: Ar
     alpha = (1.0 - level) / 2.0
     have = d.size > 0
     return AucDifference(
-        auc_a=auc_a, auc_b=auc_b, diff=None if auc_a is None or auc_b is None else auc_a - auc_b,
+        auc_a=auc_a,
+        auc_b=auc_b,
+        diff=None if auc_a is None or auc_b is None else auc_a - auc_b,
         mean_diff=float(d.mean()) if have else None,
-        lo=float(np.quantile(d, alpha)) if have else None, hi=float(np.quantile(d, 1 - alpha)) if have else None,
+        lo=float(np.quantile(d, alpha)) if have else None,
+        hi=float(np.quantile(d, 1 - alpha)) if have else None,
         p_le_0=float((d <= 0).mean()) if have else None,
-        n=int(y.size), n_boot=n_boot, n_used=int(d.size), seed=seed, level=level)
+        n=int(y.size),
+        n_boot=n_boot,
+        n_used=int(d.size),
+        seed=seed,
+        level=level,
+    )

@@ -20,8 +20,9 @@ from scoligait_edge.viz.probability import plot_probability_over_time
 __all__ = ["plot_confusion", "plot_probability_over_time", "plot_roc"]
 
 
-
-def plot_confusion(cm: BinaryMetrics | np.ndarray | Sequence[Sequence[int]], path: str | Path, title: str = "Confusion matrix") -> Path:
+def plot_confusion(
+    cm: BinaryMetrics | np.ndarray | Sequence[Sequence[int]], path: str | Path, title: str = "Confusion matrix"
+) -> Path:
     """2 x 2 counts with row percentages (rows = truth), negative first as in ``[[tn, fp], [fn, tp]]``."""
     plt = _pyplot()
     m = cm.confusion if isinstance(cm, BinaryMetrics) else np.asarray(cm)
@@ -35,8 +36,15 @@ def plot_confusion(cm: BinaryMetrics | np.ndarray | Sequence[Sequence[int]], pat
     names = ["negative\n(Cobb < 10°)", "positive\n(Cobb ≥ 10°)"]
     for i in range(2):
         for j in range(2):
-            ax.text(j, i, f"{m[i, j]}\n{100 * frac[i, j]:.1f}%", ha="center", va="center", fontsize=12,
-                    color="white" if frac[i, j] > 0.55 else "black")
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]}\n{100 * frac[i, j]:.1f}%",
+                ha="center",
+                va="center",
+                fontsize=12,
+                color="white" if frac[i, j] > 0.55 else "black",
+            )
     ax.set_xticks([0, 1], names, fontsize=9)
     ax.set_yticks([0, 1], names, fontsize=9)
     ax.set_xlabel("predicted")
@@ -60,12 +68,25 @@ def plot_roc(
     auc = roc_auc(y_arr, p)
     fig, ax = plt.subplots(figsize=(4.8, 4.6))
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=1, label="chance")
-    ax.plot(fpr, tpr, color="tab:blue", lw=2, drawstyle="default", label=f"AUC = {auc:.3f} (n={y_arr.size}, {int(y_arr.sum())} pos)")
+    ax.plot(
+        fpr,
+        tpr,
+        color="tab:blue",
+        lw=2,
+        drawstyle="default",
+        label=f"AUC = {auc:.3f} (n={y_arr.size}, {int(y_arr.sum())} pos)",
+    )
     if threshold is not None:
         m = binary_metrics(y_arr, p, threshold)
         x_op, y_op = 1 - (m.specificity or 0.0), m.sensitivity or 0.0
-        ax.scatter([x_op], [y_op], s=70, color="tab:red", zorder=5,
-                   label=f"threshold {threshold:.3f}: sens {y_op:.2f}, spec {1 - x_op:.2f}")
+        ax.scatter(
+            [x_op],
+            [y_op],
+            s=70,
+            color="tab:red",
+            zorder=5,
+            label=f"threshold {threshold:.3f}: sens {y_op:.2f}, spec {1 - x_op:.2f}",
+        )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_aspect("equal")

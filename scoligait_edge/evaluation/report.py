@@ -80,15 +80,41 @@ PAPER_RESULTS: dict[str, PaperRow] = {
         _paper("video", "Video", "Table 2", 0.563, 0.488, 0.278, 0.306, 0.291, 0.699, 0.669, 0.684),
         _paper("km", "Knowledge Map", "Table 2", 0.580, 0.520, 0.320, 0.386, 0.350, 0.721, 0.660, 0.689),
         _paper("km+video", "Knowledge Map + Video", "Table 2", 0.640, 0.562, 0.383, 0.375, 0.379, 0.743, 0.750, 0.746),
-        _paper("km+video+text", "Knowledge Map + Video + Text", "Table 2", 0.700, 0.619, 0.486, 0.409, 0.444, 0.769, 0.820, 0.794),
+        _paper(
+            "km+video+text",
+            "Knowledge Map + Video + Text",
+            "Table 2",
+            0.700,
+            0.619,
+            0.486,
+            0.409,
+            0.444,
+            0.769,
+            0.820,
+            0.794,
+        ),
         _paper("sconet_mt_1:1:2", "ScoNet-MT 1:1:2", "Table 2", 0.644, 0.439, 0.333, 0.054, 0.093, 0.694, 0.900, 0.784),
         _paper("sconet_mt_1:1:4", "ScoNet-MT 1:1:4", "Table 2", 0.648, 0.457, 0.275, 0.087, 0.132, 0.697, 0.891, 0.782),
         _paper("sconet_mt_1:1:8", "ScoNet-MT 1:1:8", "Table 2", 0.651, 0.416, 0.166, 0.021, 0.038, 0.695, 0.924, 0.793),
-        _paper("sconet_mt_1:1:16", "ScoNet-MT 1:1:16", "Table 2", 0.664, 0.457, 0.318, 0.076, 0.122, 0.696, 0.919, 0.792),
+        _paper(
+            "sconet_mt_1:1:16", "ScoNet-MT 1:1:16", "Table 2", 0.664, 0.457, 0.318, 0.076, 0.122, 0.696, 0.919, 0.792
+        ),
         _paper("cat", "Aligned Cat", "Table 3", 0.550, 0.495, 0.292, 0.375, 0.328, 0.705, 0.622, 0.661),
         _paper("cat_att", "Aligned Cat+Att", "Table 3", 0.610, 0.531, 0.337, 0.341, 0.339, 0.725, 0.721, 0.723),
         _paper("cat_latent", "Aligned Cat+Latent", "Table 3", 0.640, 0.562, 0.383, 0.375, 0.379, 0.743, 0.750, 0.746),
-        _paper("cat_latent_non_aligned", "Non-aligned Cat+Latent", "Table 3", 0.623, 0.531, 0.341, 0.306, 0.323, 0.724, 0.754, 0.739),
+        _paper(
+            "cat_latent_non_aligned",
+            "Non-aligned Cat+Latent",
+            "Table 3",
+            0.623,
+            0.531,
+            0.341,
+            0.306,
+            0.323,
+            0.724,
+            0.754,
+            0.739,
+        ),
     )
 }
 PAPER_TEST_CLIPS = 300
@@ -158,7 +184,9 @@ class EvaluationReport(BaseModel):
             raise ValueError(f"primary level {self.primary_level!r} has no results; levels: {sorted(self.levels)}")
         for name, lv in self.levels.items():
             if not math.isclose(lv.metrics.threshold, self.threshold.threshold, abs_tol=1e-9):
-                raise ValueError(f"{name} metrics use threshold {lv.metrics.threshold}, the report's is {self.threshold.threshold}")
+                raise ValueError(
+                    f"{name} metrics use threshold {lv.metrics.threshold}, the report's is {self.threshold.threshold}"
+                )
         return self
 
     # ---------------------------------------------------------------- outputs
@@ -183,30 +211,59 @@ class EvaluationReport(BaseModel):
         out += [
             f"- provenance: **{self.provenance}**",
             f"- evaluated split: `{self.evaluated_split}`; primary level: **{self.primary_level}**"
-            + (" (one score per clip: the mean of its windows, as the paper scores clips)" if self.primary_level == "clip" else ""),
+            + (
+                " (one score per clip: the mean of its windows, as the paper scores clips)"
+                if self.primary_level == "clip"
+                else ""
+            ),
             f"- created {self.created_utc}, scoligait_edge {self.package_version}",
             "",
         ]
         if self.splits:
-            out += ["## Data", "", "| split | subjects | clips | windows | positive subjects | positive clips | sex x class (subjects) |",
-                    "| --- | --- | --- | --- | --- | --- | --- |"]
+            out += [
+                "## Data",
+                "",
+                "| split | subjects | clips | windows | positive subjects | positive clips | sex x class (subjects) |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
+            ]
             for name, s in self.splits.items():
-                sex = "" if not s.sex_by_class else "; ".join(
-                    f"{g}: {c.get('pos', 0)} pos / {c.get('neg', 0)} neg" for g, c in sorted(s.sex_by_class.items()))
-                out.append(f"| {name} | {s.subjects} | {s.clips} | {_opt(s.windows)} | {s.positives} | {_opt(s.positive_clips)} | {sex} |")
+                sex = (
+                    ""
+                    if not s.sex_by_class
+                    else "; ".join(
+                        f"{g}: {c.get('pos', 0)} pos / {c.get('neg', 0)} neg" for g, c in sorted(s.sex_by_class.items())
+                    )
+                )
+                out.append(
+                    f"| {name} | {s.subjects} | {s.clips} | {_opt(s.windows)} | {s.positives} | {_opt(s.positive_clips)} | {sex} |"
+                )
             out.append("")
         th = self.threshold
-        out += ["## Threshold", "",
-                f"{th.threshold:.4f}, chosen on the **{th.source}** split `{th.split_name}` by {th.criterion}"
-                + (f" ({th.criterion} = {th.score:.3f})" if th.score is not None else "")
-                + f", n = {th.n}, {th.n_pos} positive. Positive when P(Cobb ≥ 10°) ≥ threshold.", ""]
+        out += [
+            "## Threshold",
+            "",
+            f"{th.threshold:.4f}, chosen on the **{th.source}** split `{th.split_name}` by {th.criterion}"
+            + (f" ({th.criterion} = {th.score:.3f})" if th.score is not None else "")
+            + f", n = {th.n}, {th.n_pos} positive. Positive when P(Cobb ≥ 10°) ≥ threshold.",
+            "",
+        ]
         if th.warning:
             out += [f"**Warning:** {th.warning}", ""]
-        out += ["## Results", "", _metrics_header(["level", "n", "pos"], extra=["Sens", "Spec", "TN", "FP", "FN", "TP"])]
+        out += [
+            "## Results",
+            "",
+            _metrics_header(["level", "n", "pos"], extra=["Sens", "Spec", "TN", "FP", "FN", "TP"]),
+        ]
         for name in ("clip", "window"):
             if name in self.levels:
                 m = self.levels[name].metrics
-                out.append(_metrics_row([name, str(m.n), str(m.n_pos)], m, extra=[_f(m.sensitivity), _f(m.specificity), str(m.tn), str(m.fp), str(m.fn), str(m.tp)]))
+                out.append(
+                    _metrics_row(
+                        [name, str(m.n), str(m.n_pos)],
+                        m,
+                        extra=[_f(m.sensitivity), _f(m.specificity), str(m.tn), str(m.fp), str(m.fn), str(m.tp)],
+                    )
+                )
         out.append("")
         for name, lv in self.levels.items():
             if lv.metrics.notes:
@@ -219,8 +276,11 @@ class EvaluationReport(BaseModel):
             st = level.stratified
             out += ["", f"### By {st.group_name} ({name} level)", ""]
             if st.group_name == "sex":
-                out += ["The paper's cohort is sex-confounded (positives 384 F / 104 M, negatives 72 F / 290 M); "
-                        "a model can score by sex alone, so read these rows before the overall ones.", ""]
+                out += [
+                    "The paper's cohort is sex-confounded (positives 384 F / 104 M, negatives 72 F / 290 M); "
+                    "a model can score by sex alone, so read these rows before the overall ones.",
+                    "",
+                ]
             out.append(_metrics_header([st.group_name, "n", "pos"], extra=["note"]))
             for r in st.rows:
                 if r.metrics is None:
@@ -236,7 +296,14 @@ class EvaluationReport(BaseModel):
                 link = _relative(p, relative_to)
                 out += [f"**{name}**", "", f"![{name}]({link})", ""]
         if self.config_summary:
-            out += ["", "## Model", "", "```json", json.dumps(self.config_summary, indent=2, sort_keys=True, default=str), "```"]
+            out += [
+                "",
+                "## Model",
+                "",
+                "```json",
+                json.dumps(self.config_summary, indent=2, sort_keys=True, default=str),
+                "```",
+            ]
         if self.notes:
             out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         out += ["", "---", ""]
@@ -336,8 +403,12 @@ def ablation_table(
             cells.append("n/a" if ci is None else f"{_f(ci.auc)} [{_f(ci.lo)}, {_f(ci.hi)}]")
         out.append("| " + " | ".join([name, str(len(seeds))] + cells) + " |")
     if keys:
-        out += ["", f"**Paper** (ScoliGait, real clinical data, {PAPER_TEST_CLIPS} subject-disjoint test clips, single run; "
-                "for reference only, not comparable with simulated results)", ""]
+        out += [
+            "",
+            f"**Paper** (ScoliGait, real clinical data, {PAPER_TEST_CLIPS} subject-disjoint test clips, single run; "
+            "for reference only, not comparable with simulated results)",
+            "",
+        ]
         pcols = ["config", "source"] + [c[1] for c in COLUMNS]
         out += ["| " + " | ".join(pcols) + " |", "|" + " --- |" * len(pcols)]
         for k in keys:
@@ -371,16 +442,21 @@ def claims_table(claims: Sequence[Claim], *, title: str = "The paper's claims on
     if not claims:
         return "\n".join(out + ["No claim could be tested: the rows it compares were not run.", ""])
     c0 = claims[0].result
-    out += [f"Each claim is \"a > b\" in test clip AUC. The rows' probabilities are first averaged over seeds per clip; "
-            f"a paired bootstrap then resamples test subjects ({c0.n_boot} resamples, seed {c0.seed}) and scores both "
-            f"rows on each resample. Verdict: **holds** when the {c0.level:.0%} interval of AUC(a) - AUC(b) lies above 0, "
-            f"**reversed** when it lies below 0, **not shown** when it contains 0. p = share of resamples with "
-            f"AUC(a) - AUC(b) <= 0 (one-sided).", "",
-            "| claim | a | b | test clips | AUC a | AUC b | AUC a - b | mean of resamples | 95% CI | p | verdict |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [
+        f'Each claim is "a > b" in test clip AUC. The rows\' probabilities are first averaged over seeds per clip; '
+        f"a paired bootstrap then resamples test subjects ({c0.n_boot} resamples, seed {c0.seed}) and scores both "
+        f"rows on each resample. Verdict: **holds** when the {c0.level:.0%} interval of AUC(a) - AUC(b) lies above 0, "
+        f"**reversed** when it lies below 0, **not shown** when it contains 0. p = share of resamples with "
+        f"AUC(a) - AUC(b) <= 0 (one-sided).",
+        "",
+        "| claim | a | b | test clips | AUC a | AUC b | AUC a - b | mean of resamples | 95% CI | p | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for c in claims:
         r = c.result
-        out.append(f"| {c.claim} | {c.a} | {c.b} | {r.n} | {_f(r.auc_a)} | {_f(r.auc_b)} | {_f(r.diff, 3)} "
-                   f"| {_f(r.mean_diff)} | [{_f(r.lo)}, {_f(r.hi)}] | {_f(r.p_le_0)} | **{c.verdict}** |")
+        out.append(
+            f"| {c.claim} | {c.a} | {c.b} | {r.n} | {_f(r.auc_a)} | {_f(r.auc_b)} | {_f(r.diff, 3)} "
+            f"| {_f(r.mean_diff)} | [{_f(r.lo)}, {_f(r.hi)}] | {_f(r.p_le_0)} | **{c.verdict}** |"
+        )
     out.append("")
     return "\n".join(out)

@@ -88,8 +88,16 @@ def choose_threshold(
         why = "one class only" if n_pos == 0 or n_neg == 0 else "all scores equal"
         msg = f"validation split {split_name!r}: {why}; threshold falls back to {DEFAULT_THRESHOLD}"
         log.warning(msg)
-        return ThresholdChoice(threshold=DEFAULT_THRESHOLD, criterion=criterion, score=None,
-                               split_name=split_name, n=int(y.size), n_pos=n_pos, degenerate=True, warning=msg)
+        return ThresholdChoice(
+            threshold=DEFAULT_THRESHOLD,
+            criterion=criterion,
+            score=None,
+            split_name=split_name,
+            n=int(y.size),
+            n_pos=n_pos,
+            degenerate=True,
+            warning=msg,
+        )
     cand = (uniq[:-1] + uniq[1:]) / 2.0
     pred = p[None, :] >= cand[:, None]  # [C, N]
     tp = (pred & (y == 1)).sum(1)
@@ -102,8 +110,21 @@ def choose_threshold(
         score = _macro_f1(tp, fp, fn, tn)
     best = score.max()
     i = int(np.flatnonzero(score >= best - 1e-12)[0])  # lowest threshold among ties
-    choice = ThresholdChoice(threshold=float(cand[i]), criterion=criterion, score=float(score[i]),
-                             split_name=split_name, n=int(y.size), n_pos=n_pos)
-    log.info("threshold %.4f (%s = %.4f) chosen on %s (n=%d, %d positive)", choice.threshold, criterion,
-             choice.score, split_name, choice.n, n_pos)
+    choice = ThresholdChoice(
+        threshold=float(cand[i]),
+        criterion=criterion,
+        score=float(score[i]),
+        split_name=split_name,
+        n=int(y.size),
+        n_pos=n_pos,
+    )
+    log.info(
+        "threshold %.4f (%s = %.4f) chosen on %s (n=%d, %d positive)",
+        choice.threshold,
+        criterion,
+        choice.score,
+        split_name,
+        choice.n,
+        n_pos,
+    )
     return choice

@@ -129,12 +129,20 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
         return events
     hip = 0.5 * (points[:, L_HIP] + points[:, R_HIP])
     # leg length (hip to ankle, both sides) as the per-frame scale: needs only the joints we track
-    size = 0.5 * (np.linalg.norm(points[:, L_ANKLE] - points[:, L_HIP], axis=1)
-                  + np.linalg.norm(points[:, R_ANKLE] - points[:, R_HIP], axis=1))
+    size = 0.5 * (
+        np.linalg.norm(points[:, L_ANKLE] - points[:, L_HIP], axis=1)
+        + np.linalg.norm(points[:, R_ANKLE] - points[:, R_HIP], axis=1)
+    )
     size[~ok] = np.nan
     feet = kp.shape[1] == NUM_COCO_FEET
-    strike_pt = {s: _foot(kp, points, heel, ankle, feet) for s, heel, ankle in (("left", L_HEEL, L_ANKLE), ("right", R_HEEL, R_ANKLE))}
-    off_pt = {s: _foot(kp, points, toe, ankle, feet) for s, toe, ankle in (("left", L_TOE, L_ANKLE), ("right", R_TOE, R_ANKLE))}
+    strike_pt = {
+        s: _foot(kp, points, heel, ankle, feet)
+        for s, heel, ankle in (("left", L_HEEL, L_ANKLE), ("right", R_HEEL, R_ANKLE))
+    }
+    off_pt = {
+        s: _foot(kp, points, toe, ankle, feet)
+        for s, toe, ankle in (("left", L_TOE, L_ANKLE), ("right", R_TOE, R_ANKLE))
+    }
 
     axis, view = _progression_axis(points, hip, ok, size)
     if axis is None:
@@ -167,8 +175,9 @@ def _denoise(x: np.ndarray, width: int) -> np.ndarray:
     return np.stack([_smooth(x[:, i], width) for i in range(x.shape[1])], axis=1)
 
 
-def _zeni(strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray, size: np.ndarray,
-          width: int, distance: int) -> tuple[np.ndarray, np.ndarray]:
+def _zeni(
+    strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray, size: np.ndarray, width: int, distance: int
+) -> tuple[np.ndarray, np.ndarray]:
     fwd = _denoise(((strike - hip) @ axis) / size, width)
     back = _denoise(((off - hip) @ axis) / size, width)
     hs = find_peaks(fwd, distance=distance, prominence=max(MIN_EXCURSION, 0.3 * float(np.ptp(fwd))))
@@ -176,9 +185,11 @@ def _zeni(strike: np.ndarray, off: np.ndarray, hip: np.ndarray, axis: np.ndarray
     return hs, to
 
 
-def _foot_contact(strike: np.ndarray, off: np.ndarray, size: np.ndarray, width: int,
-                  distance: int) -> tuple[np.ndarray, np.ndarray]:
+def _foot_contact(
+    strike: np.ndarray, off: np.ndarray, size: np.ndarray, width: int, distance: int
+) -> tuple[np.ndarray, np.ndarray]:
     min_stance = max(int(round(0.4 * distance)), 2)  # 0.2 s at 30 Hz
+
     def speed(xy: np.ndarray) -> np.ndarray:
         sm = _denoise(xy, width)
         v = np.zeros(len(sm))
@@ -216,7 +227,9 @@ def _foot(kp: np.ndarray, points: np.ndarray, foot_joint: int, ankle: int, have_
     return np.where(np.isfinite(foot), foot, ankle_xy)
 
 
-def _progression_axis(points: np.ndarray, hip: np.ndarray, ok: np.ndarray, size: np.ndarray) -> tuple[np.ndarray | None, View]:
+def _progression_axis(
+    points: np.ndarray, hip: np.ndarray, ok: np.ndarray, size: np.ndarray
+) -> tuple[np.ndarray | None, View]:
     """Unit vector (y-up image frame) pointing the way the subject walks, and the view."""
     idx = np.flatnonzero(ok)
     sep = (points[idx, L_ANKLE] - points[idx, R_ANKLE]) / size[idx, None]

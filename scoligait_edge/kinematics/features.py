@@ -87,8 +87,14 @@ def _compile_signals() -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 SIGNAL_NAMES, CROSS_A, CROSS_B = _compile_signals()
-_SIG_COORD = [(i, _P[s.split(".")[0]], "xy".index(s.split(".")[1])) for i, s in enumerate(SIGNAL_NAMES) if not s.startswith("angle:")]
-_SIG_ANGLE = [(i, ANGLE_IDS.index(s.removeprefix("angle:"))) for i, s in enumerate(SIGNAL_NAMES) if s.startswith("angle:")]
+_SIG_COORD = [
+    (i, _P[s.split(".")[0]], "xy".index(s.split(".")[1]))
+    for i, s in enumerate(SIGNAL_NAMES)
+    if not s.startswith("angle:")
+]
+_SIG_ANGLE = [
+    (i, ANGLE_IDS.index(s.removeprefix("angle:"))) for i, s in enumerate(SIGNAL_NAMES) if s.startswith("angle:")
+]
 SIG_COORD_COL = np.array([c for c, _, _ in _SIG_COORD])
 SIG_COORD_FLAT = np.array([p * 2 + ax for _, p, ax in _SIG_COORD])
 SIG_ANGLE_COL = np.array([c for c, _ in _SIG_ANGLE])
@@ -120,6 +126,7 @@ def core_present(points: np.ndarray) -> np.ndarray:
 
 def raw_body_size(points: np.ndarray) -> np.ndarray:
     """Trunk length plus mean leg length per frame (pixels); NaN where a joint is missing."""
+
     def seg(a: int, b: int) -> np.ndarray:
         length: np.ndarray = np.linalg.norm(points[:, b] - points[:, a], axis=-1)
         return length
@@ -265,11 +272,23 @@ BODY_SEGMENTS = ((MID_HIP, MID_SHOULDER), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R
 
 
 # "from" is a keyword, hence the functional form
-FrameTables = TypedDict("FrameTables", {
-    "to": np.ndarray, "from": np.ndarray, "n_norm": int, "segments": slice, "tilt": slice, "arg_a": slice,
-    "arg_b": slice, "angle_order": np.ndarray, "positions": np.ndarray, "velocity": slice, "dist": slice,
-    "pair_ab_flat": np.ndarray,
-})
+FrameTables = TypedDict(
+    "FrameTables",
+    {
+        "to": np.ndarray,
+        "from": np.ndarray,
+        "n_norm": int,
+        "segments": slice,
+        "tilt": slice,
+        "arg_a": slice,
+        "arg_b": slice,
+        "angle_order": np.ndarray,
+        "positions": np.ndarray,
+        "velocity": slice,
+        "dist": slice,
+        "pair_ab_flat": np.ndarray,
+    },
+)
 
 
 def _compile_frame_tables() -> FrameTables:
@@ -295,10 +314,16 @@ def _compile_frame_tables() -> FrameTables:
     velocity = block([(MID_HIP, p) for p in VELOCITY_INDEX.tolist()])  # the mid-hip in pixels comes separately
     dist = block(list(zip(DIST_A.tolist(), DIST_B.tolist(), strict=True)))
     tilt = block([(b, a) for a, b in zip(g["tilt"][1], g["tilt"][2], strict=True)])  # reversed: (-dx, -dy)
-    arg_a = block([(a, b) for a, b in zip(g["up"][1], g["up"][2], strict=True)] + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
-                  + [(a, b) for a, b in zip(g["between"][1], g["between"][2], strict=True)])
-    arg_b = block([(_ORIGIN, _PLUS_I)] * len(g["up"][0]) + [(a, b) for a, b in zip(g["down"][1], g["down"][2], strict=True)]
-                  + [(c, d) for c, d in zip(g["between"][3], g["between"][4], strict=True)])
+    arg_a = block(
+        [(a, b) for a, b in zip(g["up"][1], g["up"][2], strict=True)]
+        + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
+        + [(a, b) for a, b in zip(g["between"][1], g["between"][2], strict=True)]
+    )
+    arg_b = block(
+        [(_ORIGIN, _PLUS_I)] * len(g["up"][0])
+        + [(a, b) for a, b in zip(g["down"][1], g["down"][2], strict=True)]
+        + [(c, d) for c, d in zip(g["between"][3], g["between"][4], strict=True)]
+    )
     n_norm = len(to)  # rows divided by the body size
     segments = block(list(BODY_SEGMENTS) + [(_ORIGIN, p) for p in CORE_JOINTS])  # + each core point, to test it
 
@@ -309,9 +334,18 @@ def _compile_frame_tables() -> FrameTables:
     sig_flat[SIG_COORD_COL] = [2 * (hip_centred.start + p) + ax for _, p, ax in _SIG_COORD]
     sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]
     return {
-        "to": np.array(to), "from": np.array(frm), "n_norm": n_norm, "segments": segments, "tilt": tilt,
-        "arg_a": arg_a, "arg_b": arg_b, "angle_order": angle_order, "positions": hip_centred.start + POSITION_INDEX,
-        "velocity": velocity, "dist": dist, "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
+        "to": np.array(to),
+        "from": np.array(frm),
+        "n_norm": n_norm,
+        "segments": segments,
+        "tilt": tilt,
+        "arg_a": arg_a,
+        "arg_b": arg_b,
+        "angle_order": angle_order,
+        "positions": hip_centred.start + POSITION_INDEX,
+        "velocity": velocity,
+        "dist": dist,
+        "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
     }
 
 

@@ -46,9 +46,13 @@ def map_information(rows: np.ndarray) -> MapInformation:
     z = (x - x.mean(axis=0)) / np.where(near, 1.0, sd)
     z[:, near] = 0.0
     s = np.linalg.svd(z, compute_uv=False)
-    return MapInformation(rows=int(x.shape[0]), rank=int((s > RANK_RTOL * s.max()).sum()), effective_rank=int((s > EFFECTIVE_RTOL * s.max()).sum()),
-                          near_constant=[FEATURE_NAMES[i] for i in np.flatnonzero(near)],
-                          singular_values=[float(v) for v in s])
+    return MapInformation(
+        rows=int(x.shape[0]),
+        rank=int((s > RANK_RTOL * s.max()).sum()),
+        effective_rank=int((s > EFFECTIVE_RTOL * s.max()).sum()),
+        near_constant=[FEATURE_NAMES[i] for i in np.flatnonzero(near)],
+        singular_values=[float(v) for v in s],
+    )
 
 
 def simulated_cohort_rows(n_subjects: int = 60, *, seed: int = 3, n_frames: int = 96) -> np.ndarray:
@@ -58,12 +62,18 @@ def simulated_cohort_rows(n_subjects: int = 60, *, seed: int = 3, n_frames: int 
     from scoligait_edge.data.simulate import simulate_clip
     from scoligait_edge.kinematics.builder import build_knowledge_map
 
-    cohort = make_cohort(n_subjects, clips_per_train_subject=1, seed=seed, n_frames=n_frames,
-                         camera_mix={"side": 0.5, "frontal": 0.5})
+    cohort = make_cohort(
+        n_subjects, clips_per_train_subject=1, seed=seed, n_frames=n_frames, camera_mix={"side": 0.5, "frontal": 0.5}
+    )
     rows = []
     for spec in cohort.clips:
-        clip = simulate_clip(cohort.subjects[spec.subject_id], n_frames=n_frames, camera=spec.camera,
-                             direction=spec.direction, seed=spec.seed)
+        clip = simulate_clip(
+            cohort.subjects[spec.subject_id],
+            n_frames=n_frames,
+            camera=spec.camera,
+            direction=spec.direction,
+            seed=spec.seed,
+        )
         kmap = build_knowledge_map(clip.keypoints, clip.fps)
         rows.append(kmap.values[kmap.valid])
     return np.concatenate(rows)

@@ -36,9 +36,7 @@ def validate_keypoints(keypoints: np.ndarray, *, name: str = "keypoints") -> np.
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] not in (NUM_COCO, NUM_COCO_FEET) or arr.shape[2] != 3:
-        raise KeypointError(
-            f"{name}: expected shape [T, 17 or 21, 3] (x, y, score), got {list(np.shape(keypoints))}"
-        )
+        raise KeypointError(f"{name}: expected shape [T, 17 or 21, 3] (x, y, score), got {list(np.shape(keypoints))}")
     if arr.shape[0] == 0:
         raise KeypointError(f"{name}: zero frames")
     score = arr[..., 2]
@@ -62,13 +60,13 @@ def validate_keypoints(keypoints: np.ndarray, *, name: str = "keypoints") -> np.
 
 def present_mask(keypoints: np.ndarray, min_score: float = MIN_SCORE) -> np.ndarray:
     """``[T, J]`` True where a joint is observed with enough confidence."""
-    present: np.ndarray = np.isfinite(keypoints[..., 0]) & np.isfinite(keypoints[..., 1]) & (keypoints[..., 2] >= min_score)
+    present: np.ndarray = (
+        np.isfinite(keypoints[..., 0]) & np.isfinite(keypoints[..., 1]) & (keypoints[..., 2] >= min_score)
+    )
     return present
 
 
-def fill_gaps(
-    keypoints: np.ndarray, *, max_gap: int = MAX_GAP_FRAMES, min_score: float = MIN_SCORE
-) -> np.ndarray:
+def fill_gaps(keypoints: np.ndarray, *, max_gap: int = MAX_GAP_FRAMES, min_score: float = MIN_SCORE) -> np.ndarray:
     """Batch gap filling: interpolate interior gaps of <= ``max_gap`` frames per joint.
 
     Filled joints get score ``min_score`` (so they count as present but are

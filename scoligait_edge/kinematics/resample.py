@@ -75,8 +75,17 @@ def check_timestamps(timestamps_ms: np.ndarray) -> np.ndarray:
     return ts
 
 
-def _interp_sample(t: float, ta: float, a: np.ndarray, tb: float, b: np.ndarray,
-                   ok_a: np.ndarray, ok_b: np.ndarray, period_ms: float, max_gap_ms: float) -> np.ndarray:
+def _interp_sample(
+    t: float,
+    ta: float,
+    a: np.ndarray,
+    tb: float,
+    b: np.ndarray,
+    ok_a: np.ndarray,
+    ok_b: np.ndarray,
+    period_ms: float,
+    max_gap_ms: float,
+) -> np.ndarray:
     """Keypoints at time t from the samples bracketing it (same rule in batch and stream)."""
     out = np.full(a.shape, np.nan)
     out[:, 2] = 0.0
@@ -119,8 +128,17 @@ def resample_keypoints(
         raise TimestampError(f"{ts.size} timestamps for {kp.shape[0]} frames")
     segments = segment_bounds(ts, max_segment_gap_ms)
     if len(segments) > 1:
-        parts = [resample_keypoints(kp[a:b], ts[a:b], rate_hz=rate_hz, max_gap_ms=max_gap_ms, min_score=min_score,
-                                    max_segment_gap_ms=math.inf) for a, b in segments]
+        parts = [
+            resample_keypoints(
+                kp[a:b],
+                ts[a:b],
+                rate_hz=rate_hz,
+                max_gap_ms=max_gap_ms,
+                min_score=min_score,
+                max_segment_gap_ms=math.inf,
+            )
+            for a, b in segments
+        ]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     period = 1000.0 / rate_hz
     n_out = int(np.floor((ts[-1] - ts[0]) / period)) + 2
@@ -149,8 +167,14 @@ class StreamResampler:
     filling the pause with grid points.
     """
 
-    def __init__(self, *, rate_hz: float = MAP_FPS, max_gap_ms: float = MAX_INTERP_GAP_MS, min_score: float = MIN_SCORE,
-                 max_segment_gap_ms: float = MAX_SEGMENT_GAP_MS):
+    def __init__(
+        self,
+        *,
+        rate_hz: float = MAP_FPS,
+        max_gap_ms: float = MAX_INTERP_GAP_MS,
+        min_score: float = MIN_SCORE,
+        max_segment_gap_ms: float = MAX_SEGMENT_GAP_MS,
+    ):
         self.period = 1000.0 / check_fps(rate_hz, name="rate_hz")
         self.max_segment_gap_ms = float(max_segment_gap_ms)
         self.segments = 0
@@ -164,8 +188,9 @@ class StreamResampler:
         """Add a sample; return the grid points ``(t_ms, [J, 3])`` now determined."""
         return [(g, kp) for g, kp, _ in self.push_with_payload(timestamp_ms, frame_keypoints)]
 
-    def push_with_payload(self, timestamp_ms: float, frame_keypoints: np.ndarray,
-                          payload: Any = None) -> list[tuple[float, np.ndarray, Any]]:
+    def push_with_payload(
+        self, timestamp_ms: float, frame_keypoints: np.ndarray, payload: Any = None
+    ) -> list[tuple[float, np.ndarray, Any]]:
         """:meth:`push` with a per-sample ``payload`` (e.g. the frame's silhouette) carried along.
 
         Each grid point ``(t_ms, [J, 3], payload)`` carries the payload of the

@@ -64,9 +64,18 @@ _P = {n: i for i, n in enumerate(POINT_NAMES)}
 CORE_JOINTS: tuple[int, ...] = tuple(
     _P[n]
     for n in (
-        "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-        "left_wrist", "right_wrist", "left_hip", "right_hip",
-        "left_knee", "right_knee", "left_ankle", "right_ankle",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
     )
 )
 
@@ -180,34 +189,166 @@ DISTANCES: tuple[tuple[str, str, str, str | None], ...] = _distances()
 # shank's tilt is not, since shank tilt = thigh tilt - knee flexion.
 AngleSpec = tuple[str, str, tuple[str, str], tuple[str, str] | None, str, str | None]
 ANGLES: tuple[AngleSpec, ...] = (
-    ("trunk_lean", "up", ("mid_hip", "mid_shoulder"), None, "trunk lean from vertical (trunk lateral shift)", "trunk_lateral_shift"),
-    ("pelvic_tilt", "tilt", ("left_hip", "right_hip"), None, "pelvic tilt (obliquity), left side up positive", "pelvic_tilt"),
-    ("shoulder_tilt", "tilt", ("left_shoulder", "right_shoulder"), None, "shoulder tilt, left side up positive", "shoulder_tilt"),
+    (
+        "trunk_lean",
+        "up",
+        ("mid_hip", "mid_shoulder"),
+        None,
+        "trunk lean from vertical (trunk lateral shift)",
+        "trunk_lateral_shift",
+    ),
+    (
+        "pelvic_tilt",
+        "tilt",
+        ("left_hip", "right_hip"),
+        None,
+        "pelvic tilt (obliquity), left side up positive",
+        "pelvic_tilt",
+    ),
+    (
+        "shoulder_tilt",
+        "tilt",
+        ("left_shoulder", "right_shoulder"),
+        None,
+        "shoulder tilt, left side up positive",
+        "shoulder_tilt",
+    ),
     ("ear_line_tilt", "tilt", ("left_ear", "right_ear"), None, "ear-line tilt, left side up positive", "ear_line_tilt"),
     ("eye_line_tilt", "tilt", ("left_eye", "right_eye"), None, "eye-line tilt (head roll)", None),
     ("elbow_line_tilt", "tilt", ("left_elbow", "right_elbow"), None, "elbow-line tilt (arm carriage)", None),
-    ("wrist_line_tilt", "tilt", ("left_wrist", "right_wrist"), None, "wrist-line tilt (arm hang)", "waist_triangle_asymmetry"),
+    (
+        "wrist_line_tilt",
+        "tilt",
+        ("left_wrist", "right_wrist"),
+        None,
+        "wrist-line tilt (arm hang)",
+        "waist_triangle_asymmetry",
+    ),
     ("knee_line_tilt", "tilt", ("left_knee", "right_knee"), None, "knee-line tilt", None),
-    ("ankle_line_tilt", "tilt", ("left_ankle", "right_ankle"), None, "ankle-line tilt (ankle height difference)", "ankle_height_difference"),
-    ("head_vs_trunk", "between", ("mid_hip", "mid_shoulder"), ("mid_shoulder", "nose"), "head relative to the trunk axis", "head_pelvis_offset"),
+    (
+        "ankle_line_tilt",
+        "tilt",
+        ("left_ankle", "right_ankle"),
+        None,
+        "ankle-line tilt (ankle height difference)",
+        "ankle_height_difference",
+    ),
+    (
+        "head_vs_trunk",
+        "between",
+        ("mid_hip", "mid_shoulder"),
+        ("mid_shoulder", "nose"),
+        "head relative to the trunk axis",
+        "head_pelvis_offset",
+    ),
     ("head_over_pelvis", "up", ("mid_hip", "nose"), None, "head over the pelvis, from vertical", "head_pelvis_offset"),
-    ("shoulders_over_base", "down", ("mid_shoulder", "mid_ankle"), None, "shoulder centre over the base of support, from vertical (coronal balance)", "trunk_lateral_shift"),
-    ("pelvis_over_base", "down", ("mid_hip", "mid_ankle"), None, "pelvis over the base of support, from vertical", None),
-    ("trunk_diagonals", "between", ("left_shoulder", "right_hip"), ("right_shoulder", "left_hip"), "angle between the trunk diagonals (torsion, side bend)", "trunk_lateral_shift"),
+    (
+        "shoulders_over_base",
+        "down",
+        ("mid_shoulder", "mid_ankle"),
+        None,
+        "shoulder centre over the base of support, from vertical (coronal balance)",
+        "trunk_lateral_shift",
+    ),
+    (
+        "pelvis_over_base",
+        "down",
+        ("mid_hip", "mid_ankle"),
+        None,
+        "pelvis over the base of support, from vertical",
+        None,
+    ),
+    (
+        "trunk_diagonals",
+        "between",
+        ("left_shoulder", "right_hip"),
+        ("right_shoulder", "left_hip"),
+        "angle between the trunk diagonals (torsion, side bend)",
+        "trunk_lateral_shift",
+    ),
     *(
-        (f"{s}_{aid}", kind, (v1a.format(s=s, o=_OPPOSITE[s]), v1b.format(s=s, o=_OPPOSITE[s])),
-         None if v2a is None or v2b is None else (v2a.format(s=s, o=_OPPOSITE[s]), v2b.format(s=s, o=_OPPOSITE[s])), f"{s} {m}", p)
+        (
+            f"{s}_{aid}",
+            kind,
+            (v1a.format(s=s, o=_OPPOSITE[s]), v1b.format(s=s, o=_OPPOSITE[s])),
+            None if v2a is None or v2b is None else (v2a.format(s=s, o=_OPPOSITE[s]), v2b.format(s=s, o=_OPPOSITE[s])),
+            f"{s} {m}",
+            p,
+        )
         for s in ("left", "right")
         for aid, kind, v1a, v1b, v2a, v2b, m, p in (
-            ("trunk_side_lean", "up", "{s}_hip", "{s}_shoulder", None, None, "trunk-side lean from vertical", "trunk_lateral_shift"),
-            ("neck_shoulder", "between", "{s}_shoulder", "{o}_shoulder", "{s}_shoulder", "{s}_ear", "neck-shoulder angle (shoulder line to ear)", "shoulder_tilt"),
-            ("shoulder_angle", "between", "{s}_shoulder", "{s}_hip", "{s}_shoulder", "{s}_elbow", "shoulder angle (upper arm vs trunk side)", "arm_swing_asymmetry"),
+            (
+                "trunk_side_lean",
+                "up",
+                "{s}_hip",
+                "{s}_shoulder",
+                None,
+                None,
+                "trunk-side lean from vertical",
+                "trunk_lateral_shift",
+            ),
+            (
+                "neck_shoulder",
+                "between",
+                "{s}_shoulder",
+                "{o}_shoulder",
+                "{s}_shoulder",
+                "{s}_ear",
+                "neck-shoulder angle (shoulder line to ear)",
+                "shoulder_tilt",
+            ),
+            (
+                "shoulder_angle",
+                "between",
+                "{s}_shoulder",
+                "{s}_hip",
+                "{s}_shoulder",
+                "{s}_elbow",
+                "shoulder angle (upper arm vs trunk side)",
+                "arm_swing_asymmetry",
+            ),
             ("elbow_flexion", "between", "{s}_shoulder", "{s}_elbow", "{s}_elbow", "{s}_wrist", "elbow flexion", None),
-            ("arm_swing", "down", "{s}_shoulder", "{s}_wrist", None, None, "whole-arm angle from vertical (arm swing)", "arm_swing_asymmetry"),
-            ("waist_triangle", "between", "{s}_hip", "{s}_shoulder", "{s}_hip", "{s}_wrist", "waist-triangle angle at the hip", "waist_triangle_asymmetry"),
-            ("hip_angle", "between", "{s}_shoulder", "{s}_hip", "{s}_hip", "{s}_knee", "hip angle (thigh vs trunk side)", None),
+            (
+                "arm_swing",
+                "down",
+                "{s}_shoulder",
+                "{s}_wrist",
+                None,
+                None,
+                "whole-arm angle from vertical (arm swing)",
+                "arm_swing_asymmetry",
+            ),
+            (
+                "waist_triangle",
+                "between",
+                "{s}_hip",
+                "{s}_shoulder",
+                "{s}_hip",
+                "{s}_wrist",
+                "waist-triangle angle at the hip",
+                "waist_triangle_asymmetry",
+            ),
+            (
+                "hip_angle",
+                "between",
+                "{s}_shoulder",
+                "{s}_hip",
+                "{s}_hip",
+                "{s}_knee",
+                "hip angle (thigh vs trunk side)",
+                None,
+            ),
             ("knee_flexion", "between", "{s}_hip", "{s}_knee", "{s}_knee", "{s}_ankle", "knee flexion", None),
-            ("leg_vs_pelvis", "between", "{o}_hip", "{s}_hip", "{s}_hip", "{s}_ankle", "leg axis vs the pelvis line (hip ab/adduction)", "pelvic_tilt"),
+            (
+                "leg_vs_pelvis",
+                "between",
+                "{o}_hip",
+                "{s}_hip",
+                "{s}_hip",
+                "{s}_ankle",
+                "leg axis vs the pelvis line (hip ab/adduction)",
+                "pelvic_tilt",
+            ),
         )
     ),
 )
@@ -230,12 +371,27 @@ CROSS_PAIRS: tuple[tuple[str, str, str, str | None], ...] = (
     ("angle:left_hip_angle", "angle:right_hip_angle", "left/right hip angle", None),
     ("angle:left_knee_flexion", "angle:right_knee_flexion", "left/right knee flexion", None),
     ("angle:left_trunk_side_lean", "angle:right_trunk_side_lean", "left/right trunk-side lean", "trunk_lateral_shift"),
-    ("angle:left_waist_triangle", "angle:right_waist_triangle", "left/right waist triangle", "waist_triangle_asymmetry"),
+    (
+        "angle:left_waist_triangle",
+        "angle:right_waist_triangle",
+        "left/right waist triangle",
+        "waist_triangle_asymmetry",
+    ),
     # arm vs contralateral leg
     ("left_wrist.x", "right_ankle.x", "left arm vs right leg (contralateral)", "arm_swing_asymmetry"),
     ("right_wrist.x", "left_ankle.x", "right arm vs left leg (contralateral)", "arm_swing_asymmetry"),
-    ("angle:left_arm_swing", "angle:right_hip_angle", "left arm swing vs right hip angle (contralateral)", "arm_swing_asymmetry"),
-    ("angle:right_arm_swing", "angle:left_hip_angle", "right arm swing vs left hip angle (contralateral)", "arm_swing_asymmetry"),
+    (
+        "angle:left_arm_swing",
+        "angle:right_hip_angle",
+        "left arm swing vs right hip angle (contralateral)",
+        "arm_swing_asymmetry",
+    ),
+    (
+        "angle:right_arm_swing",
+        "angle:left_hip_angle",
+        "right arm swing vs left hip angle (contralateral)",
+        "arm_swing_asymmetry",
+    ),
     # shoulder vs pelvis, trunk and head
     ("angle:shoulder_tilt", "angle:pelvic_tilt", "shoulder tilt vs pelvic tilt", "shoulder_tilt"),
     ("angle:trunk_lean", "angle:pelvic_tilt", "trunk lean vs pelvic tilt (compensation of pelvic drop)", "pelvic_tilt"),
@@ -243,9 +399,17 @@ CROSS_PAIRS: tuple[tuple[str, str, str, str | None], ...] = (
     ("angle:head_vs_trunk", "angle:trunk_lean", "head vs trunk lean (head compensation)", "head_pelvis_offset"),
 )
 CROSS_STATS: tuple[tuple[str, str, str], ...] = (
-    ("xcorr_peak", "1", f"normalised cross-correlation at the lag of largest |r| within +-{MAX_LAG} frames "
-     f"(+-{MAX_LAG / MAP_FPS:.2f} s), over the trailing {CROSS_WINDOW} frames"),
-    ("xcorr_lag", "s", f"lag of that peak in seconds (> 0: b follows a, i.e. a leads); 0 when no |r| reaches {MIN_PEAK}"),
+    (
+        "xcorr_peak",
+        "1",
+        f"normalised cross-correlation at the lag of largest |r| within +-{MAX_LAG} frames "
+        f"(+-{MAX_LAG / MAP_FPS:.2f} s), over the trailing {CROSS_WINDOW} frames",
+    ),
+    (
+        "xcorr_lag",
+        "s",
+        f"lag of that peak in seconds (> 0: b follows a, i.e. a leads); 0 when no |r| reaches {MIN_PEAK}",
+    ),
     ("xcorr0", "1", f"zero-lag (Pearson) correlation over the trailing {CROSS_WINDOW} frames"),
 )
 
@@ -267,20 +431,37 @@ def _build() -> tuple[FeatureSpec, ...]:
     specs: list[FeatureSpec] = []
 
     def add(name: str, domain: Domain, unit: str, meaning: str, prior: str | None) -> None:
-        specs.append(FeatureSpec(index=len(specs), name=name, domain=domain, unit=unit, meaning=meaning, clinical_prior=prior))
+        specs.append(
+            FeatureSpec(index=len(specs), name=name, domain=domain, unit=unit, meaning=meaning, clinical_prior=prior)
+        )
 
     for joint in POSITION_JOINTS:
         words = joint.replace("_", " ")
-        add(f"{joint}.x", "motion", "body-size", f"{words} horizontal position from mid-hip",
-            "head_pelvis_offset" if joint == "nose" else None)
-        add(f"{joint}.y", "motion", "body-size", f"{words} height above mid-hip",
-            "pelvic_tilt" if joint == "left_hip" else "shoulder_tilt" if joint.endswith("shoulder") else None)
+        add(
+            f"{joint}.x",
+            "motion",
+            "body-size",
+            f"{words} horizontal position from mid-hip",
+            "head_pelvis_offset" if joint == "nose" else None,
+        )
+        add(
+            f"{joint}.y",
+            "motion",
+            "body-size",
+            f"{words} height above mid-hip",
+            "pelvic_tilt" if joint == "left_hip" else "shoulder_tilt" if joint.endswith("shoulder") else None,
+        )
     for point in VELOCITY_POINTS:
         words = point.replace("_", " ")
         frame = "in the image (sway, progression)" if point == "mid_hip" else "relative to the mid-hip"
         for axis, direction in (("x", "horizontal"), ("y", "vertical")):
-            add(f"vel:{point}.{axis}", "motion", "body-size/s", f"{words} {direction} velocity {frame}",
-                "trunk_lateral_shift" if (point == "mid_hip" and axis == "x") else None)
+            add(
+                f"vel:{point}.{axis}",
+                "motion",
+                "body-size/s",
+                f"{words} {direction} velocity {frame}",
+                "trunk_lateral_shift" if (point == "mid_hip" and axis == "x") else None,
+            )
     for a, b, meaning, prior in DISTANCES:
         add(f"dist[{a} | {b}]", "motion", "body-size", meaning, prior)
     for angle_id, _kind, _v1, _v2, meaning, prior in ANGLES:
@@ -337,4 +518,6 @@ assert len(CROSS_PAIRS) * len(CROSS_STATS) == DOMAIN_SIZES["cross_correlation"]
 assert NUM_FEATURES == 238
 assert len(set(FEATURE_NAMES)) == NUM_FEATURES, "feature names must be unique"
 assert len({frozenset(d[:2]) for d in DISTANCES}) == len(DISTANCES), "a distance is listed twice"
-assert 2 * MAX_LAG < CROSS_WINDOW and MIN_LAG_PAIRS <= MIN_CROSS_FRAMES and 0 < MIN_PEAK < 1 and not math.isnan(MIN_PEAK)
+assert (
+    2 * MAX_LAG < CROSS_WINDOW and MIN_LAG_PAIRS <= MIN_CROSS_FRAMES and 0 < MIN_PEAK < 1 and not math.isnan(MIN_PEAK)
+)

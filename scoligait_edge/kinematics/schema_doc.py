@@ -75,7 +75,13 @@ def render_schema_markdown() -> str:
     for prior, meaning in CLINICAL_PRIORS.items():
         cols = ", ".join(str(f.index) for f in FEATURE_SCHEMA if f.clinical_prior == prior)
         lines.append(f"| {prior} | {meaning} | {cols} |")
-    lines += ["", "## All features", "", "| index | name | domain | unit | meaning | clinical prior |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## All features",
+        "",
+        "| index | name | domain | unit | meaning | clinical prior |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for f in FEATURE_SCHEMA:
         name = f.name.replace("|", "\\|")
         lines.append(f"| {f.index} | `{name}` | {f.domain} | {f.unit} | {f.meaning} | {f.clinical_prior or ''} |")

@@ -48,12 +48,11 @@ class KnowledgeMapEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.patch_embed = KnowledgeMapPatchEmbed(dim, window_frames, patch_frames, group_sizes)
-        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout,
-                                           drop_path)
+        self.transformer = RopeTransformer(
+            dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout, drop_path
+        )
 
-    def forward(
-        self, km: torch.Tensor, km_mask: torch.Tensor, positions: torch.Tensor | None = None
-    ) -> EncoderOutput:
+    def forward(self, km: torch.Tensor, km_mask: torch.Tensor, positions: torch.Tensor | None = None) -> EncoderOutput:
         """``km`` [B, T, 238], ``km_mask`` [B, T]; ``positions`` [B, N] overrides the centre-frame positions."""
         tokens, mask, pos = self.patch_embed(km, km_mask)
         pos = pos if positions is None else positions
@@ -81,8 +80,9 @@ class VideoEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.patch_embed = TubeletEmbed(dim, window_frames, tubelet_frames, patch_size, image_size, in_channels)
-        self.transformer = RopeTransformer(dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout,
-                                           drop_path)
+        self.transformer = RopeTransformer(
+            dim, depth, heads, mlp_ratio, dropout, rope_base, attention_dropout, drop_path
+        )
 
     def forward(
         self, video: torch.Tensor, video_mask: torch.Tensor | None = None, positions: torch.Tensor | None = None

@@ -60,8 +60,11 @@ class TokenFusion(nn.Module):
         if kind == "cat_att" and blocks < 1:
             raise ValueError("cat_att needs at least one fusion block")
         self.kind = kind
-        self.joint = (RopeTransformer(dim, blocks, heads, mlp_ratio, dropout, rope_base, attention_dropout, drop_path)
-                      if blocks > 0 else None)
+        self.joint = (
+            RopeTransformer(dim, blocks, heads, mlp_ratio, dropout, rope_base, attention_dropout, drop_path)
+            if blocks > 0
+            else None
+        )
         self.pool: nn.Module | None = None
         if kind == "cat_latent":
             self.pool = LatentAttentionPooling(dim, num_latents, latent_heads, mlp_ratio, dropout, attention_dropout)

@@ -85,7 +85,9 @@ class SetBackbone(nn.Module):
         c0 = channels[0]
         self.stem = nn.Sequential(nn.Conv2d(in_channels, c0, 3, 1, 1, bias=False), nn.BatchNorm2d(c0), nn.ReLU())
         cins = (c0, *channels[:-1])
-        self.stages = nn.Sequential(*(BasicBlock(ci, co, s) for ci, co, s in zip(cins, channels, (1, 2, 2, 1), strict=True)))
+        self.stages = nn.Sequential(
+            *(BasicBlock(ci, co, s) for ci, co, s in zip(cins, channels, (1, 2, 2, 1), strict=True))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))

@@ -57,28 +57,55 @@ class ScreeningModel(nn.Module):
     def __init__(self, config: ScreeningModelConfig | None = None) -> None:
         super().__init__()
         cfg = self.config = config if config is not None else ScreeningModelConfig()
-        common: dict[str, Any] = dict(dim=cfg.dim, depth=cfg.encoder_depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
-                      dropout=cfg.dropout, window_frames=cfg.window_frames, rope_base=cfg.rope_base,
-                      attention_dropout=cfg.attention_dropout, drop_path=cfg.drop_path)
+        common: dict[str, Any] = dict(
+            dim=cfg.dim,
+            depth=cfg.encoder_depth,
+            heads=cfg.heads,
+            mlp_ratio=cfg.mlp_ratio,
+            dropout=cfg.dropout,
+            window_frames=cfg.window_frames,
+            rope_base=cfg.rope_base,
+            attention_dropout=cfg.attention_dropout,
+            drop_path=cfg.drop_path,
+        )
         self.km_encoder = (
             KnowledgeMapEncoder(**common, patch_frames=cfg.km_patch_frames, group_sizes=cfg.km_group_sizes)
-            if cfg.uses_km else None
+            if cfg.uses_km
+            else None
         )
         self.video_encoder = (
-            VideoEncoder(**common, tubelet_frames=cfg.video_tubelet_frames, patch_size=cfg.video_patch_size,
-                         image_size=cfg.video_image_size, in_channels=cfg.video_channels)
-            if cfg.uses_video else None
+            VideoEncoder(
+                **common,
+                tubelet_frames=cfg.video_tubelet_frames,
+                patch_size=cfg.video_patch_size,
+                image_size=cfg.video_image_size,
+                in_channels=cfg.video_channels,
+            )
+            if cfg.uses_video
+            else None
         )
         self.text_projection = (
             TextProjection(cfg.dim, cfg.text_dim, position=cfg.text_position, dropout=cfg.dropout)
-            if cfg.uses_text else None
+            if cfg.uses_text
+            else None
         )
         n_mod = int(cfg.uses_km) + int(cfg.uses_video) + int(cfg.uses_text)
         self.modality_embed = nn.Parameter(torch.zeros(n_mod, cfg.dim))
         nn.init.trunc_normal_(self.modality_embed, std=0.02)
-        self.fusion = TokenFusion(cfg.fusion, cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.fusion_blocks,
-                                  cfg.num_latents, cfg.latent_heads, cfg.pma_queries, cfg.rope_base,
-                                  cfg.attention_dropout, cfg.drop_path)
+        self.fusion = TokenFusion(
+            cfg.fusion,
+            cfg.dim,
+            cfg.heads,
+            cfg.mlp_ratio,
+            cfg.dropout,
+            cfg.fusion_blocks,
+            cfg.num_latents,
+            cfg.latent_heads,
+            cfg.pma_queries,
+            cfg.rope_base,
+            cfg.attention_dropout,
+            cfg.drop_path,
+        )
         self.head_norm = nn.LayerNorm(cfg.dim)
         self.screen_head = nn.Linear(cfg.dim, 1)
         self.cobb_head = nn.Linear(cfg.dim, 1)
@@ -127,8 +154,11 @@ class ScreeningModel(nn.Module):
         """
         if self.config.rope == "aligned":
             return 0.0
-        order = [name for name, used in (("km", self.km_encoder), ("video", self.video_encoder),
-                                         ("text", self.text_projection)) if used is not None]
+        order = [
+            name
+            for name, used in (("km", self.km_encoder), ("video", self.video_encoder), ("text", self.text_projection))
+            if used is not None
+        ]
         return float(order.index(stream) * self.config.window_frames)
 
     def stream_positions(self, stream: Literal["km", "video"], batch: int) -> torch.Tensor:
@@ -188,7 +218,9 @@ class ScreeningModel(nn.Module):
         x = torch.cat(tokens, dim=1)
         mask = torch.cat([m for _, m, _ in streams], dim=1)
         # encoders used frame positions; the joint blocks see them shifted per stream (0 when aligned)
-        pos = torch.cat([p + self.stream_offset(name) for (_, _, p), name in zip(streams, self.token_slices(), strict=True)], dim=1)
+        pos = torch.cat(
+            [p + self.stream_offset(name) for (_, _, p), name in zip(streams, self.token_slices(), strict=True)], dim=1
+        )
         fused = self.fusion(x, mask, pos)
         z = self.head_norm(fused.pooled)
         logit = self.screen_head(z).squeeze(-1)
@@ -309,6 +341,7 @@ class ScreeningLoss(nn.Module):
             reg = output.logit.new_zeros(())
         else:
             assert cobb_deg is not None  # known is set only with a Cobb target
-            reg = F.smooth_l1_loss(output.cobb[known] / self.cobb_scale,
-                                   cobb_deg[known].to(output.cobb.dtype) / self.cobb_scale)
+            reg = F.smooth_l1_loss(
+                output.cobb[known] / self.cobb_scale, cobb_deg[known].to(output.cobb.dtype) / self.cobb_scale
+            )
         return ScreeningLossOutput(bce + self.cobb_weight * reg, bce, reg)

@@ -99,15 +99,17 @@ def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> P
     worlds = result.pose_world_landmarks or []
     people = []
     for i, landmarks in enumerate(result.pose_landmarks):
-        image_lm = np.array(
-            [(lm.x, lm.y, lm.z, lm.visibility if lm.visibility is not None else 0.0) for lm in landmarks],
-            dtype=np.float64,
-        ) * scale
+        image_lm = (
+            np.array(
+                [(lm.x, lm.y, lm.z, lm.visibility if lm.visibility is not None else 0.0) for lm in landmarks],
+                dtype=np.float64,
+            )
+            * scale
+        )
         world_lm = None
         if i < len(worlds):
             world_lm = np.array(
-                [(lm.x, lm.y, lm.z, lm.visibility if lm.visibility is not None else 0.0)
-                 for lm in worlds[i]],
+                [(lm.x, lm.y, lm.z, lm.visibility if lm.visibility is not None else 0.0) for lm in worlds[i]],
                 dtype=np.float64,
             )
         presence = np.array([lm.presence if lm.presence is not None else 1.0 for lm in landmarks])
@@ -213,8 +215,7 @@ class PoseEstimator:
             ts = _check_timestamp(timestamp_ms)
             if self._last_ts is not None and ts <= self._last_ts:
                 raise TimestampError(
-                    f"timestamps must strictly increase in {mode} mode: got {ts} ms after "
-                    f"{self._last_ts} ms"
+                    f"timestamps must strictly increase in {mode} mode: got {ts} ms after {self._last_ts} ms"
                 )
         from mediapipe.tasks.python.vision.core.image import Image, ImageFormat
 

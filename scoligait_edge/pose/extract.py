@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def detect_video_poses(
-    video_path: str | Path, *, model: str | Path = "full", progress: bool = True,
+    video_path: str | Path,
+    *,
+    model: str | Path = "full",
+    progress: bool = True,
     max_frames: int | None = None,
 ) -> tuple[list[PoseFrame], float | None]:
     """Every frame's detections (all people, no subject chosen) and the video's fps.
@@ -39,8 +42,13 @@ def detect_video_poses(
 
 
 def _detect_frames(
-    video_path: str | Path, *, model: str | Path, progress: bool, max_frames: int | None,
-    output_masks: bool = False, on_frame: Callable[[PoseFrame], PoseFrame] | None = None,
+    video_path: str | Path,
+    *,
+    model: str | Path,
+    progress: bool,
+    max_frames: int | None,
+    output_masks: bool = False,
+    on_frame: Callable[[PoseFrame], PoseFrame] | None = None,
 ) -> tuple[list[PoseFrame], float | None]:
     """Decode + pose every frame; ``on_frame`` may replace each frame's result as it
     arrives (e.g. to turn full-frame masks into small silhouettes and drop them)."""
@@ -65,8 +73,7 @@ def _detect_frames(
         finally:
             bar.close()
     elapsed = time.perf_counter() - start
-    log.info("Pose on %d frames of %s: %.1f ms/frame", len(frames), video_path,
-             1000.0 * elapsed / max(len(frames), 1))
+    log.info("Pose on %d frames of %s: %.1f ms/frame", len(frames), video_path, 1000.0 * elapsed / max(len(frames), 1))
     return frames, info.fps
 
 
@@ -129,7 +136,8 @@ def _no_subject(video_path: str | Path, frames: list[PoseFrame], roi: object) ->
     anyone = sum(bool(f.people) for f in frames)
     return NoPersonError(
         f"No walking subject found in {video_path}: people detected in {anyone} of "
-        f"{len(frames)} frames, but none walked" + (" inside the ROI" if roi else "")
+        f"{len(frames)} frames, but none walked"
+        + (" inside the ROI" if roi else "")
         + ". The subject should walk across or towards the camera, fully in view."
     )
 
@@ -171,8 +179,9 @@ def extract_subject_silhouettes(
             return pf
         return pf.model_copy(update={"people": [p.model_copy(update={"mask": None}) for p in pf.people]})
 
-    frames, fps = _detect_frames(video_path, model=model, progress=progress, max_frames=max_frames,
-                                 output_masks=True, on_frame=shrink)
+    frames, fps = _detect_frames(
+        video_path, model=model, progress=progress, max_frames=max_frames, output_masks=True, on_frame=shrink
+    )
     options = tracker_options or TrackerOptions()
     if roi is not None:
         options = TrackerOptions(**{**options.model_dump(), "roi": roi})
@@ -188,6 +197,8 @@ def extract_subject_silhouettes(
     pose = PoseSequence(
         keypoints=subject_keypoints(tracked),
         timestamps_ms=np.array([f.timestamp_ms for f in tracked], dtype=np.float64),
-        fps=fps, source=str(video_path), layout="coco21",
+        fps=fps,
+        source=str(video_path),
+        layout="coco21",
     )
     return SubjectSilhouettes(pose=pose, silhouettes=out, silhouette_valid=valid)

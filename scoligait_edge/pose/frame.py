@@ -138,9 +138,7 @@ class PoseFrame(BaseModel):
     @model_validator(mode="after")
     def _check_indices(self) -> PoseFrame:
         if self.subject_index is not None and not 0 <= self.subject_index < len(self.people):
-            raise ValueError(
-                f"subject_index {self.subject_index} out of range for {len(self.people)} people"
-            )
+            raise ValueError(f"subject_index {self.subject_index} out of range for {len(self.people)} people")
         if self.track_ids is not None and len(self.track_ids) != len(self.people):
             raise ValueError(f"{len(self.track_ids)} track ids for {len(self.people)} people")
         return self

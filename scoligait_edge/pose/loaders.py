@@ -32,7 +32,27 @@ _SCORE_TOLERANCE = 1e-3  # some estimators emit 1.0000001; beyond this it is a w
 
 # COCO-21 joint -> OpenPose BODY_25 index (COCO-17, then heels and big toes).
 BODY25_FOR_COCO21: tuple[int, ...] = (
-    0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11, 21, 24, 19, 22,
+    0,
+    16,
+    15,
+    18,
+    17,
+    5,
+    2,
+    6,
+    3,
+    7,
+    4,
+    12,
+    9,
+    13,
+    10,
+    14,
+    11,
+    21,
+    24,
+    19,
+    22,
 )
 # COCO-17 joint -> OpenPose COCO-18 index (18 points, neck at 1).
 COCO18_FOR_COCO17: tuple[int, ...] = (0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10)
@@ -106,9 +126,7 @@ class PoseSequence(BaseModel):
             raise TimestampError("timestamps_ms contain NaN or infinity")
         if ts.size > 1 and not (np.diff(ts) > 0).all():
             i = int(np.argmax(~(np.diff(ts) > 0)))
-            raise TimestampError(
-                f"timestamps_ms must strictly increase: {ts[i]:g} then {ts[i + 1]:g} at index {i + 1}"
-            )
+            raise TimestampError(f"timestamps_ms must strictly increase: {ts[i]:g} then {ts[i + 1]:g} at index {i + 1}")
         return ts
 
     @field_validator("fps", mode="before")
@@ -135,9 +153,7 @@ class PoseSequence(BaseModel):
         return int(self.keypoints.shape[0])
 
     @classmethod
-    def from_frames(
-        cls, keypoints: np.ndarray, *, fps: float = DEFAULT_FPS, source: str = ""
-    ) -> PoseSequence:
+    def from_frames(cls, keypoints: np.ndarray, *, fps: float = DEFAULT_FPS, source: str = "") -> PoseSequence:
         """Sequence from keypoints alone, timestamps at ``fps`` from 0."""
         from scoligait_edge.kinematics.resample import check_fps
 
@@ -188,10 +204,17 @@ def _load_npz(path: Path) -> PoseSequence:
     fps = float(data["fps"]) if "fps" in data and data["fps"].size == 1 else math.nan
     layout = str(data["layout"]) if "layout" in data else None
     source = str(data["source"]) if "source" in data and str(data["source"]) else str(path)
-    return _wrap(path, "bad contents", lambda: PoseSequence(
-        keypoints=data["keypoints"], timestamps_ms=data["timestamps_ms"],
-        fps=fps if math.isfinite(fps) else None, source=source, layout=layout,
-    ))
+    return _wrap(
+        path,
+        "bad contents",
+        lambda: PoseSequence(
+            keypoints=data["keypoints"],
+            timestamps_ms=data["timestamps_ms"],
+            fps=fps if math.isfinite(fps) else None,
+            source=source,
+            layout=layout,
+        ),
+    )
 
 
 def _from_array(path: Path, arr: Any, fps: float, what: str) -> PoseSequence:
@@ -321,14 +344,12 @@ def _load_openpose_dir(path: Path, fps: float) -> PoseSequence:
     empty[:, 2] = 0.0
     kp = np.stack([empty if f is None else f for f in frames])
     ts = (np.asarray(numbers, dtype=np.float64) - numbers[0]) * (1000.0 / fps)
-    return _wrap(path, "bad OpenPose keypoints", lambda: PoseSequence(
-        keypoints=kp, timestamps_ms=ts, fps=fps, source=str(path)
-    ))
+    return _wrap(
+        path, "bad OpenPose keypoints", lambda: PoseSequence(keypoints=kp, timestamps_ms=ts, fps=fps, source=str(path))
+    )
 
 
-def load_pose_sequence(
-    path: str | Path, *, fps: float | None = None, allow_pickle: bool = False
-) -> PoseSequence:
+def load_pose_sequence(path: str | Path, *, fps: float | None = None, allow_pickle: bool = False) -> PoseSequence:
     """Load a pose sequence, choosing the reader by what ``path`` is.
 
     - ``.npz``: our format (see :func:`save_pose_sequence`);

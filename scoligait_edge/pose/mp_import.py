@@ -25,8 +25,9 @@ _DEFERRED = "matplotlib.pyplot"
 class _LazyPyplotFinder(importlib.abc.MetaPathFinder):
     """Finds ``matplotlib.pyplot`` as usual, but hands out a lazily executed module."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != _DEFERRED:
             return None
         for finder in sys.meta_path:  # the regular finders, after this one

@@ -46,24 +46,58 @@ L_HEEL, R_HEEL, L_TOE, R_TOE = 17, 18, 19, 20
 
 # MediaPipe Pose landmark index for each COCO-21 joint (toe = "foot_index").
 MEDIAPIPE_INDEX_FOR_COCO21: tuple[int, ...] = (
-    0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+    0,
+    2,
+    5,
+    7,
+    8,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    31,
+    32,
 )
 
 # Index permutation that swaps anatomical left and right (for mirroring).
 FLIP_LEFT_RIGHT: tuple[int, ...] = tuple(
-    J[n.replace("left_", "§").replace("right_", "left_").replace("§", "right_")]
-    for n in COCO21_NAMES
+    J[n.replace("left_", "§").replace("right_", "left_").replace("§", "right_")] for n in COCO21_NAMES
 )
 
 # Bones for drawing (COCO-17 limbs plus feet).
 BONES: tuple[tuple[int, int], ...] = (
-    (L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP),
-    (L_SHOULDER, L_HIP), (R_SHOULDER, R_HIP),
-    (L_SHOULDER, L_ELBOW), (L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW), (R_ELBOW, R_WRIST),
-    (L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE),
-    (NOSE, L_EYE), (NOSE, R_EYE), (L_EYE, L_EAR), (R_EYE, R_EAR),
-    (L_ANKLE, L_HEEL), (L_HEEL, L_TOE), (L_ANKLE, L_TOE),
-    (R_ANKLE, R_HEEL), (R_HEEL, R_TOE), (R_ANKLE, R_TOE),
+    (L_SHOULDER, R_SHOULDER),
+    (L_HIP, R_HIP),
+    (L_SHOULDER, L_HIP),
+    (R_SHOULDER, R_HIP),
+    (L_SHOULDER, L_ELBOW),
+    (L_ELBOW, L_WRIST),
+    (R_SHOULDER, R_ELBOW),
+    (R_ELBOW, R_WRIST),
+    (L_HIP, L_KNEE),
+    (L_KNEE, L_ANKLE),
+    (R_HIP, R_KNEE),
+    (R_KNEE, R_ANKLE),
+    (NOSE, L_EYE),
+    (NOSE, R_EYE),
+    (L_EYE, L_EAR),
+    (R_EYE, R_EAR),
+    (L_ANKLE, L_HEEL),
+    (L_HEEL, L_TOE),
+    (L_ANKLE, L_TOE),
+    (R_ANKLE, R_HEEL),
+    (R_HEEL, R_TOE),
+    (R_ANKLE, R_TOE),
 )
 
 

@@ -87,9 +87,7 @@ class TrackerOptions(BaseModel):
 
     @field_validator("roi")
     @classmethod
-    def _check_roi(
-        cls, v: tuple[float, float, float, float] | None
-    ) -> tuple[float, float, float, float] | None:
+    def _check_roi(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
         if v is not None and (v[2] <= 0 or v[3] <= 0):
             raise ValueError(f"roi width and height must be > 0, got {v}")
         return v
@@ -269,8 +267,10 @@ class SubjectTracker:
             tr = self._tracks[tid]
             tr.add(t, people[i].hip_center, max(people[i].body_size, 1.0), sep, o.window_s)
             tr.score = walking_score(
-                np.asarray(tr.samples), min_window_s=o.min_window_s,
-                depth_weight=o.depth_weight, depth_min_s=o.depth_min_s,
+                np.asarray(tr.samples),
+                min_window_s=o.min_window_s,
+                depth_weight=o.depth_weight,
+                depth_min_s=o.depth_min_s,
             )
             walking = tr.score >= o.lock_score
             tr.walking_updates = tr.walking_updates + 1 if walking else 0

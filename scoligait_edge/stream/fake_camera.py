@@ -187,7 +187,7 @@ def make_fake_frame(number: int, size: tuple[int, int] = (320, 240)) -> np.ndarr
     w, h = size
     img = np.full((h, w, 3), 40, np.uint8)
     x = (number * 4) % max(w - 8, 1)
-    img[:, x:x + 8] = (0, 200, 255)
+    img[:, x : x + 8] = (0, 200, 255)
     img[0, 0:3, :] = 0
     for i in range(3):
         img[0, i, 0] = (number >> (8 * i)) & 0xFF

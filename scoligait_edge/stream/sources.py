@@ -174,9 +174,7 @@ class ImageFolderSource(FrameSource):
             key=_natural_key,
         )
         if not self.paths:
-            raise VideoReadError(
-                f"No images in {self.directory} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
-            )
+            raise VideoReadError(f"No images in {self.directory} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
         self.skipped: list[Path] = []
         self._iter = self._generate()
 
@@ -269,8 +267,7 @@ class SourceStats(BaseModel):
     state: SourceState
 
 
-_SECRET_KEYS = re.compile(
-    r"(pass|pw|secret|token|key|auth|sig|cred|session|cookie|user|login|account)", re.IGNORECASE)
+_SECRET_KEYS = re.compile(r"(pass|pw|secret|token|key|auth|sig|cred|session|cookie|user|login|account)", re.IGNORECASE)
 """Query / fragment parameters whose values are hidden (matched anywhere in the decoded name)."""
 
 
@@ -406,8 +403,9 @@ class CameraSource(FrameSource):
         self._t0 = 0.0
         self._last_ts = -math.inf
         self._grabbed = self._delivered = self._dropped = self._reconnects = 0
-        self._event = SourceEvent(source=self.name, state=SourceState.OPENING, message=f"{self.name}: not started",
-                                  monotonic_s=clock())
+        self._event = SourceEvent(
+            source=self.name, state=SourceState.OPENING, message=f"{self.name}: not started", monotonic_s=clock()
+        )
         self.events: list[SourceEvent] = []
         """Every state change so far (bounded: the last 1000)."""
 
@@ -431,8 +429,13 @@ class CameraSource(FrameSource):
     @property
     def stats(self) -> SourceStats:
         with self._cond:
-            return SourceStats(grabbed=self._grabbed, delivered=self._delivered, dropped=self._dropped,
-                               reconnects=self._reconnects, state=self.state)
+            return SourceStats(
+                grabbed=self._grabbed,
+                delivered=self._delivered,
+                dropped=self._dropped,
+                reconnects=self._reconnects,
+                state=self.state,
+            )
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> CameraSource:
@@ -444,8 +447,10 @@ class CameraSource(FrameSource):
         self._emit(SourceState.OPENING, f"opening {self.name}")
         if not self._try_open():
             if not self.retry.retry_on_start:
-                self._fail(f"Cannot open {self.name}: is it connected, the index/URL right, and no other "
-                           "program using it?", level=logging.INFO)  # raised to the caller: logged there, once
+                self._fail(
+                    f"Cannot open {self.name}: is it connected, the index/URL right, and no other program using it?",
+                    level=logging.INFO,
+                )  # raised to the caller: logged there, once
                 raise self._error  # type: ignore[misc]
             if not self.reader_thread:
                 try:
@@ -468,8 +473,9 @@ class CameraSource(FrameSource):
             thread.join(timeout_s)
             if thread.is_alive():
                 # It releases the capture itself when read() returns; releasing here would race it.
-                log.warning("%s: reader thread still blocked in read() after %.1f s; leaving it (daemon)",
-                            self.name, timeout_s)
+                log.warning(
+                    "%s: reader thread still blocked in read() after %.1f s; leaving it (daemon)", self.name, timeout_s
+                )
             else:
                 self._release()
         else:
@@ -540,10 +546,23 @@ class CameraSource(FrameSource):
             yield frame
 
     # -- internals -------------------------------------------------------------
-    def _emit(self, state: SourceState, message: str, *, attempt: int = 0, retry_in_s: float | None = None,
-              level: int = logging.INFO) -> None:
-        event = SourceEvent(source=self.name, state=state, message=message, attempt=attempt,
-                            retry_in_s=retry_in_s, monotonic_s=self._clock())
+    def _emit(
+        self,
+        state: SourceState,
+        message: str,
+        *,
+        attempt: int = 0,
+        retry_in_s: float | None = None,
+        level: int = logging.INFO,
+    ) -> None:
+        event = SourceEvent(
+            source=self.name,
+            state=state,
+            message=message,
+            attempt=attempt,
+            retry_in_s=retry_in_s,
+            monotonic_s=self._clock(),
+        )
         self._event = event
         self.events.append(event)
         del self.events[:-1000]
@@ -601,24 +620,38 @@ class CameraSource(FrameSource):
         lost_at = self._clock()
         attempt = 1
         delay = self.retry.delay(attempt)
-        self._emit(SourceState.LOST, f"{first_message}, retrying in {_secs(delay)} s", attempt=attempt,
-                   retry_in_s=delay, level=logging.WARNING)
+        self._emit(
+            SourceState.LOST,
+            f"{first_message}, retrying in {_secs(delay)} s",
+            attempt=attempt,
+            retry_in_s=delay,
+            level=logging.WARNING,
+        )
         while True:
             if self._stop.wait(delay):
                 raise _Stopped
             if self._try_open(announce=False):
                 self._reconnects += 1
-                self._emit(SourceState.LIVE, f"{self.name} back after {attempt} attempt(s), "
-                           f"{self._clock() - lost_at:.1f} s", attempt=attempt, level=logging.WARNING)
+                self._emit(
+                    SourceState.LIVE,
+                    f"{self.name} back after {attempt} attempt(s), {self._clock() - lost_at:.1f} s",
+                    attempt=attempt,
+                    level=logging.WARNING,
+                )
                 return
             if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
-                self._fail(f"{self.name} lost: gave up after {attempt} re-open attempt(s) over "
-                           f"{self._clock() - lost_at:.1f} s")
+                self._fail(
+                    f"{self.name} lost: gave up after {attempt} re-open attempt(s) over {self._clock() - lost_at:.1f} s"
+                )
                 raise self._error  # type: ignore[misc]
             attempt += 1
             delay = self.retry.delay(attempt)
-            self._emit(SourceState.RETRYING, f"{self.name} still unavailable (attempt {attempt - 1} failed), "
-                       f"retrying in {_secs(delay)} s", attempt=attempt, retry_in_s=delay)
+            self._emit(
+                SourceState.RETRYING,
+                f"{self.name} still unavailable (attempt {attempt - 1} failed), retrying in {_secs(delay)} s",
+                attempt=attempt,
+                retry_in_s=delay,
+            )
 
     def _grab(self) -> VideoFrame:
         """Read one frame, reconnecting as needed. Raises _Stopped or VideoReadError."""
@@ -646,8 +679,11 @@ class CameraSource(FrameSource):
                     self._grabbed += 1
                 return VideoFrame(index=index, timestamp_ms=ts, image=image)
             if ok:
-                log.warning("%s: frame of unexpected type/shape %s, skipping", self.name,
-                            getattr(raw, "shape", type(raw).__name__))
+                log.warning(
+                    "%s: frame of unexpected type/shape %s, skipping",
+                    self.name,
+                    getattr(raw, "shape", type(raw).__name__),
+                )
             failures += 1
             if failures >= self.retry.max_read_failures or not cap.isOpened():
                 self._reconnect(f"{self.name} lost")
@@ -699,7 +735,9 @@ def open_source(
     not started yet (``with``, iteration or ``start()`` opens them).
     """
     fps = check_fps(fps)
-    given = {k: v for k, v in {"camera": camera, "video": video, "rtsp": rtsp, "images": images}.items() if v is not None}
+    given = {
+        k: v for k, v in {"camera": camera, "video": video, "rtsp": rtsp, "images": images}.items() if v is not None
+    }
     if len(given) != 1:
         raise ValueError(f"give exactly one of camera, video, rtsp, images; got {sorted(given) or 'none'}")
     if video is not None:
@@ -710,5 +748,6 @@ def open_source(
     assert target is not None
     if rtsp is not None and "://" not in rtsp:
         raise ValueError(f"--rtsp expects a URL such as rtsp://host:554/stream, got {redact_url(rtsp)!r}")
-    return CameraSource(target, reader_thread=reader_thread, retry=retry, capture_factory=capture_factory,
-                        on_state=on_state)
+    return CameraSource(
+        target, reader_thread=reader_thread, retry=retry, capture_factory=capture_factory, on_state=on_state
+    )

@@ -109,8 +109,9 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(width=width, height=height, fps=fps, frame_count=count)
 
 
-def iter_video_frames(path: str | Path, *, max_frames: int | None = None,
-                      on_end: Callable[[int, int | None], None] | None = None) -> Generator[VideoFrame, None, None]:
+def iter_video_frames(
+    path: str | Path, *, max_frames: int | None = None, on_end: Callable[[int, int | None], None] | None = None
+) -> Generator[VideoFrame, None, None]:
     """Yield the frames of a video file in order, with strictly increasing timestamps.
 
     A missing file raises VideoReadError at once; a corrupt file or one with no
@@ -137,12 +138,15 @@ def ended_early_message(path: str | Path, decoded: int, expected: int | None) ->
     """
     if expected is None or expected <= 0 or expected - decoded <= max(2, round(0.01 * expected)):
         return None
-    return (f"the video {Path(path).name} ended early: {decoded} of the {expected} frames its container "
-            "lists could be decoded (truncated or damaged file?)")
+    return (
+        f"the video {Path(path).name} ended early: {decoded} of the {expected} frames its container "
+        "lists could be decoded (truncated or damaged file?)"
+    )
 
 
-def _iter_frames(path: Path, max_frames: int | None,
-                 on_end: Callable[[int, int | None], None] | None = None) -> Generator[VideoFrame, None, None]:
+def _iter_frames(
+    path: Path, max_frames: int | None, on_end: Callable[[int, int | None], None] | None = None
+) -> Generator[VideoFrame, None, None]:
     with _open_capture(path) as cap:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = _sane_fps(float(cap.get(cv2.CAP_PROP_FPS)))
@@ -169,7 +173,11 @@ def _iter_frames(path: Path, max_frames: int | None,
             ):
                 log.warning(
                     "Video %s: container timestamp %r at frame %d is unusable; "
-                    "using frame index / %.3f fps from here on", path, ts, index, fps,
+                    "using frame index / %.3f fps from here on",
+                    path,
+                    ts,
+                    index,
+                    fps,
                 )
                 use_container_time = False
             if not use_container_time:

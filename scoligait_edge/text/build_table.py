@@ -22,7 +22,9 @@ log = logging.getLogger("scoligait_edge.text.build_table")
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", type=Path, default=ASSETS_TEXT_DIR, help="where to write the table (default: the package's assets)")
+    p.add_argument(
+        "--out-dir", type=Path, default=ASSETS_TEXT_DIR, help="where to write the table (default: the package's assets)"
+    )
     p.add_argument("--check", action="store_true", help="compare with the table in --out-dir instead of writing")
     p.add_argument("--atol", type=float, default=1e-5, help="--check tolerance")
     args = p.parse_args(argv)

@@ -108,12 +108,20 @@ def describe_window(
         sign = 1 if z > 0 else -1
         sev = _severity(abs(z))
         if sev != "typical" and f.direction(sign) is not None:
-            fnd = Finding(feature=f.id, value=v, z=z, severity=sev, sign=sign,
-                          sentence_id=sentence_id(f.id, sign, sev), score=abs(z) * weight)
+            fnd = Finding(
+                feature=f.id,
+                value=v,
+                z=z,
+                severity=sev,
+                sign=sign,
+                sentence_id=sentence_id(f.id, sign, sev),
+                score=abs(z) * weight,
+            )
             found.append((-fnd.score, k, fnd))
         else:
-            fnd = Finding(feature=f.id, value=v, z=z, severity="typical", sign=0,
-                          sentence_id=sentence_id(f.id), score=weight)
+            fnd = Finding(
+                feature=f.id, value=v, z=z, severity="typical", sign=0, sentence_id=sentence_id(f.id), score=weight
+            )
             typical.append((-weight, k, fnd))
     found.sort(key=lambda t: t[:2])
     typical.sort(key=lambda t: t[:2])
@@ -123,8 +131,13 @@ def describe_window(
         chosen += [t[2] for t in typical][: max_sentences - len(chosen)]
     ids = [c.sentence_id for c in chosen] or [NOT_ASSESSABLE_ID]
     return WindowDescription(
-        view=view, sentence_ids=ids, texts=[SENTENCES[i].text for i in ids], z_scores=z_scores, values=raw,
-        findings=ordered, text_features_hash=text_features_hash(),
+        view=view,
+        sentence_ids=ids,
+        texts=[SENTENCES[i].text for i in ids],
+        z_scores=z_scores,
+        values=raw,
+        findings=ordered,
+        text_features_hash=text_features_hash(),
     )
 
 

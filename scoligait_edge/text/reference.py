@@ -61,10 +61,11 @@ class FeatureReference(BaseModel):
     percentiles: dict[str, float] = Field(description="p5/p25/p50/p75/p95 among negatives.")
     mean_negative: float
     mean_positive: float | None = None
-    effect_size: float | None = Field(
-        None, description="Signed Cohen's d of the value, positives minus negatives.")
+    effect_size: float | None = Field(None, description="Signed Cohen's d of the value, positives minus negatives.")
     magnitude_effect_size: float | None = Field(
-        None, description="Cohen's d of |z| (size of the deviation from the negatives' median), positives minus negatives.")
+        None,
+        description="Cohen's d of |z| (size of the deviation from the negatives' median), positives minus negatives.",
+    )
 
     def z(self, value: float) -> float:
         return (value - self.median) / self.scale
@@ -88,7 +89,8 @@ class ReferenceStats(BaseModel):
     n_positive_windows: int
     windows_per_view: dict[str, int]
     strata: dict[str, dict[str, FeatureReference]] = Field(
-        description="'all' and each view -> feature id -> statistics; a missing feature has too few negatives.")
+        description="'all' and each view -> feature id -> statistics; a missing feature has too few negatives."
+    )
     provenance: str = Field("", description="Where the training windows came from, e.g. a split and cohort id.")
 
     def reference_for(self, feature: str, view: View | None) -> FeatureReference | None:
@@ -102,12 +104,14 @@ class ReferenceStats(BaseModel):
         if self.kmap_schema_hash != schema_hash():
             raise ReferenceMismatchError(
                 f"reference statistics were fitted on knowledge-map schema {self.kmap_schema_version} "
-                f"({self.kmap_schema_hash[:12]}), this build computes {SCHEMA_VERSION} ({schema_hash()[:12]}): refit them")
+                f"({self.kmap_schema_hash[:12]}), this build computes {SCHEMA_VERSION} ({schema_hash()[:12]}): refit them"
+            )
         if self.text_features_hash != text_features_hash():
             raise ReferenceMismatchError(
                 f"reference statistics were fitted for text schema v{self.text_schema_version} "
                 f"({self.text_features_hash[:12]}), this build has v{TEXT_SCHEMA_VERSION} "
-                f"({text_features_hash()[:12]}): refit them")
+                f"({text_features_hash()[:12]}): refit them"
+            )
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -150,10 +154,16 @@ def _feature_reference(neg: np.ndarray, pos: np.ndarray) -> FeatureReference:
     pct = np.percentile(neg, PERCENTILES)
     z_neg, z_pos = np.abs((neg - med) / scale), np.abs((pos - med) / scale)
     return FeatureReference(
-        n_negative=int(neg.size), n_positive=int(pos.size), median=med, scale=scale, scale_method=method,
+        n_negative=int(neg.size),
+        n_positive=int(pos.size),
+        median=med,
+        scale=scale,
+        scale_method=method,
         percentiles={f"p{p}": float(v) for p, v in zip(PERCENTILES, pct, strict=True)},
-        mean_negative=float(neg.mean()), mean_positive=float(pos.mean()) if pos.size else None,
-        effect_size=_cohens_d(neg, pos), magnitude_effect_size=_cohens_d(z_neg, z_pos),
+        mean_negative=float(neg.mean()),
+        mean_positive=float(pos.mean()) if pos.size else None,
+        effect_size=_cohens_d(neg, pos),
+        magnitude_effect_size=_cohens_d(z_neg, z_pos),
     )
 
 
@@ -178,7 +188,8 @@ def fit_reference(
     labels = np.asarray(labels).reshape(-1)
     if len(windows_km) != labels.size or len(windows_valid) != labels.size:
         raise ValueError(
-            f"need one label per window: {len(windows_km)} windows, {len(windows_valid)} masks, {labels.size} labels")
+            f"need one label per window: {len(windows_km)} windows, {len(windows_valid)} masks, {labels.size} labels"
+        )
     n_neg_w, n_pos_w = int((labels == negative_label).sum()), int((labels == positive_label).sum())
     if n_neg_w < min_negatives:
         raise ValueError(f"need at least {min_negatives} negative training windows, got {n_neg_w}")
@@ -208,13 +219,25 @@ def fit_reference(
 
     per_view: dict[str, int] = {v: int((view_arr == v).sum()) for v in VIEWS}
     per_view["not_assessable"] = int((view_arr == "").sum())
-    log.info("fitted text reference on %d windows (%d negative, %d positive), views %s",
-             labels.size, n_neg_w, n_pos_w, per_view)
+    log.info(
+        "fitted text reference on %d windows (%d negative, %d positive), views %s",
+        labels.size,
+        n_neg_w,
+        n_pos_w,
+        per_view,
+    )
     return ReferenceStats(
-        sentence_set_hash=sentence_set_hash(), text_features_hash=text_features_hash(),
-        kmap_schema_version=SCHEMA_VERSION, kmap_schema_hash=schema_hash(),
-        negative_label=negative_label, positive_label=positive_label,
-        min_stratum_negatives=min_stratum_negatives, n_windows=int(labels.size),
-        n_negative_windows=n_neg_w, n_positive_windows=n_pos_w, windows_per_view=per_view,
-        strata=strata, provenance=provenance,
+        sentence_set_hash=sentence_set_hash(),
+        text_features_hash=text_features_hash(),
+        kmap_schema_version=SCHEMA_VERSION,
+        kmap_schema_hash=schema_hash(),
+        negative_label=negative_label,
+        positive_label=positive_label,
+        min_stratum_negatives=min_stratum_negatives,
+        n_windows=int(labels.size),
+        n_negative_windows=n_neg_w,
+        n_positive_windows=n_pos_w,
+        windows_per_view=per_view,
+        strata=strata,
+        provenance=provenance,
     )

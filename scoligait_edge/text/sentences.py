@@ -135,59 +135,86 @@ def _t(column: str, coef: float = 1.0, magnitude: bool = False) -> Term:
 # Order matters: it fixes the sentence ids. Append only.
 TEXT_FEATURES: tuple[TextFeature, ...] = (
     TextFeature(
-        id="trunk_lateral_shift", label="trunk lateral shift", prior="trunk_lateral_shift",
-        terms=(_t("left_shoulder.x", 0.5), _t("right_shoulder.x", 0.5)), frontal_only=True, mirror=True,  # mid-shoulder x
+        id="trunk_lateral_shift",
+        label="trunk lateral shift",
+        prior="trunk_lateral_shift",
+        terms=(_t("left_shoulder.x", 0.5), _t("right_shoulder.x", 0.5)),
+        frontal_only=True,
+        mirror=True,  # mid-shoulder x
         positive=_d("left", "{severity} trunk lateral shift to the left"),
         negative=_d("right", "{severity} trunk lateral shift to the right"),
         typical="trunk lateral shift within the typical range",
     ),
     TextFeature(
-        id="shoulder_height_difference", label="shoulder height difference", prior="shoulder_tilt",
+        id="shoulder_height_difference",
+        label="shoulder height difference",
+        prior="shoulder_tilt",
         terms=(_t("left_shoulder.y"), _t("right_shoulder.y", -1.0)),  # left.y - right.y: + = left higher
         positive=_d("left higher", "{severity} elevation of the left shoulder"),
         negative=_d("right higher", "{severity} elevation of the right shoulder"),
         typical="shoulders level",
     ),
     TextFeature(
-        id="pelvic_tilt", label="pelvic obliquity", prior="pelvic_tilt",
+        id="pelvic_tilt",
+        label="pelvic obliquity",
+        prior="pelvic_tilt",
         terms=(_t("left_hip.y", 2.0),),  # hip-centred: left.y - right.y = 2 left.y
         positive=_d("left higher", "{severity} pelvic obliquity with the left hip higher"),
         negative=_d("right higher", "{severity} pelvic obliquity with the right hip higher"),
         typical="pelvis level",
     ),
     TextFeature(
-        id="head_pelvis_offset", label="head-pelvis lateral offset", prior="head_pelvis_offset",
-        terms=(_t("nose.x"),), frontal_only=True, mirror=True, presence=("nose.y",),
+        id="head_pelvis_offset",
+        label="head-pelvis lateral offset",
+        prior="head_pelvis_offset",
+        terms=(_t("nose.x"),),
+        frontal_only=True,
+        mirror=True,
+        presence=("nose.y",),
         positive=_d("left", "{severity} lateral offset of the head to the left of the pelvis"),
         negative=_d("right", "{severity} lateral offset of the head to the right of the pelvis"),
         typical="head centred over the pelvis",
     ),
     TextFeature(
-        id="ear_line_tilt", label="ear-line tilt", prior="ear_line_tilt",
-        terms=(_t("left_ear.y"), _t("right_ear.y", -1.0)), presence=("left_ear.y", "right_ear.y"),
+        id="ear_line_tilt",
+        label="ear-line tilt",
+        prior="ear_line_tilt",
+        terms=(_t("left_ear.y"), _t("right_ear.y", -1.0)),
+        presence=("left_ear.y", "right_ear.y"),
         positive=_d("left higher", "{severity} ear-line tilt with the left ear higher"),
         negative=_d("right higher", "{severity} ear-line tilt with the right ear higher"),
         typical="ear line level",
     ),
     TextFeature(
         # wrist speed relative to the pelvis, left minus right: + = the left arm swings more
-        id="arm_swing_asymmetry", label="arm swing asymmetry", prior="arm_swing_asymmetry",
-        terms=(_t("vel:left_wrist.x", 0.5, magnitude=True), _t("vel:left_wrist.y", 0.5, magnitude=True),
-               _t("vel:right_wrist.x", -0.5, magnitude=True), _t("vel:right_wrist.y", -0.5, magnitude=True)),
+        id="arm_swing_asymmetry",
+        label="arm swing asymmetry",
+        prior="arm_swing_asymmetry",
+        terms=(
+            _t("vel:left_wrist.x", 0.5, magnitude=True),
+            _t("vel:left_wrist.y", 0.5, magnitude=True),
+            _t("vel:right_wrist.x", -0.5, magnitude=True),
+            _t("vel:right_wrist.y", -0.5, magnitude=True),
+        ),
         positive=_d("right reduced", "{severity} reduction of right arm swing"),
         negative=_d("left reduced", "{severity} reduction of left arm swing"),
         typical="symmetric arm swing",
     ),
     TextFeature(
         # frontal only: seen from the side the ankles' x gap is step length, not width
-        id="step_width", label="step width", prior="step_width",
-        terms=(_t("dist[left_ankle | right_ankle]"),), frontal_only=True,
+        id="step_width",
+        label="step width",
+        prior="step_width",
+        terms=(_t("dist[left_ankle | right_ankle]"),),
+        frontal_only=True,
         positive=_d("increased", "{severity} increase in step width"),
         negative=_d("reduced", "{severity} reduction in step width"),
         typical="step width within the typical range",
     ),
     TextFeature(
-        id="ankle_height_difference", label="ankle height difference", prior="ankle_height_difference",
+        id="ankle_height_difference",
+        label="ankle height difference",
+        prior="ankle_height_difference",
         terms=(_t("left_ankle.y"), _t("right_ankle.y", -1.0)),
         positive=_d("left higher", "{severity} ankle height difference with the left ankle higher"),
         negative=_d("right higher", "{severity} ankle height difference with the right ankle higher"),
@@ -195,7 +222,9 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
     ),
     TextFeature(
         # the waist triangle is a frontal-plane gap; its angles are mirrored, hence |left| - |right|
-        id="waist_triangle_asymmetry", label="waist-triangle asymmetry", prior="waist_triangle_asymmetry",
+        id="waist_triangle_asymmetry",
+        label="waist-triangle asymmetry",
+        prior="waist_triangle_asymmetry",
         terms=(_t("angle:left_waist_triangle", magnitude=True), _t("angle:right_waist_triangle", -1.0, magnitude=True)),
         frontal_only=True,
         positive=_d("left larger", "{severity} waist-triangle asymmetry with the larger gap on the left"),
@@ -203,15 +232,20 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
         typical="waist triangles symmetric",
     ),
     TextFeature(
-        id="trunk_height_variability", label="trunk height variability", prior="trunk_height",
-        terms=(_t("dist[mid_hip | mid_shoulder]"),), statistic="std",
+        id="trunk_height_variability",
+        label="trunk height variability",
+        prior="trunk_height",
+        terms=(_t("dist[mid_hip | mid_shoulder]"),),
+        statistic="std",
         positive=_d("increased", "{severity} increase in trunk height variability"),
         negative=_d("reduced", "{severity} reduction in trunk height variability"),
         typical="trunk height variability within the typical range",
     ),
     TextFeature(
         # normal gait alternates (anti-phase, corr near -1): value = -mean corr; only a loss is a finding
-        id="left_right_coordination", label="left/right coordination", prior=None,
+        id="left_right_coordination",
+        label="left/right coordination",
+        prior=None,
         terms=(
             _t("xcorr0[left_wrist.x | right_wrist.x]", -1 / 3),
             _t("xcorr0[left_ankle.y | right_ankle.y]", -1 / 3),
@@ -292,11 +326,13 @@ def sentence_set_hash() -> str:
 def text_features_hash() -> str:
     """sha256 over the sentences, feature definitions and severity thresholds:
     what fitted reference statistics and descriptions depend on."""
-    return _sha({
-        "version": TEXT_SCHEMA_VERSION,
-        "sentences": [s.model_dump() for s in SENTENCES],
-        "features": [f.model_dump() for f in TEXT_FEATURES],
-        "thresholds": SEVERITY_THRESHOLDS,
-        "min_valid_rows": MIN_VALID_ROWS,
-        "frontal_min_width": FRONTAL_MIN_WIDTH,
-    })
+    return _sha(
+        {
+            "version": TEXT_SCHEMA_VERSION,
+            "sentences": [s.model_dump() for s in SENTENCES],
+            "features": [f.model_dump() for f in TEXT_FEATURES],
+            "thresholds": SEVERITY_THRESHOLDS,
+            "min_valid_rows": MIN_VALID_ROWS,
+            "frontal_min_width": FRONTAL_MIN_WIDTH,
+        }
+    )

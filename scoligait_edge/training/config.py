@@ -34,8 +34,10 @@ class SimulatedData(BaseModel):
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 0
     camera_mix: dict[Literal["frontal", "side"], float] | None = Field(
-        default=None, description="share of clips per camera, e.g. {frontal: 0.8, side: 0.2}; "
-                                  "None: make_cohort's default (80 % frontal, 20 % side)")
+        default=None,
+        description="share of clips per camera, e.g. {frontal: 0.8, side: 0.2}; "
+        "None: make_cohort's default (80 % frontal, 20 % side)",
+    )
     workers: int = Field(default=1, ge=1, description="processes that simulate uncached clips")
 
 
@@ -94,13 +96,17 @@ class OptimConfig(BaseModel):
     grad_clip: float = Field(default=1.0, gt=0)
     threshold_criterion: Literal["youden", "macro_f1"] = "youden"
     max_train_windows: int | None = Field(default=None, ge=1, description="subsample training windows (quick runs)")
-    km_noise: float = Field(default=0.0, ge=0, description="training pose jitter: map noise in training SDs per feature")
+    km_noise: float = Field(
+        default=0.0, ge=0, description="training pose jitter: map noise in training SDs per feature"
+    )
     frame_drop: float = Field(default=0.0, ge=0, lt=1, description="training share of frames dropped (masked)")
     threads: int | None = Field(default=None, ge=1)
     device: Literal["cpu", "cuda", "auto"] = Field(
-        default="cpu", description="where to train; 'auto' takes CUDA when torch sees a GPU")
+        default="cpu", description="where to train; 'auto' takes CUDA when torch sees a GPU"
+    )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
-        default="fp32", description="autocast dtype on CUDA (fp16 with loss scaling); the CPU always trains in fp32")
+        default="fp32", description="autocast dtype on CUDA (fp16 with loss scaling); the CPU always trains in fp32"
+    )
 
 
 class TrainConfig(BaseModel):
@@ -120,17 +126,21 @@ class TrainConfig(BaseModel):
     def _window_length(self) -> TrainConfig:
         """Training windows must be the length the model (and so its bundle's window.frames) is built for."""
         if self.windows.length != self.model.window_frames:
-            raise ValueError(f"windows.length={self.windows.length} differs from model.window_frames="
-                             f"{self.model.window_frames}: set both to the same number of frames")
+            raise ValueError(
+                f"windows.length={self.windows.length} differs from model.window_frames="
+                f"{self.model.window_frames}: set both to the same number of frames"
+            )
         return self
 
     @model_validator(mode="after")
     def _poses_for_the_map(self) -> TrainConfig:
         needs_poses = self.model.uses_km or self.model.uses_text
         if isinstance(self.data, Scoliosis1KData) and self.data.pose_root is None and needs_poses:
-            raise ValueError(f"model.modalities {self.model.modalities!r} uses the knowledge map (text is "
-                             "written from it), which needs "
-                             "poses: set data.pose_root (Scoliosis1K-Pose) or use modalities: video")
+            raise ValueError(
+                f"model.modalities {self.model.modalities!r} uses the knowledge map (text is "
+                "written from it), which needs "
+                "poses: set data.pose_root (Scoliosis1K-Pose) or use modalities: video"
+            )
         return self
 
 

@@ -120,7 +120,7 @@ def predict_sharded(model: ScreeningModel, data: WindowTensors, ctx: DistContext
     mine = torch.arange(ctx.rank, len(data), ctx.world_size)
     probs, cobbs, logits = [], [], []
     for start in range(0, len(mine), batch_size):
-        idx = mine[start:start + batch_size]
+        idx = mine[start : start + batch_size]
         out = model(**data.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text, device=ctx.device))
         probs.append(out.prob.float().cpu().numpy())
         cobbs.append(out.cobb.float().cpu().numpy())
@@ -169,14 +169,17 @@ def fit_distributed(
 
     world, device = ctx.world_size, ctx.device
     if optim.batch_size % world:
-        raise ValueError(f"optim.batch_size={optim.batch_size} (the global batch) must be divisible by the "
-                         f"{world} processes")
+        raise ValueError(
+            f"optim.batch_size={optim.batch_size} (the global batch) must be divisible by the {world} processes"
+        )
     local_b = optim.batch_size // world
     cfg = model.config
     n = len(train)
     n_pos = float(train.label.sum())
     if n_pos == 0 or n_pos == n:
-        raise ValueError(f"the training split has {int(n_pos)} positive and {int(n - n_pos)} negative windows: need both")
+        raise ValueError(
+            f"the training split has {int(n_pos)} positive and {int(n - n_pos)} negative windows: need both"
+        )
     pos_weight = (n - n_pos) / n_pos if optim.class_weighting else None
     val_loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)
     loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight).to(device)
@@ -195,8 +198,10 @@ def fit_distributed(
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     # the sampler only needs len(): it hands out window indices, the windows stay in WindowTensors
+    indices: Any = range(n)  # a Dataset to the sampler's annotation; it only calls len()
     sampler: DistributedSampler[int] = DistributedSampler(
-        range(n), num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False)  # type: ignore[arg-type]
+        indices, num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False
+    )
     km_std = model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None
     augmenting = optim.km_noise > 0 or optim.frame_drop > 0
 
@@ -215,7 +220,11 @@ def fit_distributed(
         sched.load_state_dict(state["sched"])
         scaler.load_state_dict(state["scaler"])
         best_state, best_key, stale = state["best_state"], tuple(state["best_key"]), state["stale"]
-        result.history, result.best_epoch, result.best_val_auc = state["history"], state["best_epoch"], state["best_val_auc"]
+        result.history, result.best_epoch, result.best_val_auc = (
+            state["history"],
+            state["best_epoch"],
+            state["best_val_auc"],
+        )
         result.windows_seen, start_epoch, done = state["windows_seen"], state["epoch"], state["done"]
         seconds_before = state["train_seconds"]
         log.info("resumed from %s after epoch %d%s", checkpoint, start_epoch, " (finished)" if done else "")
@@ -233,8 +242,12 @@ def fit_distributed(
         epoch_seed = seed * 1_000_003 + epoch * 1_009 + ctx.rank
         torch.manual_seed(epoch_seed)
         gen = torch.Generator().manual_seed(epoch_seed)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{optim.epochs}",
-                   disable=not (progress and ctx.is_main), leave=False)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch + 1}/{optim.epochs}",
+            disable=not (progress and ctx.is_main),
+            leave=False,
+        )
         loss_sum = torch.zeros(2, dtype=torch.float64)  # [sum of window losses, windows]
         for step in bar:
             sl = slice(step * local_b, (step + 1) * local_b)
@@ -244,8 +257,9 @@ def fit_distributed(
             used = idx[keep] if n_real else idx[:1]
             batch = train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
             if augmenting:
-                batch = augment_batch(batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop,
-                                      generator=gen)
+                batch = augment_batch(
+                    batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=gen
+                )
             batch = to_device(batch, device)
             with autocast_context(device, optim.precision):
                 out = ddp(**batch)
@@ -266,12 +280,22 @@ def fit_distributed(
         auc = clip_auc(val, val_pred)
         val_loss = float(val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
         key = (auc if auc is not None else -math.inf, -val_loss)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "val_bce": val_loss, "val_clip_auc": auc,
-               "lr": sched.get_last_lr()[0]}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            "val_bce": val_loss,
+            "val_clip_auc": auc,
+            "lr": sched.get_last_lr()[0],
+        }
         result.history.append(row)
         if ctx.is_main:
-            log.info("epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s", epoch + 1, train_loss, val_loss,
-                     "n/a" if auc is None else f"{auc:.3f}")
+            log.info(
+                "epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s",
+                epoch + 1,
+                train_loss,
+                val_loss,
+                "n/a" if auc is None else f"{auc:.3f}",
+            )
         improved = _broadcast(key > best_key if ctx.is_main else None)  # one decision, rank 0's
         if improved:
             best_key, stale = key, 0
@@ -283,12 +307,26 @@ def fit_distributed(
         if done and ctx.is_main:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, result.best_epoch)
         if ctx.is_main and checkpoint is not None:
-            _save_atomic({"fingerprint": fingerprint, "epoch": epoch + 1, "done": done or epoch + 1 == optim.epochs,
-                          "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                          "scaler": scaler.state_dict(), "best_state": best_state, "best_key": list(best_key),
-                          "stale": stale, "history": result.history, "best_epoch": result.best_epoch,
-                          "best_val_auc": result.best_val_auc, "windows_seen": result.windows_seen,
-                          "train_seconds": seconds_before + time.perf_counter() - t0}, checkpoint)
+            _save_atomic(
+                {
+                    "fingerprint": fingerprint,
+                    "epoch": epoch + 1,
+                    "done": done or epoch + 1 == optim.epochs,
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "best_state": best_state,
+                    "best_key": list(best_key),
+                    "stale": stale,
+                    "history": result.history,
+                    "best_epoch": result.best_epoch,
+                    "best_val_auc": result.best_val_auc,
+                    "windows_seen": result.windows_seen,
+                    "train_seconds": seconds_before + time.perf_counter() - t0,
+                },
+                checkpoint,
+            )
         dist.barrier()  # nobody runs ahead of the checkpoint
     result.train_seconds = seconds_before + time.perf_counter() - t0  # windows/s stays right after a resume
     if best_state is not None:
@@ -297,5 +335,14 @@ def fit_distributed(
     return result
 
 
-__all__ = ["CHECKPOINT_NAME", "DistContext", "config_fingerprint", "fit_distributed", "init_distributed",
-           "launched_by_torchrun", "main_first", "predict_sharded", "shutdown"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "DistContext",
+    "config_fingerprint",
+    "fit_distributed",
+    "init_distributed",
+    "launched_by_torchrun",
+    "main_first",
+    "predict_sharded",
+    "shutdown",
+]

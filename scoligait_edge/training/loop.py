@@ -142,8 +142,9 @@ def fit(
             idx = order[step * optim.batch_size : (step + 1) * optim.batch_size]
             batch = train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
             if augmenting:
-                batch = augment_batch(batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop,
-                                      generator=generator)
+                batch = augment_batch(
+                    batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=generator
+                )
             batch = to_device(batch, device)  # augmented on the CPU with the seeded generator, then moved
             with autocast_context(device, optim.precision):
                 out = model(**batch)
@@ -163,14 +164,26 @@ def fit(
         auc = clip_auc(val, val_pred)
         val_loss = float(val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
         key = (auc if auc is not None else -math.inf, -val_loss)
-        row = {"epoch": epoch + 1, "train_loss": running, "val_bce": val_loss, "val_clip_auc": auc,
-               "lr": sched.get_last_lr()[0]}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": running,
+            "val_bce": val_loss,
+            "val_clip_auc": auc,
+            "lr": sched.get_last_lr()[0],
+        }
         result.history.append(row)
-        log.info("epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s", epoch + 1, running, val_loss,
-                 "n/a" if auc is None else f"{auc:.3f}")
+        log.info(
+            "epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s",
+            epoch + 1,
+            running,
+            val_loss,
+            "n/a" if auc is None else f"{auc:.3f}",
+        )
         if progress:
-            tqdm.write(f"epoch {epoch + 1}: train loss {running:.4f}  val bce {val_loss:.4f}  "
-                       f"val clip AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+            tqdm.write(
+                f"epoch {epoch + 1}: train loss {running:.4f}  val bce {val_loss:.4f}  "
+                f"val clip AUC {'n/a' if auc is None else f'{auc:.3f}'}"
+            )
         if key > best_key:
             best_key, stale = key, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

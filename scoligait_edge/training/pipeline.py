@@ -77,8 +77,13 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
         from scoligait_edge.data.simulate import make_cohort
 
         cohort = make_cohort(
-            data.n_subjects, prevalence=data.prevalence, clips_per_train_subject=data.clips_per_train_subject,
-            seed=data.seed, val_fraction=data.val_fraction, test_fraction=data.test_fraction, n_frames=data.n_frames,
+            data.n_subjects,
+            prevalence=data.prevalence,
+            clips_per_train_subject=data.clips_per_train_subject,
+            seed=data.seed,
+            val_fraction=data.val_fraction,
+            test_fraction=data.test_fraction,
+            n_frames=data.n_frames,
             camera_mix=data.camera_mix,
         )
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress, workers=data.workers)
@@ -99,11 +104,14 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
     w = cfg.windows
     require_quality = w.require_quality
     if isinstance(data, Scoliosis1KData) and data.pose_root is None and require_quality:
-        log.warning("Scoliosis1K without poses: no gait-quality verdict exists, so every window is kept "
-                    "(windows.require_quality ignored)")
+        log.warning(
+            "Scoliosis1K without poses: no gait-quality verdict exists, so every window is kept "
+            "(windows.require_quality ignored)"
+        )
         require_quality = False
     windows: dict[str, list[WindowSample]] = {
-        s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS}
+        s: source.windows(s, length=w.length, hop=w.hop, require_quality=require_quality) for s in SPLITS
+    }
     assert_subject_disjoint({s: windows[s] for s in SPLITS})
     for s in SPLITS:
         if not windows[s]:
@@ -116,9 +124,17 @@ def scoliosis1k_source(data: Scoliosis1KData, cache_dir: Path | None, *, progres
     test = the partition's TEST_SET, val carved from its TRAIN_SET)."""
     from scoligait_edge.data.datasets import Scoliosis1K
 
-    return Scoliosis1K(data.root, split_file=data.partition, pose_root=data.pose_root, fps=data.fps,
-                       val_fraction=data.val_fraction, seed=data.seed, cache_root=cache_dir, progress=progress,
-                       workers=data.workers)
+    return Scoliosis1K(
+        data.root,
+        split_file=data.partition,
+        pose_root=data.pose_root,
+        fps=data.fps,
+        val_fraction=data.val_fraction,
+        seed=data.seed,
+        cache_root=cache_dir,
+        progress=progress,
+        workers=data.workers,
+    )
 
 
 def provenance_record(data: str) -> dict[str, str]:
@@ -153,8 +169,10 @@ def fit_text_reference(train: list[WindowSample], provenance: str):
     from scoligait_edge.text import fit_reference
 
     return fit_reference(
-        np.stack([w.km for w in train]), np.stack([w.km_valid for w in train]),
-        np.array([w.label for w in train]), provenance=provenance,
+        np.stack([w.km for w in train]),
+        np.stack([w.km_valid for w in train]),
+        np.array([w.label for w in train]),
+        provenance=provenance,
     )
 
 
@@ -163,16 +181,16 @@ def fit_window_input_reference(train: list[WindowSample], source: str):
     the exporter ships it in the bundle so each screened window can say when its input is unlike these."""
     from scoligait_edge.bundle.input_reference import fit_input_reference
 
-    return fit_input_reference(np.stack([w.km for w in train]), np.stack([w.km_valid for w in train]),
-                               source=source)
+    return fit_input_reference(np.stack([w.km for w in train]), np.stack([w.km_valid for w in train]), source=source)
 
 
 def to_tensors(windows: list[WindowSample], model_cfg, reference, max_sentences: int) -> WindowTensors:
     text = mask = None
     if model_cfg.uses_text:
         text, mask = text_inputs(windows, reference, max_sentences)
-    return stack_windows(windows, text=text, text_mask=mask, with_video=model_cfg.uses_video,
-                         window_frames=model_cfg.window_frames)
+    return stack_windows(
+        windows, text=text, text_mask=mask, with_video=model_cfg.uses_video, window_frames=model_cfg.window_frames
+    )
 
 
 def km_normalisation(train: WindowTensors) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,8 +207,14 @@ def validation_threshold(model: ScreeningModel, val: WindowTensors, criterion: C
     return choose_threshold(clips.labels, clips.prob, criterion=criterion, split_name="val")
 
 
-def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, dist: DistContext | None = None,
-              resume: bool = False) -> dict:
+def train_run(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    dist: DistContext | None = None,
+    resume: bool = False,
+) -> dict:
     """Train, choose the threshold on validation, evaluate on test, write everything to ``out_dir``.
 
     ``dist`` (under torchrun): every rank trains (:mod:`~scoligait_edge.training.distributed`), rank 0
@@ -214,8 +238,9 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, d
         reference.save(out / "reference_stats.json")
     from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME
 
-    input_ref = fit_window_input_reference(train_windows, f"{cfg.name}: {len(train_windows)} training windows "
-                                           f"({splits.provenance})")
+    input_ref = fit_window_input_reference(
+        train_windows, f"{cfg.name}: {len(train_windows)} training windows ({splits.provenance})"
+    )
     if main:
         (out / INPUT_REFERENCE_NAME).write_text(input_ref.model_dump_json(indent=1) + "\n", encoding="utf-8")
     tensors = {
@@ -231,9 +256,18 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, d
     if dist is None:
         result = fit(model, tensors["train"], tensors["val"], cfg.optim, gen, progress=progress)
     else:
-        result = fit_distributed(model, tensors["train"], tensors["val"], cfg.optim, cfg.seed, dist,
-                                 checkpoint=out / CHECKPOINT_NAME, resume=resume, progress=progress,
-                                 fingerprint=config_fingerprint(cfg.model, cfg.optim, cfg.data, cfg.windows, cfg.seed))
+        result = fit_distributed(
+            model,
+            tensors["train"],
+            tensors["val"],
+            cfg.optim,
+            cfg.seed,
+            dist,
+            checkpoint=out / CHECKPOINT_NAME,
+            resume=resume,
+            progress=progress,
+            fingerprint=config_fingerprint(cfg.model, cfg.optim, cfg.data, cfg.windows, cfg.seed),
+        )
         if not dist.is_main:
             return {}
 
@@ -273,8 +307,16 @@ def train_run(cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True, d
     return summary
 
 
-def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, threshold, cfg: TrainConfig,
-                   out_dir: Path, *, split: str = "test") -> EvaluationReport:
+def evaluate_model(
+    model: ScreeningModel,
+    splits: SplitWindows,
+    reference,
+    threshold,
+    cfg: TrainConfig,
+    out_dir: Path,
+    *,
+    split: str = "test",
+) -> EvaluationReport:
     """Score ``split`` at a threshold that came from validation and write the report + figures."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = to_tensors(splits.windows[split], cfg.model, reference, cfg.max_text_sentences)
@@ -284,23 +326,36 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     cobb = data.cobb.numpy()
     known = np.isfinite(cobb)  # Scoliosis1K publishes no Cobb angles: no Cobb error where none is known
     all_known = bool(known.all())
-    clips = aggregate_windows(pred.prob, data.clip_ids, labels=labels, groups=sexes,
-                              cobb_true=cobb if all_known else None, cobb_pred=pred.cobb if all_known else None)
+    clips = aggregate_windows(
+        pred.prob,
+        data.clip_ids,
+        labels=labels,
+        groups=sexes,
+        cobb_true=cobb if all_known else None,
+        cobb_pred=pred.cobb if all_known else None,
+    )
     assert clips.labels is not None and clips.groups is not None  # labels= and groups= given
     thr = threshold.threshold
     clip_level = LevelResult(
         metrics=binary_metrics(clips.labels, clips.prob, thr),
         stratified=stratified_metrics(clips.labels, clips.prob, thr, clips.groups, expected_groups=("F", "M")),
-        cobb_mae_deg=(cobb_mae(clips.cobb_true, clips.cobb_pred)
-                      if clips.cobb_true is not None and clips.cobb_pred is not None else None),
+        cobb_mae_deg=(
+            cobb_mae(clips.cobb_true, clips.cobb_pred)
+            if clips.cobb_true is not None and clips.cobb_pred is not None
+            else None
+        ),
     )
     window_level = LevelResult(
         metrics=binary_metrics(labels, pred.prob, thr),
         cobb_mae_deg=cobb_mae(cobb[known], pred.cobb[known]) if known.any() else None,
     )
     figures = {
-        "confusion": str(plot_confusion(clip_level.metrics, out_dir / "confusion.png", title=f"{cfg.name}: {split} clips")),
-        "roc": str(plot_roc(clips.labels, clips.prob, out_dir / "roc.png", title=f"{cfg.name}: {split} clips", threshold=thr)),
+        "confusion": str(
+            plot_confusion(clip_level.metrics, out_dir / "confusion.png", title=f"{cfg.name}: {split} clips")
+        ),
+        "roc": str(
+            plot_roc(clips.labels, clips.prob, out_dir / "roc.png", title=f"{cfg.name}: {split} clips", threshold=thr)
+        ),
     }
     notes = list(splits.dataset_notes)
     if cfg.model.uses_km:
@@ -309,12 +364,23 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     for s in SPLITS:
         ws = splits.windows[s]
         subj = {w.subject_id: w.label for w in ws}
-        sizes[s] = SplitSizes(subjects=len(subj), clips=len({w.clip_id for w in ws}), windows=len(ws),
-                              positives=int(sum(subj.values())), positive_clips=len({w.clip_id for w in ws if w.label}))
+        sizes[s] = SplitSizes(
+            subjects=len(subj),
+            clips=len({w.clip_id for w in ws}),
+            windows=len(ws),
+            positives=int(sum(subj.values())),
+            positive_clips=len({w.clip_id for w in ws if w.label}),
+        )
     report = EvaluationReport(
         model_name=cfg.name,
-        config_summary={"modalities": cfg.model.modalities, "fusion": cfg.model.fusion, "rope": cfg.model.rope,
-                        "depth": cfg.model.depth, "dim": cfg.model.dim, "seed": cfg.seed},
+        config_summary={
+            "modalities": cfg.model.modalities,
+            "fusion": cfg.model.fusion,
+            "rope": cfg.model.rope,
+            "depth": cfg.model.depth,
+            "dim": cfg.model.dim,
+            "seed": cfg.seed,
+        },
         provenance=splits.provenance,
         evaluated_split=split,
         splits=sizes,
@@ -329,14 +395,19 @@ def evaluate_model(model: ScreeningModel, splits: SplitWindows, reference, thres
     write_clip_predictions(
         out_dir / CLIP_PREDICTIONS_NAME.replace("test", split, 1),
         clip_predictions(list(clips.clip_ids), [subject_of[c] for c in clips.clip_ids], clips.labels, clips.prob),
-        split=split, model=cfg.name, provenance=splits.provenance, threshold=thr,
-        prob="mean window probability of Cobb >= 10 degrees")
+        split=split,
+        model=cfg.name,
+        provenance=splits.provenance,
+        threshold=thr,
+        prob="mean window probability of Cobb >= 10 degrees",
+    )
     return report
 
 
 @torch.no_grad()
-def explain_top_windows(model: ScreeningModel, data: WindowTensors, pred: Predictions, out_dir: Path,
-                        figures: dict[str, str], *, n: int = 2) -> list[str]:
+def explain_top_windows(
+    model: ScreeningModel, data: WindowTensors, pred: Predictions, out_dir: Path, figures: dict[str, str], *, n: int = 2
+) -> list[str]:
     """Interpretation of the windows the model is most sure should be referred: the
     evidence remapped onto the knowledge map, the top feature per domain, boxed."""
     from scoligait_edge.interpret import top_features
@@ -351,17 +422,26 @@ def explain_top_windows(model: ScreeningModel, data: WindowTensors, pred: Predic
         km, valid = data.km[i].numpy(), data.km_mask[i].numpy()
         attention = out.km_attention_map[k].float().numpy()
         salient = top_features(attention, valid, window_start_frame=data.starts[i])
-        path = plot_attention_on_map(km, attention, valid, out_dir / f"interpretation_{k + 1}.png", salient=salient,
-                                     window_start_frame=data.starts[i],
-                                     title=f"clip {data.clip_ids[i]} from frame {data.starts[i]}: p = {pred.prob[i]:.2f}")
+        path = plot_attention_on_map(
+            km,
+            attention,
+            valid,
+            out_dir / f"interpretation_{k + 1}.png",
+            salient=salient,
+            window_start_frame=data.starts[i],
+            title=f"clip {data.clip_ids[i]} from frame {data.starts[i]}: p = {pred.prob[i]:.2f}",
+        )
         figures[f"interpretation_{k + 1}"] = str(path)
-        notes.append(f"Window {k + 1} (clip {data.clip_ids[i]}, p = {pred.prob[i]:.2f}): "
-                     + "; ".join(f.describe() for f in salient))
+        notes.append(
+            f"Window {k + 1} (clip {data.clip_ids[i]}, p = {pred.prob[i]:.2f}): "
+            + "; ".join(f.describe() for f in salient)
+        )
     return notes
 
 
-def evaluate_run(run_dir: str | Path, out_dir: str | Path | None = None, *, split: str = "test",
-                 progress: bool = True) -> EvaluationReport:
+def evaluate_run(
+    run_dir: str | Path, out_dir: str | Path | None = None, *, split: str = "test", progress: bool = True
+) -> EvaluationReport:
     """Re-score a finished run: same data (from its config), threshold re-derived from validation."""
     from scoligait_edge.text import ReferenceStats
 

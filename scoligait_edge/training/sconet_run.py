@@ -64,8 +64,11 @@ class ScoNetRunConfig(BaseModel):
     lr: float = 1e-3
     min_train_positives: int = Field(default=10, ge=1, description="refuse a mix with fewer positive training subjects")
     train_positives: int | None = Field(
-        default=None, ge=1, description="positive training subjects in every mix (negatives follow the ratio); "
-                                        "None: as many as the training split allows")
+        default=None,
+        ge=1,
+        description="positive training subjects in every mix (negatives follow the ratio); "
+        "None: as many as the training split allows",
+    )
     data: Annotated[SimulatedData | Scoliosis1KData, Field(discriminator="kind")] = Field(default_factory=SimulatedData)
     cache_dir: Path | None = None
 
@@ -105,9 +108,16 @@ def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
 
         source = scoliosis1k_source(d, cfg.cache_dir, progress=progress)
     else:
-        cohort = make_cohort(d.n_subjects, prevalence=d.prevalence, clips_per_train_subject=d.clips_per_train_subject,
-                             seed=d.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                             n_frames=d.n_frames, camera_mix=d.camera_mix)
+        cohort = make_cohort(
+            d.n_subjects,
+            prevalence=d.prevalence,
+            clips_per_train_subject=d.clips_per_train_subject,
+            seed=d.seed,
+            val_fraction=d.val_fraction,
+            test_fraction=d.test_fraction,
+            n_frames=d.n_frames,
+            camera_mix=d.camera_mix,
+        )
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
     source.prepare()
     out = {s: [q for q in (_Seq(c) for c in source.clips(s)) if len(q.frames) >= 8] for s in ("train", "val", "test")}
@@ -135,9 +145,12 @@ def argmax_metrics(y: np.ndarray, class_probs: np.ndarray) -> BinaryMetrics:
     pos = SCONET_CLASSES.index("positive")
     decided = (class_probs.argmax(axis=1) == pos).astype(np.float64)
     m = binary_metrics(y, decided, 0.5)
-    return m.model_copy(update={"auc": roc_auc(y, class_probs[:, pos].astype(np.float64)),
-                                "notes": [*m.notes, "decision: argmax of the 3 class scores (no threshold); "
-                                          "AUC from P(positive)"]})
+    return m.model_copy(
+        update={
+            "auc": roc_auc(y, class_probs[:, pos].astype(np.float64)),
+            "notes": [*m.notes, "decision: argmax of the 3 class scores (no threshold); AUC from P(positive)"],
+        }
+    )
 
 
 def check_mix(train: list[_Seq], ratio: str | None, minimum: int, available: dict[str, int]) -> None:
@@ -149,7 +162,8 @@ def check_mix(train: list[_Seq], ratio: str | None, minimum: int, available: dic
             f"ScoNet-MT mix {ratio or 'all'}: only {pos} positive training subjects after subsampling "
             f"(need >= {minimum}); the training split has {have} subjects, and the mix shrinks every class to "
             f"what the scarcest one allows. Use a cohort with more negative subjects (data.n_subjects, "
-            f"data.prevalence) or fewer mixes (--sconet-ratios).")
+            f"data.prevalence) or fewer mixes (--sconet-ratios)."
+        )
 
 
 def _mix_size(cfg: ScoNetRunConfig, train: list) -> int:
@@ -197,8 +211,16 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
         order = torch.randperm(len(train), generator=gen)
         for step in range(steps):
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            clips = [train[i].frames[rng.choice(len(train[i].frames), cfg.frames_per_sample,
-                                                replace=len(train[i].frames) < cfg.frames_per_sample)] for i in idx]
+            clips = [
+                train[i].frames[
+                    rng.choice(
+                        len(train[i].frames),
+                        cfg.frames_per_sample,
+                        replace=len(train[i].frames) < cfg.frames_per_sample,
+                    )
+                ]
+                for i in idx
+            ]
             res = loss_fn(model(torch.from_numpy(np.stack(clips))), labels[idx])
             opt.zero_grad(set_to_none=True)
             res.total.backward()
@@ -217,16 +239,29 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     provenance = "simulated" if cfg.data.kind == "simulated" else "real"
     write_clip_predictions(
         out / CLIP_PREDICTIONS_NAME,
-        clip_predictions([q.clip_id for q in splits["test"]], [q.subject_id for q in splits["test"]], test_y, test_prob),
-        split="test", model=cfg.name, provenance=provenance, threshold=threshold.threshold,
-        prob="softmax probability of 'positive' from all ordered frames", decision="argmax of the 3 class scores",
-        argmax_positive=[bool(c.argmax() == SCONET_CLASSES.index("positive")) for c in test_classes])
+        clip_predictions(
+            [q.clip_id for q in splits["test"]], [q.subject_id for q in splits["test"]], test_y, test_prob
+        ),
+        split="test",
+        model=cfg.name,
+        provenance=provenance,
+        threshold=threshold.threshold,
+        prob="softmax probability of 'positive' from all ordered frames",
+        decision="argmax of the 3 class scores",
+        argmax_positive=[bool(c.argmax() == SCONET_CLASSES.index("positive")) for c in test_classes],
+    )
     summary = {
-        "name": cfg.name, "provenance": provenance,
-        "ratio": cfg.ratio, "multi_task": cfg.multi_task, "train_available_subjects": available,
-        "train_clips": len(train), "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
-        "threshold": threshold.threshold, "val_auc": roc_auc(val_y, val_prob),
-        "train_seconds": round(seconds, 1), "train_clips_per_second": round(seen / seconds, 1),
+        "name": cfg.name,
+        "provenance": provenance,
+        "ratio": cfg.ratio,
+        "multi_task": cfg.multi_task,
+        "train_available_subjects": available,
+        "train_clips": len(train),
+        "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
+        "threshold": threshold.threshold,
+        "val_auc": roc_auc(val_y, val_prob),
+        "train_seconds": round(seconds, 1),
+        "train_clips_per_second": round(seen / seconds, 1),
         "decision": "argmax of the 3 class scores (as the paper); test_clip_metrics_youden: Youden threshold from val",
         "test_clip_metrics": metrics.model_dump(),
         "test_clip_metrics_youden": youden.model_dump(),
@@ -235,12 +270,30 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     return summary
 
 
-def sconet_config_from(train_cfg: TrainConfig, *, ratio: str | None, seed: int, epochs: int, width: float,
-                       min_train_positives: int = 10, train_positives: int | None = None) -> ScoNetRunConfig:
+def sconet_config_from(
+    train_cfg: TrainConfig,
+    *,
+    ratio: str | None,
+    seed: int,
+    epochs: int,
+    width: float,
+    min_train_positives: int = 10,
+    train_positives: int | None = None,
+) -> ScoNetRunConfig:
     """The baseline on exactly the data of a screening-model config (same cohort or partition, same splits)."""
     if not isinstance(train_cfg.data, (SimulatedData, Scoliosis1KData)):
-        raise ValueError(f"the ScoNet baseline runner needs silhouette sequences with 3-class labels "
-                         f"(data.kind simulated or scoliosis1k), not {train_cfg.data.kind!r}")
-    return ScoNetRunConfig(name=f"sconet-mt-{ratio or 'all'}", seed=seed, ratio=ratio, epochs=epochs, width=width,
-                           min_train_positives=min_train_positives, train_positives=train_positives,
-                           data=train_cfg.data, cache_dir=train_cfg.cache_dir)
+        raise ValueError(
+            f"the ScoNet baseline runner needs silhouette sequences with 3-class labels "
+            f"(data.kind simulated or scoliosis1k), not {train_cfg.data.kind!r}"
+        )
+    return ScoNetRunConfig(
+        name=f"sconet-mt-{ratio or 'all'}",
+        seed=seed,
+        ratio=ratio,
+        epochs=epochs,
+        width=width,
+        min_train_positives=min_train_positives,
+        train_positives=train_positives,
+        data=train_cfg.data,
+        cache_dir=train_cfg.cache_dir,
+    )

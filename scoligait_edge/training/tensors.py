@@ -36,8 +36,14 @@ class WindowTensors:
     def __len__(self) -> int:
         return int(self.km.shape[0])
 
-    def batch(self, index: torch.Tensor | Sequence[int], *, uses_video: bool, uses_text: bool,
-              device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+    def batch(
+        self,
+        index: torch.Tensor | Sequence[int],
+        *,
+        uses_video: bool,
+        uses_text: bool,
+        device: torch.device | str | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Model keyword arguments for the windows at ``index`` (video uint8: the model scales it), on ``device``."""
         idx = torch.as_tensor(index, dtype=torch.long)
         if uses_video and self.video is None:
@@ -45,11 +51,13 @@ class WindowTensors:
         if uses_text and (self.text is None or self.text_mask is None):
             raise ValueError("this model needs text embeddings but none were computed")
         arrays = batch_model_inputs(
-            self.km[idx].numpy(), self.km_mask[idx].numpy(),
+            self.km[idx].numpy(),
+            self.km_mask[idx].numpy(),
             self.video[idx].numpy()[:, :, 0] if uses_video and self.video is not None else None,
             text=self.text[idx].numpy() if uses_text and self.text is not None else None,
             text_mask=self.text_mask[idx].numpy() if uses_text and self.text_mask is not None else None,
-            uses_video=uses_video, uses_text=uses_text,
+            uses_video=uses_video,
+            uses_text=uses_text,
         )
         return to_device({name: torch.from_numpy(a) for name, a in arrays.items()}, device)
 
@@ -61,8 +69,14 @@ def to_device(tensors: dict[str, torch.Tensor], device: torch.device | str | Non
     return {name: t.pin_memory().to(device, non_blocking=True) for name, t in tensors.items()}
 
 
-def stack_windows(samples: Sequence, *, text: np.ndarray | None = None, text_mask: np.ndarray | None = None,
-                  with_video: bool = True, window_frames: int | None = None) -> WindowTensors:
+def stack_windows(
+    samples: Sequence,
+    *,
+    text: np.ndarray | None = None,
+    text_mask: np.ndarray | None = None,
+    with_video: bool = True,
+    window_frames: int | None = None,
+) -> WindowTensors:
     """Stack ``WindowSample``s (scoligait_edge.data.windows) into one :class:`WindowTensors`.
 
     ``window_frames`` (the model config's) refuses windows of another length here, before training starts.

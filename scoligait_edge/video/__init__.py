@@ -12,6 +12,12 @@ from scoligait_edge.video.silhouette import (
 )
 
 __all__ = [
-    "MASK_THRESHOLD", "SIL_CUT", "SIL_SHAPE", "SIL_SIZE", "binarize_mask", "crop_silhouette",
-    "nearest_frames", "person_silhouette",
+    "MASK_THRESHOLD",
+    "SIL_CUT",
+    "SIL_SHAPE",
+    "SIL_SIZE",
+    "binarize_mask",
+    "crop_silhouette",
+    "nearest_frames",
+    "person_silhouette",
 ]

@@ -54,16 +54,16 @@ def crop_silhouette(mask: np.ndarray, *, size: int = SIL_SIZE, cut: int = SIL_CU
     out = np.zeros((size, size), dtype=np.uint8)
     x, y, w, h = cv2.boundingRect(np.ascontiguousarray(m))
     if w == 0 or h == 0:
-        return out[:, cut:size - cut].copy()
-    body = np.ascontiguousarray(m[y:y + h, x:x + w])
+        return out[:, cut : size - cut].copy()
+    body = np.ascontiguousarray(m[y : y + h, x : x + w])
     new_w = max(int(round(w * size / h)), 1)
     body = cv2.resize(body, (new_w, size), interpolation=cv2.INTER_AREA if h > size else cv2.INTER_LINEAR)
     col_mass = np.cumsum(body.sum(axis=0, dtype=np.float64))
     cx = int(np.searchsorted(col_mass, col_mass[-1] / 2)) if col_mass[-1] > 0 else new_w // 2
     left = cx - size // 2
     src0, src1 = max(left, 0), min(left + size, new_w)
-    out[:, src0 - left:src1 - left] = body[:, src0:src1]
-    return out[:, cut:size - cut].copy()
+    out[:, src0 - left : src1 - left] = body[:, src0:src1]
+    return out[:, cut : size - cut].copy()
 
 
 def _as_2d(soft_mask: np.ndarray) -> np.ndarray:
@@ -75,7 +75,9 @@ def _as_2d(soft_mask: np.ndarray) -> np.ndarray:
     return m
 
 
-def box_region(shape: tuple[int, int], box: tuple[float, float, float, float], margin: float) -> tuple[slice, slice] | None:
+def box_region(
+    shape: tuple[int, int], box: tuple[float, float, float, float], margin: float
+) -> tuple[slice, slice] | None:
     """Rows/columns of ``box`` (x, y, w, h px) grown by ``margin`` of its larger side, clipped to the image."""
     x, y, w, h = box
     pad = margin * max(h, w, 1.0)
@@ -131,7 +133,9 @@ def person_silhouette(
     return crop_silhouette(binary), True
 
 
-def nearest_frames(frame_ms: np.ndarray, grid_ms: np.ndarray, *, tolerance_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_frames(
+    frame_ms: np.ndarray, grid_ms: np.ndarray, *, tolerance_ms: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """For each grid instant, the index of the nearest frame and whether it is close enough.
 
     Silhouettes are per decoded frame, the knowledge map is on a 30 Hz grid;
@@ -154,6 +158,14 @@ def nearest_frames(frame_ms: np.ndarray, grid_ms: np.ndarray, *, tolerance_ms: f
 
 
 __all__ = [
-    "MASK_BOX_MARGIN", "MASK_THRESHOLD", "MIN_FOREGROUND_PX", "SIL_CUT", "SIL_SHAPE", "SIL_SIZE", "binarize_mask",
-    "crop_silhouette", "nearest_frames", "person_silhouette",
+    "MASK_BOX_MARGIN",
+    "MASK_THRESHOLD",
+    "MIN_FOREGROUND_PX",
+    "SIL_CUT",
+    "SIL_SHAPE",
+    "SIL_SIZE",
+    "binarize_mask",
+    "crop_silhouette",
+    "nearest_frames",
+    "person_silhouette",
 ]

@@ -57,17 +57,43 @@ def plot_attention_on_map(
     vmax = vmax if vmax > 0 else 1.0
 
     # A column of narrow axes on the right holds the colour bars, so all three panels share one time axis width.
-    fig, grid = plt.subplots(3, 2, figsize=(11, 11), gridspec_kw={"hspace": 0.16, "wspace": 0.02,
-                             "height_ratios": [4, 4, 1.6], "width_ratios": [60, 1]})
+    fig, grid = plt.subplots(
+        3,
+        2,
+        figsize=(11, 11),
+        gridspec_kw={"hspace": 0.16, "wspace": 0.02, "height_ratios": [4, 4, 1.6], "width_ratios": [60, 1]},
+    )
     axes, caxes = grid[:, 0], grid[:, 1]
     for ax in axes[1:]:
         ax.sharex(axes[0])
     panels = (
-        (z.T, masked_cmap("RdBu_r"), -4, 4, "knowledge map (per-feature robust z-score)", "z-score (grey: masked frame)"),
-        (a_masked.T, masked_cmap("PuOr_r"), -vmax, vmax, "model evidence per cell (orange: towards 'refer')", "signed evidence"),
+        (
+            z.T,
+            masked_cmap("RdBu_r"),
+            -4,
+            4,
+            "knowledge map (per-feature robust z-score)",
+            "z-score (grey: masked frame)",
+        ),
+        (
+            a_masked.T,
+            masked_cmap("PuOr_r"),
+            -vmax,
+            vmax,
+            "model evidence per cell (orange: towards 'refer')",
+            "signed evidence",
+        ),
     )
     for ax, cax, (img, cmap, lo, hi, sub, cbar_label) in zip(axes[:2], caxes[:2], panels, strict=True):
-        im = ax.imshow(np.ma.masked_invalid(img), aspect="auto", cmap=cmap, vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
+        im = ax.imshow(
+            np.ma.masked_invalid(img),
+            aspect="auto",
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi,
+            extent=extent,
+            interpolation="nearest",
+        )
         mark_domains(ax)
         ax.set_title(sub, fontsize=10, loc="left")
         cb = fig.colorbar(im, cax=cax)
@@ -79,9 +105,20 @@ def plot_attention_on_map(
                 mid = (y0 + y1) / 2
                 y0, y1 = mid - _MIN_BOX_ROWS / 2, mid + _MIN_BOX_ROWS / 2
             for color, lw, ls in (("white", 3.2, "-"), ("black", 1.6, (0, (3, 1.5)))):
-                ax.add_patch(Rectangle((s.start_s, y0), s.stop_s - s.start_s, y1 - y0, fill=False, edgecolor=color, lw=lw, ls=ls))
-            ax.text(s.stop_s, y0, f" {k}", ha="left", va="bottom", fontsize=10, fontweight="bold", color="black",
-                    path_effects=[pe.withStroke(linewidth=3, foreground="white")])
+                ax.add_patch(
+                    Rectangle((s.start_s, y0), s.stop_s - s.start_s, y1 - y0, fill=False, edgecolor=color, lw=lw, ls=ls)
+                )
+            ax.text(
+                s.stop_s,
+                y0,
+                f" {k}",
+                ha="left",
+                va="bottom",
+                fontsize=10,
+                fontweight="bold",
+                color="black",
+                path_effects=[pe.withStroke(linewidth=3, foreground="white")],
+            )
     # Third panel: the boxed columns' evidence over time, since one map row is only a pixel or two tall.
     ax = axes[2]
     t_centres = t0 + (np.arange(n) + 0.5) / fps
@@ -104,14 +141,23 @@ def plot_attention_on_map(
         upper.tick_params(labelbottom=False)
     fig.suptitle(title, fontsize=12, y=0.93)
     if salient:
-        lines = [f"{k}. {s.name}  [{s.domain}]  {s.start_s:.2f}-{s.stop_s:.2f} s, peak {s.peak_evidence:.3g}"
-                 + (f"  - prior: {s.clinical_prior}" if s.clinical_prior else "")
-                 + (f"  (+{len(s.tied_features)} tied columns)" if s.tied_features else "")
-                 for k, s in enumerate(salient, start=1)]
+        lines = [
+            f"{k}. {s.name}  [{s.domain}]  {s.start_s:.2f}-{s.stop_s:.2f} s, peak {s.peak_evidence:.3g}"
+            + (f"  - prior: {s.clinical_prior}" if s.clinical_prior else "")
+            + (f"  (+{len(s.tied_features)} tied columns)" if s.tied_features else "")
+            for k, s in enumerate(salient, start=1)
+        ]
     else:
         lines = ["no positive evidence on valid frames"]
-    fig.text(0.125, 0.068, "Boxed regions (top evidence per domain):\n" + "\n".join(lines), ha="left", va="top",
-             fontsize=9, family="monospace")
+    fig.text(
+        0.125,
+        0.068,
+        "Boxed regions (top evidence per domain):\n" + "\n".join(lines),
+        ha="left",
+        va="top",
+        fontsize=9,
+        family="monospace",
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

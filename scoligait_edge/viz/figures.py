@@ -48,6 +48,7 @@ def as_probabilities(p, n: int | None = None, name: str = "prob") -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN/inf at index {int(np.flatnonzero(~np.isfinite(arr))[0])}")
     if arr.min() < 0.0 or arr.max() > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1] (pass sigmoid(logit), not the logit); "
-                         f"range [{arr.min():.3g}, {arr.max():.3g}]")
+        raise ValueError(
+            f"{name} must lie in [0, 1] (pass sigmoid(logit), not the logit); range [{arr.min():.3g}, {arr.max():.3g}]"
+        )
     return arr

@@ -10,7 +10,11 @@ from scoligait_edge.kinematics.builder import KnowledgeMap
 from scoligait_edge.kinematics.events import GaitEvents
 from scoligait_edge.kinematics.schema import domain_slices
 
-DOMAIN_LABELS = {"motion": "motion space (140)", "self_skeleton": "self-skeleton (32)", "cross_correlation": "cross-correlation (66)"}
+DOMAIN_LABELS = {
+    "motion": "motion space (140)",
+    "self_skeleton": "self-skeleton (32)",
+    "cross_correlation": "cross-correlation (66)",
+}
 
 
 def standardise_array(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -78,7 +82,15 @@ def plot_knowledge_map(
     fig, (ax_ev, ax) = plt.subplots(
         2, 1, figsize=(12, 8), gridspec_kw={"height_ratios": [1, 9], "hspace": 0.05}, sharex=True
     )
-    im = ax.imshow(np.ma.masked_invalid(z.T), aspect="auto", cmap=masked_cmap(), vmin=-4, vmax=4, extent=extent, interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_invalid(z.T),
+        aspect="auto",
+        cmap=masked_cmap(),
+        vmin=-4,
+        vmax=4,
+        extent=extent,
+        interpolation="nearest",
+    )
     mark_domains(ax)
     ax.set_xlabel("time (s)")
     cbar = fig.colorbar(im, ax=[ax_ev, ax], fraction=0.025, pad=0.01)
@@ -92,9 +104,24 @@ def plot_knowledge_map(
             hs = np.asarray(events.heel_strikes[side], dtype=int)
             to = np.asarray(events.toe_offs[side], dtype=int)
             if hs.size:
-                ax_ev.scatter(t_s[hs[hs < n]], np.full(hs[hs < n].size, row), marker="v", color=color, s=40, label=f"{side} heel strike")
+                ax_ev.scatter(
+                    t_s[hs[hs < n]],
+                    np.full(hs[hs < n].size, row),
+                    marker="v",
+                    color=color,
+                    s=40,
+                    label=f"{side} heel strike",
+                )
             if to.size:
-                ax_ev.scatter(t_s[to[to < n]], np.full(to[to < n].size, row), marker="^", facecolors="none", edgecolors=color, s=30, label=f"{side} toe-off")
+                ax_ev.scatter(
+                    t_s[to[to < n]],
+                    np.full(to[to < n].size, row),
+                    marker="^",
+                    facecolors="none",
+                    edgecolors=color,
+                    s=30,
+                    label=f"{side} toe-off",
+                )
         if ax_ev.get_legend_handles_labels()[0]:
             ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
     ax_ev.tick_params(labelbottom=False)

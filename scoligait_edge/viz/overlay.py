@@ -56,10 +56,26 @@ _SIDE_COLOR = {"left": LEFT_COLOR, "right": RIGHT_COLOR, "mid": MID_COLOR}
 BONE_COLORS: tuple[tuple[int, int, int], ...] = tuple(_SIDE_COLOR[s] for s in _BONE_SIDES)
 """Colour of each bone of :data:`~scoligait_edge.pose.skeleton.BONES` for the subject."""
 
-_ASCII = str.maketrans({
-    "…": "...", "—": "-", "–": "-", "≥": ">=", "≤": "<=", "°": " deg", "→": "->", "←": "<-", "×": "x",
-    "’": "'", "‘": "'", "“": '"', "”": '"', "·": "-", "±": "+/-", "•": "-",
-})
+_ASCII = str.maketrans(
+    {
+        "…": "...",
+        "—": "-",
+        "–": "-",
+        "≥": ">=",
+        "≤": "<=",
+        "°": " deg",
+        "→": "->",
+        "←": "<-",
+        "×": "x",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "·": "-",
+        "±": "+/-",
+        "•": "-",
+    }
+)
 
 
 def to_ascii(text: str) -> str:
@@ -75,7 +91,9 @@ def _finite(x: float | None) -> float | None:
         return None
 
 
-def _person_points(person: PersonPose, sx: float, sy: float, limit: float, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+def _person_points(
+    person: PersonPose, sx: float, sy: float, limit: float, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
     """COCO-21 pixel points (int) in the drawn image and which of them are usable."""
     kp = person.coco()
     xy = kp[:, :2] * (sx, sy)
@@ -88,8 +106,14 @@ def _draw_person(img: np.ndarray, pts: np.ndarray, ok: np.ndarray, subject: bool
     thick = max(2, round(3 * s)) if subject else max(1, round(2 * s))
     for (a, b), color in zip(BONES, BONE_COLORS, strict=True):
         if ok[a] and ok[b]:
-            cv2.line(img, (int(pts[a, 0]), int(pts[a, 1])), (int(pts[b, 0]), int(pts[b, 1])),
-                     color if subject else OTHER_COLOR, thick, cv2.LINE_AA)
+            cv2.line(
+                img,
+                (int(pts[a, 0]), int(pts[a, 1])),
+                (int(pts[b, 0]), int(pts[b, 1])),
+                color if subject else OTHER_COLOR,
+                thick,
+                cv2.LINE_AA,
+            )
     if subject:
         r = max(2, round(4 * s))
         for j in np.flatnonzero(ok):
@@ -100,7 +124,9 @@ def _draw_person(img: np.ndarray, pts: np.ndarray, ok: np.ndarray, subject: bool
         _text(img, label, org, 0.5 * s, TEXT_COLOR if subject else OTHER_COLOR, s)
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int], s: float) -> None:
+def _text(
+    img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: tuple[int, int, int], s: float
+) -> None:
     """Text with a drop shadow, readable on any background.
 
     (A thicker dark outline would be neater, but OpenCV 5's font changes glyph
@@ -159,9 +185,16 @@ def draw_overlay(
     Landmarks are scaled from ``pose_frame.image_size`` to this image, so the
     pose may have run on a resized copy.
     """
-    if not isinstance(image_bgr, np.ndarray) or image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise ValueError(f"image_bgr must be uint8 [H, W, 3], got {getattr(image_bgr, 'dtype', None)} "
-                         f"{getattr(image_bgr, 'shape', None)}")
+    if (
+        not isinstance(image_bgr, np.ndarray)
+        or image_bgr.ndim != 3
+        or image_bgr.shape[2] != 3
+        or image_bgr.dtype != np.uint8
+    ):
+        raise ValueError(
+            f"image_bgr must be uint8 [H, W, 3], got {getattr(image_bgr, 'dtype', None)} "
+            f"{getattr(image_bgr, 'shape', None)}"
+        )
     img = image_bgr if in_place else image_bgr.copy()
     h, w = img.shape[:2]
     s = max(h, 240) / 720.0
@@ -185,7 +218,11 @@ def draw_overlay(
                 continue
             is_subject = i == subject
             tid = ids[i] if i < len(ids) else None
-            label = ("subject" + (f" #{tid}" if tid is not None else "")) if is_subject else (f"#{tid}" if tid is not None else None)
+            label = (
+                ("subject" + (f" #{tid}" if tid is not None else ""))
+                if is_subject
+                else (f"#{tid}" if tid is not None else None)
+            )
             _draw_person(img, pts, ok, is_subject, s, label)
 
     # -- top-left panel: status, probability, progress, top features
@@ -257,8 +294,9 @@ class OverlayVideoWriter:
     open the output.
     """
 
-    def __init__(self, path: str | Path, fps: float | None = 30.0, size: tuple[int, int] | None = None,
-                 *, fourcc: str = "mp4v") -> None:
+    def __init__(
+        self, path: str | Path, fps: float | None = 30.0, size: tuple[int, int] | None = None, *, fourcc: str = "mp4v"
+    ) -> None:
         self.path = Path(path).expanduser()
         fps_ok = _finite(fps)
         if fps_ok is None or not 0 < fps_ok <= 1000:
@@ -278,8 +316,10 @@ class OverlayVideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, self.size)
         if not writer.isOpened():
-            raise VideoWriteError(f"Cannot write video {self.path} (codec {self.fourcc!r}, size {self.size}): "
-                                  "check the folder exists and is writable and the extension is .mp4")
+            raise VideoWriteError(
+                f"Cannot write video {self.path} (codec {self.fourcc!r}, size {self.size}): "
+                "check the folder exists and is writable and the extension is .mp4"
+            )
         log.info("writing overlay video %s (%dx%d @ %g fps)", self.path, *self.size, self.fps)
         return writer
 
@@ -291,8 +331,12 @@ class OverlayVideoWriter:
         assert self.size is not None
         if (image_bgr.shape[1], image_bgr.shape[0]) != self.size:
             if not self._warned_resize:
-                log.warning("overlay video: frame size %dx%d differs from %dx%d; resizing",
-                            image_bgr.shape[1], image_bgr.shape[0], *self.size)
+                log.warning(
+                    "overlay video: frame size %dx%d differs from %dx%d; resizing",
+                    image_bgr.shape[1],
+                    image_bgr.shape[0],
+                    *self.size,
+                )
                 self._warned_resize = True
             image_bgr = cv2.resize(image_bgr, self.size, interpolation=cv2.INTER_AREA)
         self._writer.write(np.ascontiguousarray(image_bgr))

@@ -140,22 +140,29 @@ def _headline(summary: Mapping[str, Any]) -> tuple[str | None, str | None, str |
             if _as_float(prob.get(k)) is not None:
                 value = _as_float(prob.get(k))
                 break
-        parts = [f"{k} {_as_float(v):.3f}" for k, v in prob.items()
-                 if k not in ("mean", "median", "value", "p") and _as_float(v) is not None]
+        parts = [
+            f"{k} {_as_float(v):.3f}"
+            for k, v in prob.items()
+            if k not in ("mean", "median", "value", "p") and _as_float(v) is not None
+        ]
         spread = ", ".join(parts) or None
     else:
         value = _as_float(prob)
     central = None
     if value is None:  # flat fields, e.g. SessionSummary's probability_mean / _sd / _min / _max
-        central = next((k for k in ("probability_mean", "probability_median") if _as_float(summary.get(k)) is not None), None)
+        central = next(
+            (k for k in ("probability_mean", "probability_median") if _as_float(summary.get(k)) is not None), None
+        )
         value = None if central is None else _as_float(summary[central])
     if spread is None:
-        parts = [f"{k.removeprefix('probability_')} {_as_float(v):.3f}" for k, v in summary.items()
-                 if k.startswith("probability_") and k != central and _as_float(v) is not None]
+        parts = [
+            f"{k.removeprefix('probability_')} {_as_float(v):.3f}"
+            for k, v in summary.items()
+            if k.startswith("probability_") and k != central and _as_float(v) is not None
+        ]
         spread = ", ".join(parts) or None
     reason = next((str(v) for k, v in summary.items() if "reason" in k and v), None)
-    return (None if decision is None else str(decision),
-            None if value is None else f"{value:.3f}", spread, reason)
+    return (None if decision is None else str(decision), None if value is None else f"{value:.3f}", spread, reason)
 
 
 def _collect_notices(notices: Sequence[str], summary: Mapping[str, Any]) -> list[str]:
@@ -213,10 +220,20 @@ def plot_gait_events_timeline(
         hs = np.asarray(events.heel_strikes.get(side, []), dtype=float)
         to = np.asarray(events.toe_offs.get(side, []), dtype=float)
         if hs.size:
-            ax.scatter(hs / ev_fps, np.full(hs.size, row), marker="v", s=60, color=color, label=f"{side} heel strike", zorder=3)
+            ax.scatter(
+                hs / ev_fps, np.full(hs.size, row), marker="v", s=60, color=color, label=f"{side} heel strike", zorder=3
+            )
         if to.size:
-            ax.scatter(to / ev_fps, np.full(to.size, row), marker="^", s=40, facecolors="none", edgecolors=color,
-                       label=f"{side} toe-off", zorder=3)
+            ax.scatter(
+                to / ev_fps,
+                np.full(to.size, row),
+                marker="^",
+                s=40,
+                facecolors="none",
+                edgecolors=color,
+                label=f"{side} toe-off",
+                zorder=3,
+            )
     cadence = events.cadence()
     parts = [f"{events.n_steps} heel strikes", f"{events.complete_cycles()} complete gait cycles"]
     if cadence is not None:
@@ -239,13 +256,27 @@ def plot_gait_events_timeline(
     return path
 
 
-def _map_figure(out_dir: Path, km: np.ndarray, valid: np.ndarray, timestamps_ms: np.ndarray,
-                attention: np.ndarray | None, salient: Sequence[SalientFeature] | None,
-                events: GaitEvents | None, fps: float) -> Path:
+def _map_figure(
+    out_dir: Path,
+    km: np.ndarray,
+    valid: np.ndarray,
+    timestamps_ms: np.ndarray,
+    attention: np.ndarray | None,
+    salient: Sequence[SalientFeature] | None,
+    events: GaitEvents | None,
+    fps: float,
+) -> Path:
     if attention is not None:
         att = np.nan_to_num(np.asarray(attention, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        return plot_attention_on_map(km, att, valid, out_dir / MAP_PNG, salient, fps=fps,
-                                     title="Knowledge map and the model's evidence (boxes: salient features)")
+        return plot_attention_on_map(
+            km,
+            att,
+            valid,
+            out_dir / MAP_PNG,
+            salient,
+            fps=fps,
+            title="Knowledge map and the model's evidence (boxes: salient features)",
+        )
     from scoligait_edge.kinematics.builder import KnowledgeMap
     from scoligait_edge.viz.heatmap import plot_knowledge_map
 
@@ -306,8 +337,10 @@ def write_session_report(
     if T > 0:
         km_arr = np.asarray(km, dtype=np.float64)
         if km_arr.shape != (T, NUM_FEATURES) or valid.shape != (T,) or ts.shape != (T,):
-            raise ValueError(f"km must be [T, {NUM_FEATURES}] with km_valid and timestamps_ms [T]; got "
-                             f"{km_arr.shape}, {valid.shape}, {ts.shape}")
+            raise ValueError(
+                f"km must be [T, {NUM_FEATURES}] with km_valid and timestamps_ms [T]; got "
+                f"{km_arr.shape}, {valid.shape}, {ts.shape}"
+            )
         if attention is not None and np.asarray(attention).shape != km_arr.shape:
             raise ValueError(f"attention has shape {np.asarray(attention).shape}, km {km_arr.shape}")
         if salient is None and attention is not None and valid.any():
@@ -315,20 +348,24 @@ def write_session_report(
         try:
             p = _map_figure(out, km_arr, valid, ts, attention, feats, events, fps)
             figures.append(p)
-            what = ("Top: the map (each row one of 238 features, robust z-score per feature; grey = frames without a "
-                    "usable subject). Middle: the model's evidence per cell, orange pushes towards 'refer'. "
-                    "Boxes: the top feature of each domain, numbered as in the table below."
-                    if attention is not None else
-                    "Each row is one of the 238 features (robust z-score per feature); grey columns are frames "
-                    "without a usable subject. No model evidence was recorded for this session.")
+            what = (
+                "Top: the map (each row one of 238 features, robust z-score per feature; grey = frames without a "
+                "usable subject). Middle: the model's evidence per cell, orange pushes towards 'refer'. "
+                "Boxes: the top feature of each domain, numbered as in the table below."
+                if attention is not None
+                else "Each row is one of the 238 features (robust z-score per feature); grey columns are frames "
+                "without a usable subject. No model evidence was recorded for this session."
+            )
             map_html = f'<p class="note">{_esc(what)}</p>{_img(p, "knowledge map heatmap")}'
         except Exception as exc:  # a figure must not cost the whole report
             log.exception("report: knowledge-map figure failed")
             map_html = f'<p class="note">The knowledge-map figure could not be drawn: {_esc(exc)}</p>'
     n_valid = int(valid.sum())
-    sections.append(f'<section id="map"><h2>Kinematic knowledge map</h2>'
-                    f'<p class="note">{T} frames ({T / fps:.1f} s at {fps:g} Hz), {n_valid} with a usable subject.</p>'
-                    f'{map_html}</section>')
+    sections.append(
+        f'<section id="map"><h2>Kinematic knowledge map</h2>'
+        f'<p class="note">{T} frames ({T / fps:.1f} s at {fps:g} Hz), {n_valid} with a usable subject.</p>'
+        f"{map_html}</section>"
+    )
 
     # -- probability over time
     ok_rows = [(t, p) for t, p, _ in rows if p is not None and 0.0 <= p <= 1.0]
@@ -336,9 +373,13 @@ def write_session_report(
     prob_html = '<p class="note">No window was scored.</p>'
     if ok_rows:
         try:
-            p = plot_probability_over_time([q for _, q in ok_rows], out / PROBABILITY_PNG,
-                                           title="Screening probability per window",
-                                           times_s=[t for t, _ in ok_rows], threshold=thr)
+            p = plot_probability_over_time(
+                [q for _, q in ok_rows],
+                out / PROBABILITY_PNG,
+                title="Screening probability per window",
+                times_s=[t for t, _ in ok_rows],
+                threshold=thr,
+            )
             figures.append(p)
             prob_html = _img(p, "probability over time with the threshold")
         except Exception as exc:
@@ -350,19 +391,25 @@ def write_session_report(
         body = "".join(
             f'<tr><td class="num">{i}</td><td class="num">{t:.2f}</td>'
             f'<td class="num">{"&mdash;" if q is None else f"{q:.3f}"}</td><td>{_fmt(d)}</td></tr>'
-            for i, (t, q, d) in enumerate(rows, start=1))
-        prob_html += (f'<details><summary>All {len(rows)} window(s)</summary><table><tr><th class="num">#</th>'
-                      f'<th class="num">time (s)</th><th class="num">probability</th><th>decision</th></tr>'
-                      f'{body}</table></details>')
+            for i, (t, q, d) in enumerate(rows, start=1)
+        )
+        prob_html += (
+            f'<details><summary>All {len(rows)} window(s)</summary><table><tr><th class="num">#</th>'
+            f'<th class="num">time (s)</th><th class="num">probability</th><th>decision</th></tr>'
+            f"{body}</table></details>"
+        )
     thr_txt = f" The decision threshold is {thr:.3f}." if thr is not None else ""
-    sections.append(f'<section id="probability"><h2>Probability over time</h2><p class="note">One point per '
-                    f'analysis window.{_esc(thr_txt)}</p>{prob_html}</section>')
+    sections.append(
+        f'<section id="probability"><h2>Probability over time</h2><p class="note">One point per '
+        f"analysis window.{_esc(thr_txt)}</p>{prob_html}</section>"
+    )
 
     # -- gait events
     if events is not None:
         try:
-            p = plot_gait_events_timeline(events, out / EVENTS_PNG, n_frames=T or None,
-                                          valid=valid if T else None, fps=fps)
+            p = plot_gait_events_timeline(
+                events, out / EVENTS_PNG, n_frames=T or None, valid=valid if T else None, fps=fps
+            )
             figures.append(p)
             ev_html = _img(p, "gait events timeline")
         except Exception as exc:
@@ -375,25 +422,32 @@ def write_session_report(
     # -- top features
     if feats:
         body = "".join(
-            f"<tr><td class=\"num\">{k}</td><td>{_esc(s.name)}"
+            f'<tr><td class="num">{k}</td><td>{_esc(s.name)}'
             + (f'<br><span class="note">+{len(s.tied_features)} tied column(s)</span>' if s.tied_features else "")
             + f"</td><td>{_esc(s.domain)}</td><td>{_esc(s.meaning)}</td>"
             f'<td class="num">{s.start_s:.2f}&ndash;{s.stop_s:.2f}</td><td class="num">{s.peak_evidence:.3g}</td>'
             f"<td>{_esc(s.clinical_prior) + ': ' + _esc(s.clinical_prior_meaning or '') if s.clinical_prior else '&mdash;'}</td></tr>"
-            for k, s in enumerate(feats, start=1))
-        feat_html = ('<table><tr><th class="num">box</th><th>feature</th><th>domain</th><th>meaning</th>'
-                     '<th class="num">time (s)</th><th class="num">peak evidence</th><th>clinical prior</th></tr>'
-                     f"{body}</table><p class=\"note\">Evidence is where the model looked, not a measurement of "
-                     "the spine; tied columns share one model token and carry the same evidence.</p>")
+            for k, s in enumerate(feats, start=1)
+        )
+        feat_html = (
+            '<table><tr><th class="num">box</th><th>feature</th><th>domain</th><th>meaning</th>'
+            '<th class="num">time (s)</th><th class="num">peak evidence</th><th>clinical prior</th></tr>'
+            f'{body}</table><p class="note">Evidence is where the model looked, not a measurement of '
+            "the spine; tied columns share one model token and carry the same evidence.</p>"
+        )
     elif isinstance(summ.get("top_features"), list) and summ["top_features"]:
         # No evidence map, but the summary names its top features (e.g. SessionSummary.top_features).
         body = "".join(
             f"<tr><td>{_esc(f.get('name', ''))}</td><td>{_esc(f.get('domain', ''))}</td><td>{_esc(f.get('meaning', ''))}</td>"
-            f"<td class=\"num\">{_fmt(f.get('start_s'))}&ndash;{_fmt(f.get('stop_s'))}</td>"
-            f"<td class=\"num\">{_fmt(f.get('evidence', f.get('peak_evidence')))}</td><td>{_fmt(f.get('clinical_prior'))}</td></tr>"
-            for f in summ["top_features"] if isinstance(f, dict))
-        feat_html = ('<table><tr><th>feature</th><th>domain</th><th>meaning</th><th class="num">time (s)</th>'
-                     f'<th class="num">evidence</th><th>clinical prior</th></tr>{body}</table>')
+            f'<td class="num">{_fmt(f.get("start_s"))}&ndash;{_fmt(f.get("stop_s"))}</td>'
+            f'<td class="num">{_fmt(f.get("evidence", f.get("peak_evidence")))}</td><td>{_fmt(f.get("clinical_prior"))}</td></tr>'
+            for f in summ["top_features"]
+            if isinstance(f, dict)
+        )
+        feat_html = (
+            '<table><tr><th>feature</th><th>domain</th><th>meaning</th><th class="num">time (s)</th>'
+            f'<th class="num">evidence</th><th>clinical prior</th></tr>{body}</table>'
+        )
     else:
         feat_html = '<p class="note">No salient features (no model evidence recorded, or none positive).</p>'
     sections.append(f'<section id="features"><h2>Top features and their clinical meaning</h2>{feat_html}</section>')
@@ -410,8 +464,10 @@ def write_session_report(
         if not cv2.imwrite(str(p), img):
             raise OSError(f"cannot write {p}")
         figures.append(p)
-        face_html = ('<section id="subject"><h2>Subject</h2><p class="note">Included because the operator asked '
-                     f'for it.</p><img class="fig" style="max-width:320px" alt="subject" src="{_data_uri(p)}"></section>')
+        face_html = (
+            '<section id="subject"><h2>Subject</h2><p class="note">Included because the operator asked '
+            f'for it.</p><img class="fig" style="max-width:320px" alt="subject" src="{_data_uri(p)}"></section>'
+        )
 
     # -- header, notices, headline, summary table
     cards: list[tuple[str, str, str | None]] = [("decision", decision or "no decision", None)]
@@ -424,9 +480,15 @@ def write_session_report(
         cards.append(("gait cycles", str(events.complete_cycles()), f"{events.n_steps} heel strikes"))
     card_html = "".join(
         f'<div class="card"><div class="k">{_esc(k)}</div><div class="v">{_esc(v)}</div>'
-        + (f'<div class="s">{_esc(s)}</div>' if s else "") + "</div>" for k, v, s in cards)
-    reason_html = f'<p class="reason">Why no decision: {_esc(reason)}</p>' if reason and decision is None else (
-        f'<p class="note">{_esc(reason)}</p>' if reason else "")
+        + (f'<div class="s">{_esc(s)}</div>' if s else "")
+        + "</div>"
+        for k, v, s in cards
+    )
+    reason_html = (
+        f'<p class="reason">Why no decision: {_esc(reason)}</p>'
+        if reason and decision is None
+        else (f'<p class="note">{_esc(reason)}</p>' if reason else "")
+    )
     table = "".join(f'<tr><td class="key">{_esc(k)}</td><td>{_fmt(v)}</td></tr>' for k, v in _flatten(summ))
     notice_html = "".join(f"<p>{_esc(n)}</p>" for n in all_notices)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -26,8 +26,25 @@ from scoligait_edge.models.layers.patch import (
 from scoligait_edge.models.layers.rope import RotaryEmbedding, apply_rotary, rotate_half
 
 __all__ = [
-    "DEFAULT_GROUP_SIZES", "DropPath", "GEGLU", "KmToken", "KnowledgeMapPatchEmbed", "LatentAttentionPooling", "Mlp",
-    "MultiHeadSelfAttention", "PMAPooling", "PoolOutput", "RopeTransformer", "RotaryEmbedding", "TransformerBlock",
-    "TubeletEmbed", "TubeletToken", "apply_rotary", "mask_value", "masked_mean", "masked_softmax", "pooled_share",
+    "DEFAULT_GROUP_SIZES",
+    "DropPath",
+    "GEGLU",
+    "KmToken",
+    "KnowledgeMapPatchEmbed",
+    "LatentAttentionPooling",
+    "Mlp",
+    "MultiHeadSelfAttention",
+    "PMAPooling",
+    "PoolOutput",
+    "RopeTransformer",
+    "RotaryEmbedding",
+    "TransformerBlock",
+    "TubeletEmbed",
+    "TubeletToken",
+    "apply_rotary",
+    "mask_value",
+    "masked_mean",
+    "masked_softmax",
+    "pooled_share",
     "rotate_half",
 ]

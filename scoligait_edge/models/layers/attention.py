@@ -111,7 +111,8 @@ class MultiHeadSelfAttention(nn.Module):
             attn = None
             mask = None if key_mask is None else additive_key_mask(key_mask, q.dtype)
             out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0, scale=self.scale)
+                q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0, scale=self.scale
+            )
         out = out.transpose(1, 2).reshape(b, n, d)
         return self.proj_drop(self.proj(out)), attn
 
@@ -124,7 +125,12 @@ class TransformerBlock(nn.Module):
     """
 
     def __init__(
-        self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, attention_dropout: float = 0.0,
+        self,
+        dim: int,
+        heads: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
@@ -161,7 +167,8 @@ class RopeTransformer(nn.Module):
         super().__init__()
         self.rope = RotaryEmbedding(dim // heads, base=rope_base)
         self.blocks = nn.ModuleList(
-            TransformerBlock(dim, heads, mlp_ratio, dropout, attention_dropout, drop_path) for _ in range(depth))
+            TransformerBlock(dim, heads, mlp_ratio, dropout, attention_dropout, drop_path) for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:

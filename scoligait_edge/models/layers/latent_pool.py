@@ -70,7 +70,12 @@ class LatentAttentionPooling(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_latents: int = 512, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0,
+        self,
+        dim: int,
+        num_latents: int = 512,
+        heads: int = 8,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -115,7 +120,12 @@ class PMAPooling(nn.Module):
     """
 
     def __init__(
-        self, dim: int, num_queries: int = 1, heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.0,
+        self,
+        dim: int,
+        num_queries: int = 1,
+        heads: int = 8,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()

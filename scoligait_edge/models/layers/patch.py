@@ -209,9 +209,7 @@ class TubeletEmbed(nn.Module):
         super().__init__()
         (h, w), (ph, pw) = image_size, patch_size
         if window_frames % tubelet_frames or h % ph or w % pw:
-            raise ValueError(
-                f"clip {window_frames}x{h}x{w} is not divisible into tubelets {tubelet_frames}x{ph}x{pw}"
-            )
+            raise ValueError(f"clip {window_frames}x{h}x{w} is not divisible into tubelets {tubelet_frames}x{ph}x{pw}")
         self.window_frames, self.tubelet_frames = window_frames, tubelet_frames
         self.image_size, self.patch_size, self.in_channels = (h, w), (ph, pw), in_channels
         self.num_time_patches, self.grid = window_frames // tubelet_frames, (h // ph, w // pw)
