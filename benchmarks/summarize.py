@@ -163,14 +163,20 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
             r[f"Screener.process p50 / pose alone p50, separate runs ({tag})"] = (total_p50 / pose_alone, "")
             r[f"SDK share from separate runs' p50s ({tag})"] = ((total_p50 - pose_alone) / total_p50, "")
     shipped = pipes.get(1) or pipes.get(None) or next(iter(pipes.values()), None)  # the Screener's default: 1 thread
-    if shipped and bare_pose:
-        over = percentiles(shipped)["p50"] / bare_pose
-        masks_cost = pose_alone / bare_pose if pose_alone else None
+    if shipped and "bare_pose_ms" in shipped["extra_info"]:  # paired calls: the same frames, round by round
+        x = shipped["extra_info"]
+        over = x["total_ms"]["p50"] / x["bare_pose_ms"]["p50"]
+        masks_cost = x["pose_ms"]["p50"] / x["bare_pose_ms"]["p50"]
         res["targets"]["Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"] = (
             over <= TARGETS["process_over_bare_pose"],
-            f"{over:.2f}x ({fmt_time(percentiles(shipped)['p50'])} vs {fmt_time(bare_pose)}"
-            + (f"; masks alone make pose {masks_cost:.2f}x" if masks_cost else "")
-            + ")",
+            f"{over:.2f}x ({x['total_ms']['p50']:.1f} vs {x['bare_pose_ms']['p50']:.1f} ms, paired calls; the "
+            f"Screener's pose with masks alone is {masks_cost:.2f}x bare pose)",
+        )
+    elif shipped and bare_pose:
+        over = percentiles(shipped)["p50"] / bare_pose
+        res["targets"]["Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"] = (
+            over <= TARGETS["process_over_bare_pose"],
+            f"{over:.2f}x ({fmt_time(percentiles(shipped)['p50'])} vs {fmt_time(bare_pose)}, separate runs)",
         )
     if shipped:
         x = shipped["extra_info"]
