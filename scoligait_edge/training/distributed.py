@@ -43,10 +43,17 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from scoligait_edge.data.cache import stable_hash
-from scoligait_edge.models import ScreeningLoss, ScreeningModel
+from scoligait_edge.models import ScreeningModel
 from scoligait_edge.training.augment import augment_batch
 from scoligait_edge.training.config import OptimConfig
-from scoligait_edge.training.loop import FitResult, Predictions, _as_output, autocast_context, clip_auc, resolve_device
+from scoligait_edge.training.loop import (
+    FitResult,
+    Predictions,
+    autocast_context,
+    epoch_record,
+    resolve_device,
+    training_parts,
+)
 from scoligait_edge.training.tensors import WindowTensors, to_device
 
 log = logging.getLogger(__name__)
@@ -175,35 +182,21 @@ def fit_distributed(
     local_b = optim.batch_size // world
     cfg = model.config
     n = len(train)
-    n_pos = float(train.label.sum())
-    if n_pos == 0 or n_pos == n:
-        raise ValueError(
-            f"the training split has {int(n_pos)} positive and {int(n - n_pos)} negative windows: need both"
-        )
-    pos_weight = (n - n_pos) / n_pos if optim.class_weighting else None
-    val_loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)
-    loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight).to(device)
     model.to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and optim.precision == "fp16")
-    opt = torch.optim.AdamW(ddp.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    steps_per_epoch = math.ceil(n / optim.batch_size)  # == ceil(per-rank samples / local batch)
-    total = steps_per_epoch * optim.epochs
-    warmup = int(total * optim.warmup_fraction)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    parts = training_parts(model, ddp.parameters(), train, optim, device)
+    loss_fn, scaler, opt, sched, steps_per_epoch = (
+        parts.loss_fn,
+        parts.scaler,
+        parts.opt,
+        parts.sched,
+        parts.steps_per_epoch,
+    )
     # the sampler only needs len(): it hands out window indices, the windows stay in WindowTensors
     indices: Any = range(n)  # a Dataset to the sampler's annotation; it only calls len()
     sampler: DistributedSampler[int] = DistributedSampler(
         indices, num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False
     )
-    km_std = model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None
-    augmenting = optim.km_noise > 0 or optim.frame_drop > 0
 
     result = FitResult(best_epoch=-1, best_val_auc=None)
     best_state: dict[str, torch.Tensor] | None = None
@@ -256,9 +249,9 @@ def fit_distributed(
             n_real = int(keep.sum())
             used = idx[keep] if n_real else idx[:1]
             batch = train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
-            if augmenting:
+            if parts.augmenting:
                 batch = augment_batch(
-                    batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=gen
+                    batch, km_std=parts.km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=gen
                 )
             batch = to_device(batch, device)
             with autocast_context(device, optim.precision):
@@ -277,25 +270,9 @@ def fit_distributed(
         result.windows_seen += int(loss_sum[1])
         train_loss = float(loss_sum[0] / loss_sum[1])
         val_pred = predict_sharded(model, val, ctx)
-        auc = clip_auc(val, val_pred)
-        val_loss = float(val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
-        key = (auc if auc is not None else -math.inf, -val_loss)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "val_bce": val_loss,
-            "val_clip_auc": auc,
-            "lr": sched.get_last_lr()[0],
-        }
+        row, key = epoch_record(epoch, train_loss, val, val_pred, parts, announce=ctx.is_main)
         result.history.append(row)
-        if ctx.is_main:
-            log.info(
-                "epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s",
-                epoch + 1,
-                train_loss,
-                val_loss,
-                "n/a" if auc is None else f"{auc:.3f}",
-            )
+        auc = row["val_clip_auc"]
         improved = _broadcast(key > best_key if ctx.is_main else None)  # one decision, rank 0's
         if improved:
             best_key, stale = key, 0

@@ -9,6 +9,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,6 +94,86 @@ def clip_auc(data: WindowTensors, pred: Predictions) -> float | None:
     return roc_auc(clips.labels, clips.prob)
 
 
+@dataclass
+class TrainingParts:
+    """What both training loops (``fit`` and ``distributed.fit_distributed``) build the same way."""
+
+    loss_fn: ScreeningLoss  # on the training device
+    val_loss_fn: ScreeningLoss  # on CPU predictions
+    scaler: torch.amp.GradScaler
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    steps_per_epoch: int
+    km_std: torch.Tensor | None  # the model's map standardisation, for pose jitter
+    augmenting: bool
+
+
+def training_parts(
+    model: ScreeningModel, params: Any, train: WindowTensors, optim: OptimConfig, device: torch.device
+) -> TrainingParts:
+    """Class-weighted losses, AdamW over ``params`` (the model's, or its DDP wrapper's) with linear warm-up and
+    cosine decay, the fp16 grad scaler; refuses a training split without both classes."""
+    n = len(train)
+    n_pos = float(train.label.sum())
+    if n_pos == 0 or n_pos == n:
+        raise ValueError(
+            f"the training split has {int(n_pos)} positive and {int(n - n_pos)} negative windows: need both"
+        )
+    pos_weight = (n - n_pos) / n_pos if optim.class_weighting else None
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and optim.precision == "fp16")
+    opt = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
+    steps_per_epoch = math.ceil(n / optim.batch_size)  # with N ranks: == ceil(per-rank samples / local batch)
+    total = steps_per_epoch * optim.epochs
+    warmup = int(total * optim.warmup_fraction)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+    return TrainingParts(
+        loss_fn=ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight).to(device),
+        val_loss_fn=ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight),
+        scaler=scaler,
+        opt=opt,
+        sched=torch.optim.lr_scheduler.LambdaLR(opt, lr_at),
+        steps_per_epoch=steps_per_epoch,
+        km_std=model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None,
+        augmenting=optim.km_noise > 0 or optim.frame_drop > 0,
+    )
+
+
+def epoch_record(
+    epoch: int,
+    train_loss: float,
+    val: WindowTensors,
+    val_pred: Predictions,
+    parts: TrainingParts,
+    *,
+    announce: bool = True,
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """The epoch's history row (logged when ``announce``) and its early-stopping key: validation clip AUC,
+    then lower BCE."""
+    auc = clip_auc(val, val_pred)
+    val_loss = float(parts.val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
+    row = {
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "val_bce": val_loss,
+        "val_clip_auc": auc,
+        "lr": parts.sched.get_last_lr()[0],
+    }
+    if announce:
+        log.info(
+            "epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s",
+            epoch + 1,
+            train_loss,
+            val_loss,
+            "n/a" if auc is None else f"{auc:.3f}",
+        )
+    return row, (auc if auc is not None else -math.inf, -val_loss)
+
+
 def fit(
     model: ScreeningModel,
     train: WindowTensors,
@@ -109,27 +190,14 @@ def fit(
     cfg = model.config
     device = resolve_device(optim.device)
     model.to(device)
-    n_pos = float(train.label.sum())
-    n_neg = float(len(train) - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"the training split has {int(n_pos)} positive and {int(n_neg)} negative windows: need both")
-    pos_weight = n_neg / n_pos if optim.class_weighting else None
-    val_loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight)  # on CPU predictions
-    loss_fn = ScreeningLoss(cobb_weight=optim.cobb_weight, pos_weight=pos_weight).to(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and optim.precision == "fp16")
-    opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / optim.batch_size)
-    total = steps_per_epoch * optim.epochs
-    warmup = int(total * optim.warmup_fraction)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    km_std = model.km_encoder.patch_embed.std.detach().cpu().clone() if model.km_encoder is not None else None
-    augmenting = optim.km_noise > 0 or optim.frame_drop > 0
+    parts = training_parts(model, model.parameters(), train, optim, device)
+    loss_fn, scaler, opt, sched, steps_per_epoch = (
+        parts.loss_fn,
+        parts.scaler,
+        parts.opt,
+        parts.sched,
+        parts.steps_per_epoch,
+    )
     result = FitResult(best_epoch=-1, best_val_auc=None)
     best_state, best_key, stale = None, (-math.inf, -math.inf), 0
     t0 = time.perf_counter()
@@ -141,9 +209,13 @@ def fit(
         for step in bar:
             idx = order[step * optim.batch_size : (step + 1) * optim.batch_size]
             batch = train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
-            if augmenting:
+            if parts.augmenting:
                 batch = augment_batch(
-                    batch, km_std=km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=generator
+                    batch,
+                    km_std=parts.km_std,
+                    km_noise=optim.km_noise,
+                    frame_drop=optim.frame_drop,
+                    generator=generator,
                 )
             batch = to_device(batch, device)  # augmented on the CPU with the seeded generator, then moved
             with autocast_context(device, optim.precision):
@@ -161,24 +233,9 @@ def fit(
             running = 0.9 * running + 0.1 * loss_value if step else loss_value
             bar.set_postfix(loss=f"{running:.3f}", bce=f"{float(losses.bce.detach()):.3f}")
         val_pred = predict(model, val)
-        auc = clip_auc(val, val_pred)
-        val_loss = float(val_loss_fn(_as_output(val_pred), val.label, val.cobb).bce)
-        key = (auc if auc is not None else -math.inf, -val_loss)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": running,
-            "val_bce": val_loss,
-            "val_clip_auc": auc,
-            "lr": sched.get_last_lr()[0],
-        }
+        row, key = epoch_record(epoch, running, val, val_pred, parts)
         result.history.append(row)
-        log.info(
-            "epoch %d: train loss %.4f, val bce %.4f, val clip AUC %s",
-            epoch + 1,
-            running,
-            val_loss,
-            "n/a" if auc is None else f"{auc:.3f}",
-        )
+        auc, val_loss = row["val_clip_auc"], row["val_bce"]
         if progress:
             tqdm.write(
                 f"epoch {epoch + 1}: train loss {running:.4f}  val bce {val_loss:.4f}  "
