@@ -10,8 +10,9 @@ backward, AdamW), so windows/s = batch size / step time. ``current`` is
   dropout 0.1 also on attention weights, explicit attention, batch 16) on
   today's code paths otherwise;
 - ``legacy``: the same configuration with the code paths it ran on, where they
-  still exist: tubelets through the ``Conv3d`` kernel (``conv3d_tubelets``) and
-  silhouettes scaled to float on the host before the model.
+  still exist: tubelets through the ``Conv3d`` kernel (``conv3d_tubelets``),
+  silhouettes scaled to float on the host before the model, AdamW's
+  per-parameter loop instead of its fused kernel.
 
 The ratio ``current / legacy`` (``summarize.py``) is the issue's ">= 5x" target
 ("against the current configuration", i.e. what ran then); ``current /
@@ -85,13 +86,17 @@ def test_training_step(benchmark, windows, kind):
     from scoligait_edge.models.layers.attention import explicit_attention
     from scoligait_edge.models.layers.patch import conv3d_tubelets
     from scoligait_edge.training.augment import augment_batch
+    from scoligait_edge.training.loop import make_optimizer
 
     cfg = _config(kind)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = ScreeningModel(cfg.model).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr)
+    if kind == "legacy":  # the per-parameter loop of small ops it ran with
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    else:
+        opt = make_optimizer(model.parameters(), cfg.optim)
     loss_fn = ScreeningLoss()
     gen = torch.Generator().manual_seed(0)
     b = cfg.optim.batch_size
