@@ -336,3 +336,28 @@ def test_sconet_mixes_keep_positives_fixed_and_add_negatives():
     sizes = {r: _mix_size(ScoNetRunConfig(ratio=r, train_positives=19), train) for r in ("1:1:2", "1:1:4", "1:1:16")}
     assert sizes == {"1:1:2": 76, "1:1:4": 114, "1:1:16": 342}  # 19 positives and 19 neutrals each time
     assert _mix_size(ScoNetRunConfig(ratio="1:1:8"), train) == 500  # default: all the split allows
+
+
+def test_int8_split_check_scores_the_runs_own_validation_and_test_windows(tiny_run, tmp_path):
+    """fp32 ONNX on the run's windows reproduces the run's own threshold and test AUC (so the inputs are built as
+    in training); int8 is compared against it on the same windows."""
+    from scoligait_edge.export import create_bundle
+    from scoligait_edge.export.int8_splits import int8_split_check
+    from tests.signing_helpers import fixture_signing_key
+
+    cfg, out, summary = tiny_run
+    bundle = tmp_path / "bundle"
+    create_bundle(
+        out / "model", bundle, formats=["onnx", "onnx-int8"], report=lambda s: None, signing_key=fixture_signing_key()
+    )
+    r = int8_split_check(bundle, cfg, out)
+    by = {s.split: s for s in r.splits}
+    assert by["val"].windows == summary["windows"]["val"] and by["test"].windows == summary["windows"]["test"]
+    assert r.bundle_threshold == pytest.approx(summary["threshold"])
+    assert r.threshold_fp32 == pytest.approx(summary["threshold"], abs=1e-4)
+    assert by["test"].clip_auc_fp32 == pytest.approx(summary["test_clip_metrics"]["auc"], abs=1e-6)
+    assert by["test"].max_abs_prob < 0.1 and 0.0 <= by["test"].window_label_agreement <= 1.0
+
+    other = cfg.model_copy(update={"model": cfg.model.model_copy(update={"dim": 16})})
+    with pytest.raises(ValueError, match="differs from the config"):
+        int8_split_check(bundle, other, out)
