@@ -23,6 +23,7 @@ configuration alone. All three are measured in one run with 2 threads.
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,59 +80,121 @@ def windows():
     )
 
 
+class TrainingStep:
+    """One optimiser step of configuration ``kind`` through the real data path; callable, returns the loss.
+
+    The legacy code paths (explicit attention, ``Conv3d`` tubelets) are switched on around each of its own steps
+    only, so steps of different kinds can alternate in one process.
+    """
+
+    def __init__(self, kind: str, windows) -> None:
+        from scoligait_edge.models import ScreeningLoss, ScreeningModel
+        from scoligait_edge.training.loop import make_optimizer
+
+        self.kind, self.windows, self.cfg = kind, windows, _config(kind)
+        torch.manual_seed(0)
+        self.model = ScreeningModel(self.cfg.model).train()
+        if kind == "legacy":  # the per-parameter loop of small ops it ran with
+            self.opt = torch.optim.AdamW(
+                self.model.parameters(), lr=self.cfg.optim.lr, weight_decay=self.cfg.optim.weight_decay
+            )
+        else:
+            self.opt = make_optimizer(self.model.parameters(), self.cfg.optim)
+        self.loss_fn = ScreeningLoss()
+        self.gen = torch.Generator().manual_seed(0)
+        self.batch_size = self.cfg.optim.batch_size
+        self.tokens = self.model.num_km_tokens + self.model.num_video_tokens + 4
+        self._std, self._next = torch.ones(238), 0
+
+    def _code_paths(self) -> contextlib.ExitStack:
+        from scoligait_edge.models.layers.attention import explicit_attention
+        from scoligait_edge.models.layers.patch import conv3d_tubelets
+
+        ctx = contextlib.ExitStack()
+        if self.kind.startswith("legacy"):
+            ctx.enter_context(explicit_attention())
+        if self.kind == "legacy":
+            ctx.enter_context(conv3d_tubelets())
+        return ctx
+
+    def __call__(self) -> float:
+        from scoligait_edge.training.augment import augment_batch
+
+        b, optim, w = self.batch_size, self.cfg.optim, self.windows
+        start = self._next % (N_WINDOWS - b + 1)
+        self._next += b
+        idx = torch.arange(start, start + b)
+        with self._code_paths():
+            batch = w.batch(idx, uses_video=True, uses_text=True)
+            if self.kind == "legacy":  # silhouettes were scaled to float32 on the host
+                batch["video"] = batch["video"].float() / 255.0
+            batch = augment_batch(
+                batch, km_std=self._std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=self.gen
+            )
+            loss = self.loss_fn(self.model(**batch), w.label[idx], w.cobb[idx]).total
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        return float(loss)
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.benchmark(group="training")
 @pytest.mark.parametrize("kind", ["legacy", "legacy-config", "current"])
 def test_training_step(benchmark, windows, kind):
-    from scoligait_edge.models import ScreeningLoss, ScreeningModel
-    from scoligait_edge.models.layers.attention import explicit_attention
-    from scoligait_edge.models.layers.patch import conv3d_tubelets
-    from scoligait_edge.training.augment import augment_batch
-    from scoligait_edge.training.loop import make_optimizer
-
-    cfg = _config(kind)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    model = ScreeningModel(cfg.model).train()
-    if kind == "legacy":  # the per-parameter loop of small ops it ran with
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    else:
-        opt = make_optimizer(model.parameters(), cfg.optim)
-    loss_fn = ScreeningLoss()
-    gen = torch.Generator().manual_seed(0)
-    b = cfg.optim.batch_size
-    std = torch.ones(238)
-    state = {"i": 0}
-
-    def step() -> float:
-        start = state["i"] % (N_WINDOWS - b + 1)
-        state["i"] += b
-        idx = torch.arange(start, start + b)
-        batch = windows.batch(idx, uses_video=True, uses_text=True)
-        if kind == "legacy":  # silhouettes were scaled to float32 on the host
-            batch["video"] = batch["video"].float() / 255.0
-        batch = augment_batch(
-            batch, km_std=std, km_noise=cfg.optim.km_noise, frame_drop=cfg.optim.frame_drop, generator=gen
-        )
-        out = model(**batch)
-        loss = loss_fn(out, windows.label[idx], windows.cobb[idx]).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss)
-
-    ctx = contextlib.ExitStack()
-    if kind.startswith("legacy"):
-        ctx.enter_context(explicit_attention())
-    if kind == "legacy":
-        ctx.enter_context(conv3d_tubelets())
-    try:
-        with ctx:
-            step()  # warm-up
-            loss = benchmark.pedantic(step, rounds=5, iterations=1)
-    finally:
-        torch.set_num_threads(threads)
+    with _threads(2):
+        step = TrainingStep(kind, windows)
+        step()  # warm-up
+        loss = benchmark.pedantic(step, rounds=5, iterations=1)
     benchmark.extra_info.update(
-        {"batch": b, "windows_per_step": b, "config": kind, "tokens": model.num_km_tokens + model.num_video_tokens + 4}
+        {"batch": step.batch_size, "windows_per_step": step.batch_size, "config": kind, "tokens": step.tokens}
     )
     assert np.isfinite(loss)
+
+
+@pytest.mark.benchmark(group="training")
+def test_training_speedup_paired(benchmark, windows):
+    """``current`` timed by the benchmark, each of its rounds right after one ``legacy`` step timed here.
+
+    Adjacent steps see the same machine state, so the per-round ratio of windows/s does not carry the drift
+    that separate blocks of rounds do (the legacy step, twice as long and made of more small operations,
+    moved by up to 50 % between runs measured in blocks). ``paired_speedup`` is the median of those ratios.
+    """
+    legacy_seconds: list[float] = []
+
+    def legacy_first() -> None:
+        t0 = time.perf_counter()
+        legacy()
+        legacy_seconds.append(time.perf_counter() - t0)
+
+    with _threads(2):
+        legacy, current = TrainingStep("legacy", windows), TrainingStep("current", windows)
+        legacy(), current()  # warm-up
+        loss = benchmark.pedantic(current, setup=legacy_first, rounds=7, iterations=1)
+    assert np.isfinite(loss)
+    stats = getattr(benchmark.stats, "stats", None)
+    current_seconds = list(getattr(stats, "data", []) or [])
+    if len(current_seconds) != len(legacy_seconds):  # --benchmark-disable: one call, nothing timed
+        return
+    ratios = [
+        (current.batch_size / c) / (legacy.batch_size / g) for c, g in zip(current_seconds, legacy_seconds, strict=True)
+    ]
+    benchmark.extra_info.update(
+        {
+            "config": "current vs legacy, paired rounds",
+            "paired_speedup": float(np.median(ratios)),
+            "paired_speedups": [round(r, 3) for r in ratios],
+            "legacy_windows_per_s": float(np.median([legacy.batch_size / g for g in legacy_seconds])),
+            "current_windows_per_s": float(np.median([current.batch_size / c for c in current_seconds])),
+            "windows_per_step": current.batch_size,
+        }
+    )
