@@ -236,28 +236,10 @@ def analyse(doc: dict[str, Any]) -> dict[str, Any]:
                 tr["current"] / tr["legacy-config"],
                 f"{tr['current']:.1f} vs {tr['legacy-config']:.1f} windows/s",
             )
-        blocks = f"blocks of rounds: {speed:.1f}x ({tr['current']:.1f} vs {tr['legacy']:.1f} windows/s{config_only})"
-        paired = next(
-            (b["extra_info"] for b in doc["benchmarks"] if "paired_speedup" in (b.get("extra_info") or {})), None
+        res["targets"]["training >= 5x the legacy demo configuration's windows/s"] = (
+            speed >= TARGETS["training_speedup"],
+            f"{speed:.1f}x ({tr['current']:.1f} vs {tr['legacy']:.1f} windows/s{config_only})",
         )
-        if paired is not None:  # the target's figure: alternating steps, median of per-round ratios
-            p = paired["paired_speedup"]
-            r["training windows/s, demo config / legacy, paired rounds (median ratio)"] = (
-                p,
-                f"{paired['current_windows_per_s']:.1f} vs {paired['legacy_windows_per_s']:.1f} windows/s; "
-                f"per round {min(paired['paired_speedups']):.1f}-{max(paired['paired_speedups']):.1f}x",
-            )
-            res["targets"]["training >= 5x the legacy demo configuration's windows/s"] = (
-                p >= TARGETS["training_speedup"],
-                f"{p:.1f}x paired (per round {min(paired['paired_speedups']):.1f}-"
-                f"{max(paired['paired_speedups']):.1f}x; {paired['current_windows_per_s']:.1f} vs "
-                f"{paired['legacy_windows_per_s']:.1f} windows/s); {blocks}",
-            )
-        else:
-            res["targets"]["training >= 5x the legacy demo configuration's windows/s"] = (
-                speed >= TARGETS["training_speedup"],
-                blocks,
-            )
 
     # classifier
     def cls(name: str, prec: str, b: int) -> float | None:

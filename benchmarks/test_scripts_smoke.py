@@ -137,32 +137,6 @@ def test_summarize_ratios_and_targets(tmp_path):
     assert "## Targets" in text and "met" in text and "| knowledge-map |" in text
 
 
-def test_summarize_training_target_prefers_the_paired_rounds():
-    import summarize
-
-    def step(kind, seconds, batch):
-        return _bench(f"test_training_step[{kind}]", "training", seconds, {"config": kind, "batch": batch})
-
-    doc = {
-        "datetime": "2026-01-01T00:00:00",
-        "version": "5",
-        "machine_info": {},
-        "benchmarks": [step("legacy", [0.5] * 5, 16), step("current", [0.25] * 5, 32)],
-    }
-    key = "training >= 5x the legacy demo configuration's windows/s"
-    ok, figure = summarize.analyse(doc)["targets"][key]
-    assert not ok and figure.startswith("blocks of rounds: 4.0x")
-    info = {
-        "paired_speedup": 5.5,
-        "paired_speedups": [5.2, 5.5, 6.0],
-        "legacy_windows_per_s": 24.0,
-        "current_windows_per_s": 132.0,
-    }
-    doc["benchmarks"].append(_bench("test_training_speedup_paired", "training", [0.25] * 3, info))
-    ok, figure = summarize.analyse(doc)["targets"][key]
-    assert ok and figure.startswith("5.5x paired (per round 5.2-6.0x") and "blocks of rounds: 4.0x" in figure
-
-
 def test_runtime_footprint_main_job_probe(tmp_path):
     """One fresh process of the main job on 40 frames: start-up and peak RSS come back, torch stays out,
     and matplotlib.pyplot is never executed (MediaPipe's import of it is deferred)."""

@@ -23,7 +23,6 @@ configuration alone. All three are measured in one run with 2 threads.
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -159,42 +158,3 @@ def test_training_step(benchmark, windows, kind):
         {"batch": step.batch_size, "windows_per_step": step.batch_size, "config": kind, "tokens": step.tokens}
     )
     assert np.isfinite(loss)
-
-
-@pytest.mark.benchmark(group="training")
-def test_training_speedup_paired(benchmark, windows):
-    """``current`` timed by the benchmark, each of its rounds right after one ``legacy`` step timed here.
-
-    Adjacent steps see the same machine state, so the per-round ratio of windows/s does not carry the drift
-    that separate blocks of rounds do (the legacy step, twice as long and made of more small operations,
-    moved by up to 50 % between runs measured in blocks). ``paired_speedup`` is the median of those ratios.
-    """
-    legacy_seconds: list[float] = []
-
-    def legacy_first() -> None:
-        t0 = time.perf_counter()
-        legacy()
-        legacy_seconds.append(time.perf_counter() - t0)
-
-    with _threads(2):
-        legacy, current = TrainingStep("legacy", windows), TrainingStep("current", windows)
-        legacy(), current()  # warm-up
-        loss = benchmark.pedantic(current, setup=legacy_first, rounds=7, iterations=1)
-    assert np.isfinite(loss)
-    stats = getattr(benchmark.stats, "stats", None)
-    current_seconds = list(getattr(stats, "data", []) or [])
-    if len(current_seconds) != len(legacy_seconds):  # --benchmark-disable: one call, nothing timed
-        return
-    ratios = [
-        (current.batch_size / c) / (legacy.batch_size / g) for c, g in zip(current_seconds, legacy_seconds, strict=True)
-    ]
-    benchmark.extra_info.update(
-        {
-            "config": "current vs legacy, paired rounds",
-            "paired_speedup": float(np.median(ratios)),
-            "paired_speedups": [round(r, 3) for r in ratios],
-            "legacy_windows_per_s": float(np.median([legacy.batch_size / g for g in legacy_seconds])),
-            "current_windows_per_s": float(np.median([current.batch_size / c for c in current_seconds])),
-            "windows_per_step": current.batch_size,
-        }
-    )
