@@ -82,8 +82,7 @@ def windows():
 class TrainingStep:
     """One optimiser step of configuration ``kind`` through the real data path; callable, returns the loss.
 
-    The legacy code paths (explicit attention, ``Conv3d`` tubelets) are switched on around each of its own steps
-    only, so steps of different kinds can alternate in one process.
+    The legacy code paths (explicit attention, ``Conv3d`` tubelets) are switched on around its own steps only.
     """
 
     def __init__(self, kind: str, windows) -> None:

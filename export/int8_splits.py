@@ -27,8 +27,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-log = logging.getLogger(__name__)
-
 
 class SplitAgreement(BaseModel):
     """fp32 vs int8 on one split, at the bundle's threshold."""
@@ -96,7 +94,9 @@ def int8_split_check(bundle: Any, config: Any, run_dir: str | Path, *, batch_siz
         raise ValueError("the bundle's model configuration differs from the config's: pass the config that trained it")
     for fmt in ("onnx", "onnx-int8"):
         if not bundle.has_format(fmt):
-            raise ValueError(f"the bundle has no {fmt!r} model: python -m scoligait_edge.export --formats {fmt}")
+            raise ValueError(
+                f"the bundle has no {fmt!r} model: python -m scoligait_edge.export --bundle {bundle.source} --formats {fmt}"
+            )
     reference = None
     if model_cfg.uses_text:
         ref_path = Path(run_dir) / "reference_stats.json"

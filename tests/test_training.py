@@ -361,3 +361,7 @@ def test_int8_split_check_scores_the_runs_own_validation_and_test_windows(tiny_r
     other = cfg.model_copy(update={"model": cfg.model.model_copy(update={"dim": 16})})
     with pytest.raises(ValueError, match="differs from the config"):
         int8_split_check(bundle, other, out)
+    fp32_only = tmp_path / "fp32_only"
+    create_bundle(out / "model", fp32_only, formats=["onnx"], report=lambda s: None, signing_key=fixture_signing_key())
+    with pytest.raises(ValueError, match="no 'onnx-int8' model: python -m scoligait_edge.export --bundle"):
+        int8_split_check(fp32_only, cfg, out)
