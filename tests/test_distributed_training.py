@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.training_helpers import separable_windows
+
 REPO = Path(__file__).resolve().parents[1]
 LOSS_TOL = 1e-5
 AUC_TOL = 1e-6
@@ -69,29 +71,6 @@ def test_two_cpu_processes_match_one(tmp_path):
     assert not list((tmp_path / "two").rglob("*.tmp"))
 
 
-def _tensors(n: int, seed: int):
-    import torch
-
-    from scoligait_edge.training.tensors import WindowTensors
-
-    g = torch.Generator().manual_seed(seed)
-    label = (torch.arange(n) % 2).float()
-    km = torch.randn(n, 32, 238, generator=g) + label[:, None, None] * 0.5
-    return WindowTensors(
-        km=km,
-        km_mask=torch.ones(n, 32, dtype=torch.bool),
-        label=label,
-        cobb=label * 20,
-        video=None,
-        text=None,
-        text_mask=None,
-        clip_ids=[f"c{i}" for i in range(n)],
-        subject_ids=[f"s{i}" for i in range(n)],
-        sexes=[None] * n,
-        starts=[0] * n,
-    )
-
-
 @pytest.fixture
 def one_rank(tmp_path, monkeypatch):
     """A one-process gloo group in this process (what torchrun --nproc_per_node 1 sets up)."""
@@ -117,7 +96,7 @@ def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch)
     from scoligait_edge.training.loop import seed_everything
 
     optim = OptimConfig(epochs=3, batch_size=8, patience=5)
-    train, val = _tensors(20, 0), _tensors(10, 1)
+    train, val = separable_windows(20, 0), separable_windows(10, 1)
 
     def model() -> ScreeningModel:
         seed_everything(5)
@@ -179,4 +158,6 @@ def test_global_batch_must_split_evenly(one_rank, monkeypatch):
         )
     )
     with pytest.raises(ValueError, match="divisible"):
-        D.fit_distributed(m, _tensors(8, 0), _tensors(4, 1), OptimConfig(batch_size=8), 0, ctx, progress=False)
+        D.fit_distributed(
+            m, separable_windows(8, 0), separable_windows(4, 1), OptimConfig(batch_size=8), 0, ctx, progress=False
+        )

@@ -127,25 +127,7 @@ def test_training_is_deterministic_with_a_seed():
     from scoligait_edge.models import ScreeningModel, ScreeningModelConfig
     from scoligait_edge.training.config import OptimConfig
     from scoligait_edge.training.loop import fit, seed_everything
-    from scoligait_edge.training.tensors import WindowTensors
-
-    def data(n: int, seed: int) -> WindowTensors:
-        g = torch.Generator().manual_seed(seed)
-        label = (torch.arange(n) % 2).float()
-        km = torch.randn(n, 32, 238, generator=g) + label[:, None, None] * 0.5
-        return WindowTensors(
-            km=km,
-            km_mask=torch.ones(n, 32, dtype=torch.bool),
-            label=label,
-            cobb=label * 20,
-            video=None,
-            text=None,
-            text_mask=None,
-            clip_ids=[f"c{i}" for i in range(n)],
-            subject_ids=[f"s{i}" for i in range(n)],
-            sexes=[None] * n,
-            starts=[0] * n,
-        )
+    from tests.training_helpers import separable_windows
 
     def once() -> tuple[list, torch.Tensor]:
         gen = seed_everything(123)
@@ -154,7 +136,14 @@ def test_training_is_deterministic_with_a_seed():
                 modalities="km", fusion="cat", dim=16, heads=2, depth=1, window_frames=32, km_patch_frames=16
             )
         )
-        res = fit(model, data(24, 0), data(12, 1), OptimConfig(epochs=2, batch_size=8, patience=5), gen, progress=False)
+        res = fit(
+            model,
+            separable_windows(24, 0),
+            separable_windows(12, 1),
+            OptimConfig(epochs=2, batch_size=8, patience=5),
+            gen,
+            progress=False,
+        )
         return res.history, next(model.parameters()).detach().clone()
 
     (h1, w1), (h2, w2) = once(), once()
