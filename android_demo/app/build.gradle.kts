@@ -5,10 +5,45 @@ plugins {
 }
 
 val repoRoot: File = rootDir.parentFile
-// The README's export writes <repo>/out/android_bundle; -PscoligaitBundle=<dir> (relative to the repository root,
-// or absolute) takes another, e.g. the shipped demo bundle scoligait_edge/assets/models/demo.
-val bundleDir: File = providers.gradleProperty("scoligaitBundle").map { File(it).let { f -> if (f.isAbsolute) f else File(repoRoot, it) } }
-    .getOrElse(File(repoRoot, "out/android_bundle"))
+
+// --- scoligait bundle path: plain Kotlin, compiled and tested by tools/check_bundle_path.sh (CI) ---
+/** Where the README's export writes the bundle, relative to the repository root: the default. */
+val SCOLIGAIT_DEFAULT_BUNDLE = "out/android_bundle"
+
+/** The README's export command (run from the repository root); the build failure quotes it. */
+val SCOLIGAIT_EXPORT_COMMAND = ".venv/bin/python -m scoligait_edge.export --checkpoint runs/demo_model/model " +
+    "--bundle out/android_bundle --simulated --sentence-table scoligait_edge/assets/text/sentence_embeddings_v1.npy " +
+    "--reference-statistics runs/demo_model/reference_stats.json --formats onnx,ort"
+
+/** What the app reads from the bundle (Gradle include patterns): both model formats, so the app can fall back to .onnx. */
+val SCOLIGAIT_BUNDLE_FILES = listOf("manifest.json", "manifest.json.sig", "model.ort", "model.onnx", "input_reference.json", "text/**")
+
+/** The bundle folder: the `scoligaitBundle` property (absolute, or relative to [repoRoot]), else the README's export. */
+fun scoligaitBundleDir(repoRoot: File, property: String?): File {
+    val p = property?.trim()
+    if (p == null || p.isEmpty()) return File(repoRoot, SCOLIGAIT_DEFAULT_BUNDLE).normalize()
+    val f = File(p)
+    return (if (f.isAbsolute) f else File(repoRoot, p)).normalize()
+}
+
+/** Null when [dir] holds a bundle the app can run, else why not: the build fails with this message. */
+fun scoligaitBundleProblem(dir: File, property: String?): String? {
+    val where = if (property == null || property.trim().isEmpty()) "the default bundle folder" else "scoligaitBundle=$property"
+    if (!File(dir, "manifest.json").isFile) {
+        return "scoligait: no model bundle in ${dir.path} ($where; manifest.json missing). Write it with the export in " +
+            "android_demo/README.md, from the repository root:\n    $SCOLIGAIT_EXPORT_COMMAND\nor build with the bundle the " +
+            "repository ships: -PscoligaitBundle=scoligait_edge/assets/models/demo"
+    }
+    if (!File(dir, "model.ort").isFile && !File(dir, "model.onnx").isFile) {
+        return "scoligait: the bundle in ${dir.path} ($where) has neither model.ort nor model.onnx; export it with --formats onnx,ort"
+    }
+    return null
+}
+// --- end scoligait bundle path ---
+
+// -PscoligaitBundle=<dir>, ~/.gradle/gradle.properties or android_demo/gradle.properties (none set by default)
+val bundleProperty: String? = providers.gradleProperty("scoligaitBundle").orNull
+val bundleDir: File = scoligaitBundleDir(repoRoot, bundleProperty)
 val generatedAssets = layout.buildDirectory.dir("generated/scoligaitAssets")
 
 android {
@@ -48,20 +83,18 @@ android {
 
 /**
  * The copy step, only what the app reads: the lite pose model (+ its licence), the bundle's
- * manifest and signature, its `.ort` model (else `.onnx`) and its text tables, and the package's
- * public keys (the trusted bundle signers). No fp16/int8 variants, no checkpoint, no TensorRT
- * engines. A missing bundle fails the build: an APK without a model cannot screen anyone.
- * The app verifies every file it reads against manifest.json at start-up.
+ * manifest and signature, its `.ort` and `.onnx` models (whichever it has: the app runs the
+ * `.ort` and falls back to the `.onnx` when the device's ONNX Runtime cannot read the `.ort`), its
+ * input reference and text tables, and the package's public keys (the trusted bundle signers). No
+ * fp16/int8 variants, no checkpoint, no TensorRT engines. A missing bundle fails the build, naming
+ * the folder it looked in and the command that writes it: an APK without a model cannot screen
+ * anyone. The app verifies every file it reads against manifest.json at start-up.
  */
 val copyScoligaitAssets by tasks.registering(Copy::class) {
-    description = "Copies the lite pose model, the model bundle (.ort + text tables) and the signing keys into the app's assets"
-    val manifest = File(bundleDir, "manifest.json")
+    description = "Copies the lite pose model, the model bundle (.ort and .onnx, text tables) and the signing keys into the app's assets"
+    val problem = scoligaitBundleProblem(bundleDir, bundleProperty)
     doFirst {
-        if (!manifest.isFile) {
-            throw GradleException("scoligait: no model bundle at $bundleDir (manifest.json missing). Export one as " +
-                "android_demo/README.md shows (it writes <repo>/out/android_bundle), or build with " +
-                "-PscoligaitBundle=scoligait_edge/assets/models/demo for the shipped demo bundle.")
-        }
+        if (problem != null) throw GradleException(problem)
     }
     from(File(repoRoot, "scoligait_edge/assets/pose_models")) {
         include("pose_landmarker_lite.task", "LICENSE.Apache-2.0")
@@ -72,9 +105,7 @@ val copyScoligaitAssets by tasks.registering(Copy::class) {
         into("keys")
     }
     from(bundleDir) {
-        // the model file the app runs: .ort when the bundle has one, else .onnx (same preference as BundleReader)
-        val model = if (File(bundleDir, "model.ort").isFile) "model.ort" else "model.onnx"
-        include("manifest.json", "manifest.json.sig", model, "text/**")
+        include(SCOLIGAIT_BUNDLE_FILES)
         into("bundle")
     }
     into(generatedAssets)

@@ -6,8 +6,16 @@ plugins {
     alias(libs.plugins.kotlin.jvm)
 }
 
-kotlin {
-    jvmToolchain(17)
+// No jvmToolchain: it would ask Gradle for a JDK 17 it may not have (recent Android Studio runs Gradle
+// on its bundled JDK 21, and no toolchain resolver is configured). The JDK that runs Gradle compiles,
+// and the bytecode targets 17, as the app's does.
+java {
+    sourceCompatibility = JavaVersion.VERSION_17
+    targetCompatibility = JavaVersion.VERSION_17
+}
+
+tasks.withType<org.jetbrains.kotlin.gradle.tasks.KotlinCompile>().configureEach {
+    compilerOptions.jvmTarget.set(org.jetbrains.kotlin.gradle.dsl.JvmTarget.JVM_17)
 }
 
 dependencies {
