@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scoligait_edge.core import schema as S  # noqa: E402
+from scoligait_edge.core import skeleton as SK  # noqa: E402
 from scoligait_edge.kinematics import features as F  # noqa: E402
-from scoligait_edge.kinematics import schema as S  # noqa: E402
-from scoligait_edge.pose import skeleton as SK  # noqa: E402
 
 KOTLIN_DIR = ROOT / "android_demo" / "core" / "src" / "main" / "kotlin" / "org" / "scoligait" / "core"
 SCHEMA_FILE = KOTLIN_DIR / "GeneratedSchema.kt"
@@ -105,12 +105,10 @@ def render_schema_kotlin() -> str:
             sig_src.append(P[p] * 2 + "xy".index(ax))
     f = S.FEATURE_SCHEMA
     out = [HEADER, "package org.scoligait.core\n\n"]
-    out.append(
-        "/** The knowledge-map schema, generated from `scoligait_edge.kinematics.schema` (see the file header). */\n"
-    )
+    out.append("/** The knowledge-map schema, generated from `scoligait_edge.core.schema` (see the file header). */\n")
     out.append("object GeneratedSchema {\n")
     out.append(f"    const val VERSION: String = {_s(S.SCHEMA_VERSION)}\n")
-    out.append("    /** `scoligait_edge.kinematics.schema.schema_hash()` when this file was generated. */\n")
+    out.append("    /** `scoligait_edge.core.schema.schema_hash()` when this file was generated. */\n")
     out.append(f"    const val PYTHON_SCHEMA_HASH: String = {_s(S.schema_hash())}\n")
     out.append(f"    const val MAP_FPS: Double = {_d(S.MAP_FPS)}\n")
     out.append(f"    const val CROSS_WINDOW: Int = {S.CROSS_WINDOW}\n")
@@ -192,8 +190,8 @@ def _embeddings_sha256() -> str:
 
 def render_text_kotlin() -> str:
     from scoligait_edge import SCREENING_NOTICE
-    from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
-    from scoligait_edge.kinematics.schema import FEATURE_NAMES
+    from scoligait_edge.core.schema import FEATURE_NAMES
+    from scoligait_edge.research.evaluation.report import SIMULATED_DATA_LINE
     from scoligait_edge.text import features as TF
     from scoligait_edge.text import sentences as T
 
@@ -217,7 +215,7 @@ def render_text_kotlin() -> str:
     out.append("    /** `scoligait_edge.SCREENING_NOTICE`: shown with every result. */\n")
     out.append(f"    const val SCREENING_NOTICE: String = {_s(SCREENING_NOTICE)}\n")
     out.append(
-        "    /** `scoligait_edge.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */\n"
+        "    /** `scoligait_edge.research.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */\n"
     )
     out.append(f"    const val SIMULATED_DATA_LINE: String = {_s(SIMULATED_DATA_LINE)}\n")
     out.append("    const val MAX_EFFECT_WEIGHT: Double = 1.0\n")

@@ -15,7 +15,7 @@ extra libraries). Inputs:
   them) are stored, so the Kotlin test needs no MediaPipe; once stored they are
   reused (MediaPipe's output may differ slightly between CPUs), ``--rerun-video``
   runs the pose model again;
-* SIMULATED clips (``scoligait_edge.data.simulate``): 30 fps, 25 fps with
+* SIMULATED clips (``scoligait_edge.research.sim.simulate``): 30 fps, 25 fps with
   dropped frames and a 0.4 s dropout, 60 fps with drops, 30 fps with the nose lost for 25 and 9
   frames (a cross-domain signal missing in valid frames), and a 1100-frame clip
   (the streaming builder re-sums its running sums every 1024 frames).
@@ -27,9 +27,11 @@ fractions, gait events and window verdicts, the cross domain's peak rule on synt
 correlations (ties, MIN_PEAK, edges, parabolic refinement), per-window text descriptions (against reference statistics fitted
 here on other simulated clips), sentence ids -> embedding rows of the bundled
 table, ``top_features`` of synthetic attention maps, silhouettes of synthetic
-masks, an example bundle manifest, and ``sessions.json``: the session decision of
-``Screener.summary()`` on sessions the demo model screened (SIMULATED walking) and on crafted
-edge cases (``golden_sessions.py``). ``tests/test_android_golden.py`` recomputes all outputs from the
+masks, an example bundle manifest, each window's out-of-distribution score against the demo
+bundle's input reference, and ``sessions.json``: the session decision of
+``Screener.summary()`` (with steps, gait cycles and the "input unlike the training data" note)
+on sessions the demo model screened (SIMULATED walking, one of them with an upside-down camera)
+and on crafted edge cases (``golden_sessions.py``), with the recorded sessions' keypoints. ``tests/test_android_golden.py`` recomputes all outputs from the
 stored inputs and fails when they are stale.
 """
 
@@ -53,9 +55,9 @@ TOOLS = Path(__file__).resolve().parent
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
+from scoligait_edge.core.schema import FEATURE_NAMES, SCHEMA_VERSION, schema_hash  # noqa: E402
+from scoligait_edge.core.skeleton import mediapipe_to_coco  # noqa: E402
 from scoligait_edge.kinematics import (  # noqa: E402
-    FEATURE_NAMES,
-    SCHEMA_VERSION,
     StreamingKnowledgeMap,
     StreamResampler,
     assess_window,
@@ -63,10 +65,8 @@ from scoligait_edge.kinematics import (  # noqa: E402
     detect_gait_events,
     fill_gaps,
     resample_keypoints,
-    schema_hash,
     window_starts,
 )
-from scoligait_edge.pose.skeleton import mediapipe_to_coco  # noqa: E402
 
 GOLDEN = ROOT / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 FORMAT_VERSION = 1
@@ -76,6 +76,7 @@ MAX_SENTENCES = 4
 TEXT_DIR = "scoligait_edge/assets/text"
 REAL_MODEL = "lite"
 LONG_ROWS_OFFSET = 960
+INPUT_REFERENCE = "scoligait_edge/assets/models/demo/input_reference.json"
 """The long clip stores map rows from here on (the resync at row 1024 is inside); validity for all rows."""
 
 log = logging.getLogger("make_golden")
@@ -101,8 +102,9 @@ def _f(x: float | None) -> float | None:
 # ----------------------------------------------------------------- skeleton (MediaPipe 33 -> COCO-21)
 def extract_real_landmarks(video: Path, model: str = REAL_MODEL) -> dict[str, Any]:
     """Run MediaPipe + the subject tracker on the video; the subject's normalised landmarks, as stored."""
-    from scoligait_edge.pose.extract import detect_video_poses, subject_keypoints
+    from scoligait_edge.pose.frame import subject_keypoints
     from scoligait_edge.pose.tracker import select_subject
+    from scoligait_edge.research.extract import detect_video_poses
 
     frames, fps = detect_video_poses(video, model=model, progress=False)
     tracked = select_subject(frames)
@@ -136,8 +138,7 @@ def extract_real_landmarks(video: Path, model: str = REAL_MODEL) -> dict[str, An
 
 def reference_subject_keypoints(landmarks: np.ndarray, has_subject: np.ndarray, w: int, h: int) -> np.ndarray:
     """COCO-21 [T, 21, 3] from stored landmarks, through the Python code the extractor uses."""
-    from scoligait_edge.pose.extract import subject_keypoints
-    from scoligait_edge.pose.frame import PersonPose, PoseFrame
+    from scoligait_edge.pose.frame import PersonPose, PoseFrame, subject_keypoints
 
     frames = []
     for i in range(landmarks.shape[0]):
@@ -175,7 +176,7 @@ def synthetic_skeleton_outputs(inp: dict[str, np.ndarray]) -> dict[str, np.ndarr
 # ----------------------------------------------------------------- simulated clips
 def simulated_cases() -> list[dict[str, Any]]:
     """(name, keypoints, timestamps, description) of the simulated map cases; inputs rounded to float32."""
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     def clip(subject_seed: int, cobb: float, **kw: Any):
         subj = sample_subject(np.random.default_rng(subject_seed), f"golden-{subject_seed:03d}", cobb_deg=cobb)
@@ -279,6 +280,26 @@ def map_outputs(keypoints: np.ndarray, timestamps_ms: np.ndarray) -> dict[str, A
     }
 
 
+def demo_input_reference():
+    """The shipped demo bundle's input reference (the out-of-distribution check the app runs)."""
+    from scoligait_edge.bundle.input_reference import InputReference
+
+    return InputReference.model_validate_json((ROOT / INPUT_REFERENCE).read_text())
+
+
+def input_unusual_outputs(values: np.ndarray, valid: np.ndarray, starts: np.ndarray, offset: int) -> np.ndarray:
+    """``InputReference.score_window``'s fraction of far columns per window (NaN: not scored, or the
+    window starts before the stored rows)."""
+    ref = demo_input_reference()
+    out = np.full(len(starts), np.nan)
+    for k, s in enumerate(starts):
+        if s < offset:
+            continue
+        fraction, _ = ref.score_window(values[s - offset : s - offset + WINDOW_FRAMES], valid[s : s + WINDOW_FRAMES])
+        out[k] = np.nan if fraction is None else fraction
+    return out
+
+
 def python_stream_vs_batch(
     keypoints: np.ndarray, timestamps_ms: np.ndarray, batch_values: np.ndarray, batch_valid: np.ndarray
 ) -> float:
@@ -295,7 +316,7 @@ def python_stream_vs_batch(
 # ----------------------------------------------------------------- text
 def fit_golden_reference():
     """Reference statistics fitted on 12 OTHER simulated clips (the fixtures' own windows are not used)."""
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
     from scoligait_edge.text.reference import fit_reference
 
     kms, valids, labels = [], [], []
@@ -355,8 +376,8 @@ def synthetic_lagged_correlations() -> np.ndarray:
     """Correlations ``r [N, L, P]`` that exercise ``peak_lag_zero``'s rules: random, all below MIN_PEAK,
     exactly MIN_PEAK, exact ties (+-k, plateaus, quantised values), peaks at the outermost lags (no
     refinement), negative peaks and unusable lags (NaN: too few pairs)."""
+    from scoligait_edge.core.schema import MAX_LAG, MIN_PEAK
     from scoligait_edge.kinematics import features as F
-    from scoligait_edge.kinematics.schema import MAX_LAG, MIN_PEAK
 
     rng = np.random.default_rng(238)
     nl, p = F.NUM_LAGS, F.NUM_PAIRS
@@ -404,7 +425,7 @@ def peak_outputs(r: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- result parsing (top features)
 def synthetic_attention() -> list[dict[str, Any]]:
     """Two km_attention maps [96, 238]: token-structured (ties within groups) and unstructured."""
-    from scoligait_edge.kinematics.schema import domain_slices
+    from scoligait_edge.core.schema import domain_slices
 
     rng = np.random.default_rng(7)
     T, F = WINDOW_FRAMES, len(FEATURE_NAMES)
@@ -428,7 +449,7 @@ def synthetic_attention() -> list[dict[str, Any]]:
 
 
 def top_feature_outputs(att: np.ndarray, valid: np.ndarray, start: int, per_domain: int) -> list[dict[str, Any]]:
-    from scoligait_edge.evaluation.interpret import top_features
+    from scoligait_edge.interpret import top_features
 
     return [
         {
@@ -622,6 +643,11 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
         entry["valid"] = _save(f"{name}.valid.npy", res["valid"], out)
         entry["window_starts"] = _save(f"{name}.window_starts.npy", res["window_starts"], out)
         entry["window_valid_fraction"] = _save(f"{name}.window_valid_fraction.npy", res["window_valid_fraction"], out)
+        entry["input_unusual_fraction"] = _save(
+            f"{name}.input_unusual_fraction.npy",
+            input_unusual_outputs(res["values"][offset:], res["valid"], res["window_starts"], offset),
+            out,
+        )
         entry["events"] = res["events"]
         entry["window_verdicts"] = res["window_verdicts"]
         index["map_cases"].append(entry)
@@ -690,7 +716,7 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
 
     import golden_sessions  # the session decision (Screener.summary) on recorded and crafted sessions
 
-    (out / "sessions.json").write_text(json.dumps(golden_sessions.write_sessions(), indent=1) + "\n")
+    (out / "sessions.json").write_text(json.dumps(golden_sessions.write_sessions(out), indent=1) + "\n")
     index["sessions"] = "sessions.json"
     (out / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     return index
@@ -773,6 +799,15 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
             _load(case["window_valid_fraction"], directory),
             1e-12,
         )
+        if "input_unusual_fraction" not in case:
+            problems.append(f"{name}: input_unusual_fraction missing")
+        else:
+            close(
+                f"{name} input_unusual_fraction",
+                input_unusual_outputs(res["values"][off:], res["valid"], res["window_starts"], off),
+                _load(case["input_unusual_fraction"], directory),
+                1e-12,
+            )
         same(f"{name} events", res["events"], case.get("events"))
         same(f"{name} window verdicts", json.loads(json.dumps(res["window_verdicts"])), case.get("window_verdicts"))
         stored = index["describe"]["cases"].get(name, [])
@@ -832,7 +867,9 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
     else:
         import golden_sessions
 
-        problems += golden_sessions.verify_sessions(json.loads((directory / index["sessions"]).read_text()))
+        problems += golden_sessions.verify_sessions(
+            json.loads((directory / index["sessions"]).read_text()), directory=directory
+        )
     return problems
 
 

@@ -1,11 +1,13 @@
 // Stand-ins for the few Android / AndroidX / CameraX classes the app's glue touches, so that glue
-// (AssetBundle, ScreeningPipeline, ScreeningViewModel) type-checks against the core with plain kotlinc.
+// (AssetBundle, ScreeningViewModel) type-checks against the core with plain kotlinc.
 // Signatures only; nothing here runs. Used by check_app_glue.sh, never packaged.
 @file:Suppress("unused", "UNUSED_PARAMETER")
 
 package android.util
 
 object Log {
-    @JvmStatic fun e(tag: String, msg: String, t: Throwable): Int = 0
+    // Java's android.util.Log takes a platform-typed Throwable: null is accepted, as here
+    @JvmStatic fun e(tag: String, msg: String, t: Throwable?): Int = 0
     @JvmStatic fun w(tag: String, msg: String): Int = 0
+    @JvmStatic fun w(tag: String, msg: String, t: Throwable?): Int = 0
 }

@@ -1,10 +1,10 @@
-// The two app classes that need MediaPipe / ONNX Runtime, reduced to the signatures the glue calls.
+// The one app class that needs MediaPipe (not stubbed here), reduced to the signatures the glue calls.
+// OrtScreener is compiled for real, against the ONNX Runtime stubs in tools/ort_stubs/.
 @file:Suppress("unused", "UNUSED_PARAMETER")
 
 package org.scoligait.demo
 
-import org.scoligait.core.BundleManifest
-import org.scoligait.core.ModelInputs
+import org.scoligait.core.PoseFrameResult
 
 class PoseLandmarkerHelper(
     context: android.app.Context,
@@ -12,12 +12,7 @@ class PoseLandmarkerHelper(
     private val withMasks: Boolean,
     private val onResult: (PoseFrameResult) -> Unit,
     private val onError: (String) -> Unit
-) {
+) : AutoCloseable {
     fun detect(image: androidx.camera.core.ImageProxy) = image.close()
-    fun close() {}
-}
-
-class OrtScreener(modelBytes: ByteArray, private val manifest: BundleManifest, threads: Int = 2) : AutoCloseable {
-    fun run(x: ModelInputs): Map<String, FloatArray> = emptyMap()
     override fun close() {}
 }

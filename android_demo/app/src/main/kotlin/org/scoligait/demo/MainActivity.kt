@@ -109,6 +109,9 @@ class MainActivity : AppCompatActivity() {
                 overlay.show(s.subject, s.imageWidth, s.imageHeight)
                 text(R.id.guidance, s.guidance ?: getString(R.string.waiting))
                 findViewById<ProgressBar>(R.id.session_progress).progress = (1000 * s.progress).toInt()
+                val error = findViewById<TextView>(R.id.live_error) // a worker thread's error (camera, pose, model)
+                error.visibility = if (s.error != null) View.VISIBLE else View.GONE
+                error.text = s.error ?: ""
             }
             Screen.SUMMARY -> s.summary?.let { showSummary(it) }
             Screen.INSTRUCTIONS -> overlay.show(null, 0, 0)
@@ -122,8 +125,11 @@ class MainActivity : AppCompatActivity() {
             "no_referral" -> getString(R.string.decision_no_referral)
             else -> getString(R.string.decision_none, s.reason ?: "")
         })
-        text(R.id.summary_numbers, if (s.probabilityMean == null) "" else getString(R.string.summary_numbers,
-            s.probabilityMean, s.threshold, s.windowsScreened, s.windowsTotal, s.durationS))
+        val numbers = if (s.probabilityMean == null) "" else getString(R.string.summary_numbers,
+            s.probabilityMean, s.threshold, s.windowsScreened, s.windowsTotal, s.durationS) + "\n"
+        text(R.id.summary_numbers, numbers + getString(R.string.summary_steps, s.steps, s.gaitCycles))
+        // Python's notes, e.g. "input unlike the training data: ..." when most screened windows were flagged
+        text(R.id.summary_notes, s.notes.joinToString("\n"))
         text(R.id.summary_features, if (s.topFeatures.isEmpty()) "" else getString(R.string.top_features) + "\n" +
             s.topFeatures.joinToString("\n") { "• ${it.name}: ${it.meaning}" })
         val reasons = s.qualityReasons()

@@ -13,14 +13,18 @@ import com.google.mediapipe.tasks.core.Delegate
 import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.poselandmarker.PoseLandmarker
 import com.google.mediapipe.tasks.vision.poselandmarker.PoseLandmarkerResult
+import org.scoligait.core.PoseFrameResult
 import org.scoligait.core.PoseLandmarks
+import org.scoligait.core.WorkerErrors
 import java.nio.ByteOrder
 
 /**
  * MediaPipe Tasks PoseLandmarker (LIVE_STREAM) on CameraX frames, with the same `.task` bundle as
  * the Python side (`scoligait_edge/assets/pose_models`, copied into `assets/pose/`). Settings
  * follow the Python `PoseEstimatorOptions`: two poses (so the subject can be chosen), 0.5
- * detection / presence / tracking confidence.
+ * detection / presence / tracking confidence. Runs on the camera's analysis executor ([detect])
+ * and MediaPipe's result thread ([deliver]); an exception in [detect] propagates to the caller's
+ * guard (the frame is closed first), one in [deliver] goes to [onError]: neither reaches the thread.
  */
 class PoseLandmarkerHelper(
     context: Context,
@@ -28,7 +32,7 @@ class PoseLandmarkerHelper(
     private val withMasks: Boolean,
     private val onResult: (PoseFrameResult) -> Unit,
     private val onError: (String) -> Unit
-) {
+) : AutoCloseable {
     private var lastTimestampMs = -1L
     private val landmarker: PoseLandmarker
 
@@ -54,12 +58,16 @@ class PoseLandmarkerHelper(
      * up, which the core's resampler handles like any dropped camera frame.
      */
     fun detect(image: ImageProxy) {
-        var ts = image.imageInfo.timestamp / 1_000_000L
+        val frame = try { // the frame goes back to CameraX whatever happens: an unclosed ImageProxy stalls the analyzer
+            Triple(image.imageInfo.timestamp / 1_000_000L, image.imageInfo.rotationDegrees, image.toBitmap())
+        } finally {
+            image.close()
+        }
+        var ts = frame.first
+        val rotation = frame.second
+        val bitmap: Bitmap = frame.third
         if (ts <= lastTimestampMs) ts = lastTimestampMs + 1
         lastTimestampMs = ts
-        val bitmap: Bitmap = image.toBitmap()
-        val rotation = image.imageInfo.rotationDegrees
-        image.close()
         val upright = if (rotation == 0) bitmap else {
             val m = Matrix().apply { postRotate(rotation.toFloat()) }
             Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, m, true)
@@ -71,6 +79,14 @@ class PoseLandmarkerHelper(
     private var warnedNoVisibility = false
 
     private fun deliver(result: PoseLandmarkerResult, input: MPImage) {
+        try {
+            onResult(convert(result, input))
+        } catch (t: Throwable) { // on MediaPipe's thread: report, never throw
+            onError("result: ${WorkerErrors.describe(t)}")
+        }
+    }
+
+    private fun convert(result: PoseLandmarkerResult, input: MPImage): PoseFrameResult {
         if (!warnedNoVisibility && result.landmarks().isNotEmpty() && !result.landmarks()[0][0].visibility().isPresent) {
             // early tasks-vision releases left visibility/presence unset on Android; scores then
             // differ from the Python side (0.5 for every joint in the image)
@@ -100,8 +116,8 @@ class PoseLandmarkerHelper(
                 }
             }
         }
-        onResult(PoseFrameResult(result.timestampMs(), input.width, input.height, people, masks, mw, mh))
+        return PoseFrameResult(result.timestampMs(), input.width, input.height, people, masks, mw, mh)
     }
 
-    fun close() = landmarker.close()
+    override fun close() = landmarker.close()
 }

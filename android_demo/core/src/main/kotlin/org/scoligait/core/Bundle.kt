@@ -28,7 +28,9 @@ class BundleManifest(
     @JvmField val files: Map<String, Pair<String, Long>>,
     @JvmField val sentenceTable: String?,
     @JvmField val referenceStatistics: String?,
-    @JvmField val provenance: Map<String, Any?>
+    @JvmField val provenance: Map<String, Any?>,
+    /** `input_reference.json` (the out-of-distribution check, [InputReference]); null in bundles exported without it. */
+    @JvmField val inputReference: String? = null
 ) {
     /** True when the model was trained on simulated data (the demo model is). */
     val isSimulated: Boolean get() = (provenance["data"] as? String ?: "").trim().startsWith("sim")
@@ -102,7 +104,8 @@ class BundleManifest(
                 formats, files,
                 text?.let { Json.strOrNull(it["sentence_table"], "text.sentence_table") },
                 text?.let { Json.strOrNull(it["reference_statistics"], "text.reference_statistics") },
-                Json.obj(o["provenance"], "provenance")
+                Json.obj(o["provenance"], "provenance"),
+                Json.strOrNull(o["input_reference"], "input_reference")
             )
         }
 

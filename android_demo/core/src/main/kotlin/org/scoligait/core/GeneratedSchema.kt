@@ -2,10 +2,10 @@
 // Do not edit: regenerate with `.venv/bin/python android_demo/tools/make_golden.py`.
 package org.scoligait.core
 
-/** The knowledge-map schema, generated from `scoligait_edge.kinematics.schema` (see the file header). */
+/** The knowledge-map schema, generated from `scoligait_edge.core.schema` (see the file header). */
 object GeneratedSchema {
     const val VERSION: String = "kkm-2.0"
-    /** `scoligait_edge.kinematics.schema.schema_hash()` when this file was generated. */
+    /** `scoligait_edge.core.schema.schema_hash()` when this file was generated. */
     const val PYTHON_SCHEMA_HASH: String = "87dcc67c502fb0aae71455e405b7d7887d78cedbc16f1146469314f99d03c5de"
     const val MAP_FPS: Double = 30.0
     const val CROSS_WINDOW: Int = 32

@@ -15,7 +15,7 @@ object GeneratedText {
     const val EMBEDDINGS_SHA256: String = "9b3e4dcdf0c05558d54f28dd025033bab4daf614eed8d389a09da991d0493412"
     /** `scoligait_edge.SCREENING_NOTICE`: shown with every result. */
     const val SCREENING_NOTICE: String = "Screening aid, not a diagnosis: a positive result means 'refer for a clinical examination', a negative one rules nothing out."
-    /** `scoligait_edge.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */
+    /** `scoligait_edge.research.evaluation.report.SIMULATED_DATA_LINE`: shown when the model's data were simulated. */
     const val SIMULATED_DATA_LINE: String = "Simulated data, not clinical evidence."
     const val MAX_EFFECT_WEIGHT: Double = 1.0
     @JvmField val SEVERITIES: Array<String> = arrayOf(

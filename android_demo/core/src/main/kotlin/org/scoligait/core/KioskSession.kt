@@ -21,8 +21,12 @@ class Consent(@JvmField val subjectIsMinor: Boolean, @JvmField val subjectConsen
     val valid: Boolean get() = subjectConsents && (!subjectIsMinor || guardianConsents)
 }
 
-/** A window handed to the model: answer with [KioskSession.onModelResult] or [KioskSession.onModelError]. */
-class WindowTicket(@JvmField val generation: Long, @JvmField val inputs: ModelInputs)
+/**
+ * A window handed to the model: answer with [KioskSession.onModelResult] or [KioskSession.onModelError].
+ * [inputUnusual]: the window's out-of-distribution flag ([InputReference]; null when not scored).
+ */
+class WindowTicket @JvmOverloads constructor(@JvmField val generation: Long, @JvmField val inputs: ModelInputs,
+                                             @JvmField val inputUnusual: Boolean? = null)
 
 /** What one camera frame changed: the state, what to tell the subject, windows for the model. */
 class KioskUpdate(
@@ -49,6 +53,8 @@ class KioskSession @JvmOverloads constructor(
     private val manifest: BundleManifest,
     private val table: SentenceEmbeddingTable? = null,
     private val reference: ReferenceStats? = null,
+    /** The bundle's `input_reference.json`: windows unlike the training data are flagged, and the summary says so. */
+    private val inputReference: InputReference? = null,
     val settleFrames: Int = 15,
     val targetScreened: Int = 12,
     val maxRecordingS: Double = 60.0,
@@ -128,6 +134,7 @@ class KioskSession @JvmOverloads constructor(
     }
 
     private fun handle(u: SessionUpdate): List<WindowTicket> {
+        for (strikes in u.heelStrikes) for ((side, frames) in strikes) stats.steps.add(side, frames)
         for ((_, v) in u.skipped) {
             stats.add(WindowOutcome.skipped(v.flags))
             lastVerdictWalking = "not_walking" !in v.flags
@@ -140,13 +147,14 @@ class KioskSession @JvmOverloads constructor(
                 continue
             }
             pending++
-            out.add(WindowTicket(generation, x))
+            out.add(WindowTicket(generation, x, inputReference?.scoreWindow(x.window)?.flagged))
         }
         return out
     }
 
     /** The model's result for a ticket; ignored when the ticket belongs to an earlier subject. */
     fun onModelResult(ticket: WindowTicket, result: ScreeningResult) = answer(ticket, WindowOutcome.screened(result))
+
 
     fun onModelError(ticket: WindowTicket, message: String) = answer(ticket, WindowOutcome.failed(message))
 
@@ -156,7 +164,7 @@ class KioskSession @JvmOverloads constructor(
     private fun answer(ticket: WindowTicket, outcome: WindowOutcome): Boolean {
         if (ticket.generation != generation || state == KioskState.IDLE || state == KioskState.SUMMARY) return false
         pending--
-        stats.add(outcome)
+        stats.add(if (outcome.inputUnusual == null) outcome.withInputUnusual(ticket.inputUnusual) else outcome)
         if (stopping && pending == 0) toSummary()
         return true
     }
@@ -185,7 +193,7 @@ class KioskSession @JvmOverloads constructor(
         pending = 0
         stopping = false
         val duration = if (firstTs.isNaN()) 0.0 else (lastTs - firstTs) / 1000.0
-        summary = stats.summary(manifest.threshold, frames, framesWithSubject, duration, manifest.windowFrames)
+        summary = stats.summary(manifest.threshold, frames, framesWithSubject, duration, manifest.windowFrames, inputReference != null)
         session = null
         state = KioskState.SUMMARY
     }

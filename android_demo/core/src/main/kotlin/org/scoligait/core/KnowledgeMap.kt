@@ -328,13 +328,16 @@ class MapStream @JvmOverloads constructor(
     /** Called with every 30 Hz grid sample before gap filling (what gait-event detection reads). */
     var onGridSample: ((GridSample) -> Unit)? = null
 
+    /** Called with each gap-filled frame `[J * 3]` just before its map row is built (one call per row, in order). */
+    var onFilledFrame: ((DoubleArray) -> Unit)? = null
+
     /** Add one camera frame's keypoints `[J * 3]` taken at [timestampMs]; returns the rows now complete. */
     fun push(timestampMs: Double, keypoints: DoubleArray): List<MapRow> {
         val out = ArrayList<MapRow>()
         for (g in resampler.push(timestampMs, keypoints)) {
             onGridSample?.invoke(g)
             gridTimes.addLast(g.timestampMs)
-            for (f in filler.push(g.keypoints)) out.add(builder.update(f, gridTimes.removeFirst()))
+            for (f in filler.push(g.keypoints)) out.add(row(f))
         }
         return out
     }
@@ -342,7 +345,12 @@ class MapStream @JvmOverloads constructor(
     /** End of stream: the rows still held back by the gap filler. */
     fun flush(): List<MapRow> {
         val out = ArrayList<MapRow>()
-        for (f in filler.flush()) out.add(builder.update(f, gridTimes.removeFirst()))
+        for (f in filler.flush()) out.add(row(f))
         return out
+    }
+
+    private fun row(filled: DoubleArray): MapRow {
+        onFilledFrame?.invoke(filled)
+        return builder.update(filled, gridTimes.removeFirst())
     }
 }

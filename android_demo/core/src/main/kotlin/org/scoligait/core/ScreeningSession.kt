@@ -17,11 +17,17 @@ class ModelInputs(
     val textTokens: Int get() = textMask?.size ?: 0
 }
 
-/** What [ScreeningSession.onFrame] reports: rows added, and windows ready for the model (or skipped, with why). */
-class SessionUpdate(
+/**
+ * What [ScreeningSession.onFrame] reports: rows added, and windows ready for the model (or
+ * skipped, with why). [heelStrikes]: for every window completed (ready and skipped, in order),
+ * the heel strikes detected in it per side, as session row indices (Python's
+ * `SessionHistory.add_heel_strikes` input, what [StepCounter] counts).
+ */
+class SessionUpdate @JvmOverloads constructor(
     @JvmField val rows: List<MapRow>,
     @JvmField val ready: List<ModelInputs>,
-    @JvmField val skipped: List<Pair<MapWindow, WindowVerdict>>
+    @JvmField val skipped: List<Pair<MapWindow, WindowVerdict>>,
+    @JvmField val heelStrikes: List<Map<String, List<Int>>> = emptyList()
 )
 
 /** The verdict of a window: validity always, gait (steps, cycles) when the session judges it. */
@@ -63,11 +69,20 @@ class ScreeningSession @JvmOverloads constructor(
         private set
     private val rowVideo = java.util.ArrayDeque<ByteArray>() // silhouettes of the last windowFrames rows
     private val grid = java.util.ArrayDeque<DoubleArray>() // resampled frames (before gap filling) for gait events
+    private val rowKeypoints = java.util.ArrayDeque<DoubleArray>() // gap-filled frames of the last windowFrames rows
+    private val filledQueue = java.util.ArrayDeque<DoubleArray>() // gap-filled frames of rows not consumed yet
     private var gridSeen = 0
     private var lastTimestampMs = Double.NaN
 
     /** Stream segments started so far after the first (pauses, [resetStream]); as Python's `Screener.segments`. */
     var segments = 0
+        private set
+
+    /**
+     * Map rows of the earlier segments (Python `_row_offset`): [SessionUpdate.heelStrikes] are
+     * session row indices, unique across segments.
+     */
+    var rowOffset = 0
         private set
 
     /** Grid frames held for gait-event detection now (bounded by [gaitHistoryFrames]). */
@@ -109,7 +124,8 @@ class ScreeningSession @JvmOverloads constructor(
         if (usesVideo) silhouettes.push(timestampMs, silhouette, silhouetteUsable)
         val now = consume(mapStream.push(timestampMs, keypoints))
         lastTimestampMs = timestampMs
-        return if (before == null) now else SessionUpdate(before.rows + now.rows, before.ready + now.ready, before.skipped + now.skipped)
+        return if (before == null) now else SessionUpdate(before.rows + now.rows, before.ready + now.ready, before.skipped + now.skipped,
+            before.heelStrikes + now.heelStrikes)
     }
 
     /** End of a recording: the rows the gap filler still held. */
@@ -122,10 +138,13 @@ class ScreeningSession @JvmOverloads constructor(
      * to keep the rows the gap filler holds.
      */
     fun resetStream() {
+        rowOffset += windows.rowsSeen
         mapStream = MapStream(GeneratedSchema.NUM_COCO_FEET)
         windows.reset()
         silhouettes = SilhouetteTrack()
         rowVideo.clear()
+        rowKeypoints.clear()
+        filledQueue.clear()
         grid.clear()
         gridSeen = 0
         lastEvents = null
@@ -140,18 +159,25 @@ class ScreeningSession @JvmOverloads constructor(
             gridSeen++
             while (grid.size > gaitHistoryFrames) grid.removeFirst()
         }
+        mapStream.onFilledFrame = { f -> filledQueue.addLast(f) } // taken off one per row in consume()
     }
 
     private fun consume(rows: List<MapRow>): SessionUpdate {
         val ready = ArrayList<ModelInputs>()
         val skipped = ArrayList<Pair<MapWindow, WindowVerdict>>()
+        val strikes = ArrayList<Map<String, List<Int>>>()
         for (row in rows) {
+            filledQueue.pollFirst()?.let { f ->
+                rowKeypoints.addLast(f)
+                while (rowKeypoints.size > manifest.windowFrames) rowKeypoints.removeFirst()
+            }
             if (usesVideo) {
                 val sil = silhouettes.at(row.timestampMs)
                 rowVideo.addLast(Silhouette.toModelInput(sil, sil != null)) // zeros where no close usable frame
                 while (rowVideo.size > manifest.windowFrames) rowVideo.removeFirst()
             }
             val w = windows.push(row) ?: continue
+            strikes.add(windowHeelStrikes(w))
             val verdict = if (judgeGait) verdictOf(gaitQuality(w)) else w.quality(minValidFraction)
             if (!verdict.ok) {
                 skipped.add(Pair(w, verdict))
@@ -159,7 +185,18 @@ class ScreeningSession @JvmOverloads constructor(
             }
             ready.add(inputsFor(w))
         }
-        return SessionUpdate(rows, ready, skipped)
+        return SessionUpdate(rows, ready, skipped, strikes)
+    }
+
+    /**
+     * The heel strikes in [w]'s own gap-filled keypoints, as session row indices: what the Python
+     * Screener's `_screen` counts steps from (`detect_gait_events(w.keypoints)` per window).
+     */
+    private fun windowHeelStrikes(w: MapWindow): Map<String, List<Int>> {
+        if (rowKeypoints.size != w.length) return GaitEvents.SIDES.associateWith { emptyList<Int>() }
+        val ev = Events.detect(ArrayList(rowKeypoints), GeneratedSchema.MAP_FPS)
+        val base = rowOffset + w.start
+        return GaitEvents.SIDES.associateWith { s -> ev.heelStrikes.getValue(s).map { it + base } }
     }
 
     /**
