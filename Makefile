@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck docs docs-serve dist dist-check clean
+.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck pkg-tree docs docs-serve dist dist-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 # The knowledge map alone (heatmap PNG + gait events) of the sample video.
 kmap-demo: $(STAMP)
-	$(PY) -m scoligait_edge.kmap_demo --out $(OUT)/kmap
+	$(PY) -m scoligait_edge.research.kmap_demo --out $(OUT)/kmap
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests benchmarks --benchmark-disable
@@ -51,9 +51,11 @@ golden: $(STAMP)
 	$(PY) android_demo/tools/make_golden.py
 
 # ruff (lint + format check) with pyproject.toml's rules; `make format` applies the formatter and the safe fixes.
-lint: $(STAMP)
+lint: $(STAMP) pkg-tree
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	cd build/pkg && PYTHONPATH=. $(abspath $(VENV))/bin/lint-imports ../../pyproject.toml
+	$(PY) tools/import_graph.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -62,9 +64,12 @@ format: $(STAMP)
 # mypy (strict on the torch-free runtime, see pyproject.toml) on the installed layout: runtimes/ and export/
 # linked in as scoligait_edge.runtimes / scoligait_edge.export, which package-dir maps and mypy cannot follow.
 # The same linked tree (build/pkg) serves mkdocstrings.
-typecheck: $(STAMP)
-	$(PY) -c "import sys; sys.path.insert(0, 'docs/hooks'); from include import link_installed_layout; from pathlib import Path; link_installed_layout(Path('.').resolve())"
+typecheck: $(STAMP) pkg-tree
 	$(VENV)/bin/mypy build/pkg/scoligait_edge
+
+# build/pkg: the installed layout as links (export/ and runtimes/ as scoligait_edge.export / .runtimes)
+pkg-tree: $(STAMP)
+	$(PY) -c "import sys; sys.path.insert(0, 'docs/hooks'); from include import link_installed_layout; from pathlib import Path; link_installed_layout(Path('.').resolve())"
 
 # The API docs site (mkdocs.yml) into site/, offline; --strict: broken links and missing references fail.
 docs: $(STAMP)

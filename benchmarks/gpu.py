@@ -113,9 +113,9 @@ def bootstrap_package() -> None:
 # ----------------------------------------------------------------- model, bundle, windows
 def windows_for(cfg: dict[str, Any], n_random: int, n_clips: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Sliding windows over SIMULATED clips (knowledge map + silhouettes) plus random windows."""
-    from scoligait_edge.data.simulate import crop_scoliosis1k, sample_subject, simulate_clip
     from scoligait_edge.export import input_specs, random_batch
     from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.research.sim.simulate import crop_scoliosis1k, sample_subject, simulate_clip
 
     t = int(cfg["window_frames"])
     names = [s.name for s in input_specs(cfg)]
@@ -159,9 +159,9 @@ def build_bundle(cfg: dict[str, Any], root: Path, windows: dict[str, np.ndarray]
     """A bundle (checkpoint + ONNX fp32 + ONNX fp16) of a random model whose logits are spread like a trained one's."""
     import torch
 
+    from scoligait_edge.core.schema import NUM_FEATURES
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.kinematics.schema import NUM_FEATURES
-    from scoligait_edge.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
+    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
 
     torch.manual_seed(0)
     model = ScreeningModel(ScreeningModelConfig(**cfg)).eval()
@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         windows = windows_for(cfg, args.random_windows, args.clips)
     else:
         cfg = TINY if (args.config or ("tiny" if args.cpu_smoke else "default")) == "tiny" else DEFAULT
-        from scoligait_edge.models import ScreeningModelConfig
+        from scoligait_edge.research.models import ScreeningModelConfig
 
         cfg = ScreeningModelConfig(**cfg).model_dump(mode="json")
         windows = windows_for(cfg, args.random_windows, args.clips)
@@ -703,11 +703,13 @@ def main(argv: list[str] | None = None) -> int:
 def _trt(bundle: Any, precision: str, max_batch: int, cache_dir: Path) -> Any:
     """The native TensorRT backend, its profile covering every timed batch size; engines cached in ``cache_dir``
     (default: a temporary folder, so nothing is written into the bundle)."""
-    from scoligait_edge.export.tensorrt import ProfileRange
+    from scoligait_edge.export.tensorrt import ensure_engine
     from scoligait_edge.runtimes.tensorrt_backend import TensorRTBackend
+    from scoligait_edge.runtimes.tensorrt_engine import EngineOptions, ProfileRange
 
-    profile = ProfileRange(1, min(32, max_batch), max(64, max_batch))
-    return TensorRTBackend(bundle, precision, batch=profile, cache_dir=cache_dir)  # type: ignore[arg-type]
+    options = EngineOptions(batch=ProfileRange(1, min(32, max_batch), max(64, max_batch)), cache_dir=cache_dir)
+    ensure_engine(bundle, precision, options)  # type: ignore[arg-type]  # built here: an export step
+    return TensorRTBackend(bundle, precision, options)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

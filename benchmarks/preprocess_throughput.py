@@ -1,4 +1,4 @@
-"""Preprocessing throughput of ``python -m scoligait_edge.preprocess`` engines, measured in one run.
+"""Preprocessing throughput of ``python -m scoligait_edge.research.preprocess`` engines, measured in one run.
 
     OMP_NUM_THREADS=1 python benchmarks/preprocess_throughput.py --clips 8 --out out/scale
 
@@ -53,7 +53,7 @@ def cut_clips(src: Path, dst: Path, n_clips: int, frames: int) -> list[Path]:
 
 def driver_write_ms(cache_dir: Path, repeats: int = 5) -> float:
     """What the driver pays per clip (compress + atomic write), the part that does not spread over workers."""
-    from scoligait_edge.data.cache import ClipCache
+    from scoligait_edge.research.data.cache import ClipCache
 
     cache = ClipCache(cache_dir, json.loads((cache_dir / "manifest.json").read_text())["config"])
     clip = cache.read(next(c for c, e in cache.manifest.entries.items() if e.status == "ok"))
@@ -65,7 +65,7 @@ def driver_write_ms(cache_dir: Path, repeats: int = 5) -> float:
 
 def main() -> None:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.preprocess import PreprocessOptions, preprocess
+    from scoligait_edge.research.preprocess import PreprocessOptions, preprocess
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=8)

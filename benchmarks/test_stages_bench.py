@@ -78,7 +78,8 @@ def test_subject_tracking_per_frame(benchmark, cached_poses):
 @pytest.mark.benchmark(group="silhouette")
 def test_silhouette_crop_per_frame(benchmark, cached_poses):
     """person_silhouette: binarise the subject's full-frame soft mask inside its box, crop to 64 x 44."""
-    from scoligait_edge.video.silhouette import SIL_SHAPE, person_silhouette
+    from scoligait_edge.core.constants import SIL_SHAPE
+    from scoligait_edge.video.silhouette import person_silhouette
 
     masks = cycle_forever(cached_poses.masks)
     sil, ok = benchmark.pedantic(

@@ -43,7 +43,7 @@ N_WINDOWS = 64
 
 
 def _config(kind: str):
-    from scoligait_edge.training.config import TrainConfig, load_config
+    from scoligait_edge.research.training.config import TrainConfig, load_config
 
     cfg = load_config(ROOT / "configs" / "demo_model.yaml", TrainConfig)
     if kind.startswith("legacy"):
@@ -60,7 +60,7 @@ def _config(kind: str):
 @pytest.fixture(scope="module")
 def windows():
     """Synthetic windows of the real shapes: a map, uint8 silhouettes, four sentence embeddings each."""
-    from scoligait_edge.training.tensors import WindowTensors
+    from scoligait_edge.research.training.tensors import WindowTensors
 
     rng = np.random.default_rng(0)
     t = 96
@@ -86,8 +86,8 @@ class TrainingStep:
     """
 
     def __init__(self, kind: str, windows) -> None:
-        from scoligait_edge.models import ScreeningLoss, ScreeningModel
-        from scoligait_edge.training.loop import make_optimizer
+        from scoligait_edge.research.models import ScreeningLoss, ScreeningModel
+        from scoligait_edge.research.training.loop import make_optimizer
 
         self.kind, self.windows, self.cfg = kind, windows, _config(kind)
         torch.manual_seed(0)
@@ -105,8 +105,8 @@ class TrainingStep:
         self._std, self._next = torch.ones(238), 0
 
     def _code_paths(self) -> contextlib.ExitStack:
-        from scoligait_edge.models.layers.attention import explicit_attention
-        from scoligait_edge.models.layers.patch import conv3d_tubelets
+        from scoligait_edge.research.models.layers.attention import explicit_attention
+        from scoligait_edge.research.models.layers.patch import conv3d_tubelets
 
         ctx = contextlib.ExitStack()
         if self.kind.startswith("legacy"):
@@ -116,7 +116,7 @@ class TrainingStep:
         return ctx
 
     def __call__(self) -> float:
-        from scoligait_edge.training.augment import augment_batch
+        from scoligait_edge.research.training.augment import augment_batch
 
         b, optim, w = self.batch_size, self.cfg.optim, self.windows
         start = self._next % (N_WINDOWS - b + 1)

@@ -1,7 +1,7 @@
 """Make a bundle from a checkpoint and add exported formats to it (what the CLI runs).
 
 ``create_bundle`` copies a safetensors checkpoint (``model.safetensors`` +
-``model.json`` from :func:`scoligait_edge.models.save_checkpoint`) and the
+``model.json`` from :func:`scoligait_edge.research.models.save_checkpoint`) and the
 caller's text assets into a new bundle with its manifest; ``add_formats``
 exports ``onnx``, ``onnx-fp16``, ``onnx-int8``, ``ort`` into it (re-hashing the manifest) and
 builds ``engine`` (TensorRT, cached beside the bundle, never listed in it).
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME, InputReference
+from scoligait_edge.core.constants import MAP_FPS
 from scoligait_edge.errors import BundleError
 from scoligait_edge.export.bundle import (
     FORMAT_FILES,
@@ -37,7 +38,6 @@ from scoligait_edge.export.bundle import (
     write_bundle,
 )
 from scoligait_edge.export.signing import Ed25519PrivateKey, signing_key_of
-from scoligait_edge.kinematics.schema import MAP_FPS
 
 FORMATS = ("onnx", "onnx-fp16", "onnx-int8", "ort", "engine")
 Report = Callable[[str], None]
@@ -100,7 +100,7 @@ def create_bundle(
     JSON's ``extra`` entries of the same names, and must be given one way or
     the other.
     """
-    from scoligait_edge.models import ScreeningModel, load_checkpoint
+    from scoligait_edge.research.models import ScreeningModel, load_checkpoint
 
     sign_key = signing_key_of(signing_key)
     tensors, sidecar = _checkpoint_paths(checkpoint)
@@ -168,7 +168,7 @@ def create_bundle(
 
 def _checked_input_reference(path: str | Path) -> bytes:
     """The reference file's bytes, after checking it parses and fits this package's knowledge map."""
-    from scoligait_edge.kinematics.schema import NUM_FEATURES
+    from scoligait_edge.core.schema import NUM_FEATURES
 
     try:
         ref = InputReference.model_validate_json(Path(path).read_bytes())
@@ -262,7 +262,7 @@ def add_formats(
     wanted = parse_formats(formats)
     key = signing_key_of(signing_key)
     if "engine" in wanted:  # fail before spending minutes on the other formats
-        from scoligait_edge.export.tensorrt import cuda_device_info, require_tensorrt
+        from scoligait_edge.runtimes.tensorrt_engine import cuda_device_info, require_tensorrt
 
         require_tensorrt()
         cuda_device_info()
@@ -279,7 +279,7 @@ def add_formats(
 
         if "onnx" in wanted or ({"onnx-fp16", "onnx-int8", "ort"} & set(wanted) and not bundle.has_format("onnx")):
             from scoligait_edge.export.onnx_export import export_onnx, torch_outputs
-            from scoligait_edge.models import ScreeningModel, load_checkpoint
+            from scoligait_edge.research.models import ScreeningModel, load_checkpoint
 
             model = load_checkpoint(bundle.checkpoint_stem, expected_config=bundle.manifest.model_config_object())
             assert isinstance(model, ScreeningModel)  # expected_config is a ScreeningModelConfig

@@ -164,9 +164,9 @@ def simulated_windows(
     missing). Deterministic for a given ``seed``.
     """
     from scoligait_edge.bundle.specs import input_specs
-    from scoligait_edge.data.sim_camera import crop_scoliosis1k
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
     from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.research.sim.camera import crop_scoliosis1k
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     specs = {s.name: s for s in input_specs(config)}
     t = int(specs["km"].shape[1] if "km" in specs else specs["video"].shape[1])

@@ -75,16 +75,16 @@ def int8_split_check(bundle: Any, config: Any, run_dir: str | Path, *, batch_siz
     """Score the validation and test windows of ``config``'s cohort with the bundle's fp32 and int8 graphs.
 
     ``bundle``: a :class:`~scoligait_edge.bundle.load.Bundle` or its folder, with ``onnx`` and ``onnx-int8``;
-    ``config``: the :class:`~scoligait_edge.training.config.TrainConfig` (or its file) that trained it.
+    ``config``: the :class:`~scoligait_edge.research.training.config.TrainConfig` (or its file) that trained it.
     """
     from scoligait_edge.bundle.load import Bundle, load_bundle
     from scoligait_edge.bundle.model_config import ScreeningModelConfig
-    from scoligait_edge.evaluation.metrics import aggregate_windows, roc_auc
-    from scoligait_edge.evaluation.threshold import choose_threshold
+    from scoligait_edge.research.evaluation.metrics import aggregate_windows, roc_auc
+    from scoligait_edge.research.evaluation.threshold import choose_threshold
+    from scoligait_edge.research.training.config import TrainConfig, load_config
+    from scoligait_edge.research.training.pipeline import load_window_splits, to_tensors
     from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
     from scoligait_edge.text.reference import ReferenceStats
-    from scoligait_edge.training.config import TrainConfig, load_config
-    from scoligait_edge.training.pipeline import load_window_splits, to_tensors
 
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle, allow_unsigned=True)

@@ -22,8 +22,9 @@ import numpy as np
 
 from scoligait_edge import __version__
 from scoligait_edge.bundle.specs import INPUT_ORDER, MODEL_OUTPUT_FIELDS, input_specs, output_specs
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import SCHEMA_VERSION, schema_hash
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
 
 try:
     import onnx
@@ -31,7 +32,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
     raise OptionalDependencyError("ONNX export needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
 
 if TYPE_CHECKING:
-    from scoligait_edge.models import ScreeningModel
+    from scoligait_edge.research.models import ScreeningModel
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17

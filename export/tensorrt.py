@@ -35,203 +35,28 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import logging
 import os
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-from scoligait_edge import __version__
-from scoligait_edge.errors import BackendError, OptionalDependencyError
+from scoligait_edge.errors import BackendError
+from scoligait_edge.runtimes.tensorrt_engine import (
+    DeviceInfo,
+    EngineMetadata,
+    EngineOptions,
+    Precision,
+    ProfileRange,
+    cuda_device_info,
+    engine_target,
+    load_cached_engine,
+    require_tensorrt,
+    tensorrt_major,
+    write_engine_cache,
+)
 
 log = logging.getLogger(__name__)
-Precision = Literal["fp32", "fp16"]
-
-
-def install_hint() -> str:
-    """What to install to get TensorRT's Python bindings on this machine."""
-    cuda = None
-    try:  # pick the wheel matching the CUDA torch was built with, when torch is there
-        import torch
-
-        cuda = torch.version.cuda
-    except Exception:  # noqa: BLE001 - torch absent or broken: fall back to the generic hint
-        pass
-    jetson = Path("/etc/nv_tegra_release").exists()
-    if jetson:
-        return (
-            "TensorRT is not installed. On Jetson it comes with JetPack: `sudo apt install nvidia-jetpack` "
-            "(or `sudo apt install python3-libnvinfer`), not from pip"
-        )
-    if cuda:
-        wheel = "tensorrt-cu13" if cuda.startswith("13") else "tensorrt-cu12"
-        return (
-            f"TensorRT is not installed. torch here uses CUDA {cuda}, so run `pip install {wheel}`; "
-            "on Jetson TensorRT comes with JetPack (`sudo apt install nvidia-jetpack`)"
-        )
-    return (
-        "TensorRT is not installed (it needs an NVIDIA GPU). On a CUDA 12 machine run "
-        "`pip install tensorrt-cu12` (`pip install tensorrt-cu13` for CUDA 13); on Jetson it comes with "
-        "JetPack (`sudo apt install nvidia-jetpack`)"
-    )
-
-
-def require_tensorrt() -> ModuleType:
-    """Import tensorrt or raise :class:`OptionalDependencyError` saying exactly what to install."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise OptionalDependencyError(install_hint()) from exc
-    return trt
-
-
-def tensorrt_major(trt: ModuleType) -> int:
-    return int(str(trt.__version__).split(".")[0])
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    name: str
-    compute_capability: str  # "8.6"
-    index: int = 0
-
-    @property
-    def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
-
-
-def cuda_device_info(index: int = 0) -> DeviceInfo:
-    """Name and compute capability of CUDA device ``index`` (via torch, else cuda-python)."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            major, minor = torch.cuda.get_device_capability(index)
-            return DeviceInfo(torch.cuda.get_device_name(index), f"{major}.{minor}", index)
-    except ImportError:
-        pass
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python
-
-        err, props = cudart.cudaGetDeviceProperties(index)
-        if int(err) == 0:
-            name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
-            return DeviceInfo(name.rstrip("\x00"), f"{props.major}.{props.minor}", index)
-    except ImportError:
-        pass
-    raise BackendError("no CUDA device found (TensorRT needs an NVIDIA GPU and torch with CUDA or cuda-python)")
-
-
-@dataclass(frozen=True)
-class ProfileRange:
-    """Optimization-profile range of one dynamic axis: (min, opt, max)."""
-
-    min: int = 1
-    opt: int = 8
-    max: int = 64
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min <= self.opt <= self.max:
-            raise ValueError(f"profile needs 1 <= min <= opt <= max, got {self}")
-
-
-@dataclass
-class EngineMetadata:
-    """Sidecar ``<engine>.json``: what the plan was built from, where, and with what."""
-
-    tensorrt_version: str
-    device_name: str
-    compute_capability: str
-    precision: str
-    typing: str  # "strongly typed" | "weak (BuilderFlag.FP16)" | "fp32"
-    onnx_file: str
-    onnx_sha256: str
-    batch: dict[str, int]
-    text_tokens: dict[str, int]
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    built_at: str = ""
-    scoligait_edge: str = __version__
-    engine_sha256: str = ""
-    """sha256 of the serialized plan, checked before every deserialisation"""
-    engine_size: int = 0
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def read(cls, path: str | Path) -> EngineMetadata:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_SIDECAR_BYTES + 1)
-        if len(raw) > MAX_SIDECAR_BYTES:
-            raise ValueError(f"{path} is over {MAX_SIDECAR_BYTES} bytes; not an engine sidecar")
-        return cls(**json.loads(raw))
-
-
-MAX_SIDECAR_BYTES = 1 << 20
-
-
-def write_engine_cache(engine_path: str | Path, plan: bytes, meta: EngineMetadata) -> EngineMetadata:
-    """Write the plan and its sidecar (with the plan's sha256 and size); returns the completed metadata."""
-    engine_path = Path(engine_path)
-    meta.engine_sha256, meta.engine_size = hashlib.sha256(plan).hexdigest(), len(plan)
-    engine_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = engine_path.with_name(engine_path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(plan)
-    os.replace(tmp, engine_path)
-    side = sidecar_path(engine_path)
-    side_tmp = side.with_name(side.name + ".tmp")
-    side_tmp.write_text(meta.to_json())
-    os.replace(side_tmp, side)
-    return meta
-
-
-def read_engine_cache(engine_path: str | Path) -> tuple[EngineMetadata, bytes] | None:
-    """The cached plan's metadata and bytes if its sha256 matches the sidecar's record, else None (logged)."""
-    engine_path = Path(engine_path)
-    side = sidecar_path(engine_path)
-    if not (engine_path.is_file() and side.is_file()):
-        return None
-    try:
-        meta = EngineMetadata.read(side)
-    except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError; unknown keys a TypeError
-        log.warning("TensorRT engine sidecar %s is unreadable (%s); the engine will be rebuilt", side, exc)
-        return None
-    if not re.fullmatch(r"[0-9a-f]{64}", meta.engine_sha256 or ""):
-        log.warning(
-            "TensorRT engine %s has no sha256 record in %s (written by an older version); rebuilding it",
-            engine_path,
-            side.name,
-        )
-        return None
-    with open(engine_path, "rb") as f:
-        plan = f.read(meta.engine_size + 1)
-    digest = hashlib.sha256(plan).hexdigest()
-    if len(plan) != meta.engine_size or digest != meta.engine_sha256:
-        log.warning(
-            "TensorRT engine %s does not match the sha256 recorded in %s (%s... != %s...): it was modified "
-            "or corrupted; rebuilding it",
-            engine_path,
-            side.name,
-            digest[:12],
-            meta.engine_sha256[:12],
-        )
-        return None
-    return meta, plan
-
-
-def sidecar_path(engine_path: str | Path) -> Path:
-    p = Path(engine_path)
-    return p.with_name(p.name + ".json")
-
-
-def engine_file_name(device: DeviceInfo, trt_version: str, precision: str, onnx_sha256: str) -> str:
-    cc = device.compute_capability.replace(".", "")
-    return f"model.{precision}.{device.slug}.sm{cc}.trt{trt_version}.{onnx_sha256[:12]}.engine"
 
 
 def _dims_for(shape: tuple[int, ...], name: str, batch: int, text_tokens: int) -> tuple[int, ...]:
@@ -413,91 +238,46 @@ def _build_engine(
 
 
 def ensure_engine(
-    bundle: Any,
-    precision: Precision = "fp32",
-    *,
-    device_index: int = 0,
-    strongly_typed: bool | None = None,
-    batch: ProfileRange = ProfileRange(),
-    text_tokens: ProfileRange = ProfileRange(1, 4, 16),
-    cache_dir: str | Path | None = None,
-    rebuild: bool = False,
+    bundle: Any, precision: Precision = "fp32", options: EngineOptions | None = None
 ) -> tuple[Path, EngineMetadata]:
     """The cached engine for ``bundle`` on this device, TensorRT version and precision; built if absent or stale.
 
-    Cached under ``bundle.engine_cache_dir()`` (``<bundle>/engines`` for a
-    folder) with a shared ``timing.cache``. Returns ``(engine path, metadata)``;
-    :func:`load_engine` also returns the verified plan bytes (what to deserialise).
+    Cached under ``bundle.engine_cache_dir()`` (``<bundle>/engines`` for a folder) with a shared
+    ``timing.cache``. Returns ``(engine path, metadata)``; :func:`load_engine` also returns the verified
+    plan bytes (what to deserialise).
     """
-    path, meta, _ = load_engine(
-        bundle,
-        precision,
-        device_index=device_index,
-        strongly_typed=strongly_typed,
-        batch=batch,
-        text_tokens=text_tokens,
-        cache_dir=cache_dir,
-        rebuild=rebuild,
-    )
+    path, meta, _ = load_engine(bundle, precision, options)
     return path, meta
 
 
 def load_engine(
-    bundle: Any,
-    precision: Precision = "fp32",
-    *,
-    device_index: int = 0,
-    strongly_typed: bool | None = None,
-    batch: ProfileRange = ProfileRange(),
-    text_tokens: ProfileRange = ProfileRange(1, 4, 16),
-    cache_dir: str | Path | None = None,
-    rebuild: bool = False,
+    bundle: Any, precision: Precision = "fp32", options: EngineOptions | None = None
 ) -> tuple[Path, EngineMetadata, bytes]:
-    """:func:`ensure_engine` plus the plan bytes, read once and checked against the sha256 in the sidecar.
-
-    A cached plan is used only when its sidecar matches this ONNX (by the
-    bundle's verified sha256), TensorRT version, device and profile *and* the
-    plan's bytes match the recorded sha256; otherwise the engine is rebuilt
-    from the bundle's verified ONNX bytes.
-    """
+    """:func:`ensure_engine` plus the plan bytes: the verified cached plan, else a new one built from the
+    bundle's verified ONNX bytes (never re-read from the path)."""
+    options = options or EngineOptions()
     trt = require_tensorrt()
     from scoligait_edge.bundle import Bundle, load_bundle
 
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
-    major = tensorrt_major(trt)
-    typed = (major >= 11) if strongly_typed is None else strongly_typed
-    fmt = "onnx-fp16" if (precision == "fp16" and typed) else "onnx"
-    onnx_path = bundle.format_path(fmt)
-    onnx_sha = bundle.manifest.files[bundle.manifest.formats[fmt]].sha256
-    device = cuda_device_info(device_index)
-    cache = Path(cache_dir) if cache_dir is not None else bundle.engine_cache_dir()
-    engine = cache / engine_file_name(device, str(trt.__version__), precision, onnx_sha)
-    if not rebuild:
-        cached = read_engine_cache(engine)
-        if cached is not None:
-            meta, plan = cached
-            fresh = (
-                meta.onnx_sha256 == onnx_sha
-                and meta.tensorrt_version == str(trt.__version__)
-                and meta.device_name == device.name
-                and meta.compute_capability == device.compute_capability
-                and meta.batch == asdict(batch)
-                and meta.text_tokens == asdict(text_tokens)
-            )
-            if fresh:
-                log.info("using cached TensorRT engine %s (sha256 %s... verified)", engine, meta.engine_sha256[:12])
-                return engine, meta, plan
+    cached = load_cached_engine(bundle, precision, options, trt)
+    if cached is not None:
+        return cached
+    target = engine_target(bundle, precision, options, trt)
     meta, plan = _build_engine(
-        onnx_path,
-        engine,
+        bundle.format_path(target.onnx_format),
+        target.path,
         precision=precision,
-        strongly_typed=typed,
-        batch=batch,
-        text_tokens=text_tokens,
-        timing_cache=cache / "timing.cache",
+        strongly_typed=target.strongly_typed,
+        batch=options.batch,
+        text_tokens=options.text_tokens,
+        timing_cache=target.path.parent / "timing.cache",
         workspace_bytes=1 << 30,
-        device=device,
-        onnx_bytes=bundle.format_bytes(fmt),
+        device=target.device,
+        onnx_bytes=bundle.format_bytes(target.onnx_format),
     )
-    return engine, meta, plan
+    return target.path, meta, plan
+
+
+__all__ = ["DeviceInfo", "EngineOptions", "ProfileRange", "build_engine", "ensure_engine", "load_engine"]

@@ -109,8 +109,9 @@ def _open(kind: str, bundle: Bundle, precision: Precision, device: str | None, *
     device_index = int(device.split(":")[1]) if device and ":" in device else 0
     if kind == "tensorrt":
         from scoligait_edge.runtimes.tensorrt_backend import TensorRTBackend
+        from scoligait_edge.runtimes.tensorrt_engine import EngineOptions
 
-        return TensorRTBackend(bundle, precision, device_index=device_index, **options)
+        return TensorRTBackend(bundle, precision, EngineOptions(device_index=device_index, **options))
     if kind in ("onnxruntime", "onnxruntime-cuda", "onnxruntime-cpu"):
         from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend
 
@@ -173,7 +174,7 @@ def load_backend(
                 f"`{INT8_EXPORT_HINT.format(source=bundle.source)}`"
             )
     if backend == "tensorrt":
-        from scoligait_edge.export.tensorrt import require_tensorrt
+        from scoligait_edge.runtimes.tensorrt_engine import require_tensorrt
 
         require_tensorrt()  # OptionalDependencyError with the install command
     chosen: BackendBase | None
@@ -210,7 +211,7 @@ def load_backend(
 
 
 _OPTIONS = {
-    "tensorrt": {"strongly_typed", "batch", "text_tokens", "cache_dir", "rebuild"},
+    "tensorrt": {"strongly_typed", "batch", "text_tokens", "cache_dir"},
     "onnxruntime-cuda": {"threads", "graph_optimization_level", "disabled_optimizers"},
     "onnxruntime-cpu": {"threads", "graph_optimization_level", "disabled_optimizers"},
     "torch": {"threads", "cuda_graphs"},

@@ -1,9 +1,11 @@
 """TensorRT backend (TensorRT 10 and 11): named I/O tensors, ``set_input_shape``, ``execute_async_v3``.
 
-The engine comes from :func:`scoligait_edge.export.tensorrt.load_engine`
-(built on this device from the bundle's verified ONNX bytes and cached per
-device, compute capability and TensorRT version); the plan is deserialised
-from the bytes whose sha256 was just checked against its sidecar. Device buffers and the CUDA stream are
+The engine is the one :mod:`scoligait_edge.export.tensorrt` built on this device from the bundle's
+verified ONNX bytes (``python -m scoligait_edge.export --bundle B --formats engine``), cached per
+device, compute capability and TensorRT version; the plan is deserialised from the bytes whose sha256
+:func:`~scoligait_edge.runtimes.tensorrt_engine.load_cached_engine` just checked against its sidecar.
+Without such an engine the backend refuses with that command (building is an export step: minutes
+of GPU time, not something a screening session should start by surprise). Device buffers and the CUDA stream are
 torch's (torch with CUDA is the one GPU dependency here). Importing this
 module needs neither TensorRT nor torch; constructing the backend without
 TensorRT raises :class:`OptionalDependencyError` with the install command.
@@ -12,14 +14,19 @@ TensorRT raises :class:`OptionalDependencyError` with the install command.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scoligait_edge.errors import BackendError, OptionalDependencyError
-from scoligait_edge.export.tensorrt import EngineMetadata, ProfileRange, load_engine, require_tensorrt
 from scoligait_edge.runtimes.base import BackendBase, Precision
+from scoligait_edge.runtimes.tensorrt_engine import (
+    EngineMetadata,
+    EngineOptions,
+    load_cached_engine,
+    missing_engine_error,
+    require_tensorrt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +51,9 @@ class TensorRTBackend(BackendBase):
         self,
         bundle: Any,
         precision: Precision = "fp32",
-        *,
-        device_index: int = 0,
-        strongly_typed: bool | None = None,
-        batch: ProfileRange = ProfileRange(),
-        text_tokens: ProfileRange = ProfileRange(1, 4, 16),
-        cache_dir: str | Path | None = None,
-        rebuild: bool = False,
+        options: EngineOptions | None = None,
     ) -> None:
+        options = options or EngineOptions()
         if precision == "int8":  # engines are fp32/fp16; int8 is the ONNX Runtime CPU model
             raise BackendError("TensorRT engines are fp32 or fp16; precision='int8' runs on the onnxruntime backend")
         trt = require_tensorrt()
@@ -61,19 +63,13 @@ class TensorRTBackend(BackendBase):
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)
         self._torch, self._trt = torch, trt
-        self._dev = torch.device("cuda", device_index)
+        self._dev = torch.device("cuda", options.device_index)
         with torch.cuda.device(self._dev):
             # the plan bytes checked against the sha256 in its sidecar (built from the bundle's verified ONNX bytes)
-            self.engine_path, self.engine_metadata, plan = load_engine(
-                bundle,
-                precision,
-                device_index=device_index,
-                strongly_typed=strongly_typed,
-                batch=batch,
-                text_tokens=text_tokens,
-                cache_dir=cache_dir,
-                rebuild=rebuild,
-            )
+            cached = load_cached_engine(bundle, precision, options, trt)
+            if cached is None:
+                raise missing_engine_error(bundle, precision)
+            self.engine_path, self.engine_metadata, plan = cached
             self._logger = trt.Logger(trt.Logger.WARNING)
             self._runtime = trt.Runtime(self._logger)
             self._engine = self._runtime.deserialize_cuda_engine(plan)
@@ -93,9 +89,9 @@ class TensorRTBackend(BackendBase):
             raise BackendError(f"engine {self.engine_path.name} takes {self._in_names}, the bundle lists {want_in}")
         self._dtypes = {n: self._torch_dtype(self._engine.get_tensor_dtype(n)) for n in names}
         self.precision = precision
-        self.device = f"cuda:{device_index}"
+        self.device = f"cuda:{options.device_index}"
         self.name = "tensorrt"
-        self._max_batch = batch.max
+        self._max_batch = options.batch.max
         super().__init__(bundle.manifest.inputs, bundle.manifest.outputs)
 
     def _torch_dtype(self, dt: Any) -> Any:

@@ -42,13 +42,13 @@ def _torch() -> Any:
 
 def model_from_checkpoint_bytes(data: bytes, expected_config: Any, name: str = "model.safetensors") -> Any:
     """A model rebuilt from the bytes of a checkpoint written by ``save_checkpoint``, checked like
-    :func:`scoligait_edge.models.load_checkpoint` does (format, model kind, knowledge-map schema, config equal to
+    :func:`scoligait_edge.research.models.load_checkpoint` does (format, model kind, knowledge-map schema, config equal to
     ``expected_config``, every tensor present) but never reading a file."""
     _torch()
     from safetensors.torch import load as load_safetensors
 
-    from scoligait_edge.kinematics.schema import schema_hash
-    from scoligait_edge.models.io import FORMAT, MODEL_KINDS, CheckpointError
+    from scoligait_edge.core.schema import schema_hash
+    from scoligait_edge.research.models.io import FORMAT, MODEL_KINDS, CheckpointError
 
     try:
         (n,) = struct.unpack("<Q", data[:8])
@@ -92,7 +92,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 
 class TorchBackend(BackendBase):
-    """Runs a :class:`~scoligait_edge.models.ScreeningModel` directly.
+    """Runs a :class:`~scoligait_edge.research.models.ScreeningModel` directly.
 
     Paths: eager (default), manual CUDA graphs (``cuda_graphs=True``) and
     ``torch.compile`` with Inductor (``compile="default" | "reduce-overhead" | ...``,
@@ -146,7 +146,7 @@ class TorchBackend(BackendBase):
         from scoligait_edge.bundle.load import Bundle, load_bundle
 
         _torch()  # OptionalDependencyError with the install command before the model package is imported
-        from scoligait_edge.models import CheckpointError
+        from scoligait_edge.research.models.io import CheckpointError
 
         if not isinstance(bundle, Bundle):
             bundle = load_bundle(bundle)

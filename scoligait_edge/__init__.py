@@ -17,4 +17,8 @@ SCREENING_NOTICE = (
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+from scoligait_edge import _moved  # noqa: E402  (old module names of 0.1 keep importing, with a warning)
+
+_moved.install()
+
 __all__ = ["__version__", "SCREENING_NOTICE"]

@@ -25,14 +25,8 @@ import logging
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from scoligait_edge.kinematics.schema import (
-    CLINICAL_PRIORS,
-    DOMAINS,
-    FEATURE_SCHEMA,
-    MAP_FPS,
-    NUM_FEATURES,
-    domain_slices,
-)
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import CLINICAL_PRIORS, DOMAINS, FEATURE_SCHEMA, NUM_FEATURES, domain_slices
 from scoligait_edge.results import FeatureHighlight
 
 log = logging.getLogger(__name__)

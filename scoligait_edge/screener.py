@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from scoligait_edge.bundle.inputs import SIL_SHAPE, model_inputs
+from scoligait_edge.bundle.inputs import model_inputs
+from scoligait_edge.core.constants import MAP_FPS, SIL_SHAPE
+from scoligait_edge.core.schema import NUM_FEATURES
+from scoligait_edge.core.skeleton import NUM_COCO_FEET
 from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
 from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
 from scoligait_edge.kinematics.builder import MapRow
 from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
-from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 from scoligait_edge.pose.estimator import PoseEstimatorOptions
-from scoligait_edge.pose.skeleton import NUM_COCO_FEET
 from scoligait_edge.pose.tracker import TrackerOptions
 from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
@@ -324,7 +325,7 @@ class Screener:
         self._estimator = self._tracker = None
         if options.run_pose:
             from scoligait_edge.pose.estimator import PoseEstimator
-            from scoligait_edge.pose.extract import frame_subject_keypoints
+            from scoligait_edge.pose.frame import frame_subject_keypoints
             from scoligait_edge.pose.tracker import SubjectTracker
             from scoligait_edge.video.silhouette import person_silhouette
 

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import NUM_FEATURES
 from scoligait_edge.kinematics import GaitEvents
-from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 
 if TYPE_CHECKING:
     from scoligait_edge.screener import HistorySnapshot, Screener

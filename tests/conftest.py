@@ -35,7 +35,7 @@ def real_video() -> Path:
 @pytest.fixture(scope="session")
 def real_video_poses(real_video: Path):
     """All PoseFrames of the real video, every detected person, no subject chosen."""
-    from scoligait_edge.pose.extract import detect_video_poses
+    from scoligait_edge.research.extract import detect_video_poses
 
     frames, fps = detect_video_poses(real_video, model=REAL_VIDEO_MODEL, progress=False)
     assert fps == pytest.approx(30.0)
@@ -45,7 +45,7 @@ def real_video_poses(real_video: Path):
 @pytest.fixture(scope="session")
 def real_subject_sequence(real_video_poses):
     """The walking woman's COCO-21 keypoints and timestamps, as the demo extracts them."""
-    from scoligait_edge.pose.extract import subject_keypoints
+    from scoligait_edge.pose.frame import subject_keypoints
     from scoligait_edge.pose.tracker import select_subject
 
     frames = select_subject(real_video_poses)

@@ -31,7 +31,7 @@ STANDING = {
 
 
 def standing_pose(n_frames: int = 1, joints: int = 21) -> np.ndarray:
-    from scoligait_edge.pose.skeleton import COCO21_NAMES
+    from scoligait_edge.core.skeleton import COCO21_NAMES
 
     kp = np.zeros((n_frames, joints, 3))
     for j, name in enumerate(COCO21_NAMES[:joints]):

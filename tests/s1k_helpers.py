@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scoligait_edge.data.simulate import sample_subject, simulate_clip
+from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
 N_FRAMES = 130  # 3 windows of 96 frames at hop 16
 

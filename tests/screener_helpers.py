@@ -8,8 +8,8 @@ import numpy as np
 
 
 def simulated_window_set(n_clips: int = 6, seed: int = 0):
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
     from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     km, valid, labels = [], [], []
     for i in range(n_clips):
@@ -27,7 +27,7 @@ def build_screening_bundle(root: Path) -> Path:
     import torch
 
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
+    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
     from scoligait_edge.text import fit_reference
     from scoligait_edge.text.embeddings import default_embedding_table
     from tests.signing_helpers import fixture_signing_key

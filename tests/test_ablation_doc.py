@@ -1,4 +1,4 @@
-"""`python -m scoligait_edge.ablate --quick --doc ...` end to end on configs/ablation_ci.yaml (2-3 minutes on
+"""`python -m scoligait_edge.research.ablate --quick --doc ...` end to end on configs/ablation_ci.yaml (2-3 minutes on
 2 cores, so marked slow): the document has the notice, command, cohort, table with baselines and claims."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.slow
 def test_quick_ablation_writes_the_whole_document(tmp_path, capsys):
-    from scoligait_edge import ablate
+    from scoligait_edge.research import ablate
 
     doc = tmp_path / "ABLATION.md"
     argv = [
@@ -27,7 +27,7 @@ def test_quick_ablation_writes_the_whole_document(tmp_path, capsys):
     assert ablate.main(argv) == 0
     text = doc.read_text()
     assert "a test of the machinery, not evidence about patients" in text
-    assert "python -m scoligait_edge.ablate --config configs/ablation_ci.yaml --quick" in text
+    assert "python -m scoligait_edge.research.ablate --config configs/ablation_ci.yaml --quick" in text
     assert "Wall time of this call:" in text and "training runs took" in text
     assert "## Cohort" in text and "| test |" in text
     for row in (

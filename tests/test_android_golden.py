@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scoligait_edge.kinematics import FEATURE_NAMES, schema_hash
+from scoligait_edge.core.schema import FEATURE_NAMES, schema_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "android_demo" / "tools"

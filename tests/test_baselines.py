@@ -9,16 +9,16 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from scoligait_edge.data.windows import WindowSample  # noqa: E402
+from scoligait_edge.core.schema import NUM_FEATURES
 from scoligait_edge.errors import SplitLeakError  # noqa: E402
-from scoligait_edge.evaluation.baselines import (  # noqa: E402
+from scoligait_edge.research.data.windows import WindowSample  # noqa: E402
+from scoligait_edge.research.evaluation.baselines import (  # noqa: E402
     BaselineResults,
     bootstrap_auc,
     clip_features,
     run_baselines,
     silhouette_feature_names,
 )
-from scoligait_edge.kinematics import NUM_FEATURES  # noqa: E402
 
 SIGNAL_COL = 7
 N_SUBJECTS = {"train": 60, "val": 30, "test": 40}
@@ -157,9 +157,9 @@ def test_results_json_round_trip(tmp_path):
 
 def test_cli_uses_the_training_splits(tmp_path, capsys):
     """The CLI's splits are the training pipeline's (same subjects per split), on a tiny simulated cohort."""
-    from scoligait_edge import baselines
-    from scoligait_edge.training.config import TrainConfig, load_config
-    from scoligait_edge.training.pipeline import load_window_splits
+    from scoligait_edge.research import run_baselines as baselines
+    from scoligait_edge.research.training.config import TrainConfig, load_config
+    from scoligait_edge.research.training.pipeline import load_window_splits
 
     cfg_path = tmp_path / "tiny.yaml"
     cfg_path.write_text(
@@ -181,7 +181,7 @@ def test_cli_uses_the_training_splits(tmp_path, capsys):
 
 
 def test_a_window_source_is_cut_into_the_same_splits():
-    from scoligait_edge.data.datasets import WindowSource
+    from scoligait_edge.research.data.source import WindowSource
 
     windows = make_windows()
 

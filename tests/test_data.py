@@ -12,25 +12,21 @@ import cv2
 import numpy as np
 import pytest
 
-from scoligait_edge.data import datasets as D
-from scoligait_edge.data.cache import ClipCache, ClipJob, clip_file_name, default_cache_root
-from scoligait_edge.data.datasets import (
-    S1K_CLASSES,
-    ScoliGaitFolder,
-    Scoliosis1K,
-    SimulatedWindows,
-    WindowDataset,
-    assert_subject_disjoint,
-    collate_windows,
-    make_splits,
-    ratio_split,
-    read_labels_csv,
-)
-from scoligait_edge.data.simulate import make_cohort, sample_subject, simulate_clip
-from scoligait_edge.data.windows import ClipRecord, WindowSample, clip_windows, preprocess_clip
+from scoligait_edge.core.constants import SIL_SHAPE
+from scoligait_edge.core.schema import NUM_FEATURES
 from scoligait_edge.errors import DatasetError, SplitLeakError
-from scoligait_edge.kinematics import NUM_FEATURES
-from scoligait_edge.video.silhouette import SIL_SHAPE, crop_silhouette, nearest_frames, person_silhouette
+from scoligait_edge.research import data as D
+from scoligait_edge.research.data.cache import ClipCache, clip_file_name, default_cache_root
+from scoligait_edge.research.data.engines import ClipJob
+from scoligait_edge.research.data.scoliosis1k import S1K_CLASSES, Scoliosis1K
+from scoligait_edge.research.data.simulated import SimulatedWindows
+from scoligait_edge.research.data.splits import assert_subject_disjoint, make_splits, ratio_split
+from scoligait_edge.research.data.torch_dataset import WindowDataset, collate_windows
+from scoligait_edge.research.data.videos import ScoliGaitFolder, read_labels_csv
+from scoligait_edge.research.data.windows import ClipRecord, WindowSample, clip_windows, preprocess_clip
+from scoligait_edge.research.sim.cohort import make_cohort
+from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
+from scoligait_edge.video.silhouette import crop_silhouette, nearest_frames, person_silhouette
 from tests.conftest import real_video_path
 
 # -- simulated cohort + cache ---------------------------------------------------------
@@ -83,13 +79,15 @@ def test_simulated_second_run_reuses_everything(sim_source, cohort):
 
 def _counting(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = D._simulate_clip
+    from scoligait_edge.research.data import simulated
+
+    real = simulated._simulate_clip
 
     def spy(cohort, spec, *args):
         calls.append(spec.clip_id)
         return real(cohort, spec, *args)
 
-    monkeypatch.setattr(D, "_simulate_clip", spy)
+    monkeypatch.setattr(simulated, "_simulate_clip", spy)
     return calls
 
 
@@ -111,7 +109,7 @@ def test_cache_resume_deleted_and_corrupt_clip(tmp_path, monkeypatch, caplog):
     data = bytearray(victim.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
     victim.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="scoligait_edge.data.cache"):
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.research.data.cache"):
         s = SimulatedWindows(co, cache_root=tmp_path, progress=False, silhouette_scale=0.25).prepare()
     assert calls == [co.clips[2].clip_id] and s.computed == 1
     assert "recompute" in caplog.text
@@ -442,7 +440,7 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
     from tests.s1k_helpers import N_FRAMES, write_scoliosis1k
 
     fx = write_scoliosis1k(tmp_path)
-    with caplog.at_level(logging.INFO, logger="scoligait_edge.data.datasets"):
+    with caplog.at_level(logging.INFO, logger="scoligait_edge.research.data.scoliosis1k"):
         ds = Scoliosis1K(
             fx.root,
             split_file=fx.partition,
@@ -519,7 +517,7 @@ def test_scoliosis1k_pose_alignment_and_scores(tmp_path, caplog):
     kp2 = kp.copy()
     kp2[..., 2] = np.linspace(10, 90, 17)
     percent.write_bytes(pickle.dumps(kp2))
-    with caplog.at_level(logging.WARNING, logger="scoligait_edge.data.datasets"):
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.research.data.scoliosis1k"):
         got, index = D.load_scoliosis1k_pose_frames(percent)
     assert index is None and got[..., 2].max() == pytest.approx(1.0)
     assert got[0, 0, 2] == pytest.approx(10 / 90) and "divided by the sequence's max" in caplog.text

@@ -1,4 +1,4 @@
-"""``torchrun -m scoligait_edge.train``: 2 CPU processes give 1 process's validation metrics; resume is exact.
+"""``torchrun -m scoligait_edge.research.train``: 2 CPU processes give 1 process's validation metrics; resume is exact.
 
 Tolerance: the two runs differ only in floating-point summation order (DDP's
 gradient all-reduce, the per-rank loss split), so per-epoch validation BCE and
@@ -36,7 +36,7 @@ def _torchrun(nproc: int, config: Path, out: Path) -> dict:
         "--nproc_per_node",
         str(nproc),
         "-m",
-        "scoligait_edge.train",
+        "scoligait_edge.research.train",
         "--config",
         str(config),
         "--out",
@@ -76,7 +76,7 @@ def one_rank(tmp_path, monkeypatch):
     """A one-process gloo group in this process (what torchrun --nproc_per_node 1 sets up)."""
     import torch.distributed as dist
 
-    from scoligait_edge.training.distributed import init_distributed, shutdown
+    from scoligait_edge.research.training.distributed import init_distributed, shutdown
 
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "1")
@@ -90,10 +90,10 @@ def one_rank(tmp_path, monkeypatch):
 def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch):
     import torch
 
-    from scoligait_edge.models import ScreeningModel, ScreeningModelConfig
-    from scoligait_edge.training import distributed as D
-    from scoligait_edge.training.config import OptimConfig
-    from scoligait_edge.training.loop import seed_everything
+    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.training import distributed as D
+    from scoligait_edge.research.training.config import OptimConfig
+    from scoligait_edge.research.training.loop import seed_everything
 
     optim = OptimConfig(epochs=3, batch_size=8, patience=5)
     train, val = separable_windows(20, 0), separable_windows(10, 1)
@@ -147,9 +147,9 @@ def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch)
 
 
 def test_global_batch_must_split_evenly(one_rank, monkeypatch):
-    from scoligait_edge.models import ScreeningModel, ScreeningModelConfig
-    from scoligait_edge.training import distributed as D
-    from scoligait_edge.training.config import OptimConfig
+    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.training import distributed as D
+    from scoligait_edge.research.training.config import OptimConfig
 
     ctx = D.DistContext(0, 3, 0, "gloo", one_rank.device)
     m = ScreeningModel(

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from scoligait_edge import SCREENING_NOTICE
-from scoligait_edge.evaluation import (
+from scoligait_edge.core.schema import FEATURE_NAMES, FEATURE_SCHEMA, NUM_FEATURES
+from scoligait_edge.interpret import top_features
+from scoligait_edge.research.evaluation import (
     PAPER_RESULTS,
     SIMULATED_DATA_LINE,
     TEST_SPLIT_ERROR,
@@ -24,16 +26,14 @@ from scoligait_edge.evaluation import (
     binary_metrics,
     choose_threshold,
     cobb_mae,
-    plot_attention_on_map,
     plot_confusion,
     plot_probability_over_time,
     plot_roc,
     roc_auc,
     roc_curve,
     stratified_metrics,
-    top_features,
 )
-from scoligait_edge.kinematics.schema import FEATURE_NAMES, FEATURE_SCHEMA, NUM_FEATURES
+from scoligait_edge.viz.attention import plot_attention_on_map
 
 # y, prob at threshold 0.5 -> pred [1,1,0,1,0,0,0,1]: tp 2, fn 1, fp 2, tn 3 (worked by hand below).
 Y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
@@ -180,7 +180,7 @@ def test_threshold_ties_go_to_the_lowest_cut_regardless_of_order():
 
 
 def test_degenerate_validation_falls_back_to_half_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="scoligait_edge.evaluation.threshold"):
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.research.evaluation.threshold"):
         ch = choose_threshold([1, 1, 1], [0.2, 0.5, 0.9])
     assert ch.threshold == 0.5 and ch.degenerate and "one class" in ch.warning
     assert "one class" in caplog.text

@@ -21,6 +21,7 @@ pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from scoligait_edge.core.schema import NUM_FEATURES, schema_hash  # noqa: E402
 from scoligait_edge.errors import BundleError, OptionalDependencyError  # noqa: E402
 from scoligait_edge.export import (  # noqa: E402
     MANIFEST_NAME,
@@ -33,7 +34,6 @@ from scoligait_edge.export import (  # noqa: E402
     write_bundle,
 )
 from scoligait_edge.export.signing import SIGNATURE_NAME  # noqa: E402
-from scoligait_edge.kinematics.schema import NUM_FEATURES, schema_hash  # noqa: E402
 from scoligait_edge.runtimes import load_backend  # noqa: E402
 from scoligait_edge.runtimes.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
 from tests.export_helpers import T  # noqa: E402
@@ -127,7 +127,7 @@ def test_km_only_model_exports_only_its_inputs(tmp_path):
 def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
     # used to fail with an AttributeError (ScoNetConfig has no uses_text); mypy found it
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.models import ScoNet, ScoNetConfig, save_checkpoint
+    from scoligait_edge.research.models import ScoNet, ScoNetConfig, save_checkpoint
 
     ckpt = tmp_path / "ckpt" / "sconet"
     save_checkpoint(ScoNet(ScoNetConfig(width=0.0625)), ckpt)

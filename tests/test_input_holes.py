@@ -11,16 +11,17 @@ import cv2
 import numpy as np
 import pytest
 
+from scoligait_edge.core.constants import check_fps
+from scoligait_edge.core.schema import CROSS_WINDOW, SIZE_WINDOW
 from scoligait_edge.errors import FrameRateError, TimestampError
 from scoligait_edge.kinematics import StreamResampler, build_knowledge_map, detect_gait_events
-from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, resample_keypoints, segment_bounds
-from scoligait_edge.kinematics.schema import CROSS_WINDOW, SIZE_WINDOW
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, resample_keypoints, segment_bounds
 from scoligait_edge.stream.sources import ImageFolderSource, VideoFileSource, open_source, redact_url
 
 
 @pytest.fixture(scope="module")
 def walk():
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     subject = sample_subject(np.random.default_rng(0), "a", cobb_deg=0.0)
     return simulate_clip(subject, n_frames=240, camera="side", seed=0).keypoints  # [240, 21, 3] at 30 fps

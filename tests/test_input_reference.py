@@ -143,7 +143,7 @@ def test_export_cli_adds_the_reference_to_an_existing_bundle(screening_bundle, t
 
 # ----------------------------------------------------------------- screener
 def _walk(seed: int, camera: str, upside_down: bool = False):
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     subject = sample_subject(np.random.default_rng(seed), f"ood{seed}", cobb_deg=0.0)
     clip = simulate_clip(subject, n_frames=300, camera=camera, seed=seed)

@@ -30,32 +30,30 @@ def _imports(path: Path) -> set[str]:
 
 def test_dependency_direction():
     for f in sorted((PKG / "viz").glob("*.py")):
-        bad = {m for m in _imports(f) if m.startswith("scoligait_edge.evaluation")}
+        bad = {m for m in _imports(f) if m.startswith("scoligait_edge.research.evaluation")}
         assert not bad, f"{f.name} (viz) imports evaluation: {bad}"
     for f in (PKG / "interpret.py", PKG / "screener.py", PKG / "session_report.py"):
-        bad = {m for m in _imports(f) if m.startswith(("scoligait_edge.evaluation", "torch", "matplotlib"))}
+        bad = {m for m in _imports(f) if m.startswith(("scoligait_edge.research.evaluation", "torch", "matplotlib"))}
         bad |= {m for m in _imports(f) if m.startswith("scoligait_edge.viz") and f.name != "session_report.py"}
         assert not bad, f"{f.name} (runtime) imports {bad}"
-    assert "scoligait_edge.interpret" in _imports(PKG / "evaluation" / "interpret.py")
     assert "def plot_" not in (PKG / "interpret.py").read_text()
 
 
 def test_runtime_interpretation_imports_no_torch_no_plotting_no_evaluation():
     code = (
         "import sys, scoligait_edge.interpret, scoligait_edge.screener, scoligait_edge.viz.report; "
-        "bad = [m for m in ('torch', 'matplotlib', 'scipy', 'scoligait_edge.evaluation') if m in sys.modules]; "
+        "bad = [m for m in ('torch', 'matplotlib', 'scipy', 'scoligait_edge.research.evaluation') if m in sys.modules]; "
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_evaluation_and_screener_share_one_interpretation():
-    from scoligait_edge import evaluation, interpret
-    from scoligait_edge.evaluation import interpret as eval_interpret
-    from scoligait_edge.kinematics.schema import NUM_FEATURES
+    from scoligait_edge import interpret
+    from scoligait_edge.core.schema import NUM_FEATURES
 
-    assert evaluation.top_features is interpret.top_features is eval_interpret.top_features
-    assert evaluation.SalientFeature is interpret.SalientFeature
+    training_pipeline = PKG / "research" / "training" / "pipeline.py"
+    assert "scoligait_edge.interpret" in _imports(training_pipeline)  # one interpretation, not a copy
     att = np.zeros((96, NUM_FEATURES))
     att[40:50, 7] = 2.0
     valid = np.ones(96, bool)

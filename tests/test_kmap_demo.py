@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from scoligait_edge import kmap_demo
+from scoligait_edge.research import kmap_demo
 
 
 @pytest.mark.slow

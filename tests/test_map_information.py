@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from scoligait_edge.kinematics.information import map_information, simulated_cohort_rows
-from scoligait_edge.kinematics.schema import ANGLES, domain_slices
+from scoligait_edge.core.schema import ANGLES, domain_slices
 from scoligait_edge.kinematics.schema_doc import INFORMATION_NOTE
+from scoligait_edge.research.information import map_information, simulated_cohort_rows
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
-from scoligait_edge.kinematics.schema import NUM_FEATURES, domain_slices  # noqa: E402
-from scoligait_edge.models import (  # noqa: E402
+from scoligait_edge.core.schema import NUM_FEATURES, domain_slices  # noqa: E402
+from scoligait_edge.research.models import (  # noqa: E402
     CheckpointError,
     ScoNet,
     ScoNetConfig,
@@ -23,7 +23,7 @@ from scoligait_edge.models import (  # noqa: E402
     load_checkpoint,
     save_checkpoint,
 )
-from scoligait_edge.models.layers import (  # noqa: E402
+from scoligait_edge.research.models.layers import (  # noqa: E402
     KnowledgeMapPatchEmbed,
     LatentAttentionPooling,
     MultiHeadSelfAttention,
@@ -392,7 +392,7 @@ def test_video_uint8_rgb_and_single_text_embedding_inputs():
 
 def test_tubelet_matmul_path_equals_the_conv3d_kernel():
     """The tubelet projection as reshape + matmul (uint8 scaled after the product) gives the Conv3d's tokens."""
-    from scoligait_edge.models.layers.patch import TubeletEmbed, conv3d_tubelets
+    from scoligait_edge.research.models.layers.patch import TubeletEmbed, conv3d_tubelets
 
     torch.manual_seed(0)
     embed = TubeletEmbed(16, window_frames=32, tubelet_frames=8, patch_size=(16, 11), image_size=(64, 44))

@@ -178,7 +178,7 @@ def test_live_stream_returns_latest_result(real_video: Path) -> None:
 
 
 def test_extract_raises_no_person_on_empty_video(tmp_path: Path) -> None:
-    from scoligait_edge.pose.extract import extract_pose_sequence
+    from scoligait_edge.research.extract import extract_pose_sequence
 
     path = tmp_path / "empty_scene.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))

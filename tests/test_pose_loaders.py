@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scoligait_edge.core.skeleton import J
 from scoligait_edge.errors import KeypointError, PoseFileError, TimestampError
 from scoligait_edge.pose.loaders import (
     BODY25_FOR_COCO21,
@@ -17,7 +18,6 @@ from scoligait_edge.pose.loaders import (
     load_pose_sequence,
     save_pose_sequence,
 )
-from scoligait_edge.pose.skeleton import J
 
 
 def random_keypoints(t: int = 12, j: int = 17, seed: int = 0) -> np.ndarray:

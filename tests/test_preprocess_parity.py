@@ -13,13 +13,14 @@ import logging
 import numpy as np
 import pytest
 
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES, check_window_length, model_inputs, scale_silhouettes
+from scoligait_edge.bundle.inputs import check_window_length, model_inputs, scale_silhouettes
+from scoligait_edge.core.constants import WINDOW_FRAMES
 from scoligait_edge.stream.window_buffer import WindowArrays
 from tests.screener_helpers import simulated_window_set
 
 
 def _samples(n: int = 3):
-    from scoligait_edge.data.windows import WindowSample
+    from scoligait_edge.research.data.windows import WindowSample
 
     km, valid, labels = simulated_window_set(n_clips=2)
     rng = np.random.default_rng(0)
@@ -57,8 +58,8 @@ def screener():
 def test_training_and_screener_prepare_identical_inputs_and_outputs(screener):
 
     from runtimes import load_backend
-    from scoligait_edge.training.pipeline import text_inputs
-    from scoligait_edge.training.tensors import stack_windows
+    from scoligait_edge.research.training.pipeline import text_inputs
+    from scoligait_edge.research.training.tensors import stack_windows
 
     torch_backend = load_backend(screener.bundle, backend="torch")
     reference = screener._text[0]
@@ -105,7 +106,7 @@ def test_one_scaling_and_window_length_checks():
 
 
 def test_training_refuses_windows_of_another_length():
-    from scoligait_edge.training.tensors import stack_windows
+    from scoligait_edge.research.training.tensors import stack_windows
 
     s = _samples(1)[0]
     with pytest.raises(ValueError, match="training window c0@0 has 96 frames but the model expects window_frames=64"):
@@ -125,8 +126,8 @@ def test_screener_refuses_a_bundle_whose_window_disagrees_with_its_model(screene
 
 
 def test_train_config_refuses_windows_the_model_is_not_built_for():
-    from scoligait_edge.data.windows import WINDOW_FRAMES as DATA_WINDOW_FRAMES
-    from scoligait_edge.training.config import TrainConfig
+    from scoligait_edge.core.constants import WINDOW_FRAMES as DATA_WINDOW_FRAMES
+    from scoligait_edge.research.training.config import TrainConfig
 
     assert DATA_WINDOW_FRAMES is WINDOW_FRAMES and TrainConfig().windows.length == TrainConfig().model.window_frames
     with pytest.raises(ValueError, match="windows.length=64 differs from model.window_frames=96"):

@@ -1,4 +1,4 @@
-"""``python -m scoligait_edge.preprocess``: Ray with 2 workers fills the same cache as one process."""
+"""``python -m scoligait_edge.research.preprocess``: Ray with 2 workers fills the same cache as one process."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def clip_folder(tmp_path_factory):
 
 
 def _run(folder, cache_root, *extra: str) -> dict:
-    from scoligait_edge.preprocess import main
+    from scoligait_edge.research.preprocess import main
 
     out = cache_root / "result.json"
     assert (
@@ -97,7 +97,7 @@ def test_video_list_and_missing_ray_message(clip_folder, tmp_path, monkeypatch):
     """Unlabelled videos go through the same per-clip function; without ray the error names the pip command."""
     import builtins
 
-    from scoligait_edge.preprocess import PreprocessOptions, make_engine, preprocess
+    from scoligait_edge.research.preprocess import PreprocessOptions, make_engine, preprocess
 
     res = preprocess(
         PreprocessOptions(videos=[clip_folder / "walk_a.mp4"], cache_root=tmp_path, pose_model="lite", progress=False)
@@ -122,7 +122,8 @@ def test_a_lost_worker_is_not_recorded_as_a_failure(tmp_path):
     """An engine that loses a clip's worker: the clip is counted as lost, not failed, and the next run computes it."""
     from functools import partial
 
-    from scoligait_edge.data.cache import ClipCache, ClipJob, ClipOutcome, run_remote
+    from scoligait_edge.research.data.cache import ClipCache
+    from scoligait_edge.research.data.engines import ClipJob, ClipOutcome, run_remote
     from tests.test_data import _tiny_clip as make
 
     class Flaky:
@@ -149,8 +150,9 @@ def test_ray_retries_a_clip_whose_worker_died(tmp_path):
     """A worker that dies mid-clip (os._exit: a segfault, the OOM killer) is retried by Ray; with no retries
     left the clip is lost (not failed) and the next run computes it."""
     ray = pytest.importorskip("ray")
-    from scoligait_edge.data.cache import ClipCache, ClipJob
-    from scoligait_edge.data.ray_engine import RayEngine
+    from scoligait_edge.research.data.cache import ClipCache
+    from scoligait_edge.research.data.engines import ClipJob
+    from scoligait_edge.research.data.ray_engine import RayEngine
 
     def clip_or_die(cid: str, marker: str):  # a closure: Ray pickles it by value, workers need no tests package
         import os
@@ -158,8 +160,8 @@ def test_ray_retries_a_clip_whose_worker_died(tmp_path):
 
         import numpy as np
 
-        from scoligait_edge.data.simulate import sample_subject, simulate_clip
-        from scoligait_edge.data.windows import ClipRecord, preprocess_clip
+        from scoligait_edge.research.data.windows import ClipRecord, preprocess_clip
+        from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
         if marker and not Path(marker).exists():
             Path(marker).touch()

@@ -13,7 +13,7 @@ from scoligait_edge.screener import Screener
 
 
 def _walk(n_frames=300, seed=3, camera="frontal"):
-    from scoligait_edge.data.simulate import sample_subject, simulate_clip
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     subject = sample_subject(np.random.default_rng(seed), f"w{seed}", cobb_deg=20.0)
     return simulate_clip(

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -347,13 +348,14 @@ def test_manifest_and_signature_names_are_reserved(tiny_bundle, tmp_path):
 def fake_tensorrt(monkeypatch):
     """TensorRT 10 and a GPU faked at the module boundary; the build writes a fake plan through the real cache code."""
     import scoligait_edge.export.tensorrt as trt_mod
+    import scoligait_edge.runtimes.tensorrt_engine as engine_mod
 
     builds: list[bytes] = []
 
     def fake_build(onnx_path, engine_path, *, onnx_bytes, device, batch, text_tokens, precision, **kw):
         builds.append(onnx_bytes)
         plan = b"PLAN %d " % len(builds) + bytes(64)
-        meta = trt_mod.EngineMetadata(
+        meta = engine_mod.EngineMetadata(
             tensorrt_version="10.9.0",
             device_name=device.name,
             compute_capability=device.compute_capability,
@@ -361,43 +363,50 @@ def fake_tensorrt(monkeypatch):
             typing="fp32",
             onnx_file=Path(onnx_path).name,
             onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
-            batch=trt_mod.asdict(batch),
-            text_tokens=trt_mod.asdict(text_tokens),
+            batch=dataclasses.asdict(batch),
+            text_tokens=dataclasses.asdict(text_tokens),
         )
-        return trt_mod.write_engine_cache(engine_path, plan, meta), plan
+        return engine_mod.write_engine_cache(engine_path, plan, meta), plan
 
-    monkeypatch.setattr(trt_mod, "require_tensorrt", lambda: types.SimpleNamespace(__version__="10.9.0"))
-    monkeypatch.setattr(trt_mod, "cuda_device_info", lambda index=0: trt_mod.DeviceInfo("Fake GPU", "8.7", index))
+    fake_trt = types.SimpleNamespace(__version__="10.9.0")
+    monkeypatch.setattr(trt_mod, "require_tensorrt", lambda: fake_trt)
+    monkeypatch.setattr(engine_mod, "cuda_device_info", lambda index=0: engine_mod.DeviceInfo("Fake GPU", "8.7", index))
     monkeypatch.setattr(trt_mod, "_build_engine", fake_build)
-    return trt_mod, builds
+    return trt_mod, builds, fake_trt
 
 
 def test_tensorrt_engine_cache_is_hash_checked(tiny_bundle, tmp_path, fake_tensorrt, caplog):
     """Before: a cached engine was deserialised without any hash check."""
-    trt_mod, builds = fake_tensorrt
+    from scoligait_edge.runtimes.tensorrt_engine import EngineOptions, load_cached_engine, missing_engine_error
+
+    trt_mod, builds, fake_trt = fake_tensorrt
     bundle = load_bundle(tiny_bundle.path)
     cache = tmp_path / "engines"
-    path, meta, plan = trt_mod.load_engine(bundle, "fp32", cache_dir=cache)
+    options = EngineOptions(cache_dir=cache)
+    assert load_cached_engine(bundle, "fp32", options, fake_trt) is None  # the runtime never builds
+    assert "--formats engine --engine-precision fp32" in str(missing_engine_error(bundle, "fp32"))
+    path, meta, plan = trt_mod.load_engine(bundle, "fp32", options)
     assert len(builds) == 1 and builds[0] == bundle.format_bytes("onnx")  # built from the verified ONNX bytes
     assert meta.engine_sha256 == hashlib.sha256(plan).hexdigest() and path.read_bytes() == plan
     side = json.loads(path.with_name(path.name + ".json").read_text())
     assert side["engine_sha256"] == meta.engine_sha256 and side["engine_size"] == len(plan)
 
-    again = trt_mod.load_engine(bundle, "fp32", cache_dir=cache)
+    again = trt_mod.load_engine(bundle, "fp32", options)
     assert len(builds) == 1 and again[2] == plan  # cached and verified
+    assert load_cached_engine(bundle, "fp32", options, fake_trt) == again  # what the backend deserialises
 
     path.write_bytes(b"EVIL" + plan[4:])  # same size, other bytes
-    with caplog.at_level(logging.WARNING, logger="scoligait_edge.export.tensorrt"):
-        _, _, rebuilt = trt_mod.load_engine(bundle, "fp32", cache_dir=cache)
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.runtimes.tensorrt_engine"):
+        _, _, rebuilt = trt_mod.load_engine(bundle, "fp32", options)
     assert len(builds) == 2 and rebuilt.startswith(b"PLAN 2") and "does not match the sha256" in caplog.text
     assert path.read_bytes() == rebuilt
 
     side = json.loads(path.with_name(path.name + ".json").read_text())
     side["engine_sha256"] = ""  # an older sidecar without the record
     path.with_name(path.name + ".json").write_text(json.dumps(side))
-    _, _, plan3 = trt_mod.load_engine(bundle, "fp32", cache_dir=cache)
+    _, _, plan3 = trt_mod.load_engine(bundle, "fp32", options)
     assert len(builds) == 3 and plan3.startswith(b"PLAN 3")
-    assert trt_mod.ensure_engine(bundle, "fp32", cache_dir=cache)[0] == path and len(builds) == 3
+    assert trt_mod.ensure_engine(bundle, "fp32", options)[0] == path and len(builds) == 3
 
 
 def test_private_key_loading_and_signature_domain(tmp_path):

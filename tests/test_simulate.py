@@ -1,4 +1,4 @@
-"""Tests of the SIMULATED walker (scoligait_edge.data.simulate)."""
+"""Tests of the SIMULATED walker (scoligait_edge.research.sim.simulate)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,7 @@ import pytest
 from scipy.signal import find_peaks
 from scipy.stats import rankdata
 
-from scoligait_edge.data.simulate import (
-    ClipSpec,
-    Cohort,
-    SimulatedClip,
-    SimulationSettings,
-    check_subject_disjoint,
-    crop_scoliosis1k,
-    make_cohort,
-    render_silhouette,
-    sample_subject,
-    simulate_clip,
-)
-from scoligait_edge.errors import ScoliGaitError, SplitLeakError
-from scoligait_edge.pose.skeleton import (
+from scoligait_edge.core.skeleton import (
     L_HEEL,
     L_HIP,
     L_SHOULDER,
@@ -33,6 +20,16 @@ from scoligait_edge.pose.skeleton import (
     R_HIP,
     R_SHOULDER,
     R_TOE,
+)
+from scoligait_edge.errors import ScoliGaitError, SplitLeakError
+from scoligait_edge.research.sim.cohort import ClipSpec, Cohort, check_subject_disjoint, make_cohort
+from scoligait_edge.research.sim.simulate import (
+    SimulatedClip,
+    SimulationSettings,
+    crop_scoliosis1k,
+    render_silhouette,
+    sample_subject,
+    simulate_clip,
 )
 
 HEEL = {"left": L_HEEL, "right": R_HEEL}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoligait_edge.pose.skeleton import (
+from scoligait_edge.core.skeleton import (
     BONES,
     COCO21_NAMES,
     FLIP_LEFT_RIGHT,

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from scoligait_edge.core.schema import CLINICAL_PRIORS, FEATURE_NAMES, NUM_FEATURES
 from scoligait_edge.errors import OptionalDependencyError
-from scoligait_edge.kinematics.schema import CLINICAL_PRIORS, FEATURE_NAMES, NUM_FEATURES
 from scoligait_edge.text import (
     INSTALL_COMMAND,
     NOT_ASSESSABLE_ID,
@@ -244,7 +244,7 @@ def test_committed_table_matches_the_sentence_set():
 
 def test_lookup_numpy_and_torch_feed_the_text_projection(ref, training_set):
     torch = pytest.importorskip("torch")
-    from scoligait_edge.models.encoders import TextProjection
+    from scoligait_edge.research.models.encoders import TextProjection
 
     table = default_embedding_table()
     km, valid, _ = training_set

@@ -62,7 +62,7 @@ with load_backend(demo_bundle_path(), backend="onnxruntime", threads=1) as backe
 print("RESULT " + json.dumps({
     "rc": rc, "ok_codes": [EXIT_OK, EXIT_NOTHING_SCREENED], "prob": float(out["prob"][0]),
     "loaded": sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in HIDDEN}
-                     | ({"scoligait_edge.models"} & set(sys.modules))),
+                     | ({"scoligait_edge.research.models"} & set(sys.modules))),
 }))
 """
 
@@ -84,7 +84,7 @@ with Screener(backend="auto", pose=False) as screener:
 print("RESULT " + json.dumps({
     "backend": screener.backend.name, "config": type(config).__module__,
     "loaded": sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in HIDDEN}
-                     | ({"scoligait_edge.models"} & set(sys.modules))),
+                     | ({"scoligait_edge.research.models"} & set(sys.modules))),
 }))
 """
 

@@ -291,7 +291,7 @@ def test_real_video_extract_pose_sequence(
     real_video_poses: list[PoseFrame], real_video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The extract pipeline on the cached detections (the model already ran in the fixture)."""
-    from scoligait_edge.pose import extract
+    from scoligait_edge.research import extract
 
     monkeypatch.setattr(extract, "detect_video_poses", lambda *a, **k: (real_video_poses, 30.0))
     seq = extract.extract_pose_sequence(real_video, progress=False)

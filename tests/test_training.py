@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from scoligait_edge.training.config import ConfigError, TrainConfig, load_config
+from scoligait_edge.research.training.config import ConfigError, TrainConfig, load_config
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from scoligait_edge.training.pipeline import train_run
+    from scoligait_edge.research.training.pipeline import train_run
 
     cfg = load_config("configs/tiny_ci.yaml", TrainConfig)
     cfg = cfg.model_copy(
@@ -63,7 +63,7 @@ def test_the_run_fits_an_input_reference_that_export_ships(tiny_run, tmp_path):
 
 
 def test_evaluate_cli_reproduces_the_run(tiny_run, capsys):
-    from scoligait_edge import evaluate
+    from scoligait_edge.research import evaluate
 
     cfg, out, summary = tiny_run
     assert evaluate.main(["--run", str(out), "--out", str(out / "re-eval"), "--no-progress"]) == 0
@@ -73,7 +73,7 @@ def test_evaluate_cli_reproduces_the_run(tiny_run, capsys):
 
 
 def test_evaluate_cli_rejects_a_folder_that_is_not_a_run(tmp_path, capsys):
-    from scoligait_edge import evaluate
+    from scoligait_edge.research import evaluate
 
     assert evaluate.main(["--run", str(tmp_path)]) == 2
     assert "not a training run" in capsys.readouterr().err
@@ -93,7 +93,7 @@ def test_config_errors_name_the_file_and_field(tmp_path):
 
 def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
     """One row and ScoNet-MT on the tiny cohort (cached by the fixture): the table is written and labelled."""
-    from scoligait_edge.ablate import run_ablation
+    from scoligait_edge.research.ablate import run_ablation
 
     cfg, _, _ = tiny_run
     res = run_ablation(
@@ -124,9 +124,9 @@ def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
 def test_training_is_deterministic_with_a_seed():
     import torch
 
-    from scoligait_edge.models import ScreeningModel, ScreeningModelConfig
-    from scoligait_edge.training.config import OptimConfig
-    from scoligait_edge.training.loop import fit, seed_everything
+    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.training.config import OptimConfig
+    from scoligait_edge.research.training.loop import fit, seed_everything
     from tests.training_helpers import separable_windows
 
     def once() -> tuple[list, torch.Tensor]:
@@ -156,10 +156,10 @@ def test_training_is_deterministic_with_a_seed():
 
 @pytest.fixture(scope="module")
 def s1k_run(tmp_path_factory):
-    """`python -m scoligait_edge.train` on a tiny Scoliosis1K-layout folder with one YAML config."""
+    """`python -m scoligait_edge.research.train` on a tiny Scoliosis1K-layout folder with one YAML config."""
     import yaml
 
-    from scoligait_edge import train
+    from scoligait_edge.research import train
     from tests.s1k_helpers import write_scoliosis1k
 
     tmp = tmp_path_factory.mktemp("s1k")
@@ -202,7 +202,7 @@ def test_train_cli_runs_on_scoliosis1k(s1k_run):
 
 
 def test_evaluate_cli_reproduces_the_scoliosis1k_run(s1k_run):
-    from scoligait_edge import evaluate
+    from scoligait_edge.research import evaluate
 
     _, _, out, summary = s1k_run
     assert evaluate.main(["--run", str(out), "--out", str(out / "re-eval"), "--no-progress"]) == 0
@@ -212,7 +212,7 @@ def test_evaluate_cli_reproduces_the_scoliosis1k_run(s1k_run):
 
 def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
     """A screening row and ScoNet-MT on the same partition; ScoNet keeps Scoliosis1K's own 3 classes."""
-    from scoligait_edge.ablate import run_ablation
+    from scoligait_edge.research.ablate import run_ablation
 
     _, path, _, _ = s1k_run
     base = load_config(path, TrainConfig)
@@ -229,7 +229,7 @@ def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
     )
     assert {"video", "sconet_mt_1:1:1", "sconet_mt_1:1:1 (Youden)"} <= set(res["results"])
     table = (tmp_path / "ablation.md").read_text()
-    from scoligait_edge.evaluation.report import SIMULATED_DATA_LINE
+    from scoligait_edge.research.evaluation.report import SIMULATED_DATA_LINE
 
     assert "| video | 1 |" in table and "(real data;" in table and SIMULATED_DATA_LINE not in table
     sc = json.loads((tmp_path / "runs/sconet_mt_1:1:1/seed0/summary.json").read_text())
@@ -238,7 +238,7 @@ def test_ablation_and_sconet_mt_run_on_scoliosis1k(s1k_run, tmp_path):
 
 
 def test_scoliosis1k_config_is_validated(tmp_path):
-    from scoligait_edge.training.config import Scoliosis1KData
+    from scoligait_edge.research.training.config import Scoliosis1KData
 
     (tmp_path / "c.yaml").write_text("data:\n  kind: scoliosis1k\n  root: /x\n")
     with pytest.raises(ConfigError, match=r"data.scoliosis1k.partition: Field required"):
@@ -263,7 +263,7 @@ def test_scoliosis1k_config_is_validated(tmp_path):
 def test_screening_loss_ignores_unknown_cobb_angles():
     import torch
 
-    from scoligait_edge.models.screening import ScreeningLoss, ScreeningOutput
+    from scoligait_edge.research.models.screening import ScreeningLoss, ScreeningOutput
 
     logit = torch.zeros(3, requires_grad=True)
     cobb_pred = torch.tensor([10.0, 0.0, 5.0], requires_grad=True)
@@ -286,7 +286,7 @@ def test_screening_loss_ignores_unknown_cobb_angles():
 def test_augmentation_jitters_and_drops_frames_without_mirroring():
     import torch
 
-    from scoligait_edge.training.augment import augment_batch
+    from scoligait_edge.research.training.augment import augment_batch
 
     g = torch.Generator().manual_seed(0)
     km = torch.arange(238, dtype=torch.float32).expand(2, 96, 238).clone()  # column i holds i
@@ -306,7 +306,7 @@ def test_augmentation_jitters_and_drops_frames_without_mirroring():
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     import torch
 
-    from scoligait_edge.training.loop import autocast_context, resolve_device
+    from scoligait_edge.research.training.loop import autocast_context, resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="no GPU"):
@@ -319,7 +319,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
 def test_sconet_mixes_keep_positives_fixed_and_add_negatives():
     from types import SimpleNamespace
 
-    from scoligait_edge.training.sconet_run import ScoNetRunConfig, _mix_size
+    from scoligait_edge.research.training.sconet_run import ScoNetRunConfig, _mix_size
 
     train = [SimpleNamespace(subject_id=f"s{i}") for i in range(500)]
     sizes = {r: _mix_size(ScoNetRunConfig(ratio=r, train_positives=19), train) for r in ("1:1:2", "1:1:4", "1:1:16")}

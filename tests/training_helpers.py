@@ -7,7 +7,7 @@ def separable_windows(n: int, seed: int):
     """``n`` km-only windows of 32 frames, alternating labels, the positives' map shifted by +0.5: learnable fast."""
     import torch
 
-    from scoligait_edge.training.tensors import WindowTensors
+    from scoligait_edge.research.training.tensors import WindowTensors
 
     g = torch.Generator().manual_seed(seed)
     label = (torch.arange(n) % 2).float()

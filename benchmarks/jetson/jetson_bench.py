@@ -295,8 +295,8 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
     guarded("silhouette", silhouette)
 
     def kmap() -> None:
-        from scoligait_edge.data.simulate import sample_subject, simulate_clip
         from scoligait_edge.kinematics import KnowledgeMapBuilder, build_knowledge_map
+        from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
         clip = simulate_clip(
             sample_subject(np.random.default_rng(1), "j", cobb_deg=10.0), n_frames=600, camera="side", seed=1
@@ -328,7 +328,7 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
 
         ref = ReferenceStats.load(bundle.path(bundle.manifest.text.reference_statistics))
         table = default_embedding_table()
-        from scoligait_edge.data.simulate import sample_subject, simulate_clip
+        from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
         kp = simulate_clip(sample_subject(np.random.default_rng(2), "t"), n_frames=200, seed=2).keypoints
         km = build_knowledge_map(kp, 30.0)

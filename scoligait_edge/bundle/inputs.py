@@ -19,14 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-WINDOW_FRAMES = 96
-"""ScoliGait's window: 96 frames at 30 Hz (3.2 s, several gait cycles); the default of every model config."""
-SIL_SHAPE = (64, 44)
-"""Silhouette height x width the video encoder takes."""
-SILHOUETTE_MAX = 255.0
-"""uint8 silhouette value of full foreground; the model divides by it (``models/layers/patch.py``)."""
-SILHOUETTE_SCALE = 1.0 / SILHOUETTE_MAX
-"""uint8 mask value -> the [0, 1] float the video encoder works on."""
+from scoligait_edge.core.constants import SIL_SHAPE, SILHOUETTE_MAX
 
 
 def scale_silhouettes(silhouettes: np.ndarray) -> np.ndarray:

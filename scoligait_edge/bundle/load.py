@@ -132,7 +132,7 @@ class Bundle:
 
     @property
     def checkpoint_stem(self) -> Path:
-        """Path stem for :func:`scoligait_edge.models.load_checkpoint` (``<root>/model``)."""
+        """Path stem for :func:`scoligait_edge.research.models.load_checkpoint` (``<root>/model``)."""
         return self.format_path("checkpoint").with_suffix("")
 
     def input_reference(self) -> InputReference | None:

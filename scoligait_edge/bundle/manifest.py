@@ -58,12 +58,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from scoligait_edge import __version__
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES
 from scoligait_edge.bundle.model_config import ScreeningModelConfig
 from scoligait_edge.bundle.signing import SIGNATURE_NAME
 from scoligait_edge.bundle.specs import TensorSpec, WindowSpec, input_specs, output_specs
+from scoligait_edge.core.constants import MAP_FPS, WINDOW_FRAMES
+from scoligait_edge.core.schema import SCHEMA_VERSION, schema_hash
 from scoligait_edge.errors import BundleError
-from scoligait_edge.kinematics.schema import MAP_FPS, SCHEMA_VERSION, schema_hash
 
 BUNDLE_FORMAT: Final = "scoligait-bundle"
 BUNDLE_SCHEMA_VERSION = 1

@@ -2,7 +2,7 @@
 
 A bundle manifest stores it as JSON (``manifest.model``); the runtime needs
 only its fields (modalities, window length, image size ...), and
-:mod:`scoligait_edge.models` builds the torch model from the same class.
+:mod:`scoligait_edge.research.models` builds the torch model from the same class.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES
+from scoligait_edge.core.constants import WINDOW_FRAMES
 
 Modalities = Literal["km", "video", "km+video", "km+video+text"]
 FusionKind = Literal["cat", "cat_att", "cat_latent", "cat_pma"]

@@ -1,6 +1,6 @@
 """Names, shapes and dtypes of the exported graph's inputs and outputs (no torch needed).
 
-One place decides what an exported :class:`~scoligait_edge.models.ScreeningModel`
+One place decides what an exported :class:`~scoligait_edge.research.models.ScreeningModel`
 takes and returns, so the ONNX exporter, the bundle manifest and every runtime
 backend agree. Shapes use ``"batch"`` (and ``"text_tokens"``) for dynamic axes.
 
@@ -31,8 +31,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES
-from scoligait_edge.kinematics.schema import NUM_FEATURES
+from scoligait_edge.core.constants import MAX_FPS, WINDOW_FRAMES
+from scoligait_edge.core.schema import NUM_FEATURES
 
 DType = Literal["float32", "float16", "bool", "uint8", "int64"]
 INPUT_ORDER = ("km", "km_mask", "video", "text", "text_mask")
@@ -41,7 +41,6 @@ MODEL_OUTPUT_FIELDS = {"logit": "logit", "prob": "prob", "cobb": "cobb", "km_att
 # Range limits for numbers read from a manifest: generous for any model this package makes, small enough
 # that no size computed from them (buffers, windows, engine profiles) can explode.
 MAX_WINDOW_FRAMES = 4096
-MAX_FPS = 1000.0
 MAX_DIM = 1 << 20
 Dim = Annotated[int, Field(ge=0, le=MAX_DIM)] | Annotated[str, Field(min_length=1, max_length=64)]
 

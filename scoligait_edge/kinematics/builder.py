@@ -15,6 +15,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from scoligait_edge.core.constants import MAP_FPS, check_fps
+from scoligait_edge.core.schema import (
+    CROSS_WINDOW,
+    MID_HIP,
+    MIN_CROSS_FRAMES,
+    NUM_FEATURES,
+    SCHEMA_VERSION,
+    SIZE_WINDOW,
+    VELOCITY_STEP,
+    schema_hash,
+)
+from scoligait_edge.core.skeleton import NUM_COCO, NUM_COCO_FEET
 from scoligait_edge.kinematics import features as F
 from scoligait_edge.kinematics.keypoints import (
     _MAX_ABS_COORD,
@@ -24,19 +36,7 @@ from scoligait_edge.kinematics.keypoints import (
     fill_gaps,
     validate_keypoints,
 )
-from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_fps, resample_keypoints, segment_bounds
-from scoligait_edge.kinematics.schema import (
-    CROSS_WINDOW,
-    MAP_FPS,
-    MID_HIP,
-    MIN_CROSS_FRAMES,
-    NUM_FEATURES,
-    SCHEMA_VERSION,
-    SIZE_WINDOW,
-    VELOCITY_STEP,
-    schema_hash,
-)
-from scoligait_edge.pose.skeleton import NUM_COCO, NUM_COCO_FEET
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, resample_keypoints, segment_bounds
 
 log = logging.getLogger(__name__)
 

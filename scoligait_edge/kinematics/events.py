@@ -16,11 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from scoligait_edge.kinematics.features import points_y_up
-from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
-from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
-from scoligait_edge.kinematics.resample import check_fps
-from scoligait_edge.pose.skeleton import (
+from scoligait_edge.core.constants import check_fps
+from scoligait_edge.core.skeleton import (
     L_ANKLE,
     L_EAR,
     L_HEEL,
@@ -34,6 +31,9 @@ from scoligait_edge.pose.skeleton import (
     R_HIP,
     R_TOE,
 )
+from scoligait_edge.kinematics.features import points_y_up
+from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
+from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
 
 MIN_STEP_S = 0.25
 """Two heel strikes of one foot are at least two steps apart (>= 0.5 s at fast cadence)."""

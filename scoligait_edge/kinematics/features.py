@@ -14,13 +14,13 @@ from typing import TypedDict
 
 import numpy as np
 
-from scoligait_edge.kinematics.schema import (
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import (
     ANGLE_IDS,
     ANGLES,
     CORE_JOINTS,
     CROSS_PAIRS,
     DISTANCES,
-    MAP_FPS,
     MAX_LAG,
     MID_ANKLE,
     MID_HIP,
@@ -31,7 +31,7 @@ from scoligait_edge.kinematics.schema import (
     POSITION_JOINTS,
     VELOCITY_POINTS,
 )
-from scoligait_edge.pose.skeleton import (
+from scoligait_edge.core.skeleton import (
     L_ANKLE,
     L_HIP,
     L_KNEE,

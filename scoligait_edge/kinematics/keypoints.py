@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from scoligait_edge.core.skeleton import NUM_COCO, NUM_COCO_FEET
 from scoligait_edge.errors import KeypointError
-from scoligait_edge.pose.skeleton import NUM_COCO, NUM_COCO_FEET
 
 MIN_SCORE = 0.3
 """A joint whose score is below this is treated as missing."""

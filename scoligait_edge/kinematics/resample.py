@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from scoligait_edge.errors import FrameRateError, TimestampError
+from scoligait_edge.core.constants import MAP_FPS, check_fps
+from scoligait_edge.errors import TimestampError
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, present_mask, validate_keypoints
-from scoligait_edge.kinematics.schema import MAP_FPS
 
 _TOL_MS = 1e-6
 """A grid point within this of a sample counts as reached by it (float rounding)."""
@@ -24,18 +24,6 @@ MAX_INTERP_GAP_MS = 150.0
 MAX_SEGMENT_GAP_MS = 10_000.0
 """A pause longer than this between two samples ends a segment and the next sample starts a new one:
 no grid points are made for the pause (an hour's pause would otherwise be 108,000 empty rows)."""
-MIN_FPS, MAX_FPS = 1.0, 1000.0
-"""The frame rates accepted anywhere a rate enters the public API."""
-
-
-def check_fps(fps: object, *, name: str = "fps") -> float:
-    """``fps`` as a float, or FrameRateError: a real number (not a bool or a string), finite, in [1, 1000]."""
-    if isinstance(fps, bool | np.bool_) or not isinstance(fps, numbers.Real):
-        raise FrameRateError(f"{name} must be a number of frames per second, got {fps!r} ({type(fps).__name__})")
-    value = float(fps)
-    if not (math.isfinite(value) and MIN_FPS <= value <= MAX_FPS):
-        raise FrameRateError(f"{name} must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second, got {fps!r}")
-    return value
 
 
 def segment_bounds(timestamps_ms: np.ndarray, max_gap_ms: float = MAX_SEGMENT_GAP_MS) -> list[tuple[int, int]]:

@@ -6,38 +6,51 @@ needs keypoint arrays does not pay for importing MediaPipe.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from scoligait_edge.pose.skeleton import (
-    COCO17_NAMES,
-    COCO21_NAMES,
-    J,
-    coco17,
-    mediapipe_to_coco,
-)
+from scoligait_edge.core.lazy import lazy_face
 
-_LAZY = {
-    "PoseEstimator": "scoligait_edge.pose.estimator",
-    "PoseEstimatorOptions": "scoligait_edge.pose.estimator",
-    "PoseFrame": "scoligait_edge.pose.frame",
-    "PersonPose": "scoligait_edge.pose.frame",
-    "SubjectTracker": "scoligait_edge.pose.tracker",
-    "TrackerOptions": "scoligait_edge.pose.tracker",
-    "load_pose_sequence": "scoligait_edge.pose.loaders",
-    "save_pose_sequence": "scoligait_edge.pose.loaders",
-    "PoseSequence": "scoligait_edge.pose.loaders",
-    "select_subject": "scoligait_edge.pose.tracker",
-    "extract_pose_sequence": "scoligait_edge.pose.extract",
-    "extract_subject_silhouettes": "scoligait_edge.pose.extract",
+if TYPE_CHECKING:
+    from scoligait_edge.pose.estimator import PoseEstimator, PoseEstimatorOptions
+    from scoligait_edge.pose.frame import PersonPose, PoseFrame
+    from scoligait_edge.pose.loaders import PoseSequence, load_pose_sequence, save_pose_sequence
+    from scoligait_edge.pose.tracker import SubjectTracker, TrackerOptions, select_subject
+
+_NAMES: dict[str, str] = {
+    "PersonPose": "frame",
+    "PoseEstimator": "estimator",
+    "PoseEstimatorOptions": "estimator",
+    "PoseFrame": "frame",
+    "PoseSequence": "loaders",
+    "SubjectTracker": "tracker",
+    "TrackerOptions": "tracker",
+    "load_pose_sequence": "loaders",
+    "save_pose_sequence": "loaders",
+    "select_subject": "tracker",
 }
+"""Public name -> the submodule that defines it (imported on first use)."""
+_MOVED: dict[str, str] = {
+    "COCO17_NAMES": "scoligait_edge.core.skeleton",
+    "COCO21_NAMES": "scoligait_edge.core.skeleton",
+    "J": "scoligait_edge.core.skeleton",
+    "coco17": "scoligait_edge.core.skeleton",
+    "extract_pose_sequence": "scoligait_edge.research.extract",
+    "extract_subject_silhouettes": "scoligait_edge.research.extract",
+    "mediapipe_to_coco": "scoligait_edge.core.skeleton",
+}
+"""Names this package re-exported in 0.1, now imported from their own module (deprecated)."""
 
+__getattr__, __dir__ = lazy_face(__name__, _NAMES, _MOVED)
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(name)
-
-
-__all__ = ["COCO17_NAMES", "COCO21_NAMES", "J", "coco17", "mediapipe_to_coco", *_LAZY]
+__all__ = [
+    "PersonPose",
+    "PoseEstimator",
+    "PoseEstimatorOptions",
+    "PoseFrame",
+    "PoseSequence",
+    "SubjectTracker",
+    "TrackerOptions",
+    "load_pose_sequence",
+    "save_pose_sequence",
+    "select_subject",
+]

@@ -11,8 +11,8 @@ from functools import cached_property
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from scoligait_edge.core.skeleton import NUM_COCO_FEET, mediapipe_to_coco
 from scoligait_edge.errors import KeypointError
-from scoligait_edge.pose.skeleton import mediapipe_to_coco
 
 NUM_MEDIAPIPE = 33
 MP_L_SHOULDER, MP_R_SHOULDER, MP_L_HIP, MP_R_HIP = 11, 12, 23, 24
@@ -131,6 +131,7 @@ class PoseFrame(BaseModel):
 
     timestamp_ms: float
     image_size: tuple[int, int]
+    """(width, height) in pixels, the order of OpenCV's sizes and of the landmarks' (x, y)."""
     people: list[PersonPose]
     subject_index: int | None = None
     track_ids: list[int | None] | None = None
@@ -154,3 +155,26 @@ class PoseFrame(BaseModel):
         if self.subject_index is None or self.track_ids is None:
             return None
         return self.track_ids[self.subject_index]
+
+
+def frame_subject_keypoints(frame: PoseFrame | None) -> np.ndarray:
+    """COCO-21 ``[21, 3]`` of one frame's subject; NaN / score 0 where none.
+
+    Joints MediaPipe places outside the image are guesses, so they count as missing.
+    """
+    kp = np.full((NUM_COCO_FEET, 3), np.nan)
+    kp[:, 2] = 0.0
+    if frame is None or frame.subject is None:
+        return kp
+    kp[:] = frame.subject.coco(with_feet=True)
+    w, h = frame.image_size
+    outside = (kp[:, 0] < 0) | (kp[:, 0] >= w) | (kp[:, 1] < 0) | (kp[:, 1] >= h)
+    kp[outside] = (np.nan, np.nan, 0.0)
+    return kp
+
+
+def subject_keypoints(frames: list[PoseFrame]) -> np.ndarray:
+    """COCO-21 ``[T, 21, 3]`` of each frame's subject (see :func:`frame_subject_keypoints`)."""
+    if not frames:
+        return np.zeros((0, NUM_COCO_FEET, 3))
+    return np.stack([frame_subject_keypoints(f) for f in frames])

@@ -21,13 +21,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from scoligait_edge.core.constants import DEFAULT_FPS
+from scoligait_edge.core.skeleton import L_HIP, NUM_COCO, NUM_COCO_FEET, R_HIP
 from scoligait_edge.errors import KeypointError, PoseFileError, ScoliGaitError, TimestampError
-from scoligait_edge.pose.skeleton import L_HIP, NUM_COCO, NUM_COCO_FEET, R_HIP
 
 log = logging.getLogger(__name__)
 
 Layout = Literal["coco17", "coco21"]
-DEFAULT_FPS = 30.0
 _SCORE_TOLERANCE = 1e-3  # some estimators emit 1.0000001; beyond this it is a wrong file
 
 # COCO-21 joint -> OpenPose BODY_25 index (COCO-17, then heels and big toes).
@@ -132,7 +132,7 @@ class PoseSequence(BaseModel):
     @field_validator("fps", mode="before")
     @classmethod
     def _fps(cls, v: object) -> float | None:
-        from scoligait_edge.kinematics.resample import check_fps
+        from scoligait_edge.core.constants import check_fps
 
         return None if v is None else check_fps(v)  # FrameRateError: bools, strings, NaN, 1e-9 ...
 
@@ -155,7 +155,7 @@ class PoseSequence(BaseModel):
     @classmethod
     def from_frames(cls, keypoints: np.ndarray, *, fps: float = DEFAULT_FPS, source: str = "") -> PoseSequence:
         """Sequence from keypoints alone, timestamps at ``fps`` from 0."""
-        from scoligait_edge.kinematics.resample import check_fps
+        from scoligait_edge.core.constants import check_fps
 
         fps = check_fps(fps)
         t = np.asarray(keypoints).shape[0] if np.ndim(keypoints) else 0

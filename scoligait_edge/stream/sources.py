@@ -38,14 +38,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.core.constants import DEFAULT_FPS
 from scoligait_edge.errors import VideoReadError
-from scoligait_edge.stream.video_file import (
-    DEFAULT_FPS,
-    VideoFrame,
-    ended_early_message,
-    iter_video_frames,
-    probe_video,
-)
+from scoligait_edge.stream.video_file import VideoFrame, ended_early_message, iter_video_frames, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +140,7 @@ class VideoFileSource(FrameSource):
 def check_fps(fps: object) -> float:
     """:func:`scoligait_edge.kinematics.resample.check_fps`, imported when needed (a camera that fails to
     open should not wait for the kinematics package)."""
-    from scoligait_edge.kinematics.resample import check_fps as check
+    from scoligait_edge.core.constants import check_fps as check
 
     return check(fps)
 

@@ -19,12 +19,11 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.core.constants import DEFAULT_FPS
 from scoligait_edge.errors import VideoReadError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FPS = 30.0
-"""Frame rate assumed when a container reports none (or an absurd one)."""
 
 _MAX_SANE_FPS = 1000.0
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoligait_edge.bundle.inputs import WINDOW_FRAMES
+from scoligait_edge.core.constants import WINDOW_FRAMES
 from scoligait_edge.kinematics.builder import MapRow
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoligait_edge.kinematics.schema import FEATURE_NAMES, NUM_FEATURES
+from scoligait_edge.core.schema import FEATURE_NAMES, NUM_FEATURES
 from scoligait_edge.text.sentences import (
     FRONTAL_MIN_WIDTH,
     FRONTAL_VIEWS,

@@ -23,8 +23,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoligait_edge.core.schema import SCHEMA_VERSION, schema_hash
 from scoligait_edge.errors import ScoliGaitError
-from scoligait_edge.kinematics.schema import SCHEMA_VERSION, schema_hash
 from scoligait_edge.text.features import text_feature_values
 from scoligait_edge.text.sentences import (
     TEXT_FEATURE_IDS,

@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scoligait_edge.kinematics.schema import CLINICAL_PRIORS, FEATURE_NAMES
+from scoligait_edge.core.schema import CLINICAL_PRIORS, FEATURE_NAMES
 
 TEXT_SCHEMA_VERSION = 1
 """Bump on any change to the sentences: it names the embedding table. Changes to the text features' definitions

@@ -18,12 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SIL_SIZE = 64
-"""Rows (and columns before the side cut) of a silhouette."""
-SIL_CUT = 10
-"""Columns cut off each side of the 64 x 64 crop (ScoNet's preprocessing)."""
-SIL_SHAPE: tuple[int, int] = (SIL_SIZE, SIL_SIZE - 2 * SIL_CUT)
-"""(64, 44)."""
+from scoligait_edge.core.constants import SIL_CUT, SIL_SHAPE, SIL_SIZE
+
 MASK_THRESHOLD = 0.5
 """A soft mask pixel at or above this is foreground."""
 MIN_FOREGROUND_PX = 16

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import NUM_FEATURES
 from scoligait_edge.interpret import SalientFeature, top_features, validate_attention
-from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from scoligait_edge.core.schema import domain_slices
 from scoligait_edge.kinematics.builder import KnowledgeMap
 from scoligait_edge.kinematics.events import GaitEvents
-from scoligait_edge.kinematics.schema import domain_slices
 
 DOMAIN_LABELS = {
     "motion": "motion space (140)",

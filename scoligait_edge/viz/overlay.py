@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from scoligait_edge.core.skeleton import BONES, COCO21_NAMES
 from scoligait_edge.errors import VideoWriteError
 from scoligait_edge.pose.frame import PersonPose, PoseFrame
-from scoligait_edge.pose.skeleton import BONES, COCO21_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ _BONE_SIDES: tuple[str, ...] = tuple(
 )
 _SIDE_COLOR = {"left": LEFT_COLOR, "right": RIGHT_COLOR, "mid": MID_COLOR}
 BONE_COLORS: tuple[tuple[int, int, int], ...] = tuple(_SIDE_COLOR[s] for s in _BONE_SIDES)
-"""Colour of each bone of :data:`~scoligait_edge.pose.skeleton.BONES` for the subject."""
+"""Colour of each bone of :data:`~scoligait_edge.core.skeleton.BONES` for the subject."""
 
 _ASCII = str.maketrans(
     {

@@ -34,9 +34,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from scoligait_edge import SCREENING_NOTICE, __version__
+from scoligait_edge.core.constants import MAP_FPS
+from scoligait_edge.core.schema import NUM_FEATURES
 from scoligait_edge.interpret import SalientFeature, top_features
 from scoligait_edge.kinematics.events import GaitEvents
-from scoligait_edge.kinematics.schema import MAP_FPS, NUM_FEATURES
 from scoligait_edge.stream.results_log import to_jsonable
 from scoligait_edge.viz.attention import plot_attention_on_map
 from scoligait_edge.viz.probability import plot_probability_over_time
