@@ -11,7 +11,7 @@ OUT ?= out/demo
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=68" wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,export,docs,scale]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,train,export,docs,scale,kiosk]"
 	$(PY) -c "import scoligait_edge, cv2, mediapipe; print('scoligait_edge', scoligait_edge.__version__, '| cv2', cv2.__version__, '| mediapipe', mediapipe.__version__)"
 	touch $(STAMP)
 

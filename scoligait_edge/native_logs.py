@@ -23,6 +23,8 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,9 @@ def quiet_native_logs() -> None:
             log.debug("cv2.setLogLevel unavailable", exc_info=True)
     # ONNX Runtime sessions are opened with SessionOptions.log_severity_level = 3 (errors) by the backend;
     # its process-wide logger too, if it is already loaded (importing it here would slow every error path).
-    if "onnxruntime" in sys.modules:
-        sys.modules["onnxruntime"].set_default_logger_severity(3)
+    setter = getattr(sys.modules.get("onnxruntime"), "set_default_logger_severity", None)
+    if setter is not None:  # absent while another thread is still importing onnxruntime
+        setter(3)
 
 
 def divert_native_stderr() -> IO[bytes] | None:
@@ -68,3 +71,44 @@ def divert_native_stderr() -> IO[bytes] | None:
     os.dup2(sink.fileno(), 2)
     sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace")
     return sink
+
+
+@contextmanager
+def silenced_native_stderr(active: bool = True) -> Iterator[None]:
+    """For a library: while the block runs (model loading), native writes to descriptor 2 go to a scratch
+    file, and the descriptor is restored afterwards; the native knobs are set too (:func:`quiet_native_logs`).
+
+    What the :class:`~scoligait_edge.screener.Screener` does by default, so an app that embeds it sees no
+    LiteRT chatter. Python's ``sys.stderr`` keeps the real stderr during the block (our log lines still
+    show); another thread's native output in those few hundred ms is lost with the chatter.
+    ``active=False`` does nothing (``ScreenerOptions(native_logs=True)``).
+    """
+    if not active:
+        yield
+        return
+    quiet_native_logs()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 at all
+        yield
+        return
+    real_stderr = sys.stderr
+    try:
+        real_stderr.flush()
+        swap = real_stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a harness replaced sys.stderr: it does not write to 2
+        swap = False
+    if swap:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    try:
+        with tempfile.TemporaryFile(prefix="scoligait-native-") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+        if swap:
+            ours, sys.stderr = sys.stderr, real_stderr
+            ours.close()

@@ -18,6 +18,40 @@ RESULT_SCHEMA_VERSION = "scoligait-result/1"
 Decision = Literal["refer", "no_referral"]
 WindowStatus = Literal["screened", "skipped", "error"]
 QualityFlag = Literal["not_walking", "body_not_fully_visible", "too_few_gait_cycles"]
+TrackingState = Literal["searching", "locked", "lost", "external"]
+"""'searching': no subject yet (or the last one gone for the tracker's ``max_lost_s``); 'locked': the walking
+subject is seen in this frame; 'lost': briefly unseen, still kept; 'external': keypoints came from the caller
+(:meth:`Screener.process_keypoints`), so there is no tracker."""
+ImageEdge = Literal["top", "bottom", "left", "right"]
+
+
+class FrameGuidance(BaseModel):
+    """What one frame says about the scene, for live guidance ("step back", "walk now").
+
+    Computed from the subject once the tracker has locked, before that from the
+    most prominent person in view (the largest), so a station can guide a child
+    who stands still before the first step. ``body_in_frame`` is the rule that
+    makes a knowledge-map row valid (every core joint, shoulders to ankles, inside
+    the image), the same rule behind a window's "whole body visible" check.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    people_in_view: int | None = Field(description="people the pose model found (None: keypoints from the caller)")
+    body_in_frame: bool = Field(description="every core joint (shoulders to ankles) of the person inside the image")
+    cut_at: list[ImageEdge] = Field(
+        default_factory=list, description="image edges that cut the person off (e.g. 'bottom': the feet are out)"
+    )
+    walking: bool | None = Field(
+        default=None, description="the tracker's walking score reaches its lock score (None: no tracker or nobody)"
+    )
+    row_valid: bool | None = Field(
+        default=None, description="validity of the newest knowledge-map row (None: no row made by this frame)"
+    )
+    recording: bool = Field(
+        default=False,
+        description="frames feed windows: a subject has been tracked (before that nothing is counted)",
+    )
 
 
 class FeatureHighlight(BaseModel):

@@ -20,23 +20,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from scoligait_edge.bundle.inputs import model_inputs
 from scoligait_edge.core.constants import MAP_FPS, SIL_SHAPE
-from scoligait_edge.core.schema import NUM_FEATURES
+from scoligait_edge.core.schema import CORE_JOINTS, NUM_FEATURES
 from scoligait_edge.core.skeleton import NUM_COCO_FEET
 from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
 from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
 from scoligait_edge.kinematics.builder import MapRow
 from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
+from scoligait_edge.native_logs import silenced_native_stderr
 from scoligait_edge.pose.estimator import PoseEstimatorOptions
+from scoligait_edge.pose.frame import PoseFrame
 from scoligait_edge.pose.tracker import TrackerOptions
-from scoligait_edge.results import FeatureHighlight, ScreeningResult, SessionSummary
+from scoligait_edge.results import (
+    FeatureHighlight,
+    FrameGuidance,
+    ImageEdge,
+    ScreeningResult,
+    SessionSummary,
+    TrackingState,
+)
+from scoligait_edge.session_rules import SessionRules, default_session_rules
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
 
 if TYPE_CHECKING:
-    from scoligait_edge.pose.frame import PoseFrame
     from scoligait_edge.runtimes.base import BackendBase
     from scoligait_edge.text import ReferenceStats, SentenceEmbeddingTable
 
@@ -102,6 +111,37 @@ class ScreenerOptions(BaseModel):
     run_pose: bool = True
     keep_history: bool = True
     """Keep the bounded session history the report draws."""
+    rules: SessionRules = Field(default_factory=default_session_rules)
+    """The session rules (``assets/session_rules.json``, shared with the Android kiosk): ``ready`` and
+    ``decision_progress`` count screened windows toward ``rules.target_screened_windows``."""
+    native_logs: bool = False
+    """Let MediaPipe / LiteRT / ONNX Runtime write their own log lines to stderr while the models load
+    (about 50 lines); by default they are silenced, as an embedding app expects."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_keyword_options(cls, data: Any) -> Any:
+        """The Screener's keywords given here: say where each one lives instead of pydantic's 'extra input'."""
+        if isinstance(data, dict):
+            where = {
+                "pose_model": "pose=PoseEstimatorOptions(model=...)",
+                "precision": "backend=BackendOptions(precision=...)",
+                "threads": "backend=BackendOptions(threads=...)",
+                "device": "backend=BackendOptions(device=...)",
+                "roi": "tracker=TrackerOptions(roi=...)",
+                "pose": "run_pose=... (pose= takes PoseEstimatorOptions)",
+            }
+            for key, hint in where.items():
+                if key in data and not (key == "pose" and not isinstance(data[key], bool)):
+                    raise TypeError(
+                        f"ScreenerOptions has no {key!r}: use ScreenerOptions({hint}), or Screener({key}=...)"
+                    )
+            if isinstance(data.get("backend"), str):
+                raise TypeError(
+                    f"ScreenerOptions(backend=...) takes BackendOptions: use "
+                    f"ScreenerOptions(backend=BackendOptions(backend={data['backend']!r})), or Screener(backend=...)"
+                )
+        return data
 
 
 _UNSET: Any = object()
@@ -109,15 +149,29 @@ _UNSET: Any = object()
 
 @dataclass
 class FrameUpdate:
-    """What one call to :meth:`Screener.process` produced."""
+    """What one call to :meth:`Screener.process` (or ``process_keypoints``) produced.
+
+    ``subject_found``: the tracked subject's keypoints are in this frame (False while
+    searching, even with people in view: see ``guidance.people_in_view``).
+    ``window_progress``: 0..1 toward the next window (the first one needs a full
+    window of rows, later ones ``hop`` rows). ``windows_screened``,
+    ``decision_progress`` (screened / ``rules.target_screened_windows``, at most 1)
+    and ``ready`` (the target is reached) are the session's progress toward a
+    decision. ``pose``: every person the pose model found, with the subject marked
+    (None from ``process_keypoints``); ``pose.image_size`` is (width, height).
+    """
 
     index: int
     timestamp_ms: float
     subject_found: bool
-    tracking_state: str
+    tracking_state: TrackingState
     window_progress: float
-    pose: Any = None  # PoseFrame (not serialised)
+    pose: PoseFrame | None = None
     results: list[ScreeningResult] = field(default_factory=list)
+    guidance: FrameGuidance | None = None
+    windows_screened: int = 0
+    decision_progress: float = 0.0
+    ready: bool = False
 
     @property
     def result(self) -> ScreeningResult | None:
@@ -277,6 +331,7 @@ class Screener:
         elif bundle is not None and options.bundle is not None:
             raise TypeError("the bundle is given twice: as an argument and as options.bundle")
         self.options = options
+        self._closed = False
         b = options.backend
         backend_kwargs = b.for_backend()
         self.bundle = load_bundle(bundle if bundle is not None else (options.bundle or demo_bundle_path()))
@@ -288,7 +343,8 @@ class Screener:
                 load_backend, self.bundle, backend=b.backend, precision=b.precision, device=b.device, **backend_kwargs
             )
             try:
-                self._init_pipeline(manifest, options)
+                with silenced_native_stderr(not options.native_logs):
+                    self._init_pipeline(manifest, options)
             except BaseException:
                 pending.add_done_callback(_close_loaded_backend)
                 raise
@@ -331,7 +387,10 @@ class Screener:
 
             self._subject_keypoints, self._person_silhouette = frame_subject_keypoints, person_silhouette
 
-            self._estimator = PoseEstimator(options.pose.model_copy(update={"output_masks": self.uses_video}))
+            self._new_estimator = lambda: PoseEstimator(
+                options.pose.model_copy(update={"output_masks": self.uses_video})
+            )
+            self._estimator = self._new_estimator()
             self._tracker = SubjectTracker(options.tracker)
         self.keep_history = options.keep_history
         self.hop = options.hop
@@ -391,6 +450,8 @@ class Screener:
         self._first_ts: float | None = None
         self._last_ts: float | None = None
         self.history = SessionHistory()
+        self._started = False  # a subject has been tracked: rows and windows are made from then on
+        self._row_valid: bool | None = None
 
     @property
     def rows_seen(self) -> int:
@@ -424,8 +485,10 @@ class Screener:
 
     def close(self) -> None:
         """Release the pose model and the backend (idempotent)."""
+        self._closed = True
         if self._estimator is not None:
-            self._estimator.close()
+            with silenced_native_stderr(not self.options.native_logs):  # LiteRT logs its teardown too
+                self._estimator.close()
             self._estimator = None
         if self.backend is not None:
             self.backend.close()
@@ -433,7 +496,10 @@ class Screener:
 
     # ------------------------------------------------------------------ input
     def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameUpdate:
-        """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing)."""
+        """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing within a session;
+        :meth:`reset` starts a new one). Nothing counts toward windows before the tracker locks onto a
+        walking subject; when it loses the subject for good (back to 'searching') the segment ends."""
+        self._check_open()
         if self._estimator is None or self._tracker is None:
             raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
         t = self._check_time(timestamp_ms)
@@ -442,25 +508,76 @@ class Screener:
                 f"frames must be at least 1 ms apart for the pose model: {t:.3f} ms after {self._last_ts:.3f} ms"
             )
         pose = self._estimator.detect(frame_bgr, int(round(t)))
-        if pose is not None:
-            pose = self._tracker.update(pose)
+        if pose is None:  # nobody in view: the tracker still sees the time pass, so a lost subject expires
+            height, width = frame_bgr.shape[:2]
+            pose = PoseFrame(timestamp_ms=t, image_size=(width, height), people=[])
+        pose = self._tracker.update(pose)
+        state = self._tracker.state
         keypoints = self._subject_keypoints(pose)
+        if self._started and state == "searching":  # the subject left: close the segment, wait for the next lock
+            pending = self._end_segment("the subject left the view")
+            self._started = False
+        else:
+            pending = []
         silhouette = self._silhouette(pose) if self.uses_video else None
         update = self.process_keypoints(keypoints, t, silhouette=silhouette)
+        update.results[:0] = pending
         update.pose = pose
-        update.tracking_state = self._tracker.state
+        update.tracking_state = state
+        update.guidance = self._guidance(pose, update)
         return update
+
+    def _guidance(self, pose: PoseFrame, update: FrameUpdate) -> FrameGuidance:
+        """Per-frame guidance from the subject, or before the lock from the largest person in view."""
+        assert self._tracker is not None
+        index = pose.subject_index
+        if index is None and self._tracker.state == "searching" and pose.people:
+            index = max(range(len(pose.people)), key=lambda i: pose.people[i].body_size)
+        if index is None:
+            return FrameGuidance(
+                people_in_view=len(pose.people),
+                body_in_frame=False,
+                row_valid=self._row_valid,
+                recording=self._started,
+            )
+        person = pose.people[index]
+        kp = person.coco(with_feet=True)
+        width, height = pose.image_size
+        core = kp[list(CORE_JOINTS)]
+        x, y = core[:, 0], core[:, 1]
+        cut: list[ImageEdge] = [
+            edge
+            for edge, out in (
+                ("top", y < 0),
+                ("bottom", y >= height),
+                ("left", x < 0),
+                ("right", x >= width),
+            )
+            if bool(np.any(out))
+        ]
+        inside = bool(np.all(np.isfinite(core[:, :2]))) and not cut
+        track = None if pose.track_ids is None else pose.track_ids[index]
+        score = None if track is None else self._tracker.scores.get(track)
+        return FrameGuidance(
+            people_in_view=len(pose.people),
+            body_in_frame=inside,
+            cut_at=cut,
+            walking=None if score is None else bool(score >= self._tracker.options.lock_score),
+            row_valid=self._row_valid,
+            recording=self._started,
+        )
 
     def process_keypoints(
         self, keypoints: np.ndarray, timestamp_ms: float, *, silhouette: np.ndarray | None = None
     ) -> FrameUpdate:
         """Enter after pose estimation: the subject's COCO-21 ``[21, 3]`` (x px, y px, score)."""
+        self._check_open()
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.shape != (NUM_COCO_FEET, 3):
             raise ScoliGaitError(f"keypoints must be COCO-21 [21, 3], got {kp.shape}")
         t = self._check_time(timestamp_ms)  # a rejected frame is not counted
         new_results = []
-        if self._last_ts is not None and t - self._last_ts > MAX_SEGMENT_GAP_MS:
+        if self._started and self._last_ts is not None and t - self._last_ts > MAX_SEGMENT_GAP_MS:
             new_results += self._new_segment(t - self._last_ts)
         index = self._frames
         self._frames += 1
@@ -468,6 +585,11 @@ class Screener:
         self._frames_with_subject += found
         self._first_ts = t if self._first_ts is None else self._first_ts
         self._last_ts = t
+        self._row_valid = None
+        if not self._started:  # nobody tracked yet: no rows, no windows (an empty scene is not a skipped window)
+            if not found:
+                return self._update(index, t, found, new_results)
+            self._started = True
         if self.uses_video and silhouette is None:
             silhouette = np.zeros(_SIL_SHAPE, np.uint8)
         # The silhouette rides through the resampler (the nearest frame's, ties to the later one) and the
@@ -475,14 +597,63 @@ class Screener:
         for grid_t, grid_kp, sil in self._resampler.push_with_payload(t, kp, silhouette):
             for filled, (row_t, row_sil) in self._filler.push_with_payload(grid_kp, (grid_t, sil)):
                 new_results += self._add_row(filled, row_t, row_sil)
+        return self._update(index, t, found, new_results)
+
+    def _update(self, index: int, t: float, found: bool, results: list[ScreeningResult]) -> FrameUpdate:
+        screened = self._stats.n_screened
+        target = self.options.rules.target_screened_windows
         return FrameUpdate(
             index=index,
             timestamp_ms=t,
             subject_found=found,
             tracking_state="external",
-            window_progress=self._buffer.progress,
-            results=new_results,
+            window_progress=self._buffer.progress if self._started else 0.0,
+            results=results,
+            guidance=FrameGuidance(
+                people_in_view=None,
+                body_in_frame=self._row_valid is True,
+                row_valid=self._row_valid,
+                recording=self._started,
+            ),
+            windows_screened=screened,
+            decision_progress=min(screened / target, 1.0),
+            ready=screened >= target,
         )
+
+    @property
+    def windows_screened(self) -> int:
+        """Windows of this session that passed the quality check and were scored."""
+        return self._stats.n_screened
+
+    @property
+    def ready(self) -> bool:
+        """Enough evidence to stop: ``options.rules.target_screened_windows`` windows screened (a decision
+        exists from the first screened window; :meth:`summary` says so)."""
+        return self._stats.n_screened >= self.options.rules.target_screened_windows
+
+    @property
+    def decision_progress(self) -> float:
+        """0..1: screened windows over ``options.rules.target_screened_windows``."""
+        return min(self._stats.n_screened / self.options.rules.target_screened_windows, 1.0)
+
+    def reset(self) -> None:
+        """Start a new session (the next subject) with the loaded bundle, backend and pose model.
+
+        Everything about the previous subject goes: windows, totals, history, the
+        tracker's tracks and the pose model's frame-to-frame state (MediaPipe's video
+        mode carries landmarks across frames, so its landmarker is rebuilt from the
+        model bytes already in memory: tens of ms, not the 0.1-0.2 s of a new Screener).
+        Timestamps may start again from any value.
+        """
+        self._check_open()
+        if self._estimator is not None:
+            with silenced_native_stderr(not self.options.native_logs):
+                self._estimator.close()
+                self._estimator = None
+                self._estimator = self._new_estimator()
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._reset_stream()
 
     def finish(self) -> list[ScreeningResult]:
         """End of input: flush the rows the gap filler still holds (may complete a window)."""
@@ -492,6 +663,22 @@ class Screener:
         return out
 
     # ------------------------------------------------------------------ internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ScoliGaitError("this Screener is closed: create a new one (or call reset() before close())")
+
+    def _end_segment(self, why: str) -> list[ScreeningResult]:
+        """Finish this segment's rows, then restart the stream (totals and history stay)."""
+        log.info("%s: ending the stream segment", why)
+        out = self.finish()
+        self._row_offset += self._builder.frames_seen
+        self._resampler = StreamResampler()
+        self._filler = GapFiller(NUM_COCO_FEET)
+        self._builder = KnowledgeMapBuilder()
+        self._buffer = WindowBuffer(self.window_length, self.hop)
+        self.segments += 1
+        return out
+
     def _check_time(self, timestamp_ms: object) -> float:
         """The timestamp as a float; TimestampError if it is not finite or does not increase."""
         t = check_timestamp(timestamp_ms)
@@ -502,15 +689,7 @@ class Screener:
     def _new_segment(self, pause_ms: float) -> list[ScreeningResult]:
         """A pause longer than MAX_SEGMENT_GAP_MS: finish this segment's rows, then restart the
         resampler, gap filler, map and window ring (the session totals and history stay)."""
-        log.info("pause of %.1f s (> %.0f s): starting a new segment", pause_ms / 1000, MAX_SEGMENT_GAP_MS / 1000)
-        out = self.finish()
-        self._row_offset += self._builder.frames_seen
-        self._resampler = StreamResampler()
-        self._filler = GapFiller(NUM_COCO_FEET)
-        self._builder = KnowledgeMapBuilder()
-        self._buffer = WindowBuffer(self.window_length, self.hop)
-        self.segments += 1
-        return out
+        return self._end_segment(f"pause of {pause_ms / 1000:.1f} s (> {MAX_SEGMENT_GAP_MS / 1000:.0f} s)")
 
     def _load_text(self) -> tuple[ReferenceStats, SentenceEmbeddingTable]:
         from scoligait_edge.text import ReferenceStats, default_embedding_table
@@ -538,6 +717,7 @@ class Screener:
 
     def _add_row(self, filled_kp: np.ndarray, t: float, sil: np.ndarray | None) -> list[ScreeningResult]:
         row = self._builder.update(filled_kp)
+        self._row_valid = bool(row.valid)
         if self._row_offset:
             row = MapRow(index=row.index + self._row_offset, values=row.values, valid=row.valid)
         if self.keep_history:
