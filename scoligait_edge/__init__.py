@@ -7,6 +7,12 @@ on simulated gait and carry no clinical validity.
 from __future__ import annotations
 
 import logging
+import os
+
+# ONNX Runtime writes a device id, the OS, CPU, memory and the executable's path under
+# ~/.cache/Microsoft/DeveloperTools/ unless this is set before it is first imported (its
+# disable_telemetry_events() does not stop those files). A screening device keeps nothing it does not need.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
 

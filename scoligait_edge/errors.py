@@ -74,3 +74,11 @@ class BackendError(ScoliGaitError, RuntimeError):
 
 class VideoWriteError(ScoliGaitError, OSError):
     """An output video cannot be created or written (bad path, no permission, codec missing)."""
+
+
+class ResultsLogError(ScoliGaitError, OSError):
+    """A line could not be written to the results log (disk full, the device gone, ...)."""
+
+
+class ConcurrentUseError(ScoliGaitError, RuntimeError):
+    """Two threads used one :class:`~scoligait_edge.screener.Screener` at the same time (it is not thread-safe)."""

@@ -7,16 +7,22 @@ With no source it screens the bundled sample video with the bundled demo model
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import os
+import secrets
 import signal
+import socket
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from scoligait_edge import SCREENING_NOTICE
+from scoligait_edge.core.printable import printable
 from scoligait_edge.errors import ScoliGaitError, TimestampError
 
 log = logging.getLogger("scoligait_edge.run")
@@ -30,7 +36,23 @@ def _parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
         x, y, w, h = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError("--roi must be x,y,w,h in pixels") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise argparse.ArgumentTypeError(f"--roi must be four finite numbers x,y,w,h in pixels, got {text!r}")
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"--roi width and height must be > 0, got {text!r}")
     return x, y, w, h
+
+
+def _roi_outside(roi: tuple[float, float, float, float], image_shape: tuple[int, ...]) -> str | None:
+    """Why ``roi`` cannot contain anyone in a frame of ``image_shape`` (no overlap at all), or None."""
+    height, width = image_shape[:2]
+    x, y, w, h = roi
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return (
+            f"--roi {x:g},{y:g},{w:g},{h:g} lies outside the {width} x {height} frame: nobody can be inside it "
+            f"(x,y is the top-left corner in pixels)"
+        )
+    return None
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -88,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+
+
 class StopFlag:
     """Set by the signal handler, read by the loop. Deliberately not a ``threading.Event``: ``Event.set``
     takes a non-reentrant lock, and a second signal landing while the first handler holds it would
@@ -118,7 +143,7 @@ def _cli() -> int:
 def main(argv: list[str] | None = None, *, capture_factory=None, keep_signal_handlers: bool = False) -> int:
     """Run one session; returns the exit code (0 ok or interrupted, 2 error, 3 nothing screened).
 
-    SIGINT / SIGTERM are taken over first thing: from then on a signal only
+    SIGINT / SIGTERM / SIGHUP are taken over first thing: from then on a signal only
     sets a flag, and the session finishes normally (last window, JSONL,
     summary, report) however early it came, model loading included.
     """
@@ -130,19 +155,72 @@ def main(argv: list[str] | None = None, *, capture_factory=None, keep_signal_han
         stop.set()
 
     old = {}
+    guard = _GuardedStdout.install()
     if threading.current_thread() is threading.main_thread():
-        for s in (signal.SIGINT, signal.SIGTERM):  # SIGTERM last: once it is ours, both are
+        # SIGHUP (the terminal closed, ssh dropped) ends a session like SIGTERM; SIGTERM last: once it is ours,
+        # all are
+        for s in (signal.SIGINT, *_HANGUP, signal.SIGTERM):
             old[s] = signal.signal(s, on_signal)
     try:
         return _main(argv, stop, received, capture_factory)
     finally:
+        guard.uninstall()
         if not keep_signal_handlers:
             for s, h in old.items():
                 signal.signal(s, h)
 
 
+class _GuardedStdout:
+    """``sys.stdout`` that survives its reader going away (``run ... | head -2``): the first failed write
+    points the descriptor at /dev/null and the session goes on (JSONL, report) without printing."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.broken = False
+
+    @classmethod
+    def install(cls) -> _GuardedStdout:
+        guard = cls(sys.stdout)
+        sys.stdout = guard
+        return guard
+
+    def uninstall(self) -> None:
+        if sys.stdout is self:
+            sys.stdout = self._stream
+        self.flush()
+
+    def _lost(self) -> None:
+        self.broken = True
+        try:
+            fd = self._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)  # what is still buffered goes nowhere, not into an error at exit
+            os.close(devnull)
+        except (OSError, AttributeError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return int(self._stream.write(text))
+            except OSError as exc:  # EPIPE, EIO (terminal gone), ENOSPC (stdout on a full disk)
+                log.debug("stdout lost: %s", exc)
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._lost()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {printable(message)}", file=sys.stderr, flush=True)
     return EXIT_ERROR
 
 
@@ -150,11 +228,40 @@ def _display_problem() -> str | None:
     """Why no window can be shown here (checked before anything creates a Qt window), or None."""
     if not sys.platform.startswith("linux"):
         return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
     if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb"):
         return None
+    display = os.environ.get("DISPLAY")
+    if display:
+        return _x_display_problem(display)  # Qt aborts the process (exit 134) on a display it cannot open
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return None
     return "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): use --headless to run without a window"
+
+
+def _x_display_problem(display: str, timeout_s: float = 2.0) -> str | None:
+    """None when an X server answers at ``display`` (``[host]:N[.screen]``), else why not."""
+    host, colon, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not colon or not number.isdigit():
+        return f"DISPLAY={display!r} is not a display name such as :0: fix it, or use --headless"
+    host = host.split("/")[-1]
+    addresses: list[tuple[int, Any]]
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        addresses = [(socket.AF_UNIX, "\0" + path), (socket.AF_UNIX, path)]
+    else:
+        addresses = [(socket.AF_INET, (host, 6000 + int(number)))]
+    for family, address in addresses:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout_s)
+                sock.connect(address)
+                return None
+        except OSError:
+            continue
+    return (
+        f"cannot open the display DISPLAY={display} (no X server answers there): use --headless to run without a window"
+    )
 
 
 def _why(exc: OSError) -> str:
@@ -170,6 +277,51 @@ def _probe_folder(folder: Path) -> None:
 
 def _check_outputs(args) -> str | None:
     """Every output path, checked (and the folders created) before the model loads; the problem or None."""
+    try:
+        return _output_problem(args)
+    except OSError as exc:  # a name too long, a loop of links, ...: anything a path check itself can raise
+        where = f" {_shown(exc.filename)}" if exc.filename else ""
+        return f"cannot use the output path{where}: {_why(exc)}"
+    except ScoliGaitError as exc:
+        return str(exc)
+
+
+def _shown(path: object) -> str:
+    from scoligait_edge.stream.video_file import printable_path
+
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return printable_path(path) if isinstance(path, str | Path) else printable(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except (OSError, RuntimeError):
+        return False
+
+
+def _input_problem(args) -> str | None:
+    """An output that would overwrite (or append to) an input, or None."""
+    outputs = {"--output": args.output, "--save-video": args.save_video}
+    inputs = {"--video": args.video, "--bundle": args.bundle, "--pose-model": Path(args.pose_model)}
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        out = out.expanduser()
+        for source, given in inputs.items():
+            if given is not None and _same_file(out, given.expanduser()):
+                return f"{flag} {_shown(out)} is the {source} input: give another file name"
+        if args.images is not None and _same_file(out, args.images.expanduser() / out.name):
+            return f"{flag} {_shown(out)} is inside the --images folder: write it somewhere else"
+    if args.output is not None and args.save_video is not None and _same_file(args.output, args.save_video):
+        return "--output and --save-video are the same file: give two names"
+    return None
+
+
+def _output_problem(args) -> str | None:
+    if problem := _input_problem(args):
+        return problem
     if args.report is not None:
         report = args.report.expanduser()
         if report.exists() and not report.is_dir():
@@ -188,6 +340,9 @@ def _check_outputs(args) -> str | None:
             _probe_folder(video.parent)
         except OSError as exc:
             return f"cannot write --save-video {video}: {_why(exc)}"
+        from scoligait_edge.stream.video_file import opencv_path
+
+        opencv_path(video)  # OpenCV would crash on a name that is not UTF-8
         if not _codec_opens(video):
             return f"cannot write --save-video {video}: OpenCV has no writer for {video.suffix or 'no extension'!r}; use .mp4"
     return None
@@ -207,17 +362,38 @@ def _codec_opens(path: Path) -> bool:
         Path(probe).unlink(missing_ok=True)
 
 
-def _open_output(path: Path):
+class _ResultsLog:
+    """The --output JSONL for the loop: a failed write (disk full) is reported once and ends the logging,
+    not the session; ``error`` keeps it for the exit code and the summary."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+        self.error: str | None = None
+
+    def write(self, result: Any) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._writer.write(result)
+        except ScoliGaitError as exc:
+            self.error = f"{exc}; results after window {getattr(result, 'window_index', '?')} were not logged"
+            print(f"error: {self.error}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _open_output(path: Path, session_id: str) -> _ResultsLog:
     """The JSONL writer, opened now so a bad --output fails before the model loads; raises ValueError."""
     from scoligait_edge.stream.results_log import JsonlWriter
 
     path = path.expanduser()
-    if path.is_dir():
-        raise ValueError(f"--output {path} is a folder; give a file name such as results.jsonl")
     try:
-        return JsonlWriter(path)
+        if path.is_dir():
+            raise ValueError(f"--output {_shown(path)} is a folder; give a file name such as results.jsonl")
+        return _ResultsLog(JsonlWriter(path, fields={"session_id": session_id}))
     except OSError as exc:
-        raise ValueError(f"cannot write --output {path}: {_why(exc)}") from None
+        raise ValueError(f"cannot write --output {_shown(path)}: {_why(exc)}") from None
 
 
 def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
@@ -238,19 +414,20 @@ def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
     if problem := _check_outputs(args):
         return _error(problem)
     writer = None
+    session_id = secrets.token_hex(8)  # random: tells sessions in one file apart, says nothing of who or where
     if args.output is not None:
         try:
-            writer = _open_output(args.output)
+            writer = _open_output(args.output, session_id)
         except ValueError as exc:
             return _error(str(exc))
     try:
-        return _session(args, roi, writer, stop, received, capture_factory)
+        return _session(args, roi, writer, stop, received, capture_factory, session_id)
     finally:
         if writer is not None:
             writer.close()
 
 
-def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory) -> int:
+def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory, session_id: str = "") -> int:
     from scoligait_edge.assets import sample_video_path
     from scoligait_edge.stream.sources import CameraSource, open_source
 
@@ -279,7 +456,7 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
 
         bundle = args.bundle
         if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
-            from scoligait_edge.bundle import load_bundle
+            from scoligait_edge.bundle.load import load_bundle
             from scoligait_edge.screener import demo_bundle_path
 
             bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
@@ -293,7 +470,7 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
     except (ScoliGaitError, ValueError, OSError) as exc:
         source.close()
         return _error(str(exc))
-    notices = [f"Model: {screener.provenance}", SCREENING_NOTICE]
+    notices = [f"Model: {printable(screener.provenance)}", SCREENING_NOTICE]
     for line in notices:
         print(line)
     failed = False
@@ -302,6 +479,9 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
         summary = screener.summary()
         if notes:
             summary = summary.model_copy(update={"notes": [*summary.notes, *notes]})
+        if writer is not None and writer.error:
+            summary = summary.model_copy(update={"notes": [*summary.notes, writer.error]})
+            failed = True
         problem = source_error or (notes[0] if notes else None)
         if problem and summary.decision is None:
             summary = summary.model_copy(update={"reason": f"{problem}; {summary.reason}"})
@@ -310,12 +490,13 @@ def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_fac
                 from scoligait_edge.session_report import write_report
 
                 path = write_report(screener, args.report, notices)
-                (args.report / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+                record = {"session_id": session_id, **summary.model_dump(mode="json")}
+                (args.report / "summary.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
                 print(f"report: {path}")
             except (ScoliGaitError, OSError) as exc:
                 print(f"error: cannot write the report into {args.report}: {exc}", file=sys.stderr)
                 failed = True
-    _print_summary(summary)
+    _print_summary(summary, session_id)
     if status == "interrupted" or stop.is_set():
         return EXIT_ERROR if failed else EXIT_OK
     if failed or (source_error and summary.windows_screened == 0):
@@ -359,6 +540,7 @@ def _loop(
     last_image = None
     error = None
     processed = 0
+    roi = _parse_roi(args.roi)
     try:
         with source:
             for frame in source.frames(idle_s=0.25):
@@ -379,6 +561,10 @@ def _loop(
                             )
                         )
                     continue
+                if processed == 0 and roi is not None and (outside := _roi_outside(roi, frame.image.shape)):
+                    error = outside
+                    print(f"error: {outside}", file=sys.stderr, flush=True)
+                    break
                 try:
                     update = screener.process(frame.image, frame.timestamp_ms)
                 except TimestampError as exc:
@@ -470,8 +656,8 @@ def _print_result(r) -> None:
         print(f"window {r.window_index:3d} {when}: error: {r.error}", flush=True)
 
 
-def _print_summary(s) -> None:
-    print("\nSession summary")
+def _print_summary(s, session_id: str = "") -> None:
+    print(f"\nSession summary{f' ({session_id})' if session_id else ''}")
     if s.decision is None:
         print(f"  no decision: {s.reason}")
     else:
@@ -488,7 +674,7 @@ def _print_summary(s) -> None:
         print("  top features: " + "; ".join(f"{f.name} ({f.meaning})" for f in s.top_features))
     for note in s.notes:
         print(f"  note: {note}")
-    print(f"  model: {s.provenance}")
+    print(f"  model: {printable(s.provenance)}")
     print(f"  {s.notice}", flush=True)
 
 

@@ -1,4 +1,4 @@
-"""SIGTERM / SIGINT at random moments of ``python -m scoligait_edge.run``: always exit 0, a parseable JSONL
+"""SIGTERM / SIGINT / SIGHUP at random moments of ``python -m scoligait_edge.run``: always exit 0, a parseable JSONL
 whose lines are every window the summary counts (the last one from ``finish()`` included), and a summary.
 
 The source is the sample video read as a stream (``--rtsp file://...``): a live source that never ends
@@ -41,7 +41,7 @@ def _catches_sigterm(pid: int) -> bool:
 
 def _plan(n: int, seed: int) -> list[tuple[signal.Signals, float]]:
     rng = random.Random(seed)
-    sigs = [signal.SIGTERM, signal.SIGINT]
+    sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]  # SIGHUP: the terminal closed, ssh dropped
     # the first two at once (before the model loads), the rest anywhere up to MAX_DELAY_S
     return [(sigs[i % 2], 0.0 if i < 2 else round(rng.uniform(0.0, MAX_DELAY_S), 2)) for i in range(n)]
 
@@ -130,13 +130,13 @@ def _check(i, sig, delay, code, stdout, stderr, out: Path, report: Path | None) 
 
 
 def test_signals_at_random_moments_fast(tmp_path):
-    """5 runs (SIGTERM and SIGINT, two of them the instant the handler exists)."""
+    """5 runs (SIGTERM, SIGINT and SIGHUP, two of them the instant the handler exists)."""
     failures = _run_plan(tmp_path, _plan(5, seed=12))
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.slow
 def test_signals_at_random_moments_20_runs(tmp_path):
-    """20 runs, 10 SIGTERM and 10 SIGINT, delays from 0 to MAX_DELAY_S (model loading and the loop)."""
+    """20 runs, SIGTERM, SIGINT and SIGHUP in turn, delays from 0 to MAX_DELAY_S (model loading and the loop)."""
     failures = _run_plan(tmp_path, _plan(20, seed=2026))
     assert not failures, f"{len(failures)}/20 runs failed:\n" + "\n".join(failures)

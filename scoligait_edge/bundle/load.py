@@ -52,6 +52,7 @@ from scoligait_edge.bundle.signing import (
     check_signature,
     trusted_public_keys,
 )
+from scoligait_edge.core.printable import printable, printable_tree
 from scoligait_edge.errors import BundleError, BundleLimitError, BundleSignatureError
 
 log = logging.getLogger(__name__)
@@ -229,9 +230,14 @@ def _parse_manifest(raw: bytes, where: str, limits: BundleLimits = DEFAULT_LIMIT
             "version or install the package version that wrote it"
         )
     try:
-        return BundleManifest.model_validate(data)
+        manifest = BundleManifest.model_validate(data)
     except ValidationError as exc:
-        raise BundleError(f"{where}: manifest.json is malformed or out of range: {exc}") from exc
+        raise BundleError(
+            f"{where}: manifest.json is malformed or out of range: {printable(exc, keep_newlines=True)}"
+        ) from exc
+    # the notice and the rest of the provenance are printed: no control characters reach a terminal
+    manifest.provenance = printable_tree(manifest.provenance)
+    return manifest
 
 
 def _check_feature_schema(manifest: BundleManifest, where: str) -> None:

@@ -20,10 +20,12 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
+
+from scoligait_edge.errors import ResultsLogError
 
 log = logging.getLogger(__name__)
 
@@ -62,44 +64,69 @@ def dumps_line(record: BaseModel | Mapping[str, Any]) -> str:
 
 
 class JsonlWriter:
-    """Appends records to ``path`` (created with its folder), one JSON line each, flushed per line.
+    """Appends records to ``path`` (created with its folder), one JSON line each, on disk per line.
 
     ``fsync=True`` also asks the OS to put each line on the disk (survives a
     power cut, costs a few ms per line; a line per window is cheap enough).
-    ``append=False`` truncates an existing file. Thread-safe. A record that
-    cannot be serialised raises TypeError and writes nothing.
+    ``append=False`` truncates an existing file. ``fields`` go first in every
+    record (a session id: sessions appended to one file stay apart). Thread-safe.
+    A record that cannot be serialised raises TypeError and writes nothing; a
+    failed write (disk full) raises :class:`ResultsLogError`. Lines go straight
+    to the file descriptor, unbuffered, so nothing is left over for ``close()``
+    to fail on.
     """
 
-    def __init__(self, path: str | Path, *, fsync: bool = False, append: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fsync: bool = False,
+        append: bool = True,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.fields = dict(fields or {})
         self.lines_written = 0
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = open(self.path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC) | getattr(os, "O_CLOEXEC", 0)
+        self._fd: int | None = os.open(self.path, flags, 0o644)
         log.info("writing results to %s", self.path)
 
     @property
     def closed(self) -> bool:
-        return self._fh is None
+        return self._fd is None
 
     def write(self, record: BaseModel | Mapping[str, Any]) -> None:
-        line = dumps_line(record) + "\n"  # serialise before touching the file: no half lines
+        body = to_jsonable(record)
+        if self.fields and isinstance(body, dict):
+            body = {**to_jsonable(self.fields), **body}
+        line = (dumps_line(body) + "\n").encode("utf-8")  # serialise before touching the file: no half lines
         with self._lock:
-            if self._fh is None:
+            if self._fd is None:
                 raise ValueError(f"JsonlWriter({self.path}) is closed")
-            self._fh.write(line)
-            self._fh.flush()
-            if self.fsync:
-                os.fsync(self._fh.fileno())
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                error = ResultsLogError(f"cannot write to the results log {self.path}: {exc.strerror or exc}")
+                error.errno = exc.errno
+                raise error from None
             self.lines_written += 1
 
     def close(self) -> None:
-        """Flush and close (safe to call twice)."""
+        """Close (safe to call twice; never raises: every line was written, or its write raised)."""
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                try:
+                    os.close(fd)
+                except OSError as exc:
+                    log.warning("closing %s: %s", self.path, exc)
                 log.info("wrote %d line(s) to %s", self.lines_written, self.path)
 
     def __enter__(self) -> JsonlWriter:

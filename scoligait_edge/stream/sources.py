@@ -39,8 +39,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.core.constants import DEFAULT_FPS
-from scoligait_edge.errors import VideoReadError
-from scoligait_edge.stream.video_file import VideoFrame, ended_early_message, iter_video_frames, probe_video
+from scoligait_edge.errors import FrameError, VideoReadError
+from scoligait_edge.stream.video_file import (
+    VideoFrame,
+    check_frame_pixels,
+    ended_early_message,
+    iter_video_frames,
+    printable_path,
+    probe_video,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +152,43 @@ def check_fps(fps: object) -> float:
     return check(fps)
 
 
+MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024
+"""An image file larger than this is not read (a frame is a few MB at most)."""
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an encoded image's header, without decoding it; None when the header is unknown."""
+    import io
+
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None  # we apply our own cap, with our own message
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return int(im.width), int(im.height)
+    except Exception:  # noqa: BLE001 - an unknown or broken header: OpenCV decides below
+        return None
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """A BGR uint8 image from ``path`` (any file name), None when it does not decode.
+
+    The bytes are read by Python and decoded from memory (OpenCV crashes on file names that are not
+    UTF-8), and the header's size is checked first: FrameError above MAX_FRAME_PIXELS, before the
+    decoder allocates it."""
+    size = path.stat().st_size
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise FrameError(f"the file is {size / 2**20:.0f} MB, more than an image frame may be")
+    data = path.read_bytes()
+    dims = _image_size(data)
+    if dims is not None:
+        check_frame_pixels(*dims, "the image")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is not None:
+        check_frame_pixels(image.shape[1], image.shape[0], "the image")
+    return image
+
+
 def _natural_key(path: Path) -> list[Any]:
     """``frame2.png`` before ``frame10.png``: exporters rarely zero-pad."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
@@ -161,9 +205,9 @@ class ImageFolderSource(FrameSource):
     def __init__(self, directory: str | Path, fps: float = DEFAULT_FPS) -> None:
         self.directory = Path(directory).expanduser()
         if not self.directory.is_dir():
-            raise VideoReadError(f"Image folder not found (or not a folder): {self.directory}")
+            raise VideoReadError(f"Image folder not found (or not a folder): {printable_path(self.directory)}")
         self.fps = check_fps(fps)
-        self.name = f"images {self.directory.name or self.directory}"
+        self.name = f"images {printable_path(self.directory.name or self.directory)}"
         self.paths = sorted(
             (p for p in self.directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
             key=_natural_key,
@@ -183,10 +227,16 @@ class ImageFolderSource(FrameSource):
     def _generate(self) -> Generator[VideoFrame, None, None]:
         delivered = 0
         size: tuple[int, ...] | None = None
+        first_problem = ""
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            why = "cannot decode it"
+            try:
+                image = read_image(path)
+            except (FrameError, OSError) as exc:
+                image, why = None, str(exc)
+                first_problem = first_problem or f" ({printable_path(path.name)}: {why})"
             if image is None or image.size == 0:
-                log.warning("%s: cannot decode %s, skipping it", self.name, path.name)
+                log.warning("%s: skipping %s: %s", self.name, printable_path(path.name), why)
                 self.skipped.append(path)
                 continue
             if size is not None and image.shape != size:
@@ -195,7 +245,9 @@ class ImageFolderSource(FrameSource):
             delivered += 1
             yield VideoFrame(index=index, timestamp_ms=index * 1000.0 / self.fps, image=image)
         if delivered == 0:
-            raise VideoReadError(f"None of the {len(self.paths)} images in {self.directory} could be decoded")
+            raise VideoReadError(
+                f"None of the {len(self.paths)} images in {printable_path(self.directory)} could be decoded{first_problem}"
+            )
 
     def close(self) -> None:
         self._iter.close()
@@ -263,34 +315,65 @@ class SourceStats(BaseModel):
 
 
 _SECRET_KEYS = re.compile(r"(pass|pw|secret|token|key|auth|sig|cred|session|cookie|user|login|account)", re.IGNORECASE)
-"""Query / fragment parameters whose values are hidden (matched anywhere in the decoded name)."""
+"""Parameter names whose values are hidden (matched anywhere in the decoded name)..."""
+_SECRET_NAMES = frozenset({"p", "u"})
+"""... and these short ones, matched whole (``?p=secret``; a substring match would hide ``profile``)."""
+_SEPARATORS = frozenset("/?#&;")
 
 
-def _redact_params(text: str) -> str:
-    """``a=1&password=x;token=y`` -> ``a=1&password=***;token=***``."""
-    out = []
-    for part in re.split(r"([&;])", text):
-        if part in ("&", ";"):
-            out.append(part)
+def _is_secret(name: str) -> bool:
+    name = unquote(name).strip()
+    return bool(_SECRET_KEYS.search(name)) or name.lower() in _SECRET_NAMES
+
+
+def _redact_rest(rest: str) -> str:
+    """Host, path, parameters, query and fragment with every credential-looking ``name=value`` hidden.
+
+    Cameras put credentials anywhere: ``/user=admin&password=x&channel=1`` in the path, ``;password=x``
+    parameters, ``?p=x`` queries. A secret value is hidden up to the next ``&``, ``;``, ``?`` or ``#``
+    (a ``/`` inside it is hidden too, so an unencoded one cannot leak the rest). In the query and
+    fragment a bare secret-looking name (``?token``) is hidden as well.
+    """
+    out: list[str] = []
+    hiding = in_query = False
+    for token in re.split(r"([/?#&;])", rest):
+        if token in _SEPARATORS:
+            if hiding and token == "/":
+                continue
+            hiding = False
+            in_query = in_query or token in "?#"
+            out.append(token)
             continue
-        name, eq, _value = part.partition("=")
-        if eq and _SECRET_KEYS.search(unquote(name)):
-            part = f"{name}=***"
-        elif not eq and _SECRET_KEYS.search(unquote(name)):
-            part = "***"
-        out.append(part)
+        if hiding:
+            continue
+        decoded = unquote(token)
+        name, eq, _value = decoded.partition("=")
+        if eq and _is_secret(name):
+            out.append(f"{token.partition('=')[0] if '=' in token else name}=***")
+            hiding = True
+        elif not eq and in_query and _is_secret(name):
+            out.append("***")
+        else:
+            out.append(token)
     return "".join(out)
 
 
+def _redact_params(text: str) -> str:
+    """``a=1&password=x;token=y`` -> ``a=1&password=***;token=***`` (a query or fragment alone)."""
+    return _redact_rest("?" + text)[1:]
+
+
 def redact_url(url: str) -> str:
-    """A URL safe for logs, messages and reports: no user name, password or secret query value in any form.
+    """A URL safe for logs, messages and reports: no user name, password or secret value in any form.
 
     ``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``; ``?password=pw&a=1`` ->
-    ``?password=***&a=1``. It parses nothing it can fail on: everything before
-    the last ``@`` (after the scheme) is user information and is replaced, so
-    an unencoded ``/``, ``?``, ``#`` or ``@`` inside a password cannot leak it
-    (the price: a path containing ``@`` is hidden up to that ``@``). Not a URL
-    at all (not a string) gives ``<redacted>``.
+    ``?password=***&a=1``; ``/user=admin&password=pw&channel=1`` ->
+    ``/user=***&password=***&channel=1``; ``/live;password=pw`` -> ``/live;password=***``.
+    It parses nothing it can fail on: everything before the last ``@`` (after
+    the scheme) is user information and is replaced, so an unencoded ``/``,
+    ``?``, ``#`` or ``@`` inside a password cannot leak it (the price: a path
+    containing ``@`` is hidden up to that ``@``). Not a URL at all (not a
+    string) gives ``<redacted>``.
     """
     if not isinstance(url, str):
         return "<redacted>"
@@ -299,12 +382,7 @@ def redact_url(url: str) -> str:
         scheme, rest = "", url
     if "@" in rest:
         rest = "***@" + rest.rpartition("@")[2]
-    head, qmark, tail = rest.partition("?")
-    if not qmark:
-        head, hmark, fragment = rest.partition("#")
-        return f"{scheme}{sep}{head}{hmark}{_redact_params(fragment) if hmark else ''}"
-    query, hmark, fragment = tail.partition("#")
-    return f"{scheme}{sep}{head}?{_redact_params(query)}{hmark}{_redact_params(fragment) if hmark else ''}"
+    return f"{scheme}{sep}{_redact_rest(rest)}"
 
 
 def default_capture_factory(source: int | str) -> cv2.VideoCapture:

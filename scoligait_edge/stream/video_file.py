@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import stat
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +21,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoligait_edge.core.constants import DEFAULT_FPS
-from scoligait_edge.errors import VideoReadError
+from scoligait_edge.core.constants import DEFAULT_FPS, MAX_FRAME_PIXELS
+from scoligait_edge.errors import FrameError, VideoReadError
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +59,87 @@ def _sane_fps(value: float) -> float | None:
     return value if math.isfinite(value) and 0.0 < value <= _MAX_SANE_FPS else None
 
 
+def printable_path(path: str | Path) -> str:
+    """``path`` for a message: bytes that are not UTF-8 and control characters escaped, never raw."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def opencv_path(path: str | Path) -> str:
+    """``path`` as the ``str`` OpenCV takes; VideoReadError when its name is not valid UTF-8.
+
+    OpenCV converts the name to UTF-8 in C++ and crashes the process (SIGSEGV) on the surrogates
+    Python uses for undecodable bytes, so such a name must never reach it."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VideoReadError(
+            f"cannot open {printable_path(path)}: its name is not valid UTF-8, which OpenCV cannot open; rename it"
+        ) from None
+    return text
+
+
+def file_kind(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file ('a folder', 'a FIFO (named pipe)', ...), or None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "not found"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def check_video_path(path: Path) -> None:
+    """VideoReadError unless ``path`` is a regular file OpenCV can be given; the message says what it is."""
+    kind = file_kind(path)
+    if kind == "not found":
+        raise VideoReadError(f"Video file not found: {printable_path(path)}")
+    if kind is not None:
+        raise VideoReadError(f"Not a video file: {printable_path(path)} is {kind}")
+    opencv_path(path)
+
+
+def check_frame_pixels(width: int, height: int, what: str) -> None:
+    """FrameError when a ``width`` x ``height`` frame exceeds MAX_FRAME_PIXELS (before it is decoded, where possible)."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise FrameError(
+            f"{what} is {width} x {height} pixels ({width * height / 1e6:.0f} MP), more than the "
+            f"{MAX_FRAME_PIXELS / 1e6:.0f} MP a frame may have: scale it down"
+        )
+
+
 @contextmanager
 def _open_capture(path: str | Path) -> Iterator[cv2.VideoCapture]:
     """Open a capture or raise VideoReadError; always release it afterwards."""
     p = Path(path).expanduser()
-    if not p.exists():
-        raise VideoReadError(f"Video file not found: {p}")
-    if not p.is_file():
-        raise VideoReadError(f"Not a video file (is it a directory?): {p}")
+    check_video_path(p)
     if p.stat().st_size == 0:
-        raise VideoReadError(f"Video file is empty (0 bytes): {p}")
-    cap = cv2.VideoCapture(str(p))
+        raise VideoReadError(f"Video file is empty (0 bytes): {printable_path(p)}")
+    cap = cv2.VideoCapture(opencv_path(p))
     try:
         if not cap.isOpened():
             raise VideoReadError(
                 f"Cannot open video {p}: OpenCV could not read the container "
                 "(corrupt, truncated or an unsupported codec?)"
             )
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        try:
+            check_frame_pixels(width, height, f"Video {printable_path(p)}")
+        except FrameError as exc:
+            raise VideoReadError(str(exc)) from None
         yield cap
     finally:
         cap.release()
@@ -122,8 +188,7 @@ def iter_video_frames(
     truncated file otherwise looks like a short one.
     """
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise VideoReadError(f"Video file not found: {p}")
+    check_video_path(p)
     if max_frames is not None and max_frames < 0:
         raise ValueError(f"max_frames must be >= 0, got {max_frames}")
     return _iter_frames(p, max_frames, on_end)
