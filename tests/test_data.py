@@ -360,17 +360,15 @@ def test_labels_csv_good(tmp_path):
 
 def _write_s1k(root: Path, pose_root: Path | None, n_frames: int = 40) -> dict[str, str]:
     classes = {"001": "positive", "002": "neutral", "003": "negative", "004": "negative"}
-    rng = np.random.default_rng(0)
+    from tests.s1k_helpers import _walk
+
     for i, (sid, cls) in enumerate(classes.items()):
         d = root / sid / cls / "000_180"
         d.mkdir(parents=True)
-        sil = np.zeros((n_frames, 64, 64), np.uint8)
-        sil[:, 5:60, 22:42] = 255
+        sil, kp = _walk(sid, cls, n_frames, i)  # silhouettes and poses of one walk: the alignment check passes
         with (d / "000_180.pkl").open("wb") as f:
             pickle.dump(sil, f)
         if pose_root is not None:
-            subj = sample_subject(rng, sid, cobb_deg=20.0 if cls == "positive" else 0.0)
-            kp = simulate_clip(subj, n_frames=n_frames, camera="side", seed=i).keypoints[:, :17]
             pd = pose_root / sid / cls / "000_180"
             pd.mkdir(parents=True)
             with (pd / "000_180.pkl").open("wb") as f:
@@ -450,11 +448,19 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
             progress=False,
         )
         summary = ds.prepare()
-    assert summary.failed == 3 and set(summary.failures) == set(fx.expect_failed) == set(ds.failures)
+    assert summary.failed == 4 and set(summary.failures) == set(fx.expect_failed) == set(ds.failures)
     for sid, pattern in fx.expect_failed.items():
         assert re.search(pattern, summary.failures[sid]), (sid, summary.failures[sid])
-    assert summary.by_reason == {"SequenceAlignmentError": 1, "DatasetError": 1, "layout": 1}
-    assert "3 skipped" in caplog.text and "not person ids" in caplog.text
+    assert summary.by_reason == {"SequenceAlignmentError": 2, "DatasetError": 1, "layout": 1}
+    assert "4 skipped" in caplog.text and "not person ids" in caplog.text
+    # the alignment check (beyond equal counts) and the frame-rate check, printed and in the summary
+    audit = summary.audit
+    assert audit is not None and audit == ds.audit.model_dump()
+    assert (audit["kept"], audit["kept_by_index"], audit["repaired"], audit["dropped"]) == (20, 1, 1, 2)
+    assert audit["dropped_ids"] == ["00014", "00019"] and audit["failed_other"] == 2
+    assert audit["share_kept"] + audit["share_repaired"] + audit["share_dropped"] == pytest.approx(1.0)
+    assert audit["fps_plausible"] and 90 <= audit["median_cadence_spm"] <= 140
+    assert "kept 20" in caplog.text and "repaired 1" in caplog.text and "dropped 2" in caplog.text
     assert re.search(r"00015.*scores up to 1.2 > 1.*clipped", caplog.text)
 
     seqs = {q.seq_id: q for q in ds.sequences()}
@@ -467,6 +473,9 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
     assert np.isnan(kp[[20, 21, 60, 61, 62, 100], :, :2]).all() and (kp[[20, 100], :, 2] == 0).all()
     assert np.isfinite(kp[[19, 22, 63, 99, 101], :, :2]).any(axis=(1, 2)).all()
     assert seqs["00015"].keypoints[..., 2].max() <= 1.0
+    rep = seqs["00018"].keypoints  # pose frames 0-4 and 127-129 were missing: re-matched at offset +5
+    assert np.isnan(rep[[0, 4, 127, 129], :, :2]).all() and np.isfinite(rep[5:127, :, :2]).any(axis=(1, 2)).all()
+    assert seqs["00020"].silhouettes.shape == (N_FRAMES, 64, 44)  # the older layout 000-180/000.pkl
 
     # splits: test = TEST_SET; val carved from TRAIN_SET only, after failures, stratified by class
     official = json.loads(fx.partition.read_text())
@@ -481,9 +490,9 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
         for s in ("train", "val", "test")
     }
     assert per_class == {
-        "train": {"positive": 9, "neutral": 9, "negative": 9},
+        "train": {"positive": 9, "neutral": 9, "negative": 12},
         "val": {"positive": 3, "neutral": 3, "negative": 6},
-        "test": {"positive": 9, "neutral": 3, "negative": 6},
+        "test": {"positive": 9, "neutral": 6, "negative": 6},
     }
 
     again = Scoliosis1K(
@@ -495,8 +504,21 @@ def test_scoliosis1k_real_layout_survives_bad_sequences(tmp_path, caplog):
         progress=False,
     )
     s2 = again.prepare()  # the cache remembers the failures; the same split comes back
-    assert s2.failed + s2.failed_before == 3 and set(s2.failures) == set(fx.expect_failed)
+    assert s2.failed + s2.failed_before == 4 and set(s2.failures) == set(fx.expect_failed)
     assert {q.seq_id for q in again.sequences("val")} == by_split["val"]
+
+
+def test_scoliosis1k_fps_is_checked_against_the_data(tmp_path, caplog):
+    """A frame rate that makes the walkers' cadence implausible is flagged (printed and in the audit)."""
+    from tests.s1k_helpers import write_scoliosis1k
+
+    fx = write_scoliosis1k(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="scoligait_edge.research.data.scoliosis1k"):
+        ds = Scoliosis1K(fx.root, split_file=fx.partition, fps=12.0, cache_root=tmp_path / "c", progress=False)
+        audit = ds.prepare().audit
+    assert audit is not None and not audit["fps_plausible"] and audit["cadence_source"] == "silhouette width period"
+    assert audit["median_cadence_spm"] < 70 and 24 <= audit["fps_at_115_spm"] <= 36
+    assert "the fps setting is probably wrong" in caplog.text
 
 
 def test_scoliosis1k_pose_alignment_and_scores(tmp_path, caplog):

@@ -162,6 +162,9 @@ class BuildSummary(BaseModel):
     )
     lost_clips: dict[str, str] = Field(default_factory=dict)
     seconds: float = 0.0
+    audit: dict[str, Any] | None = Field(
+        default=None, description="a source's own checks of the data (Scoliosis1K: alignment and frame rate)"
+    )
 
     def describe(self) -> str:
         text = (

@@ -10,9 +10,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.core.constants import SIL_CUT
 from scoligait_edge.errors import DatasetError, ScoliGaitError, SplitLeakError
@@ -43,6 +44,8 @@ S1K_CLASSES: tuple[str, ...] = ("positive", "neutral", "negative")
 S1K_BINARY: dict[str, int] = {"positive": 1, "neutral": 0, "negative": 0}
 """Binary label used by our screening model: only 'positive' is a referral (see :class:`Scoliosis1K`)."""
 S1K_VIEW = "000_180"
+S1K_VIEWS: tuple[str, ...] = ("000_180", "000-180")
+"""View folders of the two published layouts: ``000_180/000_180.pkl`` (current) and ``000-180/000.pkl`` (older)."""
 S1K_SILHOUETTE_SIZE = 64
 
 
@@ -225,18 +228,217 @@ def align_pose_to_silhouettes(
     return out
 
 
+class AlignmentCheck(BaseModel):
+    """How pose frames are matched to silhouette frames and when a sequence is trusted (settings).
+
+    OpenGait's preprocessing drops silhouette frames (too small a person) and pose frames (no
+    detection) independently and keeps no frame index, so equal counts can pair the wrong frames
+    and unequal counts hide where frames went. Both streams show the same body, so its SHAPE over
+    time must agree: the silhouette's width / height against the pose's bounding-box width /
+    height, and the silhouette's lower-body width against the spread of knees and ankles (both
+    change with every step). ``min_r``: the mean Pearson r of those two signals that a match
+    needs at the offset used, which must also be where the shapes agree best (within ``peak_width``
+    frames). :func:`check_alignment` says what is kept, repaired (re-matched at another offset) and
+    dropped; a frame index in the pose file is exact.
+    The defaults were set on rendered sequences (tests/s1k_helpers.py); check the r distribution
+    in the preprocessing summary on the real data before trusting them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_r: float = Field(default=0.4, gt=-1, lt=1, description="r at offset 0 that keeps equal counts")
+    min_r_repair: float = Field(default=0.6, gt=-1, lt=1, description="r a re-match at another offset needs")
+    peak_width: int = Field(default=2, ge=0, description="offsets this close to the best count as the same peak")
+    max_lag: int = Field(default=15, ge=0, description="offsets tried beyond the count difference (frames)")
+    max_unmatched: float = Field(default=0.2, ge=0, lt=1)
+    min_score: float = Field(default=0.3, ge=0, le=1, description="keypoint score that counts as seen")
+
+
+AlignmentStatus = Literal["kept", "indexed", "repaired"]
+
+
+def silhouette_shape_signals(sil: np.ndarray) -> np.ndarray:
+    """``[T, H, W]`` silhouettes -> ``[T, 2]``: width / height of the figure and its lower quarter's width
+    / height (NaN where a frame is empty)."""
+    fg = np.asarray(sil) > 127
+    out = np.full((fg.shape[0], 3), np.nan)
+    for t, m in enumerate(fg):
+        rows = np.flatnonzero(m.any(axis=1))
+        if rows.size < 4:
+            continue
+        h = float(rows[-1] - rows[0] + 1)
+        cols = np.flatnonzero(m.any(axis=0))
+        low = m[rows[-1] - int(h // 4) : rows[-1] + 1]
+        lcols = np.flatnonzero(low.any(axis=0))
+        out[t, :2] = ((cols[-1] - cols[0] + 1) / h, (lcols[-1] - lcols[0] + 1) / h if lcols.size else np.nan)
+        if lcols.size >= 2:  # lowest pixel of the image-left half of the legs minus the image-right half's
+            mid = (lcols[0] + lcols[-1] + 1) // 2
+            left = np.flatnonzero(low[:, :mid].any(axis=1))
+            right = np.flatnonzero(low[:, mid:].any(axis=1))
+            if left.size and right.size:
+                out[t, 2] = (left[-1] - right[-1]) / h
+    return out
+
+
+def pose_shape_signals(kp: np.ndarray, min_score: float = 0.3) -> np.ndarray:
+    """``[T, 17, 3]`` COCO keypoints -> ``[T, 2]``: bounding-box width / height and the horizontal spread of
+    knees and ankles / height (NaN where fewer than 10 joints, or no knee/ankle pair, are seen)."""
+    k = np.asarray(kp, np.float64)
+    seen = np.isfinite(k[..., :2]).all(-1) & (np.nan_to_num(k[..., 2]) >= min_score)
+    out = np.full((k.shape[0], 3), np.nan)
+    legs = [13, 14, 15, 16]  # COCO knees and ankles
+    for t in range(k.shape[0]):
+        if seen[t].sum() < 10:
+            continue
+        xy = k[t, seen[t], :2]
+        h = float(np.ptp(xy[:, 1]))
+        if h <= 0:
+            continue
+        lx = k[t, [j for j in legs if seen[t, j]], 0]
+        out[t, :2] = (float(np.ptp(xy[:, 0])) / h, float(np.ptp(lx)) / h if lx.size >= 2 else np.nan)
+        if seen[t, 15] and seen[t, 16]:  # the image-left ankle's height minus the image-right one's
+            a, b = (15, 16) if k[t, 15, 0] <= k[t, 16, 0] else (16, 15)
+            out[t, 2] = (k[t, a, 1] - k[t, b, 1]) / h
+    return out
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    mu = np.nanmean(x, axis=0)
+    sd = np.nanstd(x, axis=0)
+    return (x - mu) / np.where(sd > 1e-9, sd, np.nan)
+
+
+def signal_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over channels of Pearson r between paired rows of ``a`` and ``b`` ``[N, C]`` (NaN rows left out;
+    NaN when no channel has 3 usable pairs or varies)."""
+    rs = []
+    for c in range(a.shape[1]):
+        ok = np.isfinite(a[:, c]) & np.isfinite(b[:, c])
+        if ok.sum() >= 3 and np.std(a[ok, c]) > 1e-9 and np.std(b[ok, c]) > 1e-9:
+            rs.append(float(np.corrcoef(a[ok, c], b[ok, c])[0, 1]))
+    return float(np.mean(rs)) if rs else float("nan")
+
+
+def lag_agreement(pose_sig: np.ndarray, sil_sig: np.ndarray, offsets: range) -> dict[int, float]:
+    """Shape agreement (:func:`signal_agreement`) when pose row i is silhouette frame i + offset, per offset."""
+    out = {}
+    for o in offsets:
+        lo, hi = max(0, -o), min(pose_sig.shape[0], sil_sig.shape[0] - o)
+        if hi - lo >= 8:
+            out[o] = signal_agreement(pose_sig[lo:hi], sil_sig[lo + o : hi + o])
+    return out
+
+
+def check_alignment(
+    kp: np.ndarray,
+    index: np.ndarray | None,
+    silhouettes: np.ndarray,
+    check: AlignmentCheck,
+    where: str = "",
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pose rows -> ``[T_sil, 17, 3]`` matched to the silhouettes, and what was done (status, r, offset).
+
+    With a frame index: matched by it (status 'indexed'). Otherwise the two streams' shape signals are
+    compared at every offset (pose row i = silhouette frame i + offset) within ``check.max_lag`` of the
+    count difference. Equal counts are kept when offset 0 agrees (r >= ``min_r``) and is where the
+    shapes agree best (within ``peak_width``). Unequal counts are re-matched (status 'repaired';
+    frames past either end become missing) at the best offset that only drops frames at the ends of
+    the longer stream, when it is also where the shapes agree best and r >= ``min_r_repair``.
+    Everything else raises :class:`SequenceAlignmentError` and the sequence is dropped. Frames lost in
+    the middle of a sequence cannot be placed from the shape alone (a re-match that warps time found
+    r > 0.9 for another person's poses: tried and rejected), so such sequences need a frame index.
+    """
+    n_sil, n_pose = silhouettes.shape[0], kp.shape[0]
+    sil_sig = silhouette_shape_signals(silhouettes)
+    pose_sig = pose_shape_signals(kp, check.min_score)
+    info: dict[str, Any] = {"pose_frames": int(n_pose), "silhouette_frames": int(n_sil)}
+    if index is not None:
+        aligned = align_pose_to_silhouettes(kp, index, n_sil, where)
+        return aligned, {**info, "status": "indexed", "r": signal_agreement(pose_sig, sil_sig[index])}
+    d = n_sil - n_pose
+    span = range(min(0, d) - check.max_lag, max(0, d) + check.max_lag + 1)
+    by_offset = {o: r for o, r in lag_agreement(pose_sig, sil_sig, span).items() if math.isfinite(r)}
+    if not by_offset:
+        raise SequenceAlignmentError(f"{where}: no usable shape signal in the poses or silhouettes to check alignment")
+    peak = max(by_offset, key=lambda o: by_offset[o])  # where the shapes agree best, anywhere in the span
+    possible = [o for o in by_offset if min(0, d) <= o <= max(0, d)]  # frames lost at the ends only
+    best = max(possible, key=lambda o: by_offset[o]) if possible else peak
+    r0 = by_offset.get(0, float("nan")) if d == 0 else float("nan")
+    info |= {"r_offset0": r0, "offset": int(best), "peak_offset": int(peak), "r": by_offset[best]}
+    lo, hi = max(0, -best), min(n_pose, n_sil - best)
+    unmatched = 1 - (hi - lo) / max(n_pose, n_sil)
+    on_peak = abs(peak - best) <= check.peak_width
+    if d == 0 and best == 0 and on_peak and r0 >= check.min_r:
+        return kp, {**info, "status": "kept"}
+    if d == 0 or not (on_peak and by_offset[best] >= check.min_r_repair and unmatched <= check.max_unmatched):
+        why = (
+            f"equal counts, but the shapes agree best at offset {peak:+d} (r = {by_offset[peak]:.2f}; r = {r0:.2f} "
+            f"at 0, need >= {check.min_r:g} there)"
+            if d == 0
+            else f"the best offset that only drops end frames ({best:+d}) gives r = {by_offset[best]:.2f} while the "
+            f"shapes agree best at {peak:+d} (need r >= {check.min_r_repair:g} at that peak, <= "
+            f"{check.max_unmatched:.0%} of frames unmatched: {unmatched:.0%})"
+        )
+        raise SequenceAlignmentError(
+            f"{where}: {n_pose} pose frames vs {n_sil} silhouettes: {why}; the pose and silhouette frames cannot "
+            "be matched with confidence"
+        )
+    out = np.full((n_sil, kp.shape[1], 3), np.nan)
+    out[..., 2] = 0.0
+    out[lo + best : hi + best] = kp[lo:hi]
+    return out, {**info, "status": "repaired"}
+
+
+def silhouette_cadence(silhouettes: np.ndarray, fps: float) -> float | None:
+    """Steps per minute from the silhouettes alone: the lower body widens at every step, so the first
+    autocorrelation peak of its width is one step (None when no clear period is found)."""
+    w = silhouette_shape_signals(silhouettes)[:, 1]
+    ok = np.isfinite(w)
+    if ok.sum() < 16:
+        return None
+    x = np.where(ok, w, np.nanmean(w)) - np.nanmean(w)
+    ac = np.correlate(x, x, mode="full")[x.size - 1 :]
+    if ac[0] <= 0:
+        return None
+    ac = ac / ac[0]
+    neg = np.flatnonzero(ac < 0)
+    if not neg.size:
+        return None
+    start = int(neg[0])
+    lag = start + int(np.argmax(ac[start : max(start + 1, x.size // 2)]))
+    if lag <= start or ac[lag] < 0.2:
+        return None
+    return 60.0 * fps / lag
+
+
+S1K_CADENCE_RANGE: tuple[float, float] = (70.0, 170.0)
+"""Walking cadences (steps/min) that are plausible for children and adolescents; a data set whose median
+falls outside at the configured fps is most likely at another frame rate."""
+
+
 def _process_s1k(
-    seq_id: str, cls: str, split: SplitName | None, sil_path: Path, pose_path: Path | None, fps: float
+    seq_id: str,
+    cls: str,
+    split: SplitName | None,
+    sil_path: Path,
+    pose_path: Path | None,
+    fps: float,
+    check: AlignmentCheck | None = None,
 ) -> ProcessedClip:
     from scoligait_edge.errors import KeypointError
+    from scoligait_edge.kinematics.events import detect_gait_events
     from scoligait_edge.pose.loaders import PoseSequence
 
-    sil = load_scoliosis1k_silhouettes(sil_path)[:, :, SIL_CUT : S1K_SILHOUETTE_SIZE - SIL_CUT]
-    sil = np.ascontiguousarray(sil)
+    full = load_scoliosis1k_silhouettes(sil_path)
+    sil = np.ascontiguousarray(full[:, :, SIL_CUT : S1K_SILHOUETTE_SIZE - SIL_CUT])
     kp = None
+    extra: dict[str, Any] = {"class_name": cls, "view": sil_path.parent.name, "layout": sil_path.name}
+    cadence = silhouette_cadence(full, fps)
     if pose_path is not None:
         raw, index = load_scoliosis1k_pose_frames(pose_path)
-        aligned = align_pose_to_silhouettes(raw, index, sil.shape[0], where=f"Scoliosis1K {seq_id}")
+        aligned, how = check_alignment(raw, index, full, check or AlignmentCheck(), where=f"Scoliosis1K {seq_id}")
+        extra["alignment"] = how
+        if how["status"] == "repaired":
+            log.info("Scoliosis1K %s: pose frames re-matched to silhouettes (%s)", seq_id, how)
         try:
             kp = PoseSequence.from_frames(aligned, fps=fps, source=str(pose_path)).keypoints
         except (KeypointError, ScoliGaitError) as exc:
@@ -248,6 +450,8 @@ def _process_s1k(
                 sil.shape[0] - index.size,
                 sil.shape[0],
             )
+        cadence = detect_gait_events(kp, fps).cadence() or cadence
+    extra["cadence_spm"] = cadence
     ts = np.arange(sil.shape[0]) * (1000.0 / fps)
     record = ClipRecord(
         clip_id=seq_id,
@@ -260,7 +464,7 @@ def _process_s1k(
         sconet_class=S1K_CLASSES.index(cls),
         fps_in=fps,
         n_frames=0,
-        extra={"class_name": cls, "view": S1K_VIEW},
+        extra=extra,
     )
     return preprocess_clip(record, kp, ts, silhouettes=sil)
 
@@ -272,6 +476,55 @@ S1K_SUBJECT_NOTE = (
     "be optimistic if one person's sequences fall on both sides."
 )
 """Logged on every :meth:`Scoliosis1K.prepare` and written into training summaries."""
+
+
+class Scoliosis1KAudit(BaseModel):
+    """What loading did to the sequences: the alignment check's kept / repaired / dropped counts and
+    shares (of the sequences with poses that got that far), and the frame-rate check (median cadence
+    at the configured fps). Printed by :meth:`Scoliosis1K.prepare`, written into summary.json."""
+
+    sequences_listed: int
+    sequences_loaded: int
+    failed_other: int = Field(description="dropped for other reasons: layout, unreadable pickles, bad arrays")
+    with_poses: bool
+    kept: int
+    kept_by_index: int
+    repaired: int
+    dropped: int
+    dropped_ids: list[str]
+    share_kept: float | None
+    share_repaired: float | None
+    share_dropped: float | None
+    r_quantiles: list[float] = Field(description="5/25/50/75/95 % of the kept and repaired sequences' shape r")
+    min_r: float
+    fps: float
+    cadence_source: str
+    median_cadence_spm: float | None
+    cadence_range_spm: tuple[float, float]
+    fps_plausible: bool
+    fps_at_115_spm: float | None = Field(description="the fps at which the median cadence would be 115 steps/min")
+
+    def describe(self) -> str:
+        def pct(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.1%}"
+
+        text = f"Scoliosis1K: {self.sequences_loaded} of {self.sequences_listed} sequences loaded"
+        if self.with_poses:
+            text += (
+                f"; pose/silhouette alignment: kept {self.kept} ({pct(self.share_kept)}, {self.kept_by_index} by "
+                f"frame index), repaired {self.repaired} ({pct(self.share_repaired)}), dropped {self.dropped} "
+                f"({pct(self.share_dropped)}); shape r quantiles {self.r_quantiles} (min_r {self.min_r:g})"
+            )
+        text += f"; {self.failed_other} failed for other reasons"
+        if self.median_cadence_spm is not None:
+            text += f"; median cadence {self.median_cadence_spm:g} steps/min at fps {self.fps:g}"
+            if not self.fps_plausible:
+                lo, hi = self.cadence_range_spm
+                text += (
+                    f" is outside {lo:g}-{hi:g}: the fps setting is probably wrong "
+                    f"(about {self.fps_at_115_spm:g} fps would give 115 steps/min)"
+                )
+        return text
 
 
 class Scoliosis1K(WindowSource):
@@ -330,7 +583,11 @@ class Scoliosis1K(WindowSource):
         cache_root: str | Path | None = None,
         progress: bool = True,
         workers: int = 1,
+        alignment: AlignmentCheck | None = None,
     ) -> None:
+        self.alignment = alignment or AlignmentCheck()
+        self.audit: Scoliosis1KAudit | None = None
+        """The last :meth:`prepare`'s alignment and frame-rate check."""
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise DatasetError(f"Scoliosis1K root not found: {self.root}")
@@ -372,7 +629,13 @@ class Scoliosis1K(WindowSource):
             shown = "; ".join(f"{k}: {v}" for k, v in list(self.index_failures.items())[:3])
             raise DatasetError(f"Scoliosis1K: no usable sequence under {self.root} ({shown})")
         self.val_fraction, self.seed = float(val_fraction), int(seed)
-        config = {"kind": "scoliosis1k", "fps": self.fps, "poses": self.pose_root is not None}
+        config = {
+            "kind": "scoliosis1k",
+            "fps": self.fps,
+            "poses": self.pose_root is not None,
+            "alignment": self.alignment.model_dump(),
+            "checks": 2,  # version of the alignment / cadence checks: older caches are recomputed
+        }
         folder = (
             source_root(cache_root) / "scoliosis1k" / stable_hash([str(self.root), str(self.pose_root), config])[:16]
         )
@@ -388,16 +651,29 @@ class Scoliosis1K(WindowSource):
             raise DatasetError(f"{d}: no class folder (expected one of {list(S1K_CLASSES)}, any case)")
         if len(found) > 1:
             raise DatasetError(f"{d}: several class folders {sorted(c.name for c in found)}; a sequence has one class")
-        pkl = found[0] / S1K_VIEW / f"{S1K_VIEW}.pkl"
-        if not pkl.is_file():
-            raise DatasetError(f"{pkl}: missing (expected <seq>/<class>/{S1K_VIEW}/{S1K_VIEW}.pkl)")
+        views = [v for v in (found[0] / name for name in S1K_VIEWS) if v.is_dir()]
+        if not views:
+            raise DatasetError(
+                f"{found[0]}: no view folder (expected <seq>/<class>/000_180/000_180.pkl, or the older "
+                "<seq>/<class>/000-180/000.pkl)"
+            )
+        view = views[0]
+        pkls = sorted(view.glob("*.pkl"))
+        preferred = [q for q in pkls if q.stem in (view.name, "000")]
+        if not pkls:
+            raise DatasetError(f"{view}: no .pkl file (expected {view.name}/{view.name}.pkl or {view.name}/000.pkl)")
+        if len(pkls) > 1 and len(preferred) != 1:
+            raise DatasetError(f"{view}: several pickles {[q.name for q in pkls]}; cannot tell which holds the frames")
+        pkl = preferred[0] if preferred else pkls[0]
         return found[0].name.lower(), pkl
 
     def _jobs(self) -> list[ClipJob]:
         def job(sid: str, cls: str, split: SplitName, sp: Path, pp: Path | None) -> ClipJob:
             key = file_key(sp) + ("" if pp is None else "|" + file_key(pp))
             return ClipJob(
-                clip_id=sid, source_key=key, compute=partial(_process_s1k, sid, cls, split, sp, pp, self.fps)
+                clip_id=sid,
+                source_key=key,
+                compute=partial(_process_s1k, sid, cls, split, sp, pp, self.fps, self.alignment),
             )
 
         return [job(sid, *v) for sid, v in self.sequence_index.items()]
@@ -441,7 +717,10 @@ class Scoliosis1K(WindowSource):
             summary.failed += len(self.index_failures)
             summary.failures = {**self.index_failures, **summary.failures}
             summary.by_reason = {**summary.by_reason, "layout": len(self.index_failures)}
+        self.audit = self._audit(summary)
+        summary.audit = self.audit.model_dump()
         self.last_summary = summary
+        log.log(logging.WARNING if not self.audit.fps_plausible else logging.INFO, "%s", self.audit.describe())
         n_bad = summary.failed + summary.failed_before
         by_split = Counter(c.record.split for c in (self._clips or {}).values())
         log.log(
@@ -454,6 +733,41 @@ class Scoliosis1K(WindowSource):
         )
         log.info("%s", S1K_SUBJECT_NOTE)
         return summary
+
+    def _audit(self, summary: BuildSummary) -> Scoliosis1KAudit:
+        clips = list((self._clips or {}).values())
+        status = Counter(str(c.record.extra.get("alignment", {}).get("status", "no poses")) for c in clips)
+        failures = {**self.index_failures, **summary.failures}
+        dropped = sorted(k for k, v in failures.items() if "cannot be matched" in v or "frame index" in v)
+        rs = [float(c.record.extra["alignment"]["r"]) for c in clips if "alignment" in c.record.extra]
+        rs = [r for r in rs if math.isfinite(r)]
+        cad = [float(c.record.extra["cadence_spm"]) for c in clips if c.record.extra.get("cadence_spm")]
+        med = float(np.median(cad)) if cad else None
+        lo, hi = S1K_CADENCE_RANGE
+        with_poses = self.pose_root is not None
+        n_align = status["kept"] + status["indexed"] + status["repaired"] + len(dropped) if with_poses else 0
+        return Scoliosis1KAudit(
+            sequences_listed=len(self.sequence_index) + len(self.index_failures),
+            sequences_loaded=len(clips),
+            failed_other=len(failures) - len(dropped),
+            with_poses=with_poses,
+            kept=status["kept"] + status["indexed"],
+            kept_by_index=status["indexed"],
+            repaired=status["repaired"],
+            dropped=len(dropped),
+            dropped_ids=dropped,
+            share_kept=(status["kept"] + status["indexed"]) / n_align if n_align else None,
+            share_repaired=status["repaired"] / n_align if n_align else None,
+            share_dropped=len(dropped) / n_align if n_align else None,
+            r_quantiles=[round(float(q), 3) for q in np.quantile(rs, (0.05, 0.25, 0.5, 0.75, 0.95))] if rs else [],
+            min_r=self.alignment.min_r,
+            fps=self.fps,
+            cadence_source="pose (gait events)" if with_poses else "silhouette width period",
+            median_cadence_spm=None if med is None else round(med, 1),
+            cadence_range_spm=S1K_CADENCE_RANGE,
+            fps_plausible=med is None or lo <= med <= hi,
+            fps_at_115_spm=None if med is None else round(self.fps * 115.0 / med, 1),
+        )
 
     def windows(
         self, split: SplitName | None = None, *, require_quality: bool | None = None, **kwargs: Any
