@@ -35,6 +35,9 @@ MODEL_ROWS: dict[str, dict] = {
     "cat": {"modalities": "km+video", "fusion": "cat"},
     "cat_att": {"modalities": "km+video", "fusion": "cat_att"},
     "cat_latent_non_aligned": {"modalities": "km+video", "fusion": "cat_latent", "rope": "non_aligned"},
+    # the paper's sentence ("a latent dictionary to query the input sequence") read literally: learned
+    # queries over the tokens (Perceiver / PMA), the inverse of NV-Embed's orientation that cat_latent runs
+    "cat_pma": {"modalities": "km+video", "fusion": "cat_pma"},
 }
 SAME_AS = {"cat_latent": "km+video"}  # Table 3's Cat+Latent (aligned) is Table 2's km+video row
 
@@ -97,10 +100,11 @@ def run_ablation(
     sconet_ratios: list[str],
     out: Path,
     *,
-    sconet_epochs: int = 8,
+    sconet_epochs: float | None = None,
     sconet_width: float = 0.25,
     sconet_min_positives: int = 10,
     sconet_positives: int | None = None,
+    sconet_iterations: int | None = None,
     baselines: bool = True,
     n_boot: int = 2000,
     boot_seed: int = 0,
@@ -136,6 +140,7 @@ def run_ablation(
                 ratio=r,
                 seed=s,
                 epochs=sconet_epochs,
+                iterations=sconet_iterations,
                 width=sconet_width,
                 min_train_positives=sconet_min_positives,
                 train_positives=sconet_positives,
@@ -167,6 +172,7 @@ def run_ablation(
                 ratio=ratio,
                 seed=seed,
                 epochs=sconet_epochs,
+                iterations=sconet_iterations,
                 width=sconet_width,
                 min_train_positives=sconet_min_positives,
                 train_positives=sconet_positives,
@@ -487,8 +493,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sconet-ratios", default=",".join(DEFAULT_SCONET_RATIOS), help="training mixes for ScoNet-MT ('' for none)"
     )
-    parser.add_argument("--sconet-epochs", type=int, default=8)
-    parser.add_argument("--sconet-width", type=float, default=0.25, help="ScoNet channel width multiplier")
+    parser.add_argument(
+        "--sconet-iterations",
+        type=int,
+        default=None,
+        help="ScoNet-MT SGD iterations (default: OpenGait's 20000; the learning-rate steps stay at 50/70/90 %%)",
+    )
+    parser.add_argument(
+        "--sconet-epochs",
+        type=float,
+        default=None,
+        help="instead of --sconet-iterations: passes over the mix's training sequences in P x K batches",
+    )
+    parser.add_argument(
+        "--sconet-width", type=float, default=0.25, help="ScoNet channel width multiplier (OpenGait: 1.0)"
+    )
     parser.add_argument(
         "--sconet-min-positives",
         type=int,
@@ -545,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios,
             args.out,
             sconet_epochs=args.sconet_epochs,
+            sconet_iterations=args.sconet_iterations,
             sconet_width=args.sconet_width,
             sconet_min_positives=args.sconet_min_positives,
             sconet_positives=args.sconet_positives,

@@ -7,15 +7,22 @@ order does not matter: training samples 30 unordered frames, testing uses all)
 -> horizontal pyramid pooling into 16 strips (mean + max) -> a separate FC per
 strip (512 -> 256) -> a separate BN-neck classifier per strip over 3 classes
 (positive / neutral / negative). Inference averages the strip logits.
-ScoNet trains with cross-entropy; ScoNet-MT adds a batch-hard triplet loss
-(margin 0.2) on the strip embeddings.
+
+The heads and losses follow OpenGait's ScoNet-MT (``configs/sconet/sconet_scoliosis1k.yaml``;
+facts, our own code): the BN-neck classifier is normalised (cosine between the L2-normalised
+neck feature and L2-normalised class weights) and its logits are scaled by 16; the
+cross-entropy uses label smoothing 0.1; ScoNet-MT adds OpenGait's triplet loss (every
+anchor-positive-negative triple of the batch, margin 0.2, averaged over the triples that
+violate the margin) on the pre-BN strip embeddings with IDENTITY labels (which sequence or
+person a sample came from), not class labels. ``norm_classifier=False``, ``label_smoothing=0``
+and ``triplet='batch_hard'`` on class labels give the earlier variant for comparison.
 
 ``width`` scales every channel count so tests can run a tiny network.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +49,10 @@ class ScoNetConfig(BaseModel):
     bins: int = Field(default=16, ge=1)
     embed_dim: int = Field(default=256, ge=1)
     image_size: tuple[int, int] = (64, 44)
+    norm_classifier: bool = Field(
+        default=True, description="OpenGait's SeparateBNNecks(norm=True): cosine logits x logit_scale"
+    )
+    logit_scale: float = Field(default=16.0, gt=0, description="OpenGait's CrossEntropyLoss scale (16)")
 
     @model_validator(mode="after")
     def _check(self) -> ScoNetConfig:
@@ -128,7 +139,13 @@ class ScoNet(nn.Module):
         parts = strips.mean(-1) + strips.amax(-1)  # [B, C, P]
         emb = torch.matmul(parts.permute(2, 0, 1), self.fc).permute(1, 2, 0)  # [B, E, P]
         neck = self.bn_neck(emb.flatten(1)).reshape_as(emb)
-        part_logits = torch.matmul(neck.permute(2, 0, 1), self.classifier).permute(1, 2, 0)  # [B, K, P]
+        weights = self.classifier
+        if self.config.norm_classifier:  # cosine classifier, scaled as OpenGait's softmax loss scales it
+            neck = F.normalize(neck, dim=1)
+            weights = F.normalize(weights, dim=1)
+        part_logits = torch.matmul(neck.permute(2, 0, 1), weights).permute(1, 2, 0)  # [B, K, P]
+        if self.config.norm_classifier:
+            part_logits = part_logits * self.config.logit_scale
         return ScoNetOutput(emb, part_logits, part_logits.mean(dim=-1))
 
 
@@ -152,6 +169,26 @@ def batch_hard_triplet(embeddings: torch.Tensor, labels: torch.Tensor, margin: f
     return F.relu(hardest_pos - hardest_neg + margin)[:, valid].mean()
 
 
+def batch_all_triplet(embeddings: torch.Tensor, ids: torch.Tensor, margin: float = 0.2) -> torch.Tensor:
+    """OpenGait's triplet loss: ``relu(d(a, p) - d(a, n) + margin)`` over EVERY anchor, positive and
+    negative of the batch, per strip, averaged over the triples with a non-zero loss (0 if none), then
+    over strips. ``embeddings`` [B, E, P]; ``ids`` [B] identity labels (same id = positive pair)."""
+    e = embeddings.permute(2, 0, 1)  # [P, B, E]
+    sq = e.pow(2).sum(-1)
+    dist = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * e @ e.transpose(1, 2)).clamp(min=1e-12).sqrt()  # [P, B, B]
+    same = ids.unsqueeze(0) == ids.unsqueeze(1)
+    eye = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
+    pos, neg = same & ~eye, ~same
+    triples = pos.unsqueeze(2) & neg.unsqueeze(1)  # [B(anchor), B(pos), B(neg)]
+    if not bool(triples.any()):
+        return embeddings.new_zeros(())
+    loss = F.relu(dist.unsqueeze(3) - dist.unsqueeze(2) + margin)  # [P, a, p, n]
+    loss = loss * triples.unsqueeze(0)
+    nonzero = (loss > 0).flatten(1).sum(-1)  # per strip
+    per_strip = loss.flatten(1).sum(-1) / nonzero.clamp(min=1)
+    return per_strip.mean()
+
+
 class ScoNetLossOutput(NamedTuple):
     total: torch.Tensor
     ce: torch.Tensor
@@ -159,18 +196,33 @@ class ScoNetLossOutput(NamedTuple):
 
 
 class ScoNetLoss(nn.Module):
-    """Cross-entropy over every strip's logits (ScoNet), plus ``triplet_weight`` x batch-hard triplet (ScoNet-MT)."""
+    """Cross-entropy over every strip's logits with label smoothing (ScoNet), plus ``triplet_weight`` x
+    the triplet loss on identities (ScoNet-MT). Defaults: OpenGait's (smoothing 0.1, margin 0.2, all triples)."""
 
-    def __init__(self, multi_task: bool = True, margin: float = 0.2, triplet_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        multi_task: bool = True,
+        margin: float = 0.2,
+        triplet_weight: float = 1.0,
+        *,
+        label_smoothing: float = 0.1,
+        triplet: Literal["batch_all", "batch_hard"] = "batch_all",
+    ) -> None:
         super().__init__()
         self.multi_task, self.margin, self.triplet_weight = multi_task, margin, triplet_weight
+        self.label_smoothing, self.triplet = label_smoothing, triplet
 
-    def forward(self, output: ScoNetOutput, labels: torch.Tensor) -> ScoNetLossOutput:
-        """``labels`` [B] class indices in ``SCONET_CLASSES`` order."""
+    def forward(self, output: ScoNetOutput, labels: torch.Tensor, ids: torch.Tensor | None = None) -> ScoNetLossOutput:
+        """``labels`` [B] class indices in ``SCONET_CLASSES`` order; ``ids`` [B] identities for the triplet
+        loss (OpenGait: the person / sequence; None falls back to the class labels, the earlier variant)."""
         p = output.part_logits.shape[-1]
-        ce = F.cross_entropy(output.part_logits, labels.unsqueeze(1).expand(-1, p))
+        ce = F.cross_entropy(
+            output.part_logits, labels.unsqueeze(1).expand(-1, p), label_smoothing=self.label_smoothing
+        )
         if self.multi_task:
-            tri = batch_hard_triplet(output.embeddings, labels, self.margin)
+            who = labels if ids is None else ids
+            fn = batch_all_triplet if self.triplet == "batch_all" else batch_hard_triplet
+            tri = fn(output.embeddings, who, self.margin)
         else:
             tri = ce.new_zeros(())
         return ScoNetLossOutput(ce + self.triplet_weight * tri, ce, tri)

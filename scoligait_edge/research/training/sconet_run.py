@@ -17,6 +17,17 @@ subjects is refused with the numbers, since its decision rule would be noise.
 every mix and adds negatives by the ratio, as Scoliosis1K's 1:1:2 ... 1:1:16
 partitions do (same positives and neutrals, more negatives), which also keeps
 the runs' cost bounded.
+
+Training follows OpenGait's ScoNet-MT (``configs/sconet/sconet_scoliosis1k.yaml`` and its
+softmax loss; facts, our own code): SGD, learning rate 0.1, momentum 0.9, weight decay 5e-4;
+the learning rate divided by 10 at 10k, 14k and 18k of 20k iterations (``milestones`` are
+fractions of ``iterations``: 0.5 / 0.7 / 0.9); P x K = 8 x 8 batches (P identities drawn
+uniformly, K sequences of each, drawn with replacement when it has fewer, as OpenGait's triplet
+sampler does); 30 unordered frames a sequence; cross-entropy at scale 16 with label smoothing
+0.1 and triplet margin 0.2 on identities (:mod:`~scoligait_edge.research.models.sconet`).
+An identity is a subject here (a Scoliosis1K sequence id, which is all that data set has).
+Every setting is in :class:`ScoNetRunConfig` and in each run's summary.json, so a reduced run
+(width, iterations, positives) says how it departs from OpenGait's.
 """
 
 from __future__ import annotations
@@ -51,17 +62,52 @@ NEUTRAL_MIN_COBB = 5.0
 """Simulated subjects below 10 degrees but at or above this count as 'neutral' (mild asymmetry)."""
 
 
+OPENGAIT_ITERATIONS = 20000
+OPENGAIT_SCONET_MT: dict[str, object] = {
+    "width": 1.0,
+    "iterations": OPENGAIT_ITERATIONS,
+    "milestones": (0.5, 0.7, 0.9),
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "p": 8,
+    "k": 8,
+    "frames_per_sample": 30,
+    "logit_scale": 16.0,
+    "label_smoothing": 0.1,
+    "margin": 0.2,
+    "triplet_on": "identity",
+}
+"""OpenGait's ScoNet-MT settings (configs/sconet/sconet_scoliosis1k.yaml); :func:`departures` compares a run with them."""
+
+
 class ScoNetRunConfig(BaseModel):
+    """One ScoNet-MT run. Defaults are OpenGait's (:data:`OPENGAIT_SCONET_MT`): on a CPU, reduce
+    ``width`` and ``iterations`` (``epochs`` sets iterations from the training size instead)."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = "sconet-mt"
     seed: int = 0
     multi_task: bool = True
     ratio: str | None = Field(default="1:1:8", description="training mix positive:neutral:negative, or None for all")
-    width: float = 0.25
-    epochs: int = 8
-    batch_size: int = 16
+    width: float = Field(default=1.0, gt=0, description="channel multiplier (OpenGait: 1.0 = 64/128/256/512)")
+    iterations: int = Field(default=20000, ge=1, description="SGD steps (OpenGait: 20000)")
+    epochs: float | None = Field(
+        default=None, gt=0, description="if set: iterations = epochs x ceil(training sequences / (p x k))"
+    )
+    milestones: tuple[float, ...] = Field(
+        default=(0.5, 0.7, 0.9), description="learning rate x gamma at these fractions of iterations (10k/14k/18k)"
+    )
+    gamma: float = Field(default=0.1, gt=0, le=1)
+    lr: float = Field(default=0.1, gt=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: float = Field(default=5e-4, ge=0)
+    p: int = Field(default=8, ge=2, description="identities per batch")
+    k: int = Field(default=8, ge=1, description="sequences per identity per batch")
     frames_per_sample: int = 30
-    lr: float = 1e-3
+    logit_scale: float = Field(default=16.0, gt=0)
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1)
+    margin: float = Field(default=0.2, ge=0)
     min_train_positives: int = Field(default=10, ge=1, description="refuse a mix with fewer positive training subjects")
     train_positives: int | None = Field(
         default=None,
@@ -69,8 +115,53 @@ class ScoNetRunConfig(BaseModel):
         description="positive training subjects in every mix (negatives follow the ratio); "
         "None: as many as the training split allows",
     )
+    device: str | None = Field(default=None, description="'cuda', 'cpu', ...; None: CUDA when present")
     data: Annotated[SimulatedData | Scoliosis1KData, Field(discriminator="kind")] = Field(default_factory=SimulatedData)
     cache_dir: Path | None = None
+
+    def total_iterations(self, n_train: int) -> int:
+        """``iterations``, or ``epochs`` passes over ``n_train`` sequences in P x K batches."""
+        if self.epochs is None:
+            return self.iterations
+        return max(1, math.ceil(self.epochs * math.ceil(n_train / (self.p * self.k))))
+
+
+def departures(cfg: ScoNetRunConfig, iterations: int | None = None) -> dict[str, tuple[object, object]]:
+    """Settings of ``cfg`` that differ from OpenGait's ScoNet-MT: name -> (ours, OpenGait's)."""
+    ours = {
+        "width": cfg.width,
+        "iterations": cfg.iterations if iterations is None else iterations,
+        "milestones": tuple(cfg.milestones),
+        "lr": cfg.lr,
+        "momentum": cfg.momentum,
+        "weight_decay": cfg.weight_decay,
+        "p": cfg.p,
+        "k": cfg.k,
+        "frames_per_sample": cfg.frames_per_sample,
+        "logit_scale": cfg.logit_scale,
+        "label_smoothing": cfg.label_smoothing,
+        "margin": cfg.margin,
+        "triplet_on": "identity" if cfg.multi_task else "none (ScoNet)",
+    }
+    return {k: (v, OPENGAIT_SCONET_MT[k]) for k, v in ours.items() if v != OPENGAIT_SCONET_MT[k]}
+
+
+def pk_batches(ids: list[str], p: int, k: int, rng: np.random.Generator):
+    """OpenGait's triplet sampler, endless: P identities uniformly without replacement, K indices of each
+    (without replacement when it has K, else with), as one flat list of P x K indices."""
+    members: dict[str, list[int]] = {}
+    for i, who in enumerate(ids):
+        members.setdefault(who, []).append(i)
+    names = sorted(members)
+    if len(names) < 2:
+        raise ValueError(f"P x K sampling needs at least 2 identities, got {len(names)}")
+    p = min(p, len(names))
+    while True:
+        batch: list[int] = []
+        for j in rng.choice(len(names), p, replace=False):
+            m = members[names[j]]
+            batch += [m[x] for x in rng.choice(len(m), k, replace=len(m) < k)]
+        yield batch
 
 
 def sconet_class(cobb_deg: float) -> int:
@@ -132,7 +223,10 @@ def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
 def _class_probs(model: ScoNet, seqs: list[_Seq]) -> np.ndarray:
     """Softmax over SCONET_CLASSES per sequence from all its ordered frames, ``[N, 3]``."""
     model.eval()
-    return np.stack([torch.softmax(model(torch.from_numpy(q.frames[None])).logits, dim=-1)[0].numpy() for q in seqs])
+    dev = next(model.parameters()).device
+    return np.stack(
+        [torch.softmax(model(torch.from_numpy(q.frames[None]).to(dev)).logits, dim=-1)[0].cpu().numpy() for q in seqs]
+    )
 
 
 def _scores(model: ScoNet, seqs: list[_Seq]) -> np.ndarray:
@@ -192,7 +286,7 @@ def check_mixes(cfgs: list[ScoNetRunConfig], *, progress: bool = False) -> None:
 def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = True) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    gen = seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     splits = _load(cfg, progress)
     train = splits["train"]
@@ -200,33 +294,49 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
     if cfg.ratio:
         train, _ = ratio_split(train, cfg.ratio, seed=cfg.seed, n_train=_mix_size(cfg, train))
     check_mix(train, cfg.ratio, cfg.min_train_positives, available)
-    model = ScoNet(ScoNetConfig(width=cfg.width))
-    loss_fn = ScoNetLoss(multi_task=cfg.multi_task)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    steps = math.ceil(len(train) / cfg.batch_size)
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = ScoNet(ScoNetConfig(width=cfg.width, logit_scale=cfg.logit_scale)).to(device)
+    loss_fn = ScoNetLoss(multi_task=cfg.multi_task, margin=cfg.margin, label_smoothing=cfg.label_smoothing)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    n_iter = cfg.total_iterations(len(train))
+    sched = torch.optim.lr_scheduler.MultiStepLR(
+        opt, milestones=sorted({max(1, round(f * n_iter)) for f in cfg.milestones}), gamma=cfg.gamma
+    )
     labels = torch.tensor([q.sconet_class for q in train])
+    ids_of = {who: i for i, who in enumerate(sorted({q.subject_id for q in train}))}
+    ids = torch.tensor([ids_of[q.subject_id] for q in train])
+    batches = pk_batches([q.subject_id for q in train], cfg.p, cfg.k, rng)
     t0, seen = time.perf_counter(), 0
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(len(train), generator=gen)
-        for step in range(steps):
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            clips = [
-                train[i].frames[
-                    rng.choice(
-                        len(train[i].frames),
-                        cfg.frames_per_sample,
-                        replace=len(train[i].frames) < cfg.frames_per_sample,
-                    )
-                ]
-                for i in idx
+    model.train()
+    every = max(1, n_iter // 20)
+    for it in range(n_iter):
+        idx = torch.tensor(next(batches))
+        clips = [
+            train[i].frames[
+                rng.choice(
+                    len(train[i].frames),
+                    cfg.frames_per_sample,
+                    replace=len(train[i].frames) < cfg.frames_per_sample,
+                )
             ]
-            res = loss_fn(model(torch.from_numpy(np.stack(clips))), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            res.total.backward()
-            opt.step()
-            seen += len(idx)
-        log.info("sconet epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, float(res.total.detach()))
+            for i in idx.tolist()
+        ]
+        res = loss_fn(model(torch.from_numpy(np.stack(clips)).to(device)), labels[idx].to(device), ids[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        res.total.backward()
+        opt.step()
+        sched.step()
+        seen += len(idx)
+        if (it + 1) % every == 0 or it + 1 == n_iter:
+            log.info(
+                "sconet iteration %d/%d: loss %.4f (ce %.4f, triplet %.4f), lr %.4g",
+                it + 1,
+                n_iter,
+                float(res.total.detach()),
+                float(res.ce.detach()),
+                float(res.triplet.detach()),
+                sched.get_last_lr()[0],
+            )
     seconds = time.perf_counter() - t0
     val_y = np.array([q.label for q in splits["val"]])
     test_y = np.array([q.label for q in splits["test"]])
@@ -260,6 +370,10 @@ def sconet_run(cfg: ScoNetRunConfig, out_dir: str | Path, *, progress: bool = Tr
         "train_mix": {c: sum(q.sconet_class == i for q in train) for i, c in enumerate(SCONET_CLASSES)},
         "threshold": threshold.threshold,
         "val_auc": roc_auc(val_y, val_prob),
+        "iterations": n_iter,
+        "settings": cfg.model_dump(mode="json", exclude={"data", "cache_dir", "device"}),
+        "device": str(device),
+        "departures_from_opengait": {k: {"ours": a, "opengait": b} for k, (a, b) in departures(cfg, n_iter).items()},
         "train_seconds": round(seconds, 1),
         "train_clips_per_second": round(seen / seconds, 1),
         "decision": "argmax of the 3 class scores (as the paper); test_clip_metrics_youden: Youden threshold from val",
@@ -275,10 +389,11 @@ def sconet_config_from(
     *,
     ratio: str | None,
     seed: int,
-    epochs: int,
-    width: float,
+    epochs: float | None = None,
+    width: float = 1.0,
     min_train_positives: int = 10,
     train_positives: int | None = None,
+    iterations: int | None = None,
 ) -> ScoNetRunConfig:
     """The baseline on exactly the data of a screening-model config (same cohort or partition, same splits)."""
     if not isinstance(train_cfg.data, (SimulatedData, Scoliosis1KData)):
@@ -291,6 +406,7 @@ def sconet_config_from(
         seed=seed,
         ratio=ratio,
         epochs=epochs,
+        iterations=OPENGAIT_ITERATIONS if iterations is None else iterations,
         width=width,
         min_train_positives=min_train_positives,
         train_positives=train_positives,
