@@ -140,7 +140,7 @@ def screening_bundle_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def screening_bundle(screening_bundle_path):
-    from scoligait_edge.bundle import load_bundle
+    from scoligait_edge.bundle.load import load_bundle
 
     bundle = load_bundle(screening_bundle_path)
     yield bundle
@@ -150,7 +150,7 @@ def screening_bundle(screening_bundle_path):
 @pytest.fixture(scope="session")
 def sim_knowledge_map():
     """A 96-frame knowledge map window (values, valid) of a simulated walk, plus its keypoints."""
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
     from tests.kinematics_helpers import swaying_clip
 
     clip = swaying_clip(400, seed=3)

@@ -114,7 +114,7 @@ def bootstrap_package() -> None:
 def windows_for(cfg: dict[str, Any], n_random: int, n_clips: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Sliding windows over SIMULATED clips (knowledge map + silhouettes) plus random windows."""
     from scoligait_edge.export import input_specs, random_batch
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
     from scoligait_edge.research.sim.simulate import crop_scoliosis1k, sample_subject, simulate_clip
 
     t = int(cfg["window_frames"])
@@ -161,7 +161,8 @@ def build_bundle(cfg: dict[str, Any], root: Path, windows: dict[str, np.ndarray]
 
     from scoligait_edge.core.schema import NUM_FEATURES
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
+    from scoligait_edge.research.models.io import save_checkpoint
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
 
     torch.manual_seed(0)
     model = ScreeningModel(ScreeningModelConfig(**cfg)).eval()
@@ -472,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         windows = windows_for(cfg, args.random_windows, args.clips)
     else:
         cfg = TINY if (args.config or ("tiny" if args.cpu_smoke else "default")) == "tiny" else DEFAULT
-        from scoligait_edge.research.models import ScreeningModelConfig
+        from scoligait_edge.research.models.screening import ScreeningModelConfig
 
         cfg = ScreeningModelConfig(**cfg).model_dump(mode="json")
         windows = windows_for(cfg, args.random_windows, args.clips)

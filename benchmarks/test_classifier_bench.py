@@ -27,7 +27,7 @@ def window(screening_bundle, sim_knowledge_map):
     """One realistic input window: a simulated walk's map, a silhouette clip, four sentence embeddings."""
     from scoligait_edge.bundle.specs import input_specs
     from scoligait_edge.runtimes import dummy_batch
-    from scoligait_edge.text import default_embedding_table
+    from scoligait_edge.text.embeddings import default_embedding_table
 
     cfg = screening_bundle.manifest.model_config_object()
     feed = dummy_batch(input_specs(cfg), 1, text_tokens=TEXT_TOKENS)
@@ -52,7 +52,7 @@ def int8_bundle(screening_bundle, tmp_path_factory):
     ``onnx-int8`` added by the exporter (the shipped bundle is never modified)."""
     import shutil
 
-    from scoligait_edge.bundle import load_bundle
+    from scoligait_edge.bundle.load import load_bundle
 
     if screening_bundle.has_format("onnx-int8"):
         return screening_bundle

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoligait_edge.kinematics import KnowledgeMapBuilder, build_knowledge_map
+from scoligait_edge.kinematics.builder import KnowledgeMapBuilder, build_knowledge_map
 from tests.kinematics_helpers import swaying_clip
 
 WINDOW = 96

@@ -93,7 +93,9 @@ def test_silhouette_crop_per_frame(benchmark, cached_poses):
 @pytest.mark.benchmark(group="text")
 def test_text_lookup_per_window(benchmark, screening_bundle, sim_knowledge_map):
     """describe_window (z-scores against the bundle's reference statistics) + sentence-embedding lookup."""
-    from scoligait_edge.text import ReferenceStats, default_embedding_table, describe_window
+    from scoligait_edge.text.describe import describe_window
+    from scoligait_edge.text.embeddings import default_embedding_table
+    from scoligait_edge.text.reference import ReferenceStats
 
     text = screening_bundle.manifest.text
     assert text is not None and text.reference_statistics

@@ -86,7 +86,7 @@ class TrainingStep:
     """
 
     def __init__(self, kind: str, windows) -> None:
-        from scoligait_edge.research.models import ScreeningLoss, ScreeningModel
+        from scoligait_edge.research.models.screening import ScreeningLoss, ScreeningModel
         from scoligait_edge.research.training.loop import make_optimizer
 
         self.kind, self.windows, self.cfg = kind, windows, _config(kind)

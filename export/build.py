@@ -100,7 +100,8 @@ def create_bundle(
     JSON's ``extra`` entries of the same names, and must be given one way or
     the other.
     """
-    from scoligait_edge.research.models import ScreeningModel, load_checkpoint
+    from scoligait_edge.research.models.io import load_checkpoint
+    from scoligait_edge.research.models.screening import ScreeningModel
 
     sign_key = signing_key_of(signing_key)
     tensors, sidecar = _checkpoint_paths(checkpoint)
@@ -279,7 +280,8 @@ def add_formats(
 
         if "onnx" in wanted or ({"onnx-fp16", "onnx-int8", "ort"} & set(wanted) and not bundle.has_format("onnx")):
             from scoligait_edge.export.onnx_export import export_onnx, torch_outputs
-            from scoligait_edge.research.models import ScreeningModel, load_checkpoint
+            from scoligait_edge.research.models.io import load_checkpoint
+            from scoligait_edge.research.models.screening import ScreeningModel
 
             model = load_checkpoint(bundle.checkpoint_stem, expected_config=bundle.manifest.model_config_object())
             assert isinstance(model, ScreeningModel)  # expected_config is a ScreeningModelConfig

@@ -164,7 +164,7 @@ def simulated_windows(
     missing). Deterministic for a given ``seed``.
     """
     from scoligait_edge.bundle.specs import input_specs
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
     from scoligait_edge.research.sim.camera import crop_scoliosis1k
     from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
@@ -203,7 +203,7 @@ def simulated_windows(
     if "text" in specs:
         d = int(specs["text"].shape[2])
         try:
-            from scoligait_edge.text import default_embedding_table
+            from scoligait_edge.text.embeddings import default_embedding_table
 
             table = default_embedding_table()
             ids = rng.integers(0, len(table), size=(n_win, text_tokens))

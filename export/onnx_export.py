@@ -32,7 +32,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
     raise OptionalDependencyError("ONNX export needs the onnx package: pip install 'scoligait-edge[export]'") from _exc
 
 if TYPE_CHECKING:
-    from scoligait_edge.research.models import ScreeningModel
+    from scoligait_edge.research.models.screening import ScreeningModel
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17

@@ -257,7 +257,7 @@ def load_engine(
     bundle's verified ONNX bytes (never re-read from the path)."""
     options = options or EngineOptions()
     trt = require_tensorrt()
-    from scoligait_edge.bundle import Bundle, load_bundle
+    from scoligait_edge.bundle.load import Bundle, load_bundle
 
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)

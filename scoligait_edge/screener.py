@@ -27,9 +27,10 @@ from scoligait_edge.core.constants import MAP_FPS, SIL_SHAPE
 from scoligait_edge.core.schema import CORE_JOINTS, NUM_FEATURES
 from scoligait_edge.core.skeleton import NUM_COCO_FEET
 from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
-from scoligait_edge.kinematics import GapFiller, KnowledgeMapBuilder, StreamResampler, assess_window, detect_gait_events
-from scoligait_edge.kinematics.builder import MapRow
-from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, check_timestamp
+from scoligait_edge.kinematics.builder import KnowledgeMapBuilder, MapRow
+from scoligait_edge.kinematics.events import assess_window, detect_gait_events
+from scoligait_edge.kinematics.keypoints import GapFiller
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, StreamResampler, check_timestamp
 from scoligait_edge.native_logs import silenced_native_stderr
 from scoligait_edge.pose.estimator import PoseEstimatorOptions
 from scoligait_edge.pose.frame import PoseFrame
@@ -47,7 +48,8 @@ from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
 
 if TYPE_CHECKING:
     from scoligait_edge.runtimes.base import BackendBase
-    from scoligait_edge.text import ReferenceStats, SentenceEmbeddingTable
+    from scoligait_edge.text.embeddings import SentenceEmbeddingTable
+    from scoligait_edge.text.reference import ReferenceStats
 
 log = logging.getLogger(__name__)
 REPORT_HISTORY_ROWS = 9000
@@ -303,7 +305,7 @@ class Screener:
         keep_history: bool = _UNSET,
         options: ScreenerOptions | None = None,
     ) -> None:
-        from scoligait_edge.bundle import load_bundle
+        from scoligait_edge.bundle.load import load_bundle
         from scoligait_edge.runtimes import load_backend
 
         # Cheap checks first: a bad argument must not leave a half-loaded pose model behind.
@@ -692,7 +694,8 @@ class Screener:
         return self._end_segment(f"pause of {pause_ms / 1000:.1f} s (> {MAX_SEGMENT_GAP_MS / 1000:.0f} s)")
 
     def _load_text(self) -> tuple[ReferenceStats, SentenceEmbeddingTable]:
-        from scoligait_edge.text import ReferenceStats, default_embedding_table
+        from scoligait_edge.text.embeddings import default_embedding_table
+        from scoligait_edge.text.reference import ReferenceStats
 
         text = self.bundle.manifest.text
         if text is None or not text.reference_statistics:
@@ -806,7 +809,7 @@ class Screener:
         sentences: list[str] = []
         text = mask = None
         if self.uses_text:
-            from scoligait_edge.text import describe_window
+            from scoligait_edge.text.describe import describe_window
 
             assert self._text is not None, "loaded in __init__ whenever uses_text"
             reference, table = self._text

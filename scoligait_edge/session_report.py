@@ -9,7 +9,7 @@ import numpy as np
 
 from scoligait_edge.core.constants import MAP_FPS
 from scoligait_edge.core.schema import NUM_FEATURES
-from scoligait_edge.kinematics import GaitEvents
+from scoligait_edge.kinematics.events import GaitEvents
 
 if TYPE_CHECKING:
     from scoligait_edge.screener import HistorySnapshot, Screener

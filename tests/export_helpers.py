@@ -43,7 +43,7 @@ def make_model(seed: int = 0, **overrides):
     import torch
 
     from scoligait_edge.core.schema import NUM_FEATURES
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
 
     torch.manual_seed(seed)
     model = ScreeningModel(ScreeningModelConfig(**{**TINY, **overrides})).eval()
@@ -57,7 +57,7 @@ def make_model(seed: int = 0, **overrides):
 
 def simulated_windows(n_clips: int = 4, stride: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
     """Sliding T-frame windows over SIMULATED clips: knowledge map + mask + silhouettes (+ random text)."""
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
     from scoligait_edge.research.sim.simulate import crop_scoliosis1k, sample_subject, simulate_clip
 
     rng = np.random.default_rng(seed)
@@ -134,7 +134,7 @@ def calibrate_head(model, windows: dict[str, np.ndarray]) -> None:
 
 def build_tiny_bundle(root: Path) -> TinyBundle:
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.research.models import save_checkpoint
+    from scoligait_edge.research.models.io import save_checkpoint
     from tests.signing_helpers import fixture_signing_key
 
     model = make_model()

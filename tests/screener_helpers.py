@@ -8,7 +8,7 @@ import numpy as np
 
 
 def simulated_window_set(n_clips: int = 6, seed: int = 0):
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
     from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     km, valid, labels = [], [], []
@@ -27,9 +27,10 @@ def build_screening_bundle(root: Path) -> Path:
     import torch
 
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig, save_checkpoint
-    from scoligait_edge.text import fit_reference
+    from scoligait_edge.research.models.io import save_checkpoint
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
     from scoligait_edge.text.embeddings import default_embedding_table
+    from scoligait_edge.text.reference import fit_reference
     from tests.signing_helpers import fixture_signing_key
 
     torch.manual_seed(0)

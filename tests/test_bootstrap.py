@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from scoligait_edge.research.evaluation import (
+from scoligait_edge.research.evaluation.metrics import (
     ClipPrediction,
     bootstrap_auc_ci,
     clip_predictions,

@@ -90,7 +90,7 @@ def one_rank(tmp_path, monkeypatch):
 def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch):
     import torch
 
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
     from scoligait_edge.research.training import distributed as D
     from scoligait_edge.research.training.config import OptimConfig
     from scoligait_edge.research.training.loop import seed_everything
@@ -147,7 +147,7 @@ def test_resume_after_a_crash_continues_exactly(one_rank, tmp_path, monkeypatch)
 
 
 def test_global_batch_must_split_evenly(one_rank, monkeypatch):
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
     from scoligait_edge.research.training import distributed as D
     from scoligait_edge.research.training.config import OptimConfig
 

@@ -12,27 +12,25 @@ import pytest
 from scoligait_edge import SCREENING_NOTICE
 from scoligait_edge.core.schema import FEATURE_NAMES, FEATURE_SCHEMA, NUM_FEATURES
 from scoligait_edge.interpret import top_features
-from scoligait_edge.research.evaluation import (
-    PAPER_RESULTS,
-    SIMULATED_DATA_LINE,
-    TEST_SPLIT_ERROR,
+from scoligait_edge.research.evaluation.metrics import (
     BinaryMetrics,
-    EvaluationReport,
-    LevelResult,
-    SplitSizes,
-    ThresholdChoice,
-    ablation_table,
     aggregate_windows,
     binary_metrics,
-    choose_threshold,
     cobb_mae,
-    plot_confusion,
-    plot_probability_over_time,
-    plot_roc,
     roc_auc,
     roc_curve,
     stratified_metrics,
 )
+from scoligait_edge.research.evaluation.plots import plot_confusion, plot_probability_over_time, plot_roc
+from scoligait_edge.research.evaluation.report import (
+    PAPER_RESULTS,
+    SIMULATED_DATA_LINE,
+    EvaluationReport,
+    LevelResult,
+    SplitSizes,
+    ablation_table,
+)
+from scoligait_edge.research.evaluation.threshold import TEST_SPLIT_ERROR, ThresholdChoice, choose_threshold
 from scoligait_edge.viz.attention import plot_attention_on_map
 
 # y, prob at threshold 0.5 -> pred [1,1,0,1,0,0,0,1]: tp 2, fn 1, fp 2, tn 3 (worked by hand below).

@@ -127,7 +127,8 @@ def test_km_only_model_exports_only_its_inputs(tmp_path):
 def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
     # used to fail with an AttributeError (ScoNetConfig has no uses_text); mypy found it
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
-    from scoligait_edge.research.models import ScoNet, ScoNetConfig, save_checkpoint
+    from scoligait_edge.research.models.io import save_checkpoint
+    from scoligait_edge.research.models.sconet import ScoNet, ScoNetConfig
 
     ckpt = tmp_path / "ckpt" / "sconet"
     save_checkpoint(ScoNet(ScoNetConfig(width=0.0625)), ckpt)
@@ -161,7 +162,7 @@ def test_torch_vs_onnxruntime_fp32_within_1e4(outputs, tiny_bundle):
 def test_parity_on_the_real_video_windows(real_subject_sequence, backends):
     """Knowledge-map windows of the real walking video (pose model run once per session; no silhouettes: zeros)."""
     from scoligait_edge.export.parity import run_windows
-    from scoligait_edge.kinematics import build_knowledge_map
+    from scoligait_edge.kinematics.builder import build_knowledge_map
 
     keypoints, timestamps = real_subject_sequence
     kmap = build_knowledge_map(keypoints, 30.0, timestamps_ms=np.asarray(timestamps, dtype=np.float64))

@@ -7,7 +7,7 @@ import pytest
 
 from export.build import sentence_table_rows
 from scoligait_edge.assets import ASSETS_DIR
-from scoligait_edge.bundle import load_bundle
+from scoligait_edge.bundle.load import load_bundle
 from scoligait_edge.errors import BundleError
 from scoligait_edge.screener import demo_bundle_path
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoligait_edge.kinematics import assess_window, build_knowledge_map, detect_gait_events
+from scoligait_edge.kinematics.builder import build_knowledge_map
+from scoligait_edge.kinematics.events import assess_window, detect_gait_events
 from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 from tests.kinematics_helpers import standing_pose
 

@@ -14,8 +14,9 @@ import pytest
 from scoligait_edge.core.constants import check_fps
 from scoligait_edge.core.schema import CROSS_WINDOW, SIZE_WINDOW
 from scoligait_edge.errors import FrameRateError, TimestampError
-from scoligait_edge.kinematics import StreamResampler, build_knowledge_map, detect_gait_events
-from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, resample_keypoints, segment_bounds
+from scoligait_edge.kinematics.builder import build_knowledge_map
+from scoligait_edge.kinematics.events import detect_gait_events
+from scoligait_edge.kinematics.resample import MAX_SEGMENT_GAP_MS, StreamResampler, resample_keypoints, segment_bounds
 from scoligait_edge.stream.sources import ImageFolderSource, VideoFileSource, open_source, redact_url
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoligait_edge.bundle import INPUT_REFERENCE_NAME, InputReference, fit_input_reference, load_bundle
+from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME, InputReference, fit_input_reference
+from scoligait_edge.bundle.load import load_bundle
 from scoligait_edge.errors import BundleError, BundleSignatureError
 
 

@@ -9,7 +9,7 @@ from scoligait_edge.core.constants import MAP_FPS
 from scoligait_edge.core.schema import FEATURE_NAMES, FEATURE_SCHEMA, MIN_CROSS_FRAMES, domain_slices, schema_hash
 from scoligait_edge.core.skeleton import FLIP_LEFT_RIGHT
 from scoligait_edge.errors import KeypointError, TimestampError
-from scoligait_edge.kinematics import KnowledgeMapBuilder, StreamingKnowledgeMap, build_knowledge_map
+from scoligait_edge.kinematics.builder import KnowledgeMapBuilder, StreamingKnowledgeMap, build_knowledge_map
 from tests.kinematics_helpers import standing_pose, swaying_clip
 
 COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -256,7 +256,7 @@ def test_streaming_equals_batch_on_simulated_walking(camera):
 def test_a_96_frame_clip_gives_a_screenable_window(camera, direction):
     """No hidden lead-in: a 3.2 s clip with the whole body visible passes the window-quality rule on its own
     (the warm-up costs MIN_CROSS_FRAMES - 1 rows, under the 10% the rule allows)."""
-    from scoligait_edge.kinematics import assess_window, detect_gait_events
+    from scoligait_edge.kinematics.events import assess_window, detect_gait_events
     from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
     subject = sample_subject(np.random.default_rng(3), "sim-3", cobb_deg=18.0)

@@ -12,24 +12,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
 from scoligait_edge.core.schema import NUM_FEATURES, domain_slices  # noqa: E402
-from scoligait_edge.research.models import (  # noqa: E402
-    CheckpointError,
-    ScoNet,
-    ScoNetConfig,
-    ScoNetLoss,
-    ScreeningLoss,
-    ScreeningModel,
-    ScreeningModelConfig,
-    load_checkpoint,
-    save_checkpoint,
-)
-from scoligait_edge.research.models.layers import (  # noqa: E402
-    KnowledgeMapPatchEmbed,
-    LatentAttentionPooling,
-    MultiHeadSelfAttention,
-    PMAPooling,
-    RotaryEmbedding,
-)
+from scoligait_edge.research.models.io import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from scoligait_edge.research.models.layers.attention import MultiHeadSelfAttention  # noqa: E402
+from scoligait_edge.research.models.layers.latent_pool import LatentAttentionPooling, PMAPooling  # noqa: E402
+from scoligait_edge.research.models.layers.patch import KnowledgeMapPatchEmbed  # noqa: E402
+from scoligait_edge.research.models.layers.rope import RotaryEmbedding  # noqa: E402
+from scoligait_edge.research.models.sconet import ScoNet, ScoNetConfig, ScoNetLoss  # noqa: E402
+from scoligait_edge.research.models.screening import ScreeningLoss, ScreeningModel, ScreeningModelConfig  # noqa: E402
 
 T = 16  # window frames in the tiny configs
 TINY = dict(

@@ -7,13 +7,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from scoligait_edge.kinematics import (
-    StreamingKnowledgeMap,
-    StreamResampler,
-    build_knowledge_map,
-    detect_gait_events,
-    resample_keypoints,
-)
+from scoligait_edge.kinematics.builder import StreamingKnowledgeMap, build_knowledge_map
+from scoligait_edge.kinematics.events import detect_gait_events
+from scoligait_edge.kinematics.resample import StreamResampler, resample_keypoints
 
 pytestmark = pytest.mark.slow
 

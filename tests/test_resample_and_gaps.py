@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from scoligait_edge.errors import TimestampError
-from scoligait_edge.kinematics import (
-    GapFiller,
-    StreamResampler,
-    fill_gaps,
-    iter_windows,
-    resample_keypoints,
-    window_starts,
-)
+from scoligait_edge.kinematics.keypoints import GapFiller, fill_gaps
+from scoligait_edge.kinematics.resample import StreamResampler, iter_windows, resample_keypoints, window_starts
 
 
 def _random_clip(rng, n, joints=21):

@@ -157,7 +157,7 @@ def test_rows_silhouettes_and_times_match_the_former_side_queues(screener, monke
     """Silhouettes now ride through the resampler and gap filler as a payload: on a clip with dropped frames,
     a 400 ms hole and a lost subject, every row gets the silhouette and time the old side queues gave it, and
     the map rows are bit-identical to resampling + gap filling + the map builder run by hand."""
-    from scoligait_edge.kinematics import KnowledgeMapBuilder
+    from scoligait_edge.kinematics.builder import KnowledgeMapBuilder
     from scoligait_edge.stream.window_buffer import WindowBuffer
     from scoligait_edge.video.silhouette import crop_silhouette
     from tests.test_resample_and_gaps import _old_side_queue_rows

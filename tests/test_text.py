@@ -12,28 +12,26 @@ import pytest
 
 from scoligait_edge.core.schema import CLINICAL_PRIORS, FEATURE_NAMES, NUM_FEATURES
 from scoligait_edge.errors import OptionalDependencyError
-from scoligait_edge.text import (
+from scoligait_edge.text.describe import describe_batch, describe_window
+from scoligait_edge.text.embeddings import (
     INSTALL_COMMAND,
+    SentenceEmbeddingTable,
+    TableMismatchError,
+    default_embedding_table,
+    load_sentence_model,
+)
+from scoligait_edge.text.features import text_feature_values, window_view
+from scoligait_edge.text.reference import ReferenceMismatchError, ReferenceStats, fit_reference
+from scoligait_edge.text.sentences import (
     NOT_ASSESSABLE_ID,
     NUM_SENTENCES,
     NUM_TEXT_FEATURES,
     SENTENCES,
     TEXT_FEATURES,
-    ReferenceMismatchError,
-    ReferenceStats,
-    SentenceEmbeddingTable,
-    TableMismatchError,
-    default_embedding_table,
-    describe_batch,
-    describe_window,
-    fit_reference,
     sentence_id,
     sentence_set_hash,
-    text_feature_values,
     text_features_hash,
-    window_view,
 )
-from scoligait_edge.text.embeddings import load_sentence_model
 
 # Pinned: a change here means the sentence texts changed -> bump TEXT_SCHEMA_VERSION and rebuild the table.
 SENTENCE_SET_HASH_V1 = "a4c4bde318c9148e6a66a38c718c13fdd18da7b472f2ce5660c4ea927fba8de8"
@@ -283,7 +281,7 @@ def _encoder_or_skip():
 def test_reembedding_matches_the_committed_table(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # restored afterwards
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    from scoligait_edge.text import encode_sentences
+    from scoligait_edge.text.embeddings import encode_sentences
 
     model = _encoder_or_skip()
     ids = random.Random(0).sample(range(NUM_SENTENCES), 5)

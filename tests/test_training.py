@@ -50,7 +50,8 @@ def test_tiny_training_run_writes_everything(tiny_run):
 
 
 def test_the_run_fits_an_input_reference_that_export_ships(tiny_run, tmp_path):
-    from scoligait_edge.bundle import INPUT_REFERENCE_NAME, InputReference, load_bundle
+    from scoligait_edge.bundle.input_reference import INPUT_REFERENCE_NAME, InputReference
+    from scoligait_edge.bundle.load import load_bundle
     from scoligait_edge.export import create_bundle
     from tests.signing_helpers import fixture_signing_key
 
@@ -124,7 +125,7 @@ def test_ablation_cli_runs_rows_and_the_sconet_baseline(tiny_run, tmp_path):
 def test_training_is_deterministic_with_a_seed():
     import torch
 
-    from scoligait_edge.research.models import ScreeningModel, ScreeningModelConfig
+    from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
     from scoligait_edge.research.training.config import OptimConfig
     from scoligait_edge.research.training.loop import fit, seed_everything
     from tests.training_helpers import separable_windows

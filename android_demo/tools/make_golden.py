@@ -57,16 +57,10 @@ if str(TOOLS) not in sys.path:
 
 from scoligait_edge.core.schema import FEATURE_NAMES, SCHEMA_VERSION, schema_hash  # noqa: E402
 from scoligait_edge.core.skeleton import mediapipe_to_coco  # noqa: E402
-from scoligait_edge.kinematics import (  # noqa: E402
-    StreamingKnowledgeMap,
-    StreamResampler,
-    assess_window,
-    build_knowledge_map,
-    detect_gait_events,
-    fill_gaps,
-    resample_keypoints,
-    window_starts,
-)
+from scoligait_edge.kinematics.builder import StreamingKnowledgeMap, build_knowledge_map  # noqa: E402
+from scoligait_edge.kinematics.events import assess_window, detect_gait_events  # noqa: E402
+from scoligait_edge.kinematics.keypoints import fill_gaps  # noqa: E402
+from scoligait_edge.kinematics.resample import StreamResampler, resample_keypoints, window_starts  # noqa: E402
 
 GOLDEN = ROOT / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 FORMAT_VERSION = 1

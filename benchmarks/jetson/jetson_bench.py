@@ -181,7 +181,7 @@ def time_stage(
 # ----------------------------------------------------------------- stages
 def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) -> None:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.bundle import load_bundle
+    from scoligait_edge.bundle.load import load_bundle
     from scoligait_edge.stream.video_file import iter_video_frames
 
     timing = dict(warmup_s=args.warmup_s, duration_s=args.duration_s, min_iters=args.iters)
@@ -295,7 +295,7 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
     guarded("silhouette", silhouette)
 
     def kmap() -> None:
-        from scoligait_edge.kinematics import KnowledgeMapBuilder, build_knowledge_map
+        from scoligait_edge.kinematics.builder import KnowledgeMapBuilder, build_knowledge_map
         from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
         clip = simulate_clip(
@@ -323,8 +323,10 @@ def stages(args: argparse.Namespace, bundle_path: Path, report: dict[str, Any]) 
     cfg = bundle.manifest.model_config_object()
 
     def text() -> None:
-        from scoligait_edge.kinematics import build_knowledge_map
-        from scoligait_edge.text import ReferenceStats, default_embedding_table, describe_window
+        from scoligait_edge.kinematics.builder import build_knowledge_map
+        from scoligait_edge.text.describe import describe_window
+        from scoligait_edge.text.embeddings import default_embedding_table
+        from scoligait_edge.text.reference import ReferenceStats
 
         ref = ReferenceStats.load(bundle.path(bundle.manifest.text.reference_statistics))
         table = default_embedding_table()

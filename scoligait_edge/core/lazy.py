@@ -14,12 +14,16 @@ from typing import Any
 
 
 def lazy_face(
-    package: str, names: Mapping[str, str], moved: Mapping[str, str] | None = None
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package``: ``names`` maps a public name to its submodule (relative
-    to ``package``); ``moved`` maps a name that left the package in 0.2 to its new module (absolute): it
-    still resolves, with a ``FutureWarning`` (a deprecation shim, removed in 0.3)."""
-    moved = moved or {}
+    package: str, lazy: Mapping[str, str], moved_from: Mapping[str, str] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``.
+
+    ``lazy`` maps a submodule (relative to ``package``) to the public names it defines, space-separated;
+    ``moved_from`` maps a module (absolute) to names that left ``package`` in 0.2 for it: they still
+    resolve, with a ``FutureWarning`` (a deprecation shim, removed in 0.3).
+    """
+    names = {name: module for module, listed in lazy.items() for name in listed.split()}
+    moved = {name: module for module, listed in (moved_from or {}).items() for name in listed.split()}
 
     def __getattr__(name: str) -> Any:
         if name in moved:
@@ -35,4 +39,4 @@ def lazy_face(
     def __dir__() -> list[str]:
         return sorted(names)
 
-    return __getattr__, __dir__
+    return __getattr__, __dir__, sorted(names)

@@ -60,7 +60,7 @@ DONE_MARGIN = 0.02
 
 def _seed_mean(per_seed: list[list]) -> list:
     """Each clip's probability averaged over seeds (clips present in every seed)."""
-    from scoligait_edge.research.evaluation import ClipPrediction
+    from scoligait_edge.research.evaluation.metrics import ClipPrediction
 
     by_clip: dict[str, list] = {}
     for preds in per_seed:
@@ -77,7 +77,7 @@ def _seed_mean(per_seed: list[list]) -> list:
 
 def _paired(a: list, b: list, *, n_boot: int, seed: int):
     """Paired bootstrap of AUC(a) - AUC(b) on the clips both rows scored."""
-    from scoligait_edge.research.evaluation import paired_bootstrap_auc_diff
+    from scoligait_edge.research.evaluation.metrics import paired_bootstrap_auc_diff
 
     pb = {c.clip_id: c for c in b}
     common = [c for c in a if c.clip_id in pb]
@@ -120,16 +120,14 @@ def run_ablation(
     whose folder already holds a summary for the same config is reused, so an interrupted
     ablation resumes where it stopped.
     """
-    from scoligait_edge.research.evaluation import (
+    from scoligait_edge.research.evaluation.metrics import (
         CLIP_PREDICTIONS_NAME,
         BinaryMetrics,
-        Claim,
-        ablation_table,
         bootstrap_auc_ci,
-        claims_table,
         read_clip_predictions,
     )
-    from scoligait_edge.research.models import ScreeningModelConfig
+    from scoligait_edge.research.evaluation.report import Claim, ablation_table, claims_table
+    from scoligait_edge.research.models.screening import ScreeningModelConfig
     from scoligait_edge.research.training.pipeline import load_window_splits
     from scoligait_edge.research.training.sconet_run import check_mixes, sconet_config_from
 

@@ -20,7 +20,9 @@ from scoligait_edge.assets import sample_video_path
 from scoligait_edge.core.constants import MAP_FPS
 from scoligait_edge.core.schema import FEATURE_NAMES
 from scoligait_edge.errors import ScoliGaitError
-from scoligait_edge.kinematics import build_knowledge_map, detect_gait_events, resample_keypoints
+from scoligait_edge.kinematics.builder import build_knowledge_map
+from scoligait_edge.kinematics.events import detect_gait_events
+from scoligait_edge.kinematics.resample import resample_keypoints
 
 log = logging.getLogger("scoligait_edge.research.kmap_demo")
 

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from scoligait_edge.core.lazy import lazy_face
 
-if TYPE_CHECKING:
-    from scoligait_edge.video.silhouette import (
-        MASK_THRESHOLD,
-        binarize_mask,
-        crop_silhouette,
-        nearest_frames,
-        person_silhouette,
-    )
-
-_NAMES: dict[str, str] = {
-    "MASK_THRESHOLD": "silhouette",
-    "binarize_mask": "silhouette",
-    "crop_silhouette": "silhouette",
-    "nearest_frames": "silhouette",
-    "person_silhouette": "silhouette",
+_LAZY: dict[str, str] = {
+    "silhouette": "MASK_THRESHOLD binarize_mask crop_silhouette nearest_frames person_silhouette",
 }
-"""Public name -> the submodule that defines it (imported on first use)."""
+"""Submodule -> the public names it defines (imported on first use)."""
 _MOVED: dict[str, str] = {
-    "SIL_CUT": "scoligait_edge.core.constants",
-    "SIL_SHAPE": "scoligait_edge.core.constants",
-    "SIL_SIZE": "scoligait_edge.core.constants",
+    "scoligait_edge.core.constants": "SIL_CUT SIL_SHAPE SIL_SIZE",
 }
-"""Names this package re-exported in 0.1, now imported from their own module (deprecated)."""
+"""Names this face re-exported in 0.1, now imported from their own module (deprecated until 0.3)."""
 
-__getattr__, __dir__ = lazy_face(__name__, _NAMES, _MOVED)
-
-__all__ = [
-    "MASK_THRESHOLD",
-    "binarize_mask",
-    "crop_silhouette",
-    "nearest_frames",
-    "person_silhouette",
-]
+__getattr__, __dir__, __all__ = lazy_face(__name__, _LAZY, _MOVED)

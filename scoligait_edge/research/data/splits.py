@@ -55,7 +55,7 @@ def assert_subject_disjoint(datasets_by_split: Mapping[str, WindowDataset | Iter
     """
     by_split: dict[str, list[str]] = {}
     for name, items in datasets_by_split.items():
-        src: Iterable[Any] = getattr(items, "samples", items)  # a WindowDataset holds its windows in .samples
+        src: Iterable[Any] = items.samples if hasattr(items, "samples") else items  # a WindowDataset: its windows
         by_split[str(name)] = [_subject_of(x) for x in src]
     check_subject_disjoint(by_split)
 

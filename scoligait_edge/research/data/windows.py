@@ -24,14 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.core.constants import COBB_THRESHOLD_DEG, MAP_FPS, SIL_SHAPE, WINDOW_FRAMES, WINDOW_HOP
 from scoligait_edge.core.schema import NUM_FEATURES
-from scoligait_edge.kinematics import (
-    GaitEvents,
-    assess_window,
-    build_knowledge_map,
-    detect_gait_events,
-    resample_keypoints,
-    window_starts,
-)
+from scoligait_edge.kinematics.builder import build_knowledge_map
+from scoligait_edge.kinematics.events import GaitEvents, assess_window, detect_gait_events
+from scoligait_edge.kinematics.resample import resample_keypoints, window_starts
 from scoligait_edge.video.silhouette import nearest_frames
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,6 @@ building blocks; this package assembles them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from scoligait_edge.core.lazy import lazy_face
 from scoligait_edge.errors import OptionalDependencyError
 
@@ -18,96 +16,17 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
         "scoligait_edge.research.models needs PyTorch: pip install 'scoligait-edge[train]'"
     ) from _exc
 
-if TYPE_CHECKING:
-    from scoligait_edge.research.models.encoders import (
-        MINILM_DIM,
-        EncoderOutput,
-        KnowledgeMapEncoder,
-        TextProjection,
-        VideoEncoder,
-    )
-    from scoligait_edge.research.models.fusion import FUSION_KINDS, TokenFusion
-    from scoligait_edge.research.models.io import (
-        CheckpointError,
-        load_checkpoint,
-        read_checkpoint_config,
-        save_checkpoint,
-    )
-    from scoligait_edge.research.models.sconet import (
-        SCONET_CLASSES,
-        ScoNet,
-        ScoNetConfig,
-        ScoNetLoss,
-        ScoNetLossOutput,
-        ScoNetOutput,
-        batch_hard_triplet,
-        crop_silhouettes,
-    )
-    from scoligait_edge.research.models.screening import (
-        ScreeningLoss,
-        ScreeningLossOutput,
-        ScreeningModel,
-        ScreeningModelConfig,
-        ScreeningOutput,
-    )
-
-_NAMES: dict[str, str] = {
-    "CheckpointError": "io",
-    "EncoderOutput": "encoders",
-    "FUSION_KINDS": "fusion",
-    "KnowledgeMapEncoder": "encoders",
-    "MINILM_DIM": "encoders",
-    "SCONET_CLASSES": "sconet",
-    "ScoNet": "sconet",
-    "ScoNetConfig": "sconet",
-    "ScoNetLoss": "sconet",
-    "ScoNetLossOutput": "sconet",
-    "ScoNetOutput": "sconet",
-    "ScreeningLoss": "screening",
-    "ScreeningLossOutput": "screening",
-    "ScreeningModel": "screening",
-    "ScreeningModelConfig": "screening",
-    "ScreeningOutput": "screening",
-    "TextProjection": "encoders",
-    "TokenFusion": "fusion",
-    "VideoEncoder": "encoders",
-    "batch_hard_triplet": "sconet",
-    "crop_silhouettes": "sconet",
-    "load_checkpoint": "io",
-    "read_checkpoint_config": "io",
-    "save_checkpoint": "io",
+_LAZY: dict[str, str] = {
+    "encoders": "EncoderOutput KnowledgeMapEncoder MINILM_DIM TextProjection VideoEncoder",
+    "fusion": "FUSION_KINDS TokenFusion",
+    "io": "CheckpointError load_checkpoint read_checkpoint_config save_checkpoint",
+    "sconet": "SCONET_CLASSES ScoNet ScoNetConfig ScoNetLoss ScoNetLossOutput ScoNetOutput batch_hard_triplet crop_silhouettes",
+    "screening": "ScreeningLoss ScreeningLossOutput ScreeningModel ScreeningModelConfig ScreeningOutput",
 }
-"""Public name -> the submodule that defines it (imported on first use)."""
+"""Submodule -> the public names it defines (imported on first use)."""
 _MOVED: dict[str, str] = {
-    "COBB_THRESHOLD_DEG": "scoligait_edge.core.constants",
+    "scoligait_edge.core.constants": "COBB_THRESHOLD_DEG",
 }
-"""Names this package re-exported in 0.1, now imported from their own module (deprecated)."""
+"""Names this face re-exported in 0.1, now imported from their own module (deprecated until 0.3)."""
 
-__getattr__, __dir__ = lazy_face(__name__, _NAMES, _MOVED)
-
-__all__ = [
-    "CheckpointError",
-    "EncoderOutput",
-    "FUSION_KINDS",
-    "KnowledgeMapEncoder",
-    "MINILM_DIM",
-    "SCONET_CLASSES",
-    "ScoNet",
-    "ScoNetConfig",
-    "ScoNetLoss",
-    "ScoNetLossOutput",
-    "ScoNetOutput",
-    "ScreeningLoss",
-    "ScreeningLossOutput",
-    "ScreeningModel",
-    "ScreeningModelConfig",
-    "ScreeningOutput",
-    "TextProjection",
-    "TokenFusion",
-    "VideoEncoder",
-    "batch_hard_triplet",
-    "crop_silhouettes",
-    "load_checkpoint",
-    "read_checkpoint_config",
-    "save_checkpoint",
-]
+__getattr__, __dir__, __all__ = lazy_face(__name__, _LAZY, _MOVED)

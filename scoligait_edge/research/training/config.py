@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from scoligait_edge.core.constants import WINDOW_FRAMES
 from scoligait_edge.errors import ScoliGaitError
-from scoligait_edge.research.models import ScreeningModelConfig
+from scoligait_edge.research.models.screening import ScreeningModelConfig
 
 
 class ConfigError(ScoliGaitError, ValueError):

@@ -43,18 +43,16 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from scoligait_edge.research.data.cache import stable_hash
-from scoligait_edge.research.models import ScreeningModel
-from scoligait_edge.research.training.augment import augment_batch
+from scoligait_edge.research.models.screening import ScreeningModel
 from scoligait_edge.research.training.config import OptimConfig
 from scoligait_edge.research.training.loop import (
     FitResult,
     Predictions,
-    autocast_context,
     epoch_record,
     resolve_device,
     training_parts,
 )
-from scoligait_edge.research.training.tensors import WindowTensors, to_device
+from scoligait_edge.research.training.tensors import WindowTensors
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +183,7 @@ def fit_distributed(
     model.to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     parts = training_parts(model, ddp.parameters(), train, optim, device)
-    loss_fn, scaler, opt, sched, steps_per_epoch = (
-        parts.loss_fn,
-        parts.scaler,
-        parts.opt,
-        parts.sched,
-        parts.steps_per_epoch,
-    )
+    opt, sched, scaler = parts.opt, parts.sched, parts.scaler
     # the sampler only needs len(): it hands out window indices, the windows stay in WindowTensors
     indices: Any = range(n)  # a Dataset to the sampler's annotation; it only calls len()
     sampler: DistributedSampler[int] = DistributedSampler(
@@ -236,7 +228,7 @@ def fit_distributed(
         torch.manual_seed(epoch_seed)
         gen = torch.Generator().manual_seed(epoch_seed)
         bar = tqdm(
-            range(steps_per_epoch),
+            range(parts.steps_per_epoch),
             desc=f"epoch {epoch + 1}/{optim.epochs}",
             disable=not (progress and ctx.is_main),
             leave=False,
@@ -248,23 +240,11 @@ def fit_distributed(
             global_real = min(optim.batch_size, n - step * optim.batch_size)
             n_real = int(keep.sum())
             used = idx[keep] if n_real else idx[:1]
-            batch = train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
-            if parts.augmenting:
-                batch = augment_batch(
-                    batch, km_std=parts.km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=gen
-                )
-            batch = to_device(batch, device)
-            with autocast_context(device, optim.precision):
-                out = ddp(**batch)
-                losses = loss_fn(out, train.label[used].to(device), train.cobb[used].to(device))
+            batch = parts.prepare(
+                train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text), optim, device, gen
+            )
             weight = n_real * world / global_real  # DDP averages over ranks: this makes it the global-batch mean
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(losses.total * weight).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(ddp.parameters(), optim.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
+            losses = parts.step(ddp, batch, (train.label[used], train.cobb[used]), optim, device, weight)
             loss_sum += torch.tensor([float(losses.total.detach()) * n_real, n_real], dtype=torch.float64)
         dist.all_reduce(loss_sum)
         result.windows_seen += int(loss_sum[1])

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from scoligait_edge.research.evaluation import aggregate_windows, roc_auc
-from scoligait_edge.research.models import ScreeningLoss, ScreeningModel
+from scoligait_edge.research.evaluation.metrics import aggregate_windows, roc_auc
+from scoligait_edge.research.models.screening import ScreeningLoss, ScreeningModel
 from scoligait_edge.research.training.augment import augment_batch
 from scoligait_edge.research.training.config import OptimConfig
 from scoligait_edge.research.training.tensors import WindowTensors, to_device
@@ -106,6 +106,38 @@ class TrainingParts:
     steps_per_epoch: int
     km_std: torch.Tensor | None  # the model's map standardisation, for pose jitter
     augmenting: bool
+
+    def prepare(self, batch: dict[str, Any], optim: OptimConfig, device: torch.device, generator: torch.Generator):
+        """Augment on the CPU with the seeded generator (when the config augments), then move to ``device``."""
+        if self.augmenting:
+            batch = augment_batch(
+                batch, km_std=self.km_std, km_noise=optim.km_noise, frame_drop=optim.frame_drop, generator=generator
+            )
+        return to_device(batch, device)
+
+    def step(
+        self,
+        module: torch.nn.Module,
+        batch: dict[str, Any],
+        labels: tuple[torch.Tensor, torch.Tensor],
+        optim: OptimConfig,
+        device: torch.device,
+        weight: float = 1.0,
+    ):
+        """One optimiser step (autocast forward, scaled backward, clipped gradients, scheduler); the losses.
+
+        ``labels`` are the batch's (label, cobb); ``weight`` scales the loss (DDP: the share of the global batch).
+        """
+        with autocast_context(device, optim.precision):
+            losses = self.loss_fn(module(**batch), labels[0].to(device), labels[1].to(device))
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(losses.total * weight).backward()
+        self.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_(module.parameters(), optim.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        return losses
 
 
 def make_optimizer(params: Any, optim: OptimConfig) -> torch.optim.AdamW:
@@ -199,43 +231,22 @@ def fit(
     device = resolve_device(optim.device)
     model.to(device)
     parts = training_parts(model, model.parameters(), train, optim, device)
-    loss_fn, scaler, opt, sched, steps_per_epoch = (
-        parts.loss_fn,
-        parts.scaler,
-        parts.opt,
-        parts.sched,
-        parts.steps_per_epoch,
-    )
     result = FitResult(best_epoch=-1, best_val_auc=None)
     best_state, best_key, stale = None, (-math.inf, -math.inf), 0
     t0 = time.perf_counter()
     for epoch in range(optim.epochs):
         model.train()
         order = torch.randperm(len(train), generator=generator)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False)
+        bar = tqdm(
+            range(parts.steps_per_epoch), desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not progress, leave=False
+        )
         running = 0.0
         for step in bar:
             idx = order[step * optim.batch_size : (step + 1) * optim.batch_size]
-            batch = train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text)
-            if parts.augmenting:
-                batch = augment_batch(
-                    batch,
-                    km_std=parts.km_std,
-                    km_noise=optim.km_noise,
-                    frame_drop=optim.frame_drop,
-                    generator=generator,
-                )
-            batch = to_device(batch, device)  # augmented on the CPU with the seeded generator, then moved
-            with autocast_context(device, optim.precision):
-                out = model(**batch)
-                losses = loss_fn(out, train.label[idx].to(device), train.cobb[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(losses.total).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
+            batch = parts.prepare(
+                train.batch(idx, uses_video=cfg.uses_video, uses_text=cfg.uses_text), optim, device, generator
+            )
+            losses = parts.step(model, batch, (train.label[idx], train.cobb[idx]), optim, device)
             result.windows_seen += len(idx)
             loss_value = float(losses.total.detach())
             running = 0.9 * running + 0.1 * loss_value if step else loss_value

@@ -21,24 +21,20 @@ from scoligait_edge import SCREENING_NOTICE
 from scoligait_edge.research.data.cache import BuildSummary
 from scoligait_edge.research.data.splits import assert_subject_disjoint
 from scoligait_edge.research.data.windows import SplitName, WindowSample
-from scoligait_edge.research.evaluation import (
+from scoligait_edge.research.evaluation.metrics import (
     CLIP_PREDICTIONS_NAME,
-    EvaluationReport,
-    LevelResult,
-    SplitSizes,
     aggregate_windows,
     binary_metrics,
-    choose_threshold,
     clip_predictions,
     cobb_mae,
-    plot_confusion,
-    plot_roc,
     stratified_metrics,
     write_clip_predictions,
 )
-from scoligait_edge.research.evaluation.threshold import Criterion
-from scoligait_edge.research.models import ScreeningModel
+from scoligait_edge.research.evaluation.plots import plot_confusion, plot_roc
+from scoligait_edge.research.evaluation.report import EvaluationReport, LevelResult, SplitSizes
+from scoligait_edge.research.evaluation.threshold import Criterion, choose_threshold
 from scoligait_edge.research.models.io import load_checkpoint, save_checkpoint
+from scoligait_edge.research.models.screening import ScreeningModel
 from scoligait_edge.research.training.config import FolderData, Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.research.training.distributed import (
     CHECKPOINT_NAME,
@@ -143,7 +139,7 @@ def scoliosis1k_source(data: Scoliosis1KData, cache_dir: Path | None, *, progres
 def provenance_record(data: str) -> dict[str, str]:
     """What a checkpoint (and the bundle made from it) says about its training data."""
     if data == "simulated":
-        from scoligait_edge.bundle import SIMULATED_PROVENANCE
+        from scoligait_edge.bundle.manifest import SIMULATED_PROVENANCE
 
         return dict(SIMULATED_PROVENANCE)
     return {"data": data, "notice": "trained on user-supplied data; validate before any clinical use"}
@@ -159,7 +155,8 @@ def _subsample(windows: list[WindowSample], limit: int | None, seed: int) -> lis
 
 def text_inputs(windows: list[WindowSample], reference, max_sentences: int) -> tuple[np.ndarray, np.ndarray]:
     """Each window's own clinical description, embedded by table lookup (no text model at run time)."""
-    from scoligait_edge.text import default_embedding_table, describe_batch
+    from scoligait_edge.text.describe import describe_batch
+    from scoligait_edge.text.embeddings import default_embedding_table
 
     km = np.stack([w.km for w in windows])
     valid = np.stack([w.km_valid for w in windows])
@@ -169,7 +166,7 @@ def text_inputs(windows: list[WindowSample], reference, max_sentences: int) -> t
 
 def fit_text_reference(train: list[WindowSample], provenance: str):
     """Reference statistics from TRAINING windows only (labels are used here and nowhere else in text)."""
-    from scoligait_edge.text import fit_reference
+    from scoligait_edge.text.reference import fit_reference
 
     return fit_reference(
         np.stack([w.km for w in train]),
@@ -446,7 +443,7 @@ def evaluate_run(
     run_dir: str | Path, out_dir: str | Path | None = None, *, split: str = "test", progress: bool = True
 ) -> EvaluationReport:
     """Re-score a finished run: same data (from its config), threshold re-derived from validation."""
-    from scoligait_edge.text import ReferenceStats
+    from scoligait_edge.text.reference import ReferenceStats
 
     run = Path(run_dir)
     cfg = TrainConfig.model_validate_json((run / "train_config.json").read_text(encoding="utf-8"))

@@ -44,15 +44,15 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.research.data.splits import assert_subject_disjoint, ratio_split
-from scoligait_edge.research.evaluation import (
+from scoligait_edge.research.evaluation.metrics import (
     CLIP_PREDICTIONS_NAME,
     BinaryMetrics,
     binary_metrics,
-    choose_threshold,
     clip_predictions,
     roc_auc,
     write_clip_predictions,
 )
+from scoligait_edge.research.evaluation.threshold import choose_threshold
 from scoligait_edge.research.models.sconet import SCONET_CLASSES, ScoNet, ScoNetConfig, ScoNetLoss
 from scoligait_edge.research.training.config import Scoliosis1KData, SimulatedData, TrainConfig
 from scoligait_edge.research.training.loop import seed_everything

@@ -61,7 +61,39 @@ def pooled_share(tokens: torch.Tensor, weights: torch.Tensor, pooled: torch.Tens
     return weights * dots / (pooled.pow(2).sum(dim=-1, keepdim=True) + eps)
 
 
-class LatentAttentionPooling(nn.Module):
+class _LearnedArrayCrossAttention(nn.Module):
+    """The parts both poolings share: a learned ``[count, dim]`` array, two pre-norms, q / kv / output
+    projections and a GEGLU block. The learned array and the second norm keep each pooling's own
+    attribute name (``latents`` / ``norm_latents``, ``queries`` / ``norm_kv``) so saved checkpoints load."""
+
+    def __init__(
+        self,
+        dim: int,
+        count: int,
+        heads: int,
+        mlp_ratio: float,
+        dropout: float,
+        attention_dropout: float,
+        learned_name: str,
+        second_norm_name: str,
+    ) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        self.heads, self.head_dim = heads, dim // heads
+        self.scale = self.head_dim**-0.5
+        self.register_parameter(learned_name, nn.Parameter(torch.randn(count, dim) * 0.02))
+        self.norm_q = nn.LayerNorm(dim)
+        self.add_module(second_norm_name, nn.LayerNorm(dim))
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.attn_drop = nn.Dropout(attention_dropout)
+        self.norm_ff = nn.LayerNorm(dim)
+        self.ff = GEGLU(dim, int(dim * mlp_ratio), dropout=dropout)
+
+
+class LatentAttentionPooling(_LearnedArrayCrossAttention):
     """NV-Embed latent attention pooling: tokens query a learned latent array, then masked mean.
 
     ``y = x + CrossAttn(q=LN(x), kv=LN(latents))``; ``y = y + GEGLU(LN(y))``;
@@ -78,20 +110,7 @@ class LatentAttentionPooling(nn.Module):
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
-        self.heads, self.head_dim = heads, dim // heads
-        self.scale = self.head_dim**-0.5
-        self.latents = nn.Parameter(torch.randn(num_latents, dim) * 0.02)
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_latents = nn.LayerNorm(dim)
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.attn_drop = nn.Dropout(attention_dropout)
-        self.norm_ff = nn.LayerNorm(dim)
-        self.ff = GEGLU(dim, int(dim * mlp_ratio), dropout=dropout)
+        super().__init__(dim, num_latents, heads, mlp_ratio, dropout, attention_dropout, "latents", "norm_latents")
 
     @property
     def num_latents(self) -> int:
@@ -111,7 +130,7 @@ class LatentAttentionPooling(nn.Module):
         return PoolOutput(pooled, attn, pooled_share(y, weights, pooled), y)
 
 
-class PMAPooling(nn.Module):
+class PMAPooling(_LearnedArrayCrossAttention):
     """Perceiver/PMA pooling, the INVERSE orientation: ``num_queries`` learned queries attend over the tokens.
 
     ``o = q + CrossAttn(q=LN(q), kv=LN(x), key_mask)``; ``o = o + GEGLU(LN(o))``;
@@ -128,20 +147,7 @@ class PMAPooling(nn.Module):
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
-        self.heads, self.head_dim = heads, dim // heads
-        self.scale = self.head_dim**-0.5
-        self.queries = nn.Parameter(torch.randn(num_queries, dim) * 0.02)
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(dim)
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.attn_drop = nn.Dropout(attention_dropout)
-        self.norm_ff = nn.LayerNorm(dim)
-        self.ff = GEGLU(dim, int(dim * mlp_ratio), dropout=dropout)
+        super().__init__(dim, num_queries, heads, mlp_ratio, dropout, attention_dropout, "queries", "norm_kv")
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> PoolOutput:
         """``x`` [B, N, D] tokens, ``mask`` [B, N] bool (True = valid) -> :class:`PoolOutput`."""
