@@ -2,7 +2,7 @@
 
 :func:`~scoligait_edge.export.int8.int8_parity` compares the two graphs on a
 few simulated windows. Before an int8 model replaces the fp32 one, a deployer
-also wants to know (issue 13): do the labels agree on the windows the model
+also wants to know: do the labels agree on the windows the model
 was validated and tested on, and would the decision threshold chosen on
 validation move if it were chosen from the int8 model's own probabilities?
 This module answers both from the run that trained the bundle's model::

@@ -21,6 +21,7 @@ import tempfile
 import weakref
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -341,21 +342,48 @@ def load_bundle(
         return path
     lim = limits or DEFAULT_LIMITS
     src = Path(path)
-    opts: dict[str, Any] = dict(
-        verify=verify,
-        check_schema=check_schema,
-        trusted_keys=trusted_keys,
-        allow_unsigned=allow_unsigned,
-        limits=lim,
-        mark=mark_unverified,
-    )
+    opts = _LoadOptions(verify, check_schema, trusted_keys, allow_unsigned, lim, mark_unverified)
     if src.is_dir():
-        return _load_dir(src, **opts)
+        return _load_dir(src, opts)
     if src.is_file():
         if not zipfile.is_zipfile(src):
             raise BundleError(f"{src} is neither a bundle folder nor a zip file")
-        return _load_zip(src, **opts)
+        return _load_zip(src, opts)
     raise BundleError(f"bundle not found: {src}")
+
+
+@dataclass(frozen=True)
+class _LoadOptions:
+    """How :func:`load_bundle` checks a bundle, the same for a folder and a zip."""
+
+    verify: bool
+    check_schema: bool
+    trusted_keys: Any
+    allow_unsigned: bool
+    limits: BundleLimits
+    mark: bool
+
+
+def _verified_manifest(
+    raw: bytes, sig: bytes | None, where: str, opts: _LoadOptions
+) -> tuple[BundleManifest, SignatureCheck]:
+    """The manifest, parsed only after its signature was checked, with its schema and declared sizes checked."""
+    check = _authenticate(raw, sig, where, opts.trusted_keys, opts.allow_unsigned, warn=opts.mark)
+    manifest = _parse_manifest(raw, where, opts.limits)
+    if opts.check_schema:
+        _check_feature_schema(manifest, where)
+    _check_sizes(manifest, where, opts.limits)
+    return manifest, check
+
+
+def _report_unlisted(
+    src: Path, manifest: BundleManifest, check: SignatureCheck, extra: tuple[str, ...], mark: bool
+) -> None:
+    """Log files the manifest does not list (they are never read) and mark an unverified manifest."""
+    if extra:
+        log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
+    if mark and not check.verified:
+        _mark_unverified(manifest, check)
 
 
 def _read_capped(path: Path, cap: int, where: str, what: str) -> bytes:
@@ -369,27 +397,15 @@ def _read_capped(path: Path, cap: int, where: str, what: str) -> bytes:
     return data
 
 
-def _load_dir(
-    src: Path,
-    *,
-    verify: bool,
-    check_schema: bool,
-    trusted_keys: Any,
-    allow_unsigned: bool,
-    limits: BundleLimits,
-    mark: bool,
-) -> Bundle:
+def _load_dir(src: Path, opts: _LoadOptions) -> Bundle:
+    limits, verify = opts.limits, opts.verify
     mpath = src / MANIFEST_NAME
     if not mpath.is_file():
         raise BundleError(f"{src} has no {MANIFEST_NAME}; not a model bundle")
     raw = _read_capped(mpath, limits.manifest_bytes, str(src), MANIFEST_NAME)
     spath = src / SIGNATURE_NAME
     sig = _read_capped(spath, MAX_SIGNATURE_BYTES, str(src), SIGNATURE_NAME) if spath.is_file() else None
-    check = _authenticate(raw, sig, str(src), trusted_keys, allow_unsigned, warn=mark)
-    manifest = _parse_manifest(raw, str(src), limits)
-    if check_schema:
-        _check_feature_schema(manifest, str(src))
-    _check_sizes(manifest, str(src), limits)
+    manifest, check = _verified_manifest(raw, sig, str(src), opts)
     root = src.resolve()
     blobs: dict[str, bytes] = {}
     kept = 0
@@ -418,10 +434,7 @@ def _load_dir(
             if rel not in listed and not rel.startswith(ENGINE_CACHE_DIR + "/")
         )
     )
-    if extra:
-        log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
-    if mark and not check.verified:
-        _mark_unverified(manifest, check)
+    _report_unlisted(src, manifest, check, extra, opts.mark)
     return Bundle(src, src, manifest, extra, is_zip=False, signature=check, blobs=blobs)
 
 
@@ -464,16 +477,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: st
     return data
 
 
-def _load_zip(
-    src: Path,
-    *,
-    verify: bool,
-    check_schema: bool,
-    trusted_keys: Any,
-    allow_unsigned: bool,
-    limits: BundleLimits,
-    mark: bool,
-) -> Bundle:
+def _load_zip(src: Path, opts: _LoadOptions) -> Bundle:
+    limits, verify = opts.limits, opts.verify
     try:
         zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -491,11 +496,7 @@ def _load_zip(
                 if SIGNATURE_NAME in members
                 else None
             )
-            check = _authenticate(raw, sig, where, trusted_keys, allow_unsigned, warn=mark)
-            manifest = _parse_manifest(raw, where, limits)
-            if check_schema:
-                _check_feature_schema(manifest, where)
-            _check_sizes(manifest, where, limits)
+            manifest, check = _verified_manifest(raw, sig, where, opts)
             for name, entry in manifest.files.items():  # every declared size, before anything is written
                 info = members.get(name)
                 if info is None:
@@ -538,8 +539,5 @@ def _load_zip(
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if extra:
-        log.info("bundle %s holds files manifest.json does not list (ignored): %s", src, ", ".join(extra))
-    if mark and not check.verified:
-        _mark_unverified(manifest, check)
+    _report_unlisted(src, manifest, check, extra, opts.mark)
     return Bundle(src, tmp, manifest, extra, is_zip=True, tmp=tmp, signature=check, blobs=blobs)
