@@ -48,6 +48,7 @@ from scoligait_edge.research.training.config import OptimConfig
 from scoligait_edge.research.training.loop import (
     FitResult,
     Predictions,
+    TrainingParts,
     epoch_record,
     resolve_device,
     training_parts,
@@ -153,6 +154,119 @@ def _save_atomic(state: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class _RunState:
+    """What a resumed run must carry over besides the weights: early stopping, progress, elapsed time."""
+
+    best_state: dict[str, torch.Tensor] | None = None
+    best_key: tuple[float, float] = (-math.inf, -math.inf)
+    stale: int = 0
+    start_epoch: int = 0
+    done: bool = False
+    seconds_before: float = 0.0
+
+
+def _resume(
+    checkpoint: Path | None,
+    fingerprint: str,
+    model: ScreeningModel,
+    parts: TrainingParts,
+    result: FitResult,
+    ctx: DistContext,
+) -> _RunState:
+    """Rank 0 reads the checkpoint and broadcasts it (other nodes need not share the run folder); every rank
+    restores the weights, optimiser, scheduler, scaler, history and early-stopping state from it."""
+    state = None
+    if checkpoint is not None and ctx.is_main and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = _broadcast(state)
+    if state is None:
+        return _RunState()
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(f"{checkpoint} was written by another configuration; remove it or use another --out")
+    model.load_state_dict(state["model"])
+    parts.opt.load_state_dict(state["opt"])
+    parts.sched.load_state_dict(state["sched"])
+    parts.scaler.load_state_dict(state["scaler"])
+    result.history, result.best_epoch, result.best_val_auc = (
+        state["history"],
+        state["best_epoch"],
+        state["best_val_auc"],
+    )
+    result.windows_seen = state["windows_seen"]
+    run = _RunState(
+        state["best_state"],
+        tuple(state["best_key"]),
+        state["stale"],
+        state["epoch"],
+        state["done"],
+        state["train_seconds"],
+    )
+    log.info("resumed from %s after epoch %d%s", checkpoint, run.start_epoch, " (finished)" if run.done else "")
+    return run
+
+
+def _train_epoch(
+    ddp: torch.nn.Module,
+    train: WindowTensors,
+    parts: TrainingParts,
+    optim: OptimConfig,
+    ctx: DistContext,
+    local: torch.Tensor,
+    gen: torch.Generator,
+    bar: Any,
+) -> torch.Tensor:
+    """One epoch over this rank's share of the padded permutation ``local``; ``[sum of window losses, windows]``
+    over all ranks. Padding windows repeat real ones: they are run (every rank must step) but weigh nothing."""
+    world, device, n = ctx.world_size, ctx.device, len(train)
+    local_b = optim.batch_size // world
+    cfg = ddp.module.config  # the ScreeningModel inside DistributedDataParallel
+    # position p of this rank's list is position rank + world * p of the padded global permutation
+    real = (ctx.rank + world * torch.arange(len(local))) < n
+    loss_sum = torch.zeros(2, dtype=torch.float64)
+    for step in bar:
+        sl = slice(step * local_b, (step + 1) * local_b)
+        idx, keep = local[sl], real[sl]
+        global_real = min(optim.batch_size, n - step * optim.batch_size)
+        n_real = int(keep.sum())
+        used = idx[keep] if n_real else idx[:1]
+        batch = parts.prepare(train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text), optim, device, gen)
+        weight = n_real * world / global_real  # DDP averages over ranks: this makes it the global-batch mean
+        losses = parts.step(ddp, batch, (train.label[used], train.cobb[used]), optim, device, weight)
+        loss_sum += torch.tensor([float(losses.total.detach()) * n_real, n_real], dtype=torch.float64)
+    dist.all_reduce(loss_sum)
+    return loss_sum
+
+
+def _checkpoint_state(
+    model: ScreeningModel,
+    parts: TrainingParts,
+    run: _RunState,
+    result: FitResult,
+    epoch: int,
+    fingerprint: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """Everything :func:`_resume` needs to continue after ``epoch`` exactly as if the run had not stopped."""
+    return {
+        "fingerprint": fingerprint,
+        "epoch": epoch + 1,
+        "done": run.done,
+        "model": model.state_dict(),
+        "opt": parts.opt.state_dict(),
+        "sched": parts.sched.state_dict(),
+        "scaler": parts.scaler.state_dict(),
+        "best_state": run.best_state,
+        "best_key": list(run.best_key),
+        "stale": run.stale,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "best_val_auc": result.best_val_auc,
+        "windows_seen": result.windows_seen,
+        "train_seconds": seconds,
+    }
+
+
 def fit_distributed(
     model: ScreeningModel,
     train: WindowTensors,
@@ -177,52 +291,23 @@ def fit_distributed(
         raise ValueError(
             f"optim.batch_size={optim.batch_size} (the global batch) must be divisible by the {world} processes"
         )
-    local_b = optim.batch_size // world
-    cfg = model.config
-    n = len(train)
     model.to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     parts = training_parts(model, ddp.parameters(), train, optim, device)
-    opt, sched, scaler = parts.opt, parts.sched, parts.scaler
     # the sampler only needs len(): it hands out window indices, the windows stay in WindowTensors
-    indices: Any = range(n)  # a Dataset to the sampler's annotation; it only calls len()
+    indices: Any = range(len(train))  # a Dataset to the sampler's annotation; it only calls len()
     sampler: DistributedSampler[int] = DistributedSampler(
         indices, num_replicas=world, rank=ctx.rank, shuffle=True, seed=seed, drop_last=False
     )
-
     result = FitResult(best_epoch=-1, best_val_auc=None)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_key, stale, start_epoch, done, seconds_before = (-math.inf, -math.inf), 0, 0, False, 0.0
-    state = None
-    if resume and checkpoint is not None and ctx.is_main and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    state = _broadcast(state)  # rank 0's file, so other nodes need not share the run folder
-    if state is not None:
-        if state.get("fingerprint") != fingerprint:
-            raise ValueError(f"{checkpoint} was written by another configuration; remove it or use another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        scaler.load_state_dict(state["scaler"])
-        best_state, best_key, stale = state["best_state"], tuple(state["best_key"]), state["stale"]
-        result.history, result.best_epoch, result.best_val_auc = (
-            state["history"],
-            state["best_epoch"],
-            state["best_val_auc"],
-        )
-        result.windows_seen, start_epoch, done = state["windows_seen"], state["epoch"], state["done"]
-        seconds_before = state["train_seconds"]
-        log.info("resumed from %s after epoch %d%s", checkpoint, start_epoch, " (finished)" if done else "")
-
+    run = _resume(checkpoint, fingerprint, model, parts, result, ctx) if resume else _RunState()
     t0 = time.perf_counter()
-    for epoch in range(start_epoch, optim.epochs):
-        if done:
+    for epoch in range(run.start_epoch, optim.epochs):
+        if run.done:
             break
         ddp.train()
         sampler.set_epoch(epoch)
         local = torch.tensor(list(iter(sampler)), dtype=torch.long)
-        # position p of this rank's list is position rank + world * p of the padded global permutation
-        real = (ctx.rank + world * torch.arange(len(local))) < n
         # dropout and augmentation draw from per-(epoch, rank) seeds: a resumed epoch redraws them exactly
         epoch_seed = seed * 1_000_003 + epoch * 1_009 + ctx.rank
         torch.manual_seed(epoch_seed)
@@ -233,61 +318,29 @@ def fit_distributed(
             disable=not (progress and ctx.is_main),
             leave=False,
         )
-        loss_sum = torch.zeros(2, dtype=torch.float64)  # [sum of window losses, windows]
-        for step in bar:
-            sl = slice(step * local_b, (step + 1) * local_b)
-            idx, keep = local[sl], real[sl]
-            global_real = min(optim.batch_size, n - step * optim.batch_size)
-            n_real = int(keep.sum())
-            used = idx[keep] if n_real else idx[:1]
-            batch = parts.prepare(
-                train.batch(used, uses_video=cfg.uses_video, uses_text=cfg.uses_text), optim, device, gen
-            )
-            weight = n_real * world / global_real  # DDP averages over ranks: this makes it the global-batch mean
-            losses = parts.step(ddp, batch, (train.label[used], train.cobb[used]), optim, device, weight)
-            loss_sum += torch.tensor([float(losses.total.detach()) * n_real, n_real], dtype=torch.float64)
-        dist.all_reduce(loss_sum)
+        loss_sum = _train_epoch(ddp, train, parts, optim, ctx, local, gen, bar)
         result.windows_seen += int(loss_sum[1])
-        train_loss = float(loss_sum[0] / loss_sum[1])
-        val_pred = predict_sharded(model, val, ctx)
-        row, key = epoch_record(epoch, train_loss, val, val_pred, parts, announce=ctx.is_main)
+        row, key = epoch_record(
+            epoch, float(loss_sum[0] / loss_sum[1]), val, predict_sharded(model, val, ctx), parts, announce=ctx.is_main
+        )
         result.history.append(row)
-        auc = row["val_clip_auc"]
-        improved = _broadcast(key > best_key if ctx.is_main else None)  # one decision, rank 0's
-        if improved:
-            best_key, stale = key, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            result.best_epoch, result.best_val_auc = epoch + 1, auc
+        if _broadcast(key > run.best_key if ctx.is_main else None):  # one decision, rank 0's
+            run.best_key, run.stale = key, 0
+            run.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            result.best_epoch, result.best_val_auc = epoch + 1, row["val_clip_auc"]
         else:
-            stale += 1
-        done = _broadcast(stale >= optim.patience if ctx.is_main else None)
-        if done and ctx.is_main:
+            run.stale += 1
+        run.done = _broadcast(run.stale >= optim.patience if ctx.is_main else None)
+        if run.done and ctx.is_main:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, result.best_epoch)
         if ctx.is_main and checkpoint is not None:
-            _save_atomic(
-                {
-                    "fingerprint": fingerprint,
-                    "epoch": epoch + 1,
-                    "done": done or epoch + 1 == optim.epochs,
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "best_state": best_state,
-                    "best_key": list(best_key),
-                    "stale": stale,
-                    "history": result.history,
-                    "best_epoch": result.best_epoch,
-                    "best_val_auc": result.best_val_auc,
-                    "windows_seen": result.windows_seen,
-                    "train_seconds": seconds_before + time.perf_counter() - t0,
-                },
-                checkpoint,
-            )
+            seconds = run.seconds_before + time.perf_counter() - t0
+            finished = _RunState(run.best_state, run.best_key, run.stale, 0, run.done or epoch + 1 == optim.epochs)
+            _save_atomic(_checkpoint_state(model, parts, finished, result, epoch, fingerprint, seconds), checkpoint)
         dist.barrier()  # nobody runs ahead of the checkpoint
-    result.train_seconds = seconds_before + time.perf_counter() - t0  # windows/s stays right after a resume
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    result.train_seconds = run.seconds_before + time.perf_counter() - t0  # windows/s stays right after a resume
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
     model.cpu()
     return result
 
