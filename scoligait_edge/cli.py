@@ -23,6 +23,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "kiosk": Subcommand(
         "scoligait_edge.kiosk.__main__", "the screening station: a local web app for a school or clinic"
     ),
+    "validate": Subcommand(
+        "scoligait_edge.validate", "check a bundle on a folder of labelled walking videos (external validation)"
+    ),
     "kmap": Subcommand("scoligait_edge.research.kmap_demo", "the knowledge map of a video: heatmap and gait events"),
     "train": Subcommand("scoligait_edge.research.train", "train a screening model (train extra)"),
     "evaluate": Subcommand("scoligait_edge.research.evaluate", "evaluate a trained run on its test split"),

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from scoligait_edge.core.constants import SIL_SHAPE
+
 SCONET_CLASSES: tuple[str, ...] = ("positive", "neutral", "negative")
 """Class index order of ScoNet's logits."""
 
@@ -48,7 +50,7 @@ class ScoNetConfig(BaseModel):
     num_classes: int = Field(default=3, ge=2)
     bins: int = Field(default=16, ge=1)
     embed_dim: int = Field(default=256, ge=1)
-    image_size: tuple[int, int] = (64, 44)
+    image_size: tuple[int, int] = SIL_SHAPE
     norm_classifier: bool = Field(
         default=True, description="OpenGait's SeparateBNNecks(norm=True): cosine logits x logit_scale"
     )
@@ -139,7 +141,7 @@ class ScoNet(nn.Module):
         parts = strips.mean(-1) + strips.amax(-1)  # [B, C, P]
         emb = torch.matmul(parts.permute(2, 0, 1), self.fc).permute(1, 2, 0)  # [B, E, P]
         neck = self.bn_neck(emb.flatten(1)).reshape_as(emb)
-        weights = self.classifier
+        weights: torch.Tensor = self.classifier
         if self.config.norm_classifier:  # cosine classifier, scaled as OpenGait's softmax loss scales it
             neck = F.normalize(neck, dim=1)
             weights = F.normalize(weights, dim=1)
