@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
 
-.PHONY: install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck pkg-tree docs docs-serve dist dist-check clean
+.PHONY: kiosk-screenshots install demo kmap-demo test bench wheel-check schema-doc golden lint format typecheck pkg-tree docs docs-serve dist dist-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider benchmarks --benchmark-only --benchmark-json=out/bench/bench.json --benchmark-autosave --benchmark-save-data --benchmark-min-rounds=5 --benchmark-max-time=1.0 --benchmark-sort=name --benchmark-columns=median,mean,iqr,rounds
 	$(PY) benchmarks/summarize.py out/bench/bench.json -o out/bench/RESULTS.md --prepend benchmarks/NOTES.md $(foreach g,$(wildcard benchmarks/results/gpu_*.json),--gpu $(g))
 	@echo "to publish: cp out/bench/RESULTS.md benchmarks/RESULTS.md"
+
+# The screening station's screenshots (docs/kiosk/*.png) from its browser test (Chromium: apt-get install chromium).
+kiosk-screenshots: $(STAMP)
+	KIOSK_SCREENSHOTS=docs/kiosk $(PY) -m pytest -q -p no:cacheprovider tests/test_kiosk_browser.py
 
 # Builds the wheel and imports the package (and its data) from a clean target dir.
 wheel-check: $(STAMP)

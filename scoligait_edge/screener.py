@@ -47,6 +47,7 @@ from scoligait_edge.session_rules import SessionRules, default_session_rules
 from scoligait_edge.stream.window_buffer import WindowArrays, WindowBuffer
 
 if TYPE_CHECKING:
+    from scoligait_edge.pose.estimator import PoseEstimator
     from scoligait_edge.runtimes.base import BackendBase
     from scoligait_edge.text.embeddings import SentenceEmbeddingTable
     from scoligait_edge.text.reference import ReferenceStats
@@ -382,16 +383,13 @@ class Screener:
             log.info("the bundle has no input reference: windows carry no out-of-distribution flag")
         self._estimator = self._tracker = None
         if options.run_pose:
-            from scoligait_edge.pose.estimator import PoseEstimator
             from scoligait_edge.pose.frame import frame_subject_keypoints
             from scoligait_edge.pose.tracker import SubjectTracker
             from scoligait_edge.video.silhouette import person_silhouette
 
             self._subject_keypoints, self._person_silhouette = frame_subject_keypoints, person_silhouette
 
-            self._new_estimator = lambda: PoseEstimator(
-                options.pose.model_copy(update={"output_masks": self.uses_video})
-            )
+            self._pose_options = options.pose.model_copy(update={"output_masks": self.uses_video})
             self._estimator = self._new_estimator()
             self._tracker = SubjectTracker(options.tracker)
         self.keep_history = options.keep_history
@@ -547,16 +545,13 @@ class Screener:
         width, height = pose.image_size
         core = kp[list(CORE_JOINTS)]
         x, y = core[:, 0], core[:, 1]
-        cut: list[ImageEdge] = [
-            edge
-            for edge, out in (
-                ("top", y < 0),
-                ("bottom", y >= height),
-                ("left", x < 0),
-                ("right", x >= width),
-            )
-            if bool(np.any(out))
-        ]
+        edges: tuple[tuple[ImageEdge, np.ndarray], ...] = (
+            ("top", y < 0),
+            ("bottom", y >= height),
+            ("left", x < 0),
+            ("right", x >= width),
+        )
+        cut = [edge for edge, out in edges if bool(np.any(out))]
         inside = bool(np.all(np.isfinite(core[:, :2]))) and not cut
         track = None if pose.track_ids is None else pose.track_ids[index]
         score = None if track is None else self._tracker.scores.get(track)
@@ -665,6 +660,12 @@ class Screener:
         return out
 
     # ------------------------------------------------------------------ internals
+    def _new_estimator(self) -> PoseEstimator:
+        """A pose landmarker from the options (MediaPipe keeps the model bytes; masks when the model reads them)."""
+        from scoligait_edge.pose.estimator import PoseEstimator
+
+        return PoseEstimator(self._pose_options)
+
     def _check_open(self) -> None:
         if self._closed:
             raise ScoliGaitError("this Screener is closed: create a new one (or call reset() before close())")

@@ -145,7 +145,9 @@ def test_guidance_and_a_tracking_state_that_recovers_on_the_real_video(real_vide
     assert sum(u.guidance.body_in_frame for u in updates) > len(updates) // 2
     assert after[-1].tracking_state == "searching" and after[-1].guidance.people_in_view == 0
     assert not after[-1].guidance.recording  # the segment ended with the subject
-    assert updates[first_lock].pose is not None and updates[first_lock].pose.image_size[0] > updates[0].pose.image_size[1]
+    assert (
+        updates[first_lock].pose is not None and updates[first_lock].pose.image_size[0] > updates[0].pose.image_size[1]
+    )
 
 
 @pytest.mark.parametrize("native_logs", [False, True])

@@ -76,7 +76,17 @@ def main() -> int:
     env = dict(os.environ, MALLOC_ARENA_MAX="2")
     log = open(args.out / "station.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scoligait_edge.kiosk", "--port", str(port), "--pose-model", args.pose_model, "--pin", "0000"],
+        [
+            sys.executable,
+            "-m",
+            "scoligait_edge.kiosk",
+            "--port",
+            str(port),
+            "--pose-model",
+            args.pose_model,
+            "--pin",
+            "0000",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

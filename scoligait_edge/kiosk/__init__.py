@@ -14,6 +14,4 @@ try:
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise ImportError(
-        f"the screening station needs the kiosk extra ({exc.name} is missing): {KIOSK_INSTALL}"
-    ) from exc
+    raise ImportError(f"the screening station needs the kiosk extra ({exc.name} is missing): {KIOSK_INSTALL}") from exc

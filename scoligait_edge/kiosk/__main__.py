@@ -11,6 +11,7 @@ import argparse
 import ipaddress
 import logging
 import secrets
+import signal
 import socket
 import sys
 import webbrowser
@@ -155,7 +156,14 @@ def _serve(args: argparse.Namespace, rules: object) -> int:
     )
     if args.open:
         webbrowser.open(url)
-    server.run()  # SIGINT / SIGTERM: uvicorn stops serving, the lifespan shutdown stops the station
+    # SIGINT / SIGTERM: uvicorn stops serving and the lifespan shutdown stops the station (nothing is on disk to
+    # half-write). uvicorn then re-raises the signal to the handler it found: ours only notes it, so the exit is 0.
+    received: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    server.run()
+    if received:
+        print(f"{signal.Signals(received[0]).name}: the station stopped cleanly", flush=True)
     return EXIT_OK
 
 

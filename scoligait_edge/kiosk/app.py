@@ -121,7 +121,10 @@ class KioskApp:
         return HTMLResponse(self.index_html, headers={"Cache-Control": "no-store"})
 
     async def health(self, request: Request) -> Response:
-        return Response(json.dumps({"phase": self.station.phase}), media_type="application/json")
+        """The phase, and whether anything of a subject is held (a yes/no: no subject data leaves here)."""
+        traces = await asyncio.to_thread(self.station.subject_traces)
+        held = any(v for v in traces.values())
+        return Response(json.dumps({"phase": self.station.phase, "subject_held": held}), media_type="application/json")
 
     async def export(self, request: Request) -> Response:
         """The day's summaries, CSV or JSONL, for the operator (PIN); sent to the page, which saves it."""
@@ -145,7 +148,10 @@ class KioskApp:
         return Response(
             text,
             media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="screening-{day}.{fmt}"', "Cache-Control": "no-store"},
+            headers={
+                "Content-Disposition": f'attachment; filename="screening-{day}.{fmt}"',
+                "Cache-Control": "no-store",
+            },
         )
 
     def _pin_ok(self, pin: object) -> bool:

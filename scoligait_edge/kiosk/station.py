@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -187,7 +187,7 @@ class Station:
             bundle = load_bundle(cfg.bundle or demo_bundle_path(), allow_unsigned=True)
         options = ScreenerOptions(
             pose=PoseEstimatorOptions(model=cfg.pose_model),
-            backend=BackendOptions(backend=cfg.backend, threads=cfg.threads),  # type: ignore[arg-type]
+            backend=BackendOptions.model_validate({"backend": cfg.backend, "threads": cfg.threads}),
             rules=self.rules,
         )
         return Screener(bundle, options=options)
@@ -401,7 +401,7 @@ class Station:
             if self._screener is not None:
                 self._screener.reset()
 
-    def _frames(self) -> Iterator[tuple[int, float, np.ndarray | None, float]]:
+    def _frames(self) -> Generator[tuple[int, float, np.ndarray | None, float], None, None]:
         """(source index, timestamp ms, BGR image or None when idle, capture time ms) for one subject."""
         c = self.config
         if c.browser_camera:
@@ -502,8 +502,8 @@ class Station:
 
     def _process(self, index: int, t_ms: float, image: np.ndarray, captured_ms: float) -> None:
         s = self._screener
-        try:
-            update = s.process(image, t_ms)
+        try:  # a recording's time starts at 0, as a video file's does (the same frames give the same result)
+            update = s.process(image, t_ms - (self._rec_first_ts or 0.0))
         except TimestampError as exc:
             log.warning("frame %d skipped: %s", index, exc)
             return
@@ -530,7 +530,7 @@ class Station:
                     s.reset()
                     self._recorded_frames = []
                     self._rec_first_ts = t_ms
-                    update = s.process(image, t_ms)  # this frame is the recording's first
+                    update = s.process(image, 0.0)  # this frame is the recording's first
             elif self.phase == "recording":
                 self._hint = self._hint_for(g, settled=False)
             if self.phase == "recording":
