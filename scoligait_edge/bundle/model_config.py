@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scoligait_edge.core.constants import WINDOW_FRAMES
+from scoligait_edge.core.constants import SIL_SHAPE, WINDOW_FRAMES
 
 Modalities = Literal["km", "video", "km+video", "km+video+text"]
 FusionKind = Literal["cat", "cat_att", "cat_latent", "cat_pma"]
@@ -64,7 +64,7 @@ class ScreeningModelConfig(BaseModel):
     km_group_sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_GROUP_SIZES))
     video_tubelet_frames: int = Field(default=8, ge=1)
     video_patch_size: tuple[int, int] = (16, 11)
-    video_image_size: tuple[int, int] = (64, 44)
+    video_image_size: tuple[int, int] = SIL_SHAPE
     video_channels: Literal[1, 3] = 1
     fusion_blocks: int | None = Field(default=None, ge=0)
     num_latents: int = Field(default=512, ge=1)

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scoligait_edge.core.constants import MAX_FPS, WINDOW_FRAMES
+from scoligait_edge.core.constants import MAX_FPS, SIL_SHAPE, WINDOW_FRAMES
 from scoligait_edge.core.schema import NUM_FEATURES
 
 DType = Literal["float32", "float16", "bool", "uint8", "int64"]
@@ -88,7 +88,7 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
             )
         )
     if "video" in modalities:
-        h, w = cfg.get("video_image_size", (64, 44))
+        h, w = cfg.get("video_image_size", SIL_SHAPE)
         c = int(cfg.get("video_channels", 1))
         out.append(
             TensorSpec(

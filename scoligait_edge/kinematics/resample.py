@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scoligait_edge.core.constants import MAP_FPS, check_fps
+from scoligait_edge.core.constants import MAP_FPS, WINDOW_FRAMES, WINDOW_HOP, check_fps
 from scoligait_edge.errors import TimestampError
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, present_mask, validate_keypoints
 
@@ -214,14 +214,16 @@ class StreamResampler:
         return out
 
 
-def window_starts(n_frames: int, length: int = 96, hop: int = 16) -> range:
+def window_starts(n_frames: int, length: int = WINDOW_FRAMES, hop: int = WINDOW_HOP) -> range:
     """Start indices of the complete windows of ``length`` frames every ``hop`` frames."""
     if length <= 0 or hop <= 0:
         raise ValueError("window length and hop must be positive")
     return range(0, max(n_frames - length + 1, 0), hop)
 
 
-def iter_windows(array: np.ndarray, length: int = 96, hop: int = 16) -> Iterator[tuple[int, np.ndarray]]:
+def iter_windows(
+    array: np.ndarray, length: int = WINDOW_FRAMES, hop: int = WINDOW_HOP
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, array[start:start+length])`` for every complete window."""
     for s in window_starts(array.shape[0], length, hop):
         yield s, array[s : s + length]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from scoligait_edge.core.constants import WINDOW_FRAMES
 from scoligait_edge.core.schema import FEATURE_NAMES, FEATURE_SCHEMA, NUM_FEATURES
 
 NEAR_CONSTANT_RATIO = 1e-6
@@ -55,7 +56,7 @@ def map_information(rows: np.ndarray) -> MapInformation:
     )
 
 
-def simulated_cohort_rows(n_subjects: int = 60, *, seed: int = 3, n_frames: int = 96) -> np.ndarray:
+def simulated_cohort_rows(n_subjects: int = 60, *, seed: int = 3, n_frames: int = WINDOW_FRAMES) -> np.ndarray:
     """Valid map rows pooled over one clip per subject of a SIMULATED cohort (half side, half frontal view):
     the reference measurement quoted in ``docs/FEATURE_SCHEMA.md``."""
     from scoligait_edge.kinematics.builder import build_knowledge_map

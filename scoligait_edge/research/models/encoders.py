@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoligait_edge.bundle.model_config import MINILM_DIM
-from scoligait_edge.core.constants import WINDOW_FRAMES
+from scoligait_edge.core.constants import SIL_SHAPE, WINDOW_FRAMES
 from scoligait_edge.research.models.layers.attention import RopeTransformer
 from scoligait_edge.research.models.layers.patch import KnowledgeMapPatchEmbed, TubeletEmbed
 
@@ -72,7 +72,7 @@ class VideoEncoder(nn.Module):
         window_frames: int = WINDOW_FRAMES,
         tubelet_frames: int = 8,
         patch_size: tuple[int, int] = (16, 11),
-        image_size: tuple[int, int] = (64, 44),
+        image_size: tuple[int, int] = SIL_SHAPE,
         in_channels: int = 1,
         rope_base: float = 10_000.0,
         attention_dropout: float = 0.0,

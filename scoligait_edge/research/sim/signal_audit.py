@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from scoligait_edge.core.constants import SIL_SIZE
+from scoligait_edge.core.constants import SIL_SIZE, WINDOW_FRAMES
 from scoligait_edge.core.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 from scoligait_edge.research.sim.camera import render_silhouette
 from scoligait_edge.research.sim.cohort import make_cohort
@@ -143,7 +143,7 @@ def effect_sizes_px(
     }
 
 
-def run_audit(n_subjects: int = 300, *, seed: int = 0, n_frames: int = 96, scale: float = 0.5) -> dict:
+def run_audit(n_subjects: int = 300, *, seed: int = 0, n_frames: int = WINDOW_FRAMES, scale: float = 0.5) -> dict:
     cohort = make_cohort(
         n_subjects,
         prevalence=0.5,
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--frames", type=int, default=WINDOW_FRAMES)
     ap.add_argument("--scale", type=float, default=0.5, help="silhouette_scale")
     a = ap.parse_args(argv)
     t0 = time.time()

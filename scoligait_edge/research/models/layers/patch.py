@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoligait_edge.bundle.model_config import DEFAULT_GROUP_SIZES
-from scoligait_edge.core.constants import SILHOUETTE_MAX, WINDOW_FRAMES
+from scoligait_edge.core.constants import SIL_SHAPE, SILHOUETTE_MAX, WINDOW_FRAMES
 from scoligait_edge.core.schema import DOMAIN_SIZES, DOMAINS, FEATURE_NAMES, NUM_FEATURES, Domain, domain_slices
 
 
@@ -203,7 +203,7 @@ class TubeletEmbed(nn.Module):
         window_frames: int = WINDOW_FRAMES,
         tubelet_frames: int = 8,
         patch_size: tuple[int, int] = (16, 11),
-        image_size: tuple[int, int] = (64, 44),
+        image_size: tuple[int, int] = SIL_SHAPE,
         in_channels: int = 1,
     ) -> None:
         super().__init__()
