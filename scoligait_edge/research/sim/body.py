@@ -22,7 +22,8 @@ familiar normative shapes (knee: loading-response bump, ~60 deg in swing).
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +54,14 @@ from scoligait_edge.core.skeleton import (
     R_TOE,
     R_WRIST,
 )
-from scoligait_edge.research.sim.settings import SimulationSettings
+from scoligait_edge.research.sim.settings import (
+    ClipVariation,
+    Confounders,
+    NaturalAsymmetry,
+    Population,
+    ScoliosisEffects,
+    SimulationSettings,
+)
 
 CurveSide = Literal["left", "right", "none"]
 
@@ -166,6 +174,246 @@ def sample_cobb(rng: np.random.Generator, positive: bool, settings: SimulationSe
     return 0.0 if z < pop.negative_zero_fraction else float(1.0 + 8.9 * u)
 
 
+@dataclass
+class _Posture:
+    """Static trunk and pelvis asymmetry: natural variation, then the curve and confounders add to it."""
+
+    shoulder: float
+    shift: float
+    lean: float
+    obliq: float
+    arm_asym: float
+    rot: float
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "shoulder_height_diff_mm": float(self.shoulder),
+            "trunk_shift_mm": float(self.shift),
+            "trunk_lean_deg": float(self.lean),
+            "pelvic_obliquity_deg": float(self.obliq),
+            "arm_swing_asymmetry": float(np.clip(self.arm_asym, -1.5, 1.5)),
+            "trunk_rotation_deg": float(self.rot),
+        }
+
+
+@dataclass
+class _GaitStyle:
+    """The walk's pace and carriage, which fast walking and backpacks scale."""
+
+    cadence: float
+    step: float
+    arm_swing: float
+    forward_lean: float
+
+
+@dataclass
+class _Curve:
+    """The curve's side and what it does to trunk counter-rotation; ``z_severity`` is reused for the torso shape."""
+
+    side: CurveSide
+    counter_rot_factor: float
+    z_severity: float
+
+
+@dataclass
+class _Confounders:
+    """Which confounders a subject has, and the limp's parameters (zero without a limp)."""
+
+    names: list[str] = field(default_factory=list)
+    limp_side: CurveSide = "none"
+    limp_asym: float = 0.0
+    limp_shift: float = 0.0
+    limp_lean: float = 0.0
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "confounders": tuple(self.names),
+            "limp_side": self.limp_side,
+            "limp_step_asymmetry": float(self.limp_asym),
+            "limp_phase_shift": float(self.limp_shift),
+            "limp_trunk_lean_deg": float(self.limp_lean),
+        }
+
+
+def _draw_cobb_for_subject(rng: np.random.Generator, cobb_deg: float | None, s: SimulationSettings) -> float:
+    """The class and Cobb draws always happen, so a given ``cobb_deg`` leaves later draws where they were."""
+    u_class = rng.random()
+    cobb_drawn = sample_cobb(rng, u_class < s.population.default_prevalence, s)
+    cobb = float(cobb_drawn if cobb_deg is None else cobb_deg)
+    if not (0.0 <= cobb <= 120.0):
+        raise ValueError(f"cobb_deg must be in [0, 120], got {cobb}")
+    return cobb
+
+
+def _draw_body(
+    rng: np.random.Generator, pop: Population, positive: bool
+) -> tuple[Literal["F", "M"], float, np.ndarray]:
+    """Sex (class-specific rate), standing height and five segment-proportion factors."""
+    u_sex = rng.random()
+    sex: Literal["F", "M"] = (
+        "F" if u_sex < (pop.female_rate_positive if positive else pop.female_rate_negative) else "M"
+    )
+    h_mu, h_sd = pop.height_female_m if sex == "F" else pop.height_male_m
+    height = float(np.clip(rng.normal(h_mu, h_sd), 1.30, 2.05))
+    props = np.exp(rng.normal(0.0, pop.proportion_sd, size=5))
+    if sex == "M":
+        props[2] *= 1.04  # broader shoulders
+    else:
+        props[3] *= 1.04  # broader hips
+    return sex, height, props
+
+
+def _draw_gait_style(rng: np.random.Generator, pop: Population, height: float) -> tuple[_GaitStyle, np.ndarray]:
+    """Cadence, step length and the 16 style draws every per-person gait detail is taken from."""
+    cadence = float(np.clip(rng.normal(*pop.cadence_spm), 90, 140))
+    step = float(np.clip(rng.normal(*pop.step_length_per_height), 0.30, 0.50)) * height
+    style = rng.normal(size=16)
+    arm_swing = float(np.clip(pop.arm_swing_deg[0] + pop.arm_swing_deg[1] * style[0], 4, 32))
+    return _GaitStyle(cadence=cadence, step=step, arm_swing=arm_swing, forward_lean=3.0 + 1.5 * style[1]), style
+
+
+def _draw_natural_posture(rng: np.random.Generator, asym: NaturalAsymmetry) -> _Posture:
+    """Everyone's own asymmetry, so a level trunk alone does not give the class away."""
+    nat = rng.normal(size=6)
+    return _Posture(
+        shoulder=asym.shoulder_height_sd_mm * nat[0],
+        shift=asym.trunk_shift_sd_mm * nat[1],
+        lean=asym.trunk_lean_sd_deg * nat[2],
+        obliq=asym.pelvic_obliquity_sd_deg * nat[3],
+        arm_asym=asym.arm_swing_asymmetry_sd * nat[4],
+        rot=asym.trunk_rotation_sd_deg * nat[5],
+    )
+
+
+def _apply_curve(rng: np.random.Generator, eff: ScoliosisEffects, cobb: float, posture: _Posture) -> _Curve:
+    """Add the curve's effects, linear in Cobb with individual gains; the draws happen even at Cobb 0."""
+    u_side = rng.random()
+    z_severity = rng.normal()
+    gains = np.exp(eff.severity_sigma * z_severity + eff.effect_sigma * rng.normal(size=7))
+    curve_side: CurveSide = "none"
+    counter_rot_factor = 1.0
+    if cobb > 0:
+        curve_side = "right" if u_side < eff.right_curve_fraction else "left"
+        sg = 1.0 if curve_side == "right" else -1.0
+        posture.shoulder += sg * eff.shoulder_height_mm_per_deg * cobb * gains[0]
+        posture.shift += sg * eff.trunk_shift_mm_per_deg * cobb * gains[1]
+        posture.lean += sg * eff.trunk_lean_deg_per_deg * cobb * gains[2]
+        posture.obliq -= sg * eff.pelvic_obliquity_deg_per_deg * cobb * gains[3]
+        red = min(eff.arm_swing_reduction_per_deg * cobb * gains[4], 0.8)
+        posture.arm_asym -= sg * 2.0 * red / (2.0 - red)  # convex arm swings (1 - red) of the other
+        posture.rot -= sg * eff.trunk_rotation_deg_per_deg * cobb * gains[5]
+        counter_rot_factor = max(1.0 - eff.trunk_counter_rotation_reduction_per_deg * cobb * gains[6], 0.2)
+    return _Curve(side=curve_side, counter_rot_factor=counter_rot_factor, z_severity=z_severity)
+
+
+def _apply_limp(conf: Confounders, cv: np.ndarray, out: _Confounders) -> None:
+    out.names.append("limp")
+    out.limp_side = "left" if cv[0] < 0.5 else "right"
+    out.limp_asym = conf.limp_step_asymmetry[0] + cv[1] * (conf.limp_step_asymmetry[1] - conf.limp_step_asymmetry[0])
+    out.limp_shift = conf.limp_phase_shift[0] + cv[2] * (conf.limp_phase_shift[1] - conf.limp_phase_shift[0])
+    out.limp_lean = conf.limp_trunk_lean_deg[0] + cv[3] * (conf.limp_trunk_lean_deg[1] - conf.limp_trunk_lean_deg[0])
+
+
+def _apply_fast_walk(conf: Confounders, cv: np.ndarray, gait: _GaitStyle) -> None:
+    lo, hi = conf.fast_walk_cadence_factor
+    gait.cadence *= lo + cv[4] * (hi - lo)
+    lo, hi = conf.fast_walk_step_factor
+    gait.step *= lo + cv[5] * (hi - lo)
+    gait.arm_swing *= 1.3
+
+
+def _apply_backpack(conf: Confounders, cv: np.ndarray, gait: _GaitStyle, posture: _Posture, out: _Confounders) -> None:
+    """A backpack leans the walker forward; one strap also drops that shoulder and leans the trunk to it."""
+    out.names.append("backpack")
+    lo, hi = conf.backpack_forward_lean_deg
+    gait.forward_lean += lo + cv[6] * (hi - lo)
+    gait.arm_swing *= 0.75
+    if cv[7] < conf.backpack_one_strap_fraction:
+        out.names.append("backpack_one_strap")
+        sg = 1.0 if cv[8] < 0.5 else -1.0
+        lo, hi = conf.backpack_shoulder_mm
+        drop = lo + cv[9] * (hi - lo)
+        posture.shoulder -= sg * drop  # strap shoulder drops ...
+        posture.lean += sg * 0.12 * drop  # ... and the trunk leans toward it
+        posture.shift += sg * 0.4 * drop
+
+
+def _apply_habitual_asymmetry(conf: Confounders, uc: np.ndarray, cv: np.ndarray, posture: _Posture) -> None:
+    sg = 1.0 if cv[10] < 0.5 else -1.0
+    lo, hi = conf.habitual_shoulder_mm
+    posture.shoulder += sg * (lo + cv[11] * (hi - lo))
+    posture.shift += sg * (conf.habitual_shift_mm[0] + uc[4] * (conf.habitual_shift_mm[1] - conf.habitual_shift_mm[0]))
+
+
+def _apply_confounders(
+    rng: np.random.Generator, conf: Confounders, positive: bool, gait: _GaitStyle, posture: _Posture
+) -> _Confounders:
+    """Draw for everyone (fixed draw count), apply each confounder at its class-specific rate."""
+    uc = rng.random(size=5)
+    cv = rng.random(size=12)
+    out = _Confounders()
+    if uc[0] < (conf.limp_rate_positive if positive else conf.limp_rate_negative):
+        _apply_limp(conf, cv, out)
+    if uc[1] < (conf.fast_walk_rate_positive if positive else conf.fast_walk_rate_negative):
+        out.names.append("fast_walk")
+        _apply_fast_walk(conf, cv, gait)
+    if uc[2] < (conf.backpack_rate_positive if positive else conf.backpack_rate_negative):
+        _apply_backpack(conf, cv, gait, posture, out)
+    if uc[3] < (conf.habitual_asymmetry_rate_positive if positive else conf.habitual_asymmetry_rate_negative):
+        out.names.append("habitual_asymmetry")
+        _apply_habitual_asymmetry(conf, uc, cv, posture)
+    return out
+
+
+def _draw_torso_shape(
+    rng: np.random.Generator, s: SimulationSettings, cobb: float, curve: _Curve
+) -> tuple[float, float]:
+    """Waist asymmetry and rib prominence (mm), seen only in silhouettes.
+
+    Drawn after every other draw, so these parameters leave the rest of a seeded subject unchanged.
+    """
+    eff, asym = s.scoliosis, s.asymmetry
+    nat_sil = rng.normal(size=2)
+    sil_gains = np.exp(eff.severity_sigma * curve.z_severity + eff.effect_sigma * rng.normal(size=2))
+    waist = asym.waist_asymmetry_sd_mm * nat_sil[0]
+    rib = asym.rib_prominence_sd_mm * nat_sil[1]
+    if cobb > 0:
+        sg = 1.0 if curve.side == "right" else -1.0
+        waist += sg * eff.waist_asymmetry_mm_per_deg * cobb * sil_gains[0]
+        rib += sg * eff.rib_prominence_mm_per_deg * cobb * sil_gains[1]
+    return float(waist), float(rib)
+
+
+def _proportion_fields(props: np.ndarray) -> dict[str, Any]:
+    return {
+        "leg_scale": float(props[0]),
+        "trunk_scale": float(props[1]),
+        "shoulder_scale": float(props[2]),
+        "hip_scale": float(props[3]),
+        "arm_scale": float(props[4]),
+    }
+
+
+def _style_fields(style: np.ndarray, height: float, counter_rot_factor: float) -> dict[str, Any]:
+    """Per-person gait details from the style draws, each clipped to a plausible adult range."""
+    return {
+        "stance_fraction": float(np.clip(0.61 + 0.01 * style[2], 0.57, 0.65)),
+        "step_width_m": float(np.clip(0.09 + 0.02 * style[3], 0.03, 0.16)),
+        "toe_out_deg": float(np.clip(6.0 + 4.0 * style[4], -5, 18)),
+        "elbow_flex_deg": float(np.clip(18 + 5 * style[5], 5, 35)),
+        "arm_abduction_deg": float(np.clip(8 + 2.5 * style[6], 3, 16)),
+        "pelvic_rotation_deg": float(np.clip(5 + 1.5 * style[7], 1.5, 10)),
+        "pelvic_obliquity_amp_deg": float(np.clip(4 + 1.0 * style[8], 1.5, 8)),
+        "trunk_counter_rotation_deg": float(np.clip(4 + 1.2 * style[9], 1, 8) * counter_rot_factor),
+        "trunk_sway_deg": float(np.clip(1.5 + 0.5 * style[10], 0.3, 3)),
+        "loading_dip_m": float(np.clip(0.005 + 0.0015 * style[11], 0.002, 0.01)) * height / 1.6,
+        "lateral_sway_m": float(np.clip(0.025 + 0.006 * style[12], 0.01, 0.045)),
+        "swing_clearance_m": float(np.clip(0.05 + 0.01 * style[13], 0.025, 0.08)) * height / 1.6,
+        "heel_strike_foot_deg": float(np.clip(18 + 3 * style[14], 8, 28)),
+        "toe_off_foot_deg": float(np.clip(-40 + 4 * style[15], -52, -28)),
+    }
+
+
 def sample_subject(
     rng: np.random.Generator,
     subject_id: str,
@@ -180,150 +428,31 @@ def sample_subject(
     person with a different curve (handy for dose-response checks).
     """
     s = settings or SimulationSettings()
-    pop, eff, asym, conf = s.population, s.scoliosis, s.asymmetry, s.confounders
-    u_class = rng.random()
-    cobb_drawn = sample_cobb(rng, u_class < pop.default_prevalence, s)
-    cobb = float(cobb_drawn if cobb_deg is None else cobb_deg)
-    if not (0.0 <= cobb <= 120.0):
-        raise ValueError(f"cobb_deg must be in [0, 120], got {cobb}")
+    cobb = _draw_cobb_for_subject(rng, cobb_deg, s)
     label = label_for(cobb, s)
-    pos = bool(label)
-
-    u_sex = rng.random()
-    sex: Literal["F", "M"] = "F" if u_sex < (pop.female_rate_positive if pos else pop.female_rate_negative) else "M"
-    h_mu, h_sd = pop.height_female_m if sex == "F" else pop.height_male_m
-    height = float(np.clip(rng.normal(h_mu, h_sd), 1.30, 2.05))
-    props = np.exp(rng.normal(0.0, pop.proportion_sd, size=5))
-    if sex == "M":
-        props[2] *= 1.04  # broader shoulders
-    else:
-        props[3] *= 1.04  # broader hips
-    cadence = float(np.clip(rng.normal(*pop.cadence_spm), 90, 140))
-    step = float(np.clip(rng.normal(*pop.step_length_per_height), 0.30, 0.50)) * height
-    style = rng.normal(size=16)
-    arm_swing = float(np.clip(pop.arm_swing_deg[0] + pop.arm_swing_deg[1] * style[0], 4, 32))
-
-    # --- posture: natural asymmetry (everyone) ---
-    nat = rng.normal(size=6)
-    shoulder = asym.shoulder_height_sd_mm * nat[0]
-    shift = asym.trunk_shift_sd_mm * nat[1]
-    lean = asym.trunk_lean_sd_deg * nat[2]
-    obliq = asym.pelvic_obliquity_sd_deg * nat[3]
-    arm_asym = asym.arm_swing_asymmetry_sd * nat[4]
-    rot = asym.trunk_rotation_sd_deg * nat[5]
-
-    # --- scoliosis effects (linear in Cobb, individual gains) ---
-    u_side = rng.random()
-    z_severity = rng.normal()  # same draws, same order as one expression: existing subjects unchanged
-    gains = np.exp(eff.severity_sigma * z_severity + eff.effect_sigma * rng.normal(size=7))
-    curve_side: CurveSide = "none"
-    counter_rot_factor = 1.0
-    if cobb > 0:
-        curve_side = "right" if u_side < eff.right_curve_fraction else "left"
-        sg = 1.0 if curve_side == "right" else -1.0
-        shoulder += sg * eff.shoulder_height_mm_per_deg * cobb * gains[0]
-        shift += sg * eff.trunk_shift_mm_per_deg * cobb * gains[1]
-        lean += sg * eff.trunk_lean_deg_per_deg * cobb * gains[2]
-        obliq -= sg * eff.pelvic_obliquity_deg_per_deg * cobb * gains[3]
-        red = min(eff.arm_swing_reduction_per_deg * cobb * gains[4], 0.8)
-        arm_asym -= sg * 2.0 * red / (2.0 - red)  # convex arm swings (1 - red) of the other
-        rot -= sg * eff.trunk_rotation_deg_per_deg * cobb * gains[5]
-        counter_rot_factor = max(1.0 - eff.trunk_counter_rotation_reduction_per_deg * cobb * gains[6], 0.2)
-
-    # --- confounders (drawn for everyone, applied with class-specific rates) ---
-    uc = rng.random(size=5)
-    cv = rng.random(size=12)
-    confounders: list[str] = []
-    limp_side: CurveSide = "none"
-    limp_asym = limp_shift = limp_lean = 0.0
-    fwd_lean = 3.0 + 1.5 * style[1]
-    if uc[0] < (conf.limp_rate_positive if pos else conf.limp_rate_negative):
-        confounders.append("limp")
-        limp_side = "left" if cv[0] < 0.5 else "right"
-        limp_asym = conf.limp_step_asymmetry[0] + cv[1] * (conf.limp_step_asymmetry[1] - conf.limp_step_asymmetry[0])
-        limp_shift = conf.limp_phase_shift[0] + cv[2] * (conf.limp_phase_shift[1] - conf.limp_phase_shift[0])
-        limp_lean = conf.limp_trunk_lean_deg[0] + cv[3] * (conf.limp_trunk_lean_deg[1] - conf.limp_trunk_lean_deg[0])
-    if uc[1] < (conf.fast_walk_rate_positive if pos else conf.fast_walk_rate_negative):
-        confounders.append("fast_walk")
-        lo, hi = conf.fast_walk_cadence_factor
-        cadence *= lo + cv[4] * (hi - lo)
-        lo, hi = conf.fast_walk_step_factor
-        step *= lo + cv[5] * (hi - lo)
-        arm_swing *= 1.3
-    if uc[2] < (conf.backpack_rate_positive if pos else conf.backpack_rate_negative):
-        confounders.append("backpack")
-        lo, hi = conf.backpack_forward_lean_deg
-        fwd_lean += lo + cv[6] * (hi - lo)
-        arm_swing *= 0.75
-        if cv[7] < conf.backpack_one_strap_fraction:
-            confounders.append("backpack_one_strap")
-            sg = 1.0 if cv[8] < 0.5 else -1.0
-            lo, hi = conf.backpack_shoulder_mm
-            drop = lo + cv[9] * (hi - lo)
-            shoulder -= sg * drop  # strap shoulder drops ...
-            lean += sg * 0.12 * drop  # ... and the trunk leans toward it
-            shift += sg * 0.4 * drop
-    if uc[3] < (conf.habitual_asymmetry_rate_positive if pos else conf.habitual_asymmetry_rate_negative):
-        confounders.append("habitual_asymmetry")
-        sg = 1.0 if cv[10] < 0.5 else -1.0
-        lo, hi = conf.habitual_shoulder_mm
-        shoulder += sg * (lo + cv[11] * (hi - lo))
-        shift += sg * (conf.habitual_shift_mm[0] + uc[4] * (conf.habitual_shift_mm[1] - conf.habitual_shift_mm[0]))
-
-    # --- silhouette-only torso shape: drawn AFTER everything above, so adding it
-    # left every other parameter of a seeded subject unchanged ---
-    nat_sil = rng.normal(size=2)
-    sil_gains = np.exp(eff.severity_sigma * z_severity + eff.effect_sigma * rng.normal(size=2))
-    waist = asym.waist_asymmetry_sd_mm * nat_sil[0]
-    rib = asym.rib_prominence_sd_mm * nat_sil[1]
-    if cobb > 0:
-        sg = 1.0 if curve_side == "right" else -1.0
-        waist += sg * eff.waist_asymmetry_mm_per_deg * cobb * sil_gains[0]
-        rib += sg * eff.rib_prominence_mm_per_deg * cobb * sil_gains[1]
-
+    sex, height, props = _draw_body(rng, s.population, bool(label))
+    gait, style = _draw_gait_style(rng, s.population, height)
+    posture = _draw_natural_posture(rng, s.asymmetry)
+    curve = _apply_curve(rng, s.scoliosis, cobb, posture)
+    confounders = _apply_confounders(rng, s.confounders, bool(label), gait, posture)
+    waist, rib = _draw_torso_shape(rng, s, cobb, curve)
     return SubjectParams(
         subject_id=subject_id,
         sex=sex,
         height_m=height,
-        leg_scale=float(props[0]),
-        trunk_scale=float(props[1]),
-        shoulder_scale=float(props[2]),
-        hip_scale=float(props[3]),
-        arm_scale=float(props[4]),
-        cadence_spm=float(cadence),
-        step_length_m=float(step),
-        stance_fraction=float(np.clip(0.61 + 0.01 * style[2], 0.57, 0.65)),
-        step_width_m=float(np.clip(0.09 + 0.02 * style[3], 0.03, 0.16)),
-        toe_out_deg=float(np.clip(6.0 + 4.0 * style[4], -5, 18)),
-        arm_swing_deg=float(arm_swing),
-        elbow_flex_deg=float(np.clip(18 + 5 * style[5], 5, 35)),
-        arm_abduction_deg=float(np.clip(8 + 2.5 * style[6], 3, 16)),
-        forward_lean_deg=float(fwd_lean),
-        pelvic_rotation_deg=float(np.clip(5 + 1.5 * style[7], 1.5, 10)),
-        pelvic_obliquity_amp_deg=float(np.clip(4 + 1.0 * style[8], 1.5, 8)),
-        trunk_counter_rotation_deg=float(np.clip(4 + 1.2 * style[9], 1, 8) * counter_rot_factor),
-        trunk_sway_deg=float(np.clip(1.5 + 0.5 * style[10], 0.3, 3)),
-        loading_dip_m=float(np.clip(0.005 + 0.0015 * style[11], 0.002, 0.01)) * height / 1.6,
-        lateral_sway_m=float(np.clip(0.025 + 0.006 * style[12], 0.01, 0.045)),
-        swing_clearance_m=float(np.clip(0.05 + 0.01 * style[13], 0.025, 0.08)) * height / 1.6,
-        heel_strike_foot_deg=float(np.clip(18 + 3 * style[14], 8, 28)),
-        toe_off_foot_deg=float(np.clip(-40 + 4 * style[15], -52, -28)),
+        **_proportion_fields(props),
+        cadence_spm=float(gait.cadence),
+        step_length_m=float(gait.step),
+        arm_swing_deg=float(gait.arm_swing),
+        forward_lean_deg=float(gait.forward_lean),
+        **_style_fields(style, height, curve.counter_rot_factor),
         cobb_deg=cobb,
-        curve_side=curve_side,
+        curve_side=curve.side,
         label=label,
-        shoulder_height_diff_mm=float(shoulder),
-        trunk_shift_mm=float(shift),
-        trunk_lean_deg=float(lean),
-        pelvic_obliquity_deg=float(obliq),
-        arm_swing_asymmetry=float(np.clip(arm_asym, -1.5, 1.5)),
-        trunk_rotation_deg=float(rot),
-        waist_asymmetry_mm=float(waist),
-        rib_prominence_mm=float(rib),
-        confounders=tuple(confounders),
-        limp_side=limp_side,
-        limp_step_asymmetry=float(limp_asym),
-        limp_phase_shift=float(limp_shift),
-        limp_trunk_lean_deg=float(limp_lean),
+        **posture.fields(),
+        waist_asymmetry_mm=waist,
+        rib_prominence_mm=rib,
+        **confounders.fields(),
     )
 
 
@@ -498,31 +627,48 @@ class WalkResult(BaseModel):
     max_reach_excess_m: float
 
 
-def walk(
-    subj: SubjectParams,
-    times_s: np.ndarray,
-    var: ClipVariationDraw,
-    rng: np.random.Generator,
-    settings: SimulationSettings,
-) -> WalkResult:
-    """Simulate the 3-D walk of ``subj`` at the given times (seconds)."""
-    t = np.asarray(times_s, dtype=np.float64)
-    dims = body_dimensions(subj)
-    h = subj.height_m
-    cs = settings.clip
+@dataclass(frozen=True)
+class _Timing:
+    """When each leg is in stance: the right leg's phase per frame, each leg's offset and stance share."""
 
+    phase: np.ndarray  # right-leg gait phase (right heel strike at integers)
+    strides_per_s: float
+    step: float
+    offset: dict[str, float]
+    stance: dict[str, float]
+    limp_sign: float  # +1 left limp, -1 right limp, 0 none
+
+    @property
+    def stride(self) -> float:
+        return 2.0 * self.step
+
+
+@dataclass(frozen=True)
+class _Thorax:
+    """The trunk's pose per frame, which the shoulders, head and arms hang from."""
+
+    mid_shoulder: np.ndarray
+    lateral_lean: np.ndarray  # radians
+    forward_lean: float  # radians
+    shift_m: float
+    left_axis: np.ndarray
+    forward_axis: np.ndarray
+    rotation: np.ndarray  # radians
+
+
+def _gait_timing(
+    subj: SubjectParams, t: np.ndarray, var: ClipVariationDraw, rng: np.random.Generator, cs: ClipVariation
+) -> _Timing:
+    """Phase of the right leg with slow stride-time variability; a limp shifts the left leg and shortens stance."""
     cadence = subj.cadence_spm * var.cadence_factor
     step = subj.step_length_m * var.speed_factor / var.cadence_factor  # speed scales by speed_factor
-    stride = 2.0 * step
     f = cadence / 120.0  # strides per second
     # stride-time variability: a few slow random sinusoids added to time
     nu = rng.uniform(0.08, 0.5, size=3)
     ph = rng.uniform(0, 2 * np.pi, size=3)
     amp = cs.stride_time_cv / (2 * np.pi * nu * np.sqrt(3))
     warp = np.sum(amp[:, None] * np.sin(2 * np.pi * nu[:, None] * t[None, :] + ph[:, None]), axis=0)
-    p = var.start_phase + f * (t + warp)  # right-leg phase
-    tp = 2 * np.pi * p
-
+    p = var.start_phase + f * (t + warp)
     limp = subj.limp_side
     sgn_l = {"left": 1.0, "right": -1.0, "none": 0.0}[limp]
     # left heel strike half a cycle after the right one; a limp shifts it.
@@ -531,39 +677,64 @@ def walk(
         "right": subj.stance_fraction - (0.03 if limp == "right" else 0.0),
         "left": subj.stance_fraction - (0.03 if limp == "left" else 0.0),
     }
+    return _Timing(phase=p, strides_per_s=f, step=step, offset=off, stance=stance, limp_sign=sgn_l)
+
+
+def _foot_tracks(
+    subj: SubjectParams, dims: dict[str, float], timing: _Timing, rng: np.random.Generator, cs: ClipVariation
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each foot's footholds (with step length and width noise) and its path between them, per frame."""
+    limp = subj.limp_side
+    step, stride = timing.step, timing.stride
     # footholds: heel x of stride k; the affected leg takes the shorter step
     heel_ahead = 2 * step * _MIDSTANCE - dims["ankle_fwd"]
     asym_half = 0.5 * subj.limp_step_asymmetry * step
     c_leg = {"right": -asym_half if limp == "right" else (asym_half if limp == "left" else 0.0)}
     c_leg["left"] = -c_leg["right"]
     x0 = 0.0
-
     legs: dict[str, dict[str, np.ndarray]] = {}
     for side in ("right", "left"):
-        pl = p - off[side]
+        pl = timing.phase - timing.offset[side]
         kmin = int(np.floor(pl.min())) - 1
         kmax = int(np.floor(pl.max())) + 2
         ks: np.ndarray = np.arange(kmin, kmax + 1)
         xh = (
-            x0 + stride * (ks + off[side]) + heel_ahead + c_leg[side] + rng.normal(0, cs.step_length_sd_m, size=ks.size)
+            x0
+            + stride * (ks + timing.offset[side])
+            + heel_ahead
+            + c_leg[side]
+            + rng.normal(0, cs.step_length_sd_m, size=ks.size)
         )
         y_foot = (1.0 if side == "left" else -1.0) * subj.step_width_m / 2 + rng.normal(
             0, cs.step_width_sd_m, size=ks.size
         )
-        leg = _Leg(dims, subj, stance[side]).points(pl, xh, kmin)
+        leg = _Leg(dims, subj, timing.stance[side]).points(pl, xh, kmin)
         idx = leg["idx"]
         leg["y"] = y_foot[idx] + (y_foot[idx + 1] - y_foot[idx]) * _smoothstep(leg["u"]) * (~leg["stance"])
         leg["xh_ref"] = np.where(leg["stance"], xh[idx], leg["heel_x"])
         leg["phase"] = pl
         legs[side] = leg
+    return legs
 
-    # pelvis: progression, speed fluctuation, lateral sway, rotation, obliquity
+
+def _hip_positions(
+    subj: SubjectParams, var: ClipVariationDraw, dims: dict[str, float], timing: _Timing
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Hip joints in the floor plane and their height offsets, from pelvic progression, sway, rotation and obliquity.
+
+    Returns ``(hip_xy, hip_dz, px, py)``: per side ``[T, 2]`` and ``[T]``, and the pelvis centre's x and y.
+    """
+    p, stride, limp = timing.phase, timing.stride, subj.limp_side
+    tp = 2 * np.pi * p
+    x0 = 0.0
     px = x0 + stride * p - 0.05 * stride / (4 * np.pi) * np.sin(2 * tp)
     py = var.lateral_offset_m - subj.lateral_sway_m * np.sin(tp - 0.12)
     psi = np.deg2rad(subj.pelvic_rotation_deg) * np.cos(tp)
     phi = np.deg2rad(subj.pelvic_obliquity_deg + subj.pelvic_obliquity_amp_deg * np.sin(tp + 0.3))
     if limp != "none":  # extra drop of the sound side while standing on the affected leg
-        phi = phi + np.deg2rad(2.0) * sgn_l * -np.sin(2 * np.pi * (p - off[limp]) + 0.3).clip(0, None)
+        phi = phi + np.deg2rad(2.0) * timing.limp_sign * -np.sin(2 * np.pi * (p - timing.offset[limp]) + 0.3).clip(
+            0, None
+        )
     hh = dims["hip_half"]
     ey = np.stack([-np.sin(psi), np.cos(psi), np.zeros_like(psi)], axis=-1)
     hip_xy = {
@@ -571,10 +742,24 @@ def walk(
         "right": np.stack([px, py], -1) - hh * np.cos(phi)[:, None] * ey[:, :2],
     }
     hip_dz = {"left": -hh * np.sin(phi), "right": hh * np.sin(phi)}
+    return hip_xy, hip_dz, px, py
 
-    # Pelvis height: as high as both legs allow (the inverted-pendulum arcs of the
-    # stance legs, lowest in double support), never above near-standing height,
-    # with a small extra dip in each loading response (knee flexion after heel strike).
+
+def _pelvis_height(
+    subj: SubjectParams,
+    dims: dict[str, float],
+    t: np.ndarray,
+    timing: _Timing,
+    legs: dict[str, dict[str, np.ndarray]],
+    hip_xy: dict[str, np.ndarray],
+    hip_dz: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Pelvis height: as high as both legs allow, never above near-standing height.
+
+    The stance legs' inverted-pendulum arcs make it lowest in double support;
+    a small extra dip in each loading response stands for knee flexion after heel strike.
+    """
+    h = subj.height_m
     l1, l2 = dims["thigh"], dims["shank"]
     lmax = 0.9993 * (l1 + l2)
     zfeas = np.full(t.shape, np.inf)
@@ -586,16 +771,27 @@ def walk(
         dip += np.where(lg["q"] < 0.3, np.sin(np.pi * lg["q"] / 0.3) ** 2, 0.0)
     standing = dims["ankle_h"] + l1 + l2
     # round the cusps: running min, then a moving average no wider (cannot exceed the min)
-    win = max(int(round(0.06 * (t.size - 1) / max(t[-1] - t[0], 1e-9) / f)), 1)
+    win = max(int(round(0.06 * (t.size - 1) / max(t[-1] - t[0], 1e-9) / timing.strides_per_s)), 1)
     zb = uniform_filter1d(minimum_filter1d(zfeas, size=win, mode="nearest"), size=win, mode="nearest")
     top = standing - 0.002 * h
     k = 0.004 * h
-    pz = -k * np.logaddexp(-zb / k, -top / k) - subj.loading_dip_m * dip  # soft min, <= both
-    pelvis = np.stack([px, py, pz], axis=-1)
+    return -k * np.logaddexp(-zb / k, -top / k) - subj.loading_dip_m * dip  # soft min, <= both
 
-    world = np.empty((t.size, NUM_COCO_FEET, 3))
+
+def _place_legs(
+    world: np.ndarray,
+    angles: dict[str, np.ndarray],
+    subj: SubjectParams,
+    dims: dict[str, float],
+    legs: dict[str, dict[str, np.ndarray]],
+    hip_xy: dict[str, np.ndarray],
+    hip_dz: dict[str, np.ndarray],
+    pz: np.ndarray,
+) -> float:
+    """Write hips, knees (two-link IK), ankles, heels and toes into ``world`` and the sagittal leg angles
+    into ``angles``; return how far (m) an ankle was ever out of the leg's reach."""
+    l1, l2 = dims["thigh"], dims["shank"]
     max_excess = 0.0
-    angles: dict[str, np.ndarray] = {}
     for side, (ih, ik, ia, ihe, ito) in {
         "left": (L_HIP, L_KNEE, L_ANKLE, L_HEEL, L_TOE),
         "right": (R_HIP, R_KNEE, R_ANKLE, R_HEEL, R_TOE),
@@ -620,12 +816,26 @@ def walk(
         angles[f"{side}_hip_flexion"] = np.rad2deg(thigh_a)
         angles[f"{side}_knee_flexion"] = np.rad2deg(thigh_a - shank_a)
         angles[f"{side}_ankle_dorsiflexion"] = np.rad2deg(foot_a - shank_a)
+    return max_excess
 
-    # trunk: lean (forward + lateral, static + dynamic over the stance leg), shift
+
+def _place_shoulders(
+    world: np.ndarray,
+    subj: SubjectParams,
+    var: ClipVariationDraw,
+    dims: dict[str, float],
+    pelvis: np.ndarray,
+    timing: _Timing,
+    legs: dict[str, dict[str, np.ndarray]],
+) -> _Thorax:
+    """Lean the trunk (forward and lateral, static plus dynamic over the stance leg), shift and rotate it;
+    write the shoulders into ``world`` with the subject's height difference."""
+    tp = 2 * np.pi * timing.phase
+    limp = subj.limp_side
     lean_lat = subj.trunk_lean_deg + var.lean_deg + subj.trunk_sway_deg * np.sin(tp - 0.3)
     if limp != "none":
         stance_aff = legs[limp]["stance"].astype(float)
-        lean_lat = lean_lat + (-sgn_l) * subj.limp_trunk_lean_deg * _smooth_box(stance_aff)
+        lean_lat = lean_lat + (-timing.limp_sign) * subj.limp_trunk_lean_deg * _smooth_box(stance_aff)
     lam = np.deg2rad(lean_lat)
     fwd = np.deg2rad(subj.forward_lean_deg + var.forward_lean_deg)
     shift_m = (subj.trunk_shift_mm + var.shift_mm) / 1000.0
@@ -642,13 +852,24 @@ def walk(
     l_sh[:, 2] -= dh / 2
     r_sh[:, 2] += dh / 2
     world[:, L_SHOULDER], world[:, R_SHOULDER] = l_sh, r_sh
+    return _Thorax(
+        mid_shoulder=mid_sh,
+        lateral_lean=lam,
+        forward_lean=fwd,
+        shift_m=shift_m,
+        left_axis=et,
+        forward_axis=ef,
+        rotation=psi_t,
+    )
 
-    # head: follows the thorax, partly re-centred over the pelvis and kept upright
-    comp = settings.scoliosis.head_compensation
+
+def _place_head(world: np.ndarray, dims: dict[str, float], h: float, thorax: _Thorax, head_compensation: float) -> None:
+    """The face points: the head follows the thorax, partly re-centred over the pelvis and kept upright."""
+    lam, fwd = thorax.lateral_lean, thorax.forward_lean
     one = np.ones_like(lam)
-    head_c = mid_sh + dims["head"] * np.stack([np.sin(fwd * 0.5) * one, 0 * one, one], -1)
-    head_c[:, 1] += comp * (shift_m + dims["trunk"] * np.sin(lam) * np.cos(fwd))
-    psi_h = 0.4 * psi_t
+    head_c = thorax.mid_shoulder + dims["head"] * np.stack([np.sin(fwd * 0.5) * one, 0 * one, one], -1)
+    head_c[:, 1] += head_compensation * (thorax.shift_m + dims["trunk"] * np.sin(lam) * np.cos(fwd))
+    psi_h = 0.4 * thorax.rotation
     hf = np.stack([np.cos(psi_h), np.sin(psi_h), np.zeros_like(psi_h)], -1)
     hl = np.stack([-np.sin(psi_h), np.cos(psi_h), np.zeros_like(psi_h)], -1)
     up = np.array([0.0, 0.0, 1.0])
@@ -658,7 +879,20 @@ def walk(
     world[:, L_EAR] = head_c + 0.045 * h * hl - 0.005 * h * up
     world[:, R_EAR] = head_c - 0.045 * h * hl - 0.005 * h * up
 
-    # arms: swing in phase with the contralateral leg (right arm back at right heel strike)
+
+def _place_arms(
+    world: np.ndarray,
+    angles: dict[str, np.ndarray],
+    subj: SubjectParams,
+    var: ClipVariationDraw,
+    dims: dict[str, float],
+    timing: _Timing,
+    thorax: _Thorax,
+) -> None:
+    """Elbows and wrists: each arm swings in phase with the opposite leg (right arm back at right heel strike)."""
+    tp = 2 * np.pi * timing.phase
+    et, ef = thorax.left_axis, thorax.forward_axis
+    up = np.array([0.0, 0.0, 1.0])
     amp = subj.arm_swing_deg * var.arm_swing_factor
     a_r = amp * (1 + subj.arm_swing_asymmetry / 2)
     a_l = amp * (1 - subj.arm_swing_asymmetry / 2)
@@ -685,17 +919,55 @@ def walk(
         angles[f"{side}_shoulder_flexion"] = alpha_deg
         angles[f"{side}_elbow_flexion"] = eps
 
-    # true gait events: phase of each leg crosses k (heel strike) / k + stance (toe-off)
+
+def _true_events(
+    t: np.ndarray, timing: _Timing, legs: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, list[float]]]:
+    """Exact event times: a leg's phase crosses k (heel strike) or k + its stance share (toe-off)."""
     events: dict[str, dict[str, list[float]]] = {}
     for side in ("left", "right"):
         pl = legs[side]["phase"]
         out: dict[str, list[float]] = {}
-        for name, frac in (("heel_strike", 0.0), ("toe_off", stance[side])):
+        for name, frac in (("heel_strike", 0.0), ("toe_off", timing.stance[side])):
             ks = np.arange(np.ceil(pl[0] - frac), np.floor(pl[-1] - frac) + 1) + frac
             out[name] = [float(v) for v in np.interp(ks, pl, t)]
         events[side] = out
+    return events
+
+
+def walk(
+    subj: SubjectParams,
+    times_s: np.ndarray,
+    var: ClipVariationDraw,
+    rng: np.random.Generator,
+    settings: SimulationSettings,
+) -> WalkResult:
+    """Simulate the 3-D walk of ``subj`` at the given times (seconds).
+
+    Feet first (footholds and swing paths), then the pelvis as high as the legs
+    allow, the legs by inverse kinematics, and the trunk, head and arms on top.
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    dims = body_dimensions(subj)
+    timing = _gait_timing(subj, t, var, rng, settings.clip)
+    legs = _foot_tracks(subj, dims, timing, rng, settings.clip)
+    hip_xy, hip_dz, px, py = _hip_positions(subj, var, dims, timing)
+    pz = _pelvis_height(subj, dims, t, timing, legs, hip_xy, hip_dz)
+    pelvis = np.stack([px, py, pz], axis=-1)
+
+    world = np.empty((t.size, NUM_COCO_FEET, 3))
+    angles: dict[str, np.ndarray] = {}
+    max_excess = _place_legs(world, angles, subj, dims, legs, hip_xy, hip_dz, pz)
+    thorax = _place_shoulders(world, subj, var, dims, pelvis, timing, legs)
+    _place_head(world, dims, subj.height_m, thorax, settings.scoliosis.head_compensation)
+    _place_arms(world, angles, subj, var, dims, timing, thorax)
     return WalkResult(
-        world=world, pelvis=pelvis, phase=p, event_times_s=events, angles_deg=angles, max_reach_excess_m=max_excess
+        world=world,
+        pelvis=pelvis,
+        phase=timing.phase,
+        event_times_s=_true_events(t, timing, legs),
+        angles_deg=angles,
+        max_reach_excess_m=max_excess,
     )
 
 

@@ -110,6 +110,52 @@ def _small_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return r_roll @ r_pitch @ r_yaw
 
 
+def _side_pose(
+    direction: Direction,
+    x0: float,
+    x1: float,
+    y_mid: float,
+    cam_h: float,
+    height_m: float,
+    f: float,
+    image_size: tuple[int, int],
+    side_distance_m: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Camera position and aim point beside the path, far enough that the whole walk stays in frame."""
+    if direction not in SIDE_DIRECTIONS:
+        raise ValueError(f"side view needs direction in {SIDE_DIRECTIONS}, got {direction!r}")
+    w, hgt = image_size
+    span = (x1 - x0) + 1.2  # the body reaches ~0.6 m either side of the pelvis
+    d = side_distance_m or max(3.0, 1.15 * span * f / w, height_m * f / (0.8 * hgt))
+    side = -1.0 if direction == "left_to_right" else 1.0  # camera on the right (-Y) or left (+Y)
+    pos = np.array([(x0 + x1) / 2, y_mid + side * d, cam_h])
+    target = np.array([(x0 + x1) / 2, y_mid, 0.5 * height_m])
+    return pos, target
+
+
+def _frontal_pose(
+    direction: Direction,
+    x0: float,
+    x1: float,
+    y_mid: float,
+    cam_h: float,
+    height_m: float,
+    f: float,
+    image_size: tuple[int, int],
+    frontal_near_distance_m: float | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Camera position and aim point on the path (slightly off it), where the subject is nearest and still whole."""
+    if direction not in FRONTAL_DIRECTIONS:
+        raise ValueError(f"frontal view needs direction in {FRONTAL_DIRECTIONS}, got {direction!r}")
+    hgt = image_size[1]
+    near = frontal_near_distance_m or height_m * f / (0.78 * hgt)
+    lat = float(rng.normal(0.0, 0.15))
+    if direction == "toward":
+        return np.array([x1 + near, y_mid + lat, cam_h]), np.array([x1, y_mid, 0.5 * height_m])
+    return np.array([x0 - near, y_mid + lat, cam_h]), np.array([x0, y_mid, 0.5 * height_m])
+
+
 def make_camera(
     view: View,
     direction: Direction,
@@ -131,24 +177,11 @@ def make_camera(
     cam_h = float(rng.uniform(0.85, 1.35))
     jit = np.deg2rad(jitter_deg) * rng.normal(size=3) * np.array([1.0, 1.0, 0.5])
     if view == "side":
-        if direction not in SIDE_DIRECTIONS:
-            raise ValueError(f"side view needs direction in {SIDE_DIRECTIONS}, got {direction!r}")
-        span = (x1 - x0) + 1.2  # the body reaches ~0.6 m either side of the pelvis
-        d = side_distance_m or max(3.0, 1.15 * span * f / w, height_m * f / (0.8 * hgt))
-        side = -1.0 if direction == "left_to_right" else 1.0  # camera on the right (-Y) or left (+Y)
-        pos = np.array([(x0 + x1) / 2, y_mid + side * d, cam_h])
-        target = np.array([(x0 + x1) / 2, y_mid, 0.5 * height_m])
+        pos, target = _side_pose(direction, x0, x1, y_mid, cam_h, height_m, f, image_size, side_distance_m)
     elif view == "frontal":
-        if direction not in FRONTAL_DIRECTIONS:
-            raise ValueError(f"frontal view needs direction in {FRONTAL_DIRECTIONS}, got {direction!r}")
-        near = frontal_near_distance_m or height_m * f / (0.78 * hgt)
-        lat = float(rng.normal(0.0, 0.15))
-        if direction == "toward":
-            pos = np.array([x1 + near, y_mid + lat, cam_h])
-            target = np.array([x1, y_mid, 0.5 * height_m])
-        else:
-            pos = np.array([x0 - near, y_mid + lat, cam_h])
-            target = np.array([x0, y_mid, 0.5 * height_m])
+        pos, target = _frontal_pose(
+            direction, x0, x1, y_mid, cam_h, height_m, f, image_size, frontal_near_distance_m, rng
+        )
     else:
         raise ValueError(f"camera must be 'side' or 'frontal', got {view!r}")
     R = _small_rotation(*jit) @ _look_at(pos, target)
@@ -195,6 +228,69 @@ TORSO_HALF_DEPTH_PER_HEIGHT = 0.055
 """Half the chest / abdomen depth (front-to-back), seen in side views."""
 
 
+def _torso_corners(uv_all: np.ndarray, X: np.ndarray, camera: CameraModel, height_m: float, scale: float) -> np.ndarray:
+    """Shoulder and hip points ``[T, 4, 2]`` pushed out from the torso centre, so the outline covers the flesh
+    around the joints (more at the hips), by an amount that shrinks with depth."""
+    fpx = camera.focal_px * scale
+    zmid = np.mean(camera.project(X)[1], axis=1)
+    c = uv_all.mean(axis=1, keepdims=True)
+    v = uv_all - c
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    grow = np.array([0.025, 0.025, 0.045, 0.045])[None, :, None] * height_m * fpx / zmid[:, None, None]
+    return uv_all + np.where(n > 1e-6, v / np.maximum(n, 1e-9) * grow, 0.0)
+
+
+def _torso_side_points(
+    X: np.ndarray,
+    corners: np.ndarray,
+    camera: CameraModel,
+    scale: float,
+    side: str,
+    offsets_mm: tuple[float, float],
+) -> np.ndarray:
+    """Two rib and two waist points ``[T, 4, 2]`` on one side's shoulder-to-hip edge, from shoulder to hip.
+
+    Each is moved by a 3-D lateral displacement (``offsets_mm``: rib, waist; + outward) that is projected,
+    so it shows fully in frontal views and hardly at all side-on.
+    """
+    sh_l, sh_r, hp_l, hp_r = X[:, L_SHOULDER], X[:, R_SHOULDER], X[:, L_HIP], X[:, R_HIP]
+    sh, hp = (sh_l, hp_l) if side == "left" else (sh_r, hp_r)
+    csh, chp = (corners[:, 0], corners[:, 2]) if side == "left" else (corners[:, 1], corners[:, 3])
+    outward = (sh_l - sh_r) + (hp_l - hp_r)  # the subject's left, averaged over shoulders and hips
+    outward /= np.maximum(np.linalg.norm(outward, axis=-1, keepdims=True), 1e-9)
+    if side == "right":
+        outward = -outward
+    rib_mm, waist_mm = offsets_mm
+    levels = (RIB_LEVELS[0], RIB_LEVELS[1], WAIST_LEVELS[0], WAIST_LEVELS[1])
+    pts = []
+    for t, off_mm in zip(levels, (rib_mm, rib_mm, waist_mm, waist_mm), strict=True):
+        P = sh + t * (hp - sh)
+        d = camera.project(P + off_mm / 1000.0 * outward)[0] - camera.project(P)[0]
+        pts.append(csh + t * (chp - csh) + scale * np.nan_to_num(d))
+    return np.stack(pts, axis=1)
+
+
+def _sagittal_outline(
+    X: np.ndarray, camera: CameraModel, height_m: float, scale: float, rib_prominence_mm: float
+) -> np.ndarray:
+    """The trunk's front-to-back depth ``[T, 8, 2]``: mid-line +- half depth along the thorax forward axis,
+    the back bulging at the rib rows by ``|rib_prominence_mm|`` (the rib hump seen side-on)."""
+    sh_l, sh_r, hp_l, hp_r = X[:, L_SHOULDER], X[:, R_SHOULDER], X[:, L_HIP], X[:, R_HIP]
+    up = (sh_l + sh_r - hp_l - hp_r) / 2
+    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
+    lat = (sh_l - sh_r) + (hp_l - hp_r)
+    fwd = np.cross(lat, up)
+    fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+    mid_sh, mid_hp = (sh_l + sh_r) / 2, (hp_l + hp_r) / 2
+    half = TORSO_HALF_DEPTH_PER_HEIGHT * height_m
+    hump = abs(rib_prominence_mm) / 1000.0
+    sag3 = [mid_sh + half * fwd, mid_hp + half * fwd, mid_hp - half * fwd]
+    for t in (WAIST_LEVELS[1], WAIST_LEVELS[0], RIB_LEVELS[1], RIB_LEVELS[0]):
+        sag3.append(mid_sh + t * (mid_hp - mid_sh) - (half + (hump if t in RIB_LEVELS else 0.0)) * fwd)
+    sag3.append(mid_sh - half * fwd)
+    return camera.project(np.stack(sag3, axis=1))[0] * scale
+
+
 def _torso_polygons(
     X: np.ndarray,
     camera: CameraModel,
@@ -206,65 +302,88 @@ def _torso_polygons(
     """Image-space torso outlines ``[T, 12, 2]`` (frontal plane) and ``[T, 8, 2]`` (sagittal plane).
 
     The frontal-plane outline keeps the widened shoulder and hip corners and adds,
-    on each side, two rib points and two waist points on the shoulder-to-hip edge,
-    moved by a 3-D lateral displacement (waist crease inward, rib prominence
-    outward) that is projected, so it shows fully in frontal views and hardly at
-    all side-on. The sagittal-plane outline gives the trunk its front-to-back
-    depth; its back bulges at the rib rows by ``|rib_prominence_mm|`` (the rib
-    hump seen side-on), which hardly projects in frontal views. Keypoints are
-    not touched.
+    on each side, two rib points and two waist points on the shoulder-to-hip edge
+    (waist crease inward, rib prominence outward), which show fully in frontal
+    views and hardly at all side-on. The sagittal-plane outline gives the trunk
+    its front-to-back depth and the rib hump, which hardly projects in frontal
+    views. Keypoints are not touched.
     """
     T = X.shape[0]
     sh_l, sh_r, hp_l, hp_r = X[:, L_SHOULDER], X[:, R_SHOULDER], X[:, L_HIP], X[:, R_HIP]
-    uv_all, z_all = camera.project(np.stack([sh_l, sh_r, hp_l, hp_r], axis=1))
-    uv_all = uv_all * scale
-    fpx = camera.focal_px * scale
-    zmid = np.mean(camera.project(X)[1], axis=1)
-    c = uv_all.mean(axis=1, keepdims=True)
-    v = uv_all - c
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    grow = np.array([0.025, 0.025, 0.045, 0.045])[None, :, None] * height_m * fpx / zmid[:, None, None]
-    corners = uv_all + np.where(n > 1e-6, v / np.maximum(n, 1e-9) * grow, 0.0)  # widened, as before
+    uv_all = camera.project(np.stack([sh_l, sh_r, hp_l, hp_r], axis=1))[0] * scale
+    corners = _torso_corners(uv_all, X, camera, height_m, scale)
     c_sl, c_sr, c_hl, c_hr = (corners[:, k] for k in range(4))
-
-    up = (sh_l + sh_r - hp_l - hp_r) / 2
-    up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
     indent = WAIST_INDENT_PER_HEIGHT * 1000.0 * height_m
-    w_off = {"left": -max(indent + waist_asymmetry_mm / 2, 0.0), "right": -max(indent - waist_asymmetry_mm / 2, 0.0)}
-    r_off = {"left": max(-rib_prominence_mm, 0.0), "right": max(rib_prominence_mm, 0.0)}
-    levels = (RIB_LEVELS[0], RIB_LEVELS[1], WAIST_LEVELS[0], WAIST_LEVELS[1])
-
-    def lateral_points(side: str) -> np.ndarray:
-        sh, hp = (sh_l, hp_l) if side == "left" else (sh_r, hp_r)
-        csh, chp = (c_sl, c_hl) if side == "left" else (c_sr, c_hr)
-        outward = (sh_l - sh_r) + (hp_l - hp_r)  # the subject's left, averaged over shoulders and hips
-        outward /= np.maximum(np.linalg.norm(outward, axis=-1, keepdims=True), 1e-9)
-        if side == "right":
-            outward = -outward
-        pts = []
-        for t, off_mm in zip(levels, (r_off[side], r_off[side], w_off[side], w_off[side]), strict=True):
-            P = sh + t * (hp - sh)
-            d = camera.project(P + off_mm / 1000.0 * outward)[0] - camera.project(P)[0]
-            pts.append(csh + t * (chp - csh) + scale * np.nan_to_num(d))
-        return np.stack(pts, axis=1)  # [T, 4, 2] from shoulder to hip
-
-    left, right = lateral_points("left"), lateral_points("right")
+    left = _torso_side_points(
+        X, corners, camera, scale, "left", (max(-rib_prominence_mm, 0.0), -max(indent + waist_asymmetry_mm / 2, 0.0))
+    )
+    right = _torso_side_points(
+        X, corners, camera, scale, "right", (max(rib_prominence_mm, 0.0), -max(indent - waist_asymmetry_mm / 2, 0.0))
+    )
     frontal = np.concatenate([c_sl[:, None], left, c_hl[:, None], c_hr[:, None], right[:, ::-1], c_sr[:, None]], axis=1)
-
-    # sagittal plane: mid-line from mid-shoulder to mid-hip, +- half depth along the thorax forward axis
-    lat = (sh_l - sh_r) + (hp_l - hp_r)
-    fwd = np.cross(lat, up)
-    fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
-    mid_sh, mid_hp = (sh_l + sh_r) / 2, (hp_l + hp_r) / 2
-    half = TORSO_HALF_DEPTH_PER_HEIGHT * height_m
-    hump = abs(rib_prominence_mm) / 1000.0
-    sag3 = [mid_sh + half * fwd, mid_hp + half * fwd, mid_hp - half * fwd]
-    for t in (WAIST_LEVELS[1], WAIST_LEVELS[0], RIB_LEVELS[1], RIB_LEVELS[0]):
-        sag3.append(mid_sh + t * (mid_hp - mid_sh) - (half + (hump if t in RIB_LEVELS else 0.0)) * fwd)
-    sag3.append(mid_sh - half * fwd)
-    sagittal = camera.project(np.stack(sag3, axis=1))[0] * scale
+    sagittal = _sagittal_outline(X, camera, height_m, scale, rib_prominence_mm)
     assert frontal.shape == (T, 12, 2) and sagittal.shape == (T, 8, 2)
     return frontal, sagittal
+
+
+_SUBPIXEL_BITS = 4
+"""Fixed-point sub-pixel bits for cv2 drawing."""
+
+
+def _radius_fx(r: float, z: float, height_m: float, fpx: float) -> int:
+    """A body-height fraction ``r`` at depth ``z`` as a fixed-point radius, at least one pixel."""
+    S = _SUBPIXEL_BITS
+    return max(int(round(r * height_m * fpx / z * (1 << S))), 1 << S)
+
+
+def _draw_torso(img: np.ndarray, frontal: np.ndarray, sagittal: np.ndarray) -> None:
+    """Fill the frontal-plane outline (waist creases, flank prominence) and the sagittal-plane depth."""
+    S = _SUBPIXEL_BITS
+    for poly in (frontal, sagittal):
+        if np.all(np.isfinite(poly)):
+            cv2.fillPoly(img, [np.round(poly * (1 << S)).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=S)
+
+
+def _draw_limbs(img: np.ndarray, uv: np.ndarray, z: np.ndarray, height_m: float, fpx: float) -> None:
+    """Each limb a capsule: a thick line with round ends, thinner with depth."""
+    S = _SUBPIXEL_BITS
+    p = np.round(uv * (1 << S)).astype(np.int64)
+    for a, b, r in _LIMBS:
+        th = _radius_fx(r, 0.5 * (z[a] + z[b]), height_m, fpx)
+        cv2.line(img, tuple(p[a]), tuple(p[b]), 255, thickness=max(int(2 * th) >> S, 1), lineType=cv2.LINE_8, shift=S)
+        cv2.circle(img, tuple(p[a]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
+        cv2.circle(img, tuple(p[b]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
+
+
+def _draw_head(img: np.ndarray, uv: np.ndarray, z: np.ndarray, height_m: float, fpx: float) -> None:
+    """A neck from mid-shoulder and an upright ellipse centred between the ears, nudged toward the nose."""
+    S = _SUBPIXEL_BITS
+    neck = ((uv[L_SHOULDER] + uv[R_SHOULDER]) / 2 * (1 << S)).astype(np.int64)
+    head_pts = uv[[L_EAR, R_EAR, NOSE]]
+    head = np.mean(head_pts[:2], axis=0) * 0.7 + head_pts[2] * 0.3
+    zh = float(z[NOSE])
+    cv2.line(
+        img,
+        tuple(neck),
+        tuple((head * (1 << S)).astype(np.int64)),
+        255,
+        thickness=max(int(2 * _radius_fx(0.032, zh, height_m, fpx)) >> S, 1),
+        lineType=cv2.LINE_8,
+        shift=S,
+    )
+    ax = _radius_fx(0.062, zh, height_m, fpx)
+    cv2.ellipse(
+        img,
+        tuple((head * (1 << S)).astype(np.int64)),
+        (int(ax * 0.85), int(ax * 1.15)),
+        0,
+        0,
+        360,
+        255,
+        -1,
+        lineType=cv2.LINE_8,
+        shift=S,
+    )
 
 
 def render_silhouette(
@@ -299,54 +418,14 @@ def render_silhouette(
     uv = uv * scale
     fpx = camera.focal_px * scale
     out = np.zeros((X.shape[0], hgt, w), dtype=np.uint8)
-    S = 4  # fixed-point sub-pixel bits for cv2 drawing
     with np.errstate(invalid="ignore", divide="ignore"):
         frontal, sagittal = _torso_polygons(X, camera, height_m, scale, waist_asymmetry_mm, rib_prominence_mm)
     for i in range(X.shape[0]):
         if not np.all(z[i] > 0.05):
             continue  # a joint behind the camera: leave the frame empty
-        img = out[i]
-        p = np.round(uv[i] * (1 << S)).astype(np.int64)
-        rad = lambda r, zz: max(int(round(r * height_m * fpx / zz * (1 << S))), 1 << S)  # noqa: E731
-        # torso: frontal-plane outline (waist creases, flank prominence) and sagittal-plane depth
-        for poly in (frontal[i], sagittal[i]):
-            if np.all(np.isfinite(poly)):
-                cv2.fillPoly(img, [np.round(poly * (1 << S)).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=S)
-        # limbs
-        for a, b, r in _LIMBS:
-            th = rad(r, 0.5 * (z[i, a] + z[i, b]))
-            cv2.line(
-                img, tuple(p[a]), tuple(p[b]), 255, thickness=max(int(2 * th) >> S, 1), lineType=cv2.LINE_8, shift=S
-            )
-            cv2.circle(img, tuple(p[a]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
-            cv2.circle(img, tuple(p[b]), th, 255, -1, lineType=cv2.LINE_8, shift=S)
-        # neck and head
-        neck = ((uv[i, L_SHOULDER] + uv[i, R_SHOULDER]) / 2 * (1 << S)).astype(np.int64)
-        head_pts = uv[i, [L_EAR, R_EAR, NOSE]]
-        head = np.mean(head_pts[:2], axis=0) * 0.7 + head_pts[2] * 0.3
-        zh = float(z[i, NOSE])
-        cv2.line(
-            img,
-            tuple(neck),
-            tuple((head * (1 << S)).astype(np.int64)),
-            255,
-            thickness=max(int(2 * rad(0.032, zh)) >> S, 1),
-            lineType=cv2.LINE_8,
-            shift=S,
-        )
-        ax = rad(0.062, zh)
-        cv2.ellipse(
-            img,
-            tuple((head * (1 << S)).astype(np.int64)),
-            (int(ax * 0.85), int(ax * 1.15)),
-            0,
-            0,
-            360,
-            255,
-            -1,
-            lineType=cv2.LINE_8,
-            shift=S,
-        )
+        _draw_torso(out[i], frontal[i], sagittal[i])
+        _draw_limbs(out[i], uv[i], z[i], height_m, fpx)
+        _draw_head(out[i], uv[i], z[i], height_m, fpx)
     return out[0] if single else out
 
 
