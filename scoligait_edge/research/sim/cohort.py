@@ -8,7 +8,7 @@ clip is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -147,6 +147,98 @@ class Cohort(BaseModel):
         return out
 
 
+def _check_cohort_arguments(
+    n_subjects: int, prevalence: float, val_fraction: float, test_fraction: float, clips_per_train_subject: int
+) -> None:
+    if n_subjects < 1:
+        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}")
+    if not (0.0 <= prevalence <= 1.0):
+        raise ValueError(f"prevalence must be in [0, 1], got {prevalence}")
+    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1.0:
+        raise ValueError("val_fraction and test_fraction must be >= 0 and sum to < 1")
+    if clips_per_train_subject < 1:
+        raise ValueError("clips_per_train_subject must be >= 1")
+
+
+def _camera_weights(camera_mix: Mapping[View, float] | None) -> tuple[list[View], np.ndarray]:
+    """The views in a fixed (sorted) order and their probabilities, checked and normalised."""
+    mix = dict(camera_mix or DEFAULT_CAMERA_MIX)
+    if not mix or any(k not in ("side", "frontal") or v < 0 for k, v in mix.items()) or sum(mix.values()) <= 0:
+        raise ValueError(f"camera_mix must map 'side'/'frontal' to non-negative weights, got {mix}")
+    cams = sorted(mix)
+    probs = np.array([mix[c] for c in cams], dtype=np.float64)
+    probs /= probs.sum()
+    return cams, probs
+
+
+def _draw_subjects(labels: np.ndarray, seed: int, s: SimulationSettings) -> dict[str, SubjectParams]:
+    """One subject per label, each from its own seed, so a subject does not depend on the cohort's size."""
+    subjects: dict[str, SubjectParams] = {}
+    for i in range(len(labels)):
+        r = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5B1EC7, i]))
+        sid = f"sim{seed}-{i:05d}"
+        cobb = sample_cobb(r, bool(labels[i]), s)
+        subjects[sid] = sample_subject(r, sid, cobb_deg=cobb, settings=s)
+    return subjects
+
+
+def _stratified_splits(
+    subjects: Mapping[str, SubjectParams],
+    labels: np.ndarray,
+    r_split: np.random.Generator,
+    val_fraction: float,
+    test_fraction: float,
+) -> dict[str, Split]:
+    """Each subject's split, shuffled and cut per label so every split keeps the prevalence."""
+    split_of: dict[str, Split] = {}
+    ids = np.array(list(subjects))
+    for lab in (0, 1):
+        group = ids[labels == lab]
+        group = group[r_split.permutation(group.size)]
+        n_test = int(round(test_fraction * group.size))
+        n_val = int(round(val_fraction * group.size))
+        for j, sid in enumerate(group):
+            split_of[str(sid)] = "test" if j < n_test else ("val" if j < n_test + n_val else "train")
+    return split_of
+
+
+def _subject_clips(
+    i: int,
+    subject: SubjectParams,
+    split: Split,
+    n_clips: int,
+    seed: int,
+    cams: Sequence[View],
+    probs: np.ndarray,
+    n_frames: int,
+    fps: float,
+) -> list[ClipSpec]:
+    """The clip specs of the ``i``-th subject: view, direction and seed per clip, from the subject's own stream."""
+    sid = subject.subject_id
+    r = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xC11B, i]))
+    clips: list[ClipSpec] = []
+    for c in range(n_clips):
+        cam: View = cams[int(r.choice(len(cams), p=probs))]
+        options = SIDE_DIRECTIONS if cam == "side" else FRONTAL_DIRECTIONS
+        direction: Direction = options[int(r.integers(len(options)))]
+        clips.append(
+            ClipSpec(
+                subject_id=sid,
+                clip_id=f"{sid}-c{c}",
+                split=split,
+                clip_index=c,
+                seed=int(r.integers(0, 2**31 - 1)),
+                camera=cam,
+                direction=direction,
+                n_frames=n_frames,
+                fps=fps,
+                cobb_deg=subject.cobb_deg,
+                label=subject.label,
+            )
+        )
+    return clips
+
+
 def make_cohort(
     n_subjects: int,
     *,
@@ -169,67 +261,17 @@ def make_cohort(
     ScoliGait / Scoliosis1K clips are frontal) with a random direction. ``n_frames`` defaults to 96 (ScoliGait's 96 frames at 30 Hz).
     """
     s = settings or SimulationSettings()
-    if n_subjects < 1:
-        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}")
-    if not (0.0 <= prevalence <= 1.0):
-        raise ValueError(f"prevalence must be in [0, 1], got {prevalence}")
-    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1.0:
-        raise ValueError("val_fraction and test_fraction must be >= 0 and sum to < 1")
-    if clips_per_train_subject < 1:
-        raise ValueError("clips_per_train_subject must be >= 1")
-    mix = dict(camera_mix or DEFAULT_CAMERA_MIX)
-    if not mix or any(k not in ("side", "frontal") or v < 0 for k, v in mix.items()) or sum(mix.values()) <= 0:
-        raise ValueError(f"camera_mix must map 'side'/'frontal' to non-negative weights, got {mix}")
-    cams = sorted(mix)
-    probs = np.array([mix[c] for c in cams], dtype=np.float64)
-    probs /= probs.sum()
-
+    _check_cohort_arguments(n_subjects, prevalence, val_fraction, test_fraction, clips_per_train_subject)
+    cams, probs = _camera_weights(camera_mix)
     root = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xC0407])
     r_split = np.random.default_rng(root.spawn(1)[0])
     n_pos = int(round(prevalence * n_subjects))
     labels = np.array([1] * n_pos + [0] * (n_subjects - n_pos))
     r_split.shuffle(labels)
-
-    subjects: dict[str, SubjectParams] = {}
-    for i in range(n_subjects):
-        r = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5B1EC7, i]))
-        sid = f"sim{seed}-{i:05d}"
-        cobb = sample_cobb(r, bool(labels[i]), s)
-        subjects[sid] = sample_subject(r, sid, cobb_deg=cobb, settings=s)
-
-    # stratified split by label
-    split_of: dict[str, Split] = {}
-    ids = np.array(list(subjects))
-    for lab in (0, 1):
-        group = ids[labels == lab]
-        group = group[r_split.permutation(group.size)]
-        n_test = int(round(test_fraction * group.size))
-        n_val = int(round(val_fraction * group.size))
-        for j, sid in enumerate(group):
-            split_of[str(sid)] = "test" if j < n_test else ("val" if j < n_test + n_val else "train")
-
+    subjects = _draw_subjects(labels, seed, s)
+    split_of = _stratified_splits(subjects, labels, r_split, val_fraction, test_fraction)
     clips: list[ClipSpec] = []
-    for i, sid in enumerate(subjects):
-        sp = split_of[sid]
-        n_clips = clips_per_train_subject if sp == "train" else 1
-        r = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xC11B, i]))
-        for c in range(n_clips):
-            cam: View = cams[int(r.choice(len(cams), p=probs))]
-            options = SIDE_DIRECTIONS if cam == "side" else FRONTAL_DIRECTIONS
-            direction: Direction = options[int(r.integers(len(options)))]
-            clips.append(
-                ClipSpec(
-                    subject_id=sid,
-                    clip_id=f"{sid}-c{c}",
-                    split=sp,
-                    clip_index=c,
-                    seed=int(r.integers(0, 2**31 - 1)),
-                    camera=cam,
-                    direction=direction,
-                    n_frames=n_frames,
-                    fps=fps,
-                    cobb_deg=subjects[sid].cobb_deg,
-                    label=subjects[sid].label,
-                )
-            )
+    for i, (sid, subject) in enumerate(subjects.items()):
+        n_clips = clips_per_train_subject if split_of[sid] == "train" else 1
+        clips += _subject_clips(i, subject, split_of[sid], n_clips, seed, cams, probs, n_frames, fps)
     return Cohort(seed=int(seed), settings=s, subjects=subjects, clips=tuple(clips))

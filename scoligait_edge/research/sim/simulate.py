@@ -71,7 +71,7 @@ from scoligait_edge.research.sim.camera import (
     make_camera,
     render_silhouette,
 )
-from scoligait_edge.research.sim.settings import SimulationSettings
+from scoligait_edge.research.sim.settings import SensorNoise, SimulationSettings
 
 PROVENANCE: Final = "simulated"
 
@@ -138,47 +138,47 @@ def _timestamps(n: int, fps: float, drop_rate: float, jitter_ms: float, rng: np.
     return ts
 
 
-def _sensor_noise(
-    uv: np.ndarray,
-    cam: CameraModel,
-    rng: np.random.Generator,
-    settings: SimulationSettings,
-) -> np.ndarray:
-    """Pose-estimator imperfections on projected pixels ``uv [T, 21, 2]`` -> ``[T, 21, 3]``."""
-    ns = settings.noise
-    T: int
-    J: int
-    T, J = uv.shape[:2]
-    body_px = np.nanmax(uv[..., 1], axis=1) - np.nanmin(uv[..., 1], axis=1)
-    body_px = np.maximum(np.nan_to_num(body_px, nan=100.0) * 1.1, 10.0)
-
-    far = np.zeros(J, bool)
-    hidden_face = np.zeros(J, bool)
+def _camera_visibility(cam: CameraModel, n_joints: int) -> tuple[np.ndarray, np.ndarray]:
+    """Joints on the far side (side view) and face points hidden from behind (walking away): ``(far, hidden_face)``."""
+    far = np.zeros(n_joints, bool)
+    hidden_face = np.zeros(n_joints, bool)
     if cam.view == "side":
         far = _LEFT.copy() if cam.direction == "left_to_right" else _RIGHT.copy()
     elif cam.direction == "away":
         hidden_face[[NOSE, L_EYE, R_EYE]] = True
+    return far, hidden_face
 
-    sd = ns.pixel_sd_per_body_height * body_px[:, None] * np.where(far, ns.far_side_noise_factor, 1.0)
-    xy = uv + rng.normal(size=(T, J, 2)) * sd[..., None]
 
+def _confidence_scores(
+    rng: np.random.Generator, ns: SensorNoise, far: np.ndarray, hidden_face: np.ndarray, body_px: np.ndarray
+) -> np.ndarray:
+    """Scores ``[T, J]``: a per-joint level for the clip (lower far and hidden), frame noise, lower when small."""
+    T, J = body_px.shape[0], far.shape[0]
     mu = np.where(hidden_face, ns.score_face_hidden[0], np.where(far, ns.score_far[0], ns.score_near[0]))
     sg = np.where(hidden_face, ns.score_face_hidden[1], np.where(far, ns.score_far[1], ns.score_near[1]))
     score = mu + sg * rng.normal(size=J)  # per-joint level for the clip
     size_factor = 0.85 + 0.15 * np.clip(body_px / 400.0, 0, 1)
     score = (score[None, :] + 0.5 * sg * rng.normal(size=(T, J))) * size_factor[:, None]
-    score = np.clip(score, 0.05, 1.0)
+    return np.clip(score, 0.05, 1.0)
 
-    # outliers: large jumps, often still with a confident score
+
+def _add_outliers(
+    rng: np.random.Generator, ns: SensorNoise, xy: np.ndarray, score: np.ndarray, body_px: np.ndarray
+) -> np.ndarray:
+    """Move a few points far off (in place in ``xy``), often still with a confident score; return the scores."""
+    T, J = score.shape
     out = rng.random((T, J)) < ns.outlier_rate
     ang = rng.uniform(0, 2 * np.pi, size=(T, J))
     mag = rng.uniform(*ns.outlier_size, size=(T, J)) * body_px[:, None]
     xy[..., 0] += np.where(out, mag * np.cos(ang), 0.0)
     xy[..., 1] += np.where(out, mag * np.sin(ang), 0.0)
-    score = np.where(out, score * rng.uniform(0.5, 1.0, size=(T, J)), score)
+    return np.where(out, score * rng.uniform(0.5, 1.0, size=(T, J)), score)
 
-    # left/right leg confusion in side view (short bursts)
-    swap_start = rng.random(T) < (ns.left_right_swap_rate if cam.view == "side" else 0.0)
+
+def _swap_legs(rng: np.random.Generator, ns: SensorNoise, xy: np.ndarray, view: View) -> None:
+    """Left/right leg confusion in side view, in short bursts (in place in ``xy``)."""
+    T = xy.shape[0]
+    swap_start = rng.random(T) < (ns.left_right_swap_rate if view == "side" else 0.0)
     swap_len = rng.integers(1, 4, size=T)
     swapped = np.zeros(T, bool)
     for t0 in np.flatnonzero(swap_start).tolist():
@@ -187,7 +187,10 @@ def _sensor_noise(
         xa, xb = xy[swapped, a].copy(), xy[swapped, b].copy()
         xy[swapped, a], xy[swapped, b] = xb, xa
 
-    # dropouts: short bursts everywhere (more on the far side), rarely one long one
+
+def _dropouts(rng: np.random.Generator, ns: SensorNoise, far: np.ndarray, T: int) -> np.ndarray:
+    """Missing joints ``[T, J]``: short bursts everywhere (more on the far side), rarely one long one on a hand or foot."""
+    J = far.shape[0]
     missing = np.zeros((T, J), bool)
     rate = ns.dropout_start_rate * np.where(far, ns.far_side_dropout_factor, 1.0)
     starts = np.argwhere(rng.random((T, J)) < rate[None, :])
@@ -201,7 +204,33 @@ def _sensor_noise(
         ln = int(ns.long_dropout_frames[0] + u_len * (ns.long_dropout_frames[1] - ns.long_dropout_frames[0]))
         t0 = int(u_t * max(T - ln, 1))
         missing[t0 : t0 + ln, j] = True
+    return missing
 
+
+def _sensor_noise(
+    uv: np.ndarray,
+    cam: CameraModel,
+    rng: np.random.Generator,
+    settings: SimulationSettings,
+) -> np.ndarray:
+    """Pose-estimator imperfections on projected pixels ``uv [T, 21, 2]`` -> ``[T, 21, 3]``.
+
+    Pixel noise in proportion to body height, scores, outliers, leg swaps and dropouts, in that
+    order (the order of the random draws); points outside the image are missing too.
+    """
+    ns = settings.noise
+    T: int
+    J: int
+    T, J = uv.shape[:2]
+    body_px = np.nanmax(uv[..., 1], axis=1) - np.nanmin(uv[..., 1], axis=1)
+    body_px = np.maximum(np.nan_to_num(body_px, nan=100.0) * 1.1, 10.0)
+    far, hidden_face = _camera_visibility(cam, J)
+    sd = ns.pixel_sd_per_body_height * body_px[:, None] * np.where(far, ns.far_side_noise_factor, 1.0)
+    xy = uv + rng.normal(size=(T, J, 2)) * sd[..., None]
+    score = _confidence_scores(rng, ns, far, hidden_face, body_px)
+    score = _add_outliers(rng, ns, xy, score, body_px)
+    _swap_legs(rng, ns, xy, cam.view)
+    missing = _dropouts(rng, ns, far, T)
     w, h = cam.image_size
     outside = ~np.isfinite(xy).all(-1) | (xy[..., 0] < 0) | (xy[..., 0] >= w) | (xy[..., 1] < 0) | (xy[..., 1] >= h)
     missing |= outside
@@ -209,6 +238,55 @@ def _sensor_noise(
     kp[..., :2] = np.where(missing[..., None], np.nan, xy)
     kp[..., 2] = np.where(missing, 0.0, score)
     return kp
+
+
+def _check_clip_arguments(n_frames: int, fps: float, drop_rate: float, camera: str) -> None:
+    if n_frames < 2:
+        raise ValueError(f"n_frames must be >= 2, got {n_frames}")
+    if not (1.0 <= fps <= 1000.0):
+        raise ValueError(f"fps must be in [1, 1000], got {fps}")
+    if not (0.0 <= drop_rate < 0.9):
+        raise ValueError(f"drop_rate must be in [0, 0.9), got {drop_rate}")
+    if camera not in ("side", "frontal"):
+        raise ValueError(f"camera must be 'side' or 'frontal', got {camera!r}")
+
+
+def _pick_direction(camera: View, direction: Direction | None, rng: np.random.Generator) -> Direction:
+    """The asked direction, checked against the view, or one drawn from the view's options."""
+    options = SIDE_DIRECTIONS if camera == "side" else FRONTAL_DIRECTIONS
+    if direction is None:
+        return options[int(rng.integers(len(options)))]
+    if direction not in options:
+        raise ValueError(f"{camera} camera needs direction in {options}, got {direction!r}")
+    return direction
+
+
+def _events_in_clip(
+    event_times_s: dict[str, dict[str, list[float]]], ts: np.ndarray, fps: float
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[float]]]]:
+    """True events within half a frame of the clip: ``(frame index of the nearest frame, time in ms)``."""
+    half = 0.5 * 1000.0 / fps
+    events: dict[str, dict[str, list[int]]] = {}
+    ev_ms: dict[str, dict[str, list[float]]] = {}
+    for side, kinds in event_times_s.items():
+        events[side], ev_ms[side] = {}, {}
+        for kind, times in kinds.items():
+            tm = [1000.0 * v for v in times if ts[0] - half <= 1000.0 * v <= ts[-1] + half]
+            ev_ms[side][kind] = tm
+            events[side][kind] = [int(np.argmin(np.abs(ts - v))) for v in tm]
+    return events, ev_ms
+
+
+def _silhouettes(world: np.ndarray, cam: CameraModel, subject: SubjectParams, scale: float) -> np.ndarray:
+    """The clip's silhouettes with the subject's silhouette-only torso shape."""
+    return render_silhouette(
+        world,
+        cam,
+        subject.height_m,
+        scale=scale,
+        waist_asymmetry_mm=subject.waist_asymmetry_mm,
+        rib_prominence_mm=subject.rib_prominence_mm,
+    )
 
 
 def simulate_clip(
@@ -239,22 +317,11 @@ def simulate_clip(
     Deterministic given ``subject``, ``seed`` and the arguments.
     """
     s = settings or SimulationSettings()
-    if n_frames < 2:
-        raise ValueError(f"n_frames must be >= 2, got {n_frames}")
-    if not (1.0 <= fps <= 1000.0):
-        raise ValueError(f"fps must be in [1, 1000], got {fps}")
-    if not (0.0 <= drop_rate < 0.9):
-        raise ValueError(f"drop_rate must be in [0, 0.9), got {drop_rate}")
-    if camera not in ("side", "frontal"):
-        raise ValueError(f"camera must be 'side' or 'frontal', got {camera!r}")
+    _check_clip_arguments(n_frames, fps, drop_rate, camera)
+    # one independent stream per stage, so changing one stage leaves the others' draws alone
     ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5C01])
     r_var, r_walk, r_cam, r_noise, r_time, r_dir = (np.random.default_rng(c) for c in ss.spawn(6))
-    options = SIDE_DIRECTIONS if camera == "side" else FRONTAL_DIRECTIONS
-    if direction is None:
-        direction = options[int(r_dir.integers(len(options)))]
-    elif direction not in options:
-        raise ValueError(f"{camera} camera needs direction in {options}, got {direction!r}")
-
+    direction = _pick_direction(camera, direction, r_dir)
     var: ClipVariationDraw = draw_clip_variation(r_var, s)
     ts = _timestamps(n_frames, fps, drop_rate, timestamp_jitter_ms, r_time)
     wk = walk(subject, ts / 1000.0, var, r_walk, s)
@@ -272,30 +339,7 @@ def simulate_clip(
     )
     uv, _ = cam.project(wk.world)
     clean = np.concatenate([uv, np.ones(uv.shape[:2] + (1,))], axis=-1)
-    kp = _sensor_noise(uv, cam, r_noise, s) if noise else clean.copy()
-
-    half = 0.5 * 1000.0 / fps
-    events: dict[str, dict[str, list[int]]] = {}
-    ev_ms: dict[str, dict[str, list[float]]] = {}
-    for side, kinds in wk.event_times_s.items():
-        events[side], ev_ms[side] = {}, {}
-        for kind, times in kinds.items():
-            tm = [1000.0 * v for v in times if ts[0] - half <= 1000.0 * v <= ts[-1] + half]
-            ev_ms[side][kind] = tm
-            events[side][kind] = [int(np.argmin(np.abs(ts - v))) for v in tm]
-
-    sil = (
-        render_silhouette(
-            wk.world,
-            cam,
-            subject.height_m,
-            scale=silhouette_scale,
-            waist_asymmetry_mm=subject.waist_asymmetry_mm,
-            rib_prominence_mm=subject.rib_prominence_mm,
-        )
-        if with_silhouettes
-        else None
-    )
+    events, ev_ms = _events_in_clip(wk.event_times_s, ts, fps)
     return SimulatedClip(
         subject_id=subject.subject_id,
         clip_id=clip_id or f"{subject.subject_id}-s{seed}",
@@ -305,14 +349,14 @@ def simulate_clip(
         direction=direction,
         fps=float(fps),
         image_size=cam.image_size,
-        keypoints=kp,
+        keypoints=_sensor_noise(uv, cam, r_noise, s) if noise else clean.copy(),
         keypoints_clean=clean,
         timestamps_ms=ts,
         world_keypoints=wk.world,
         events=events,
         event_times_ms=ev_ms,
         angles_deg=wk.angles_deg,
-        silhouettes=sil,
+        silhouettes=_silhouettes(wk.world, cam, subject, silhouette_scale) if with_silhouettes else None,
         camera_model=cam,
         subject=subject,
         cadence_spm=subject.cadence_spm * var.cadence_factor,
