@@ -1,9 +1,9 @@
 """Keep the native libraries' logs (MediaPipe/LiteRT, OpenCV, ONNX Runtime) out of the user's way.
 
-A run used to print ~76 lines of native chatter (LiteRT environment and
-accelerator INFO lines, 38 "Sparsity tensors may not yet be fully supported"
+Left alone, the native libraries print dozens of lines per run (LiteRT environment
+and accelerator INFO lines, "Sparsity tensors may not yet be fully supported"
 warnings from LiteRT loading MediaPipe's pose landmarker, XNNPACK, glog
-warnings, OpenCV's camera probing) that buried a one-line error.
+warnings, OpenCV's camera probing) that bury a one-line error.
 
 * :func:`quiet_native_logs` sets the libraries' own knobs: ``GLOG_minloglevel``
   and ``TF_CPP_MIN_LOG_LEVEL`` (read when MediaPipe is imported, so call it

@@ -125,7 +125,7 @@ def test_km_only_model_exports_only_its_inputs(tmp_path):
 
 
 def test_create_bundle_refuses_a_sconet_checkpoint(tmp_path):
-    # used to fail with an AttributeError (ScoNetConfig has no uses_text); mypy found it
+    # ScoNetConfig has no uses_text: the export must not ask for it
     from scoligait_edge.export import SIMULATED_PROVENANCE, create_bundle
     from scoligait_edge.research.models.io import save_checkpoint
     from scoligait_edge.research.models.sconet import ScoNet, ScoNetConfig

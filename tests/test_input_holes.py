@@ -33,7 +33,7 @@ def test_stream_resampler_starts_a_segment_after_a_long_pause(walk):
     r = StreamResampler()
     for i in range(10):
         r.push(i * 1000 / 30, walk[i])
-    out = r.push(9 * 1000 / 30 + 600_000, walk[10])  # 600 s later: used to be 18,000 grid points
+    out = r.push(9 * 1000 / 30 + 600_000, walk[10])  # 600 s later: a new segment, not 18,000 empty grid points
     assert len(out) == 1 and out[0][0] == pytest.approx(9 * 1000 / 30 + 600_000)
     assert r.segments == 2
     nxt = r.push(9 * 1000 / 30 + 600_000 + 1000 / 30, walk[11])  # the grid restarted at the new sample

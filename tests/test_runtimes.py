@@ -231,7 +231,7 @@ def test_tensorrt_backend_without_tensorrt_says_what_to_install(tiny_bundle):
 
 
 def test_tensorrt_backend_refuses_int8(tiny_bundle):
-    # engines are fp32/fp16: an int8 request used to build an fp32 engine and report precision 'int8'
+    # engines are fp32/fp16: an int8 request must be refused, not served by an fp32 engine labelled 'int8'
     from scoligait_edge.runtimes.tensorrt_backend import TensorRTBackend
 
     with pytest.raises(BackendError, match="int8"):

@@ -74,7 +74,7 @@ def test_demo_bundle_is_signed_by_the_package_key():
 
 
 def test_tampered_model_with_rehashed_manifest_is_refused(tmp_path):
-    """Before: model.onnx changed + its sha256 rewritten was accepted (the demo's p 0.76 became 0.00)."""
+    """model.onnx changed with its sha256 rewritten in the manifest breaks the signature: refused (it could flip p 0.76 to 0.00)."""
     b = copy_bundle(demo_bundle_path(), tmp_path)
     data = bytearray((b / "model.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -87,7 +87,7 @@ def test_tampered_model_with_rehashed_manifest_is_refused(tmp_path):
 
 
 def test_edited_threshold_and_notice_are_refused_and_marked_when_opted_out(tmp_path, caplog):
-    """Before: threshold 1.0 and notice 'clinically validated' were accepted and printed."""
+    """A threshold of 1.0 or a notice claiming clinical validation is refused, signed or not."""
     b = copy_bundle(demo_bundle_path(), tmp_path)
 
     def forge(m):
@@ -189,7 +189,7 @@ def _shifted_onnx(path: Path, shift: float) -> bytes:
 
 
 def test_file_swapped_after_load_is_not_what_runs(tiny_bundle, tmp_path):
-    """Before: load_backend reopened model.onnx by path, so a file swapped after load_bundle ran unchecked."""
+    """The backend runs the bytes load_bundle verified: a file swapped on disk afterwards is never run."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
     windows = few(tiny_bundle.windows)
     bundle = load_bundle(b)
@@ -239,7 +239,7 @@ def _zip_of(src: Path, dst: Path, skip: set[str] = frozenset()) -> Path:
 
 @pytest.mark.parametrize("signed", [True, False])
 def test_zip_bomb_member_is_refused_before_anything_is_written(tiny_bundle, tmp_path, monkeypatch, signed):
-    """Before: a member inflating to 300 MB was written out before the size check."""
+    """A zip member that inflates past its listed size is refused while streaming, before it is written out."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
     big = 300 * 1024 * 1024
     edit_manifest(b, lambda m: m["files"].__setitem__("model.ort", {"sha256": "0" * 64, "size": big}))
@@ -271,7 +271,7 @@ def test_zip_member_count_and_total_size_limits(tiny_bundle, tmp_path):
 
 
 def test_oversized_manifest_is_refused_without_reading_it(tiny_bundle, tmp_path):
-    """Before: a 200 MB manifest was parsed."""
+    """An oversized manifest is refused before it is parsed."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
     with open(b / MANIFEST_NAME, "r+b") as f:
         f.truncate(200 * 1024 * 1024)  # sparse: 200 MB on paper
@@ -286,7 +286,7 @@ def test_oversized_manifest_is_refused_without_reading_it(tiny_bundle, tmp_path)
 
 
 def test_deep_manifest_gives_a_clear_error_not_a_recursion_error(tiny_bundle, tmp_path):
-    """Before: a 100,000-deep manifest raised RecursionError with a traceback."""
+    """A deeply nested manifest gets a BundleError, not a RecursionError traceback."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
     deep = b'{"format": "scoligait-bundle", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     (b / MANIFEST_NAME).write_bytes(deep)
@@ -318,7 +318,7 @@ def test_deep_manifest_gives_a_clear_error_not_a_recursion_error(tiny_bundle, tm
     ],
 )
 def test_out_of_range_manifest_numbers_are_refused(tiny_bundle, tmp_path, field, raw, pattern):
-    """Before: window frames 1e18 and fps inf were accepted. Signed by a trusted key, so only the range check acts."""
+    """Window frames 1e18 and fps inf are refused by the range check (signed by a trusted key, so only that check acts)."""
     b = copy_bundle(tiny_bundle.path, tmp_path)
     man = json.loads((b / MANIFEST_NAME).read_text())
     *path, leaf = field.split(".") if not field.startswith("files.") else ["files", "model.ort", "size"]
@@ -376,7 +376,7 @@ def fake_tensorrt(monkeypatch):
 
 
 def test_tensorrt_engine_cache_is_hash_checked(tiny_bundle, tmp_path, fake_tensorrt, caplog):
-    """Before: a cached engine was deserialised without any hash check."""
+    """A cached engine is deserialised only when its bytes match the sha256 in its sidecar; the runtime never builds one."""
     from scoligait_edge.runtimes.tensorrt_engine import EngineOptions, load_cached_engine, missing_engine_error
 
     trt_mod, builds, fake_trt = fake_tensorrt

@@ -1,11 +1,11 @@
 """One window -> the model's named inputs, shared by training and the Screener (no torch needed).
 
-Why one function: training (``training/tensors.py``) and inference
-(``Screener._batch``) used to prepare the inputs each their own way, so a
-change in one (silhouette scaling, mask dtype, the batch axis) would silently
-train a model on inputs the runtime never gives it. Both now call
-:func:`model_inputs` / :func:`scale_silhouettes`; ``tests/test_preprocess_parity.py``
-checks that they agree array for array.
+Why one function: if training (``research/training/tensors.py``) and inference
+(``Screener._batch``) prepared the inputs each their own way, a change in one
+(silhouette scaling, mask dtype, the batch axis) would silently train a model on
+inputs the runtime never gives it. Both call :func:`model_inputs` /
+:func:`scale_silhouettes`; ``tests/test_preprocess_parity.py`` checks that they
+agree array for array.
 
 Silhouettes stay uint8 up to the model: the graph (and the torch model) scale
 them by :data:`SILHOUETTE_SCALE` themselves, so a batch costs 4x fewer bytes to
