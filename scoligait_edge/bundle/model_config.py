@@ -20,7 +20,8 @@ MINILM_DIM = 384
 """all-MiniLM-L6-v2 sentence embedding size."""
 DEFAULT_GROUP_SIZES: dict[str, int] = {"motion": 10, "self_skeleton": 8, "cross_correlation": 6}
 """Even sizes keep every (x, y) / (dx, dy) pair in one group; 6 = two cross-correlation
-pairs x (corr, asym, mdiff). 14 + 4 + 11 = 29 groups."""
+pairs x (peak value, lag at the peak, zero-lag value), the schema kkm-2.0 statistics.
+14 + 4 + 11 = 29 groups."""
 
 
 def default_fusion_blocks(kind: str) -> int:

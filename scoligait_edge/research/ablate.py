@@ -186,8 +186,19 @@ def run_ablation(
 
     youden_ratio = "1:1:8" if "1:1:8" in sconet_ratios else (sconet_ratios[0] if sconet_ratios else None)
 
+    sconet_settings: dict[str, dict] = {}
+
     def collect(task: _Task) -> None:
         summary, seconds = done[task.run_dir]
+        if task.kind == "sconet":  # what each ScoNet-MT row ran with where it differs from OpenGait's
+            sconet_settings.setdefault(
+                task.key,
+                {
+                    "departures_from_opengait": summary.get("departures_from_opengait"),
+                    "train_mix": summary.get("train_mix"),
+                    "train_available_subjects": summary.get("train_available_subjects"),
+                },
+            )
         timings.setdefault(task.key, []).append(seconds)
         results.setdefault(task.key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
         pred_file = task.run_dir / ("evaluation" if task.kind == "model" else "") / CLIP_PREDICTIONS_NAME
@@ -273,6 +284,7 @@ def run_ablation(
                 "cohort": cohort,
                 "seconds_per_run": seconds,
                 "sconet_decision": "argmax of the 3 class scores",
+                "sconet_settings": sconet_settings,
                 "base_config": base.model_dump(mode="json"),
             },
             indent=2,
@@ -291,7 +303,30 @@ def run_ablation(
         "seconds": seconds,
         "provenance": provenance,
         "run_time": run_time,
+        "sconet_settings": sconet_settings,
     }
+
+
+def _sconet_settings_md(settings: dict[str, dict]) -> list[str]:
+    """One line per ScoNet-MT row: the settings it ran with where they differ from OpenGait's
+    (``configs/sconet/sconet_scoliosis1k.yaml``), and its positive training sequences of those available."""
+    if not settings:
+        return []
+    out = [
+        "ScoNet-MT rows against OpenGait's settings (SGD 0.1, momentum 0.9, weight decay 5e-4, x0.1 at 10k/14k/18k "
+        "of 20k iterations, P x K 8 x 8, 30 unordered frames, width 1.0, cross-entropy x16 with label smoothing "
+        "0.1, triplet margin 0.2 on identities):",
+        "",
+    ]
+    for key, s in settings.items():
+        dep = s.get("departures_from_opengait") or {}
+        diff = ", ".join(f"{k} {v['ours']} (OpenGait {v['opengait']})" for k, v in dep.items()) or "none"
+        mix, avail = s.get("train_mix") or {}, s.get("train_available_subjects") or {}
+        out.append(
+            f"- `{key}`: {diff}; positive training sequences {mix.get('positive', '?')} "
+            f"(of {avail.get('positive', '?')} positive subjects available)"
+        )
+    return [*out, ""]
 
 
 @dataclass(frozen=True)
@@ -443,6 +478,7 @@ def ablation_document(res: dict, *, command: str, wall_seconds: float, seeds: li
         "from validation. The last column is the AUC of each row's probabilities averaged over seeds per clip, "
         "with a 95% percentile bootstrap over test subjects.",
         "",
+        *_sconet_settings_md(res.get("sconet_settings") or {}),
         res["table"],
         res["claims_md"],
         "## Seconds per run",
