@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,35 @@ def mark_domains(ax, *, fontsize: int = 9, labels: bool = True) -> None:
         ax.set_yticks(ticks, [""] * len(ticks))
 
 
+def _scatter_map_events(ax_ev: Any, events: GaitEvents, t_s: np.ndarray) -> None:
+    """Heel strikes (filled) and toe-offs (hollow) per foot at their frames' times; events past the map are left out."""
+    n = len(t_s)
+    for row, side, color in ((1, "left", "tab:blue"), (0, "right", "tab:red")):
+        hs = np.asarray(events.heel_strikes[side], dtype=int)
+        to = np.asarray(events.toe_offs[side], dtype=int)
+        if hs.size:
+            ax_ev.scatter(
+                t_s[hs[hs < n]],
+                np.full(hs[hs < n].size, row),
+                marker="v",
+                color=color,
+                s=40,
+                label=f"{side} heel strike",
+            )
+        if to.size:
+            ax_ev.scatter(
+                t_s[to[to < n]],
+                np.full(to[to < n].size, row),
+                marker="^",
+                facecolors="none",
+                edgecolors=color,
+                s=30,
+                label=f"{side} toe-off",
+            )
+    if ax_ev.get_legend_handles_labels()[0]:
+        ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
+
+
 def plot_knowledge_map(
     kmap: KnowledgeMap,
     path: str | Path,
@@ -95,35 +125,11 @@ def plot_knowledge_map(
     ax.set_xlabel("time (s)")
     cbar = fig.colorbar(im, ax=[ax_ev, ax], fraction=0.025, pad=0.01)
     cbar.set_label("per-feature robust z-score (grey: masked frame)")
-
     ax_ev.set_yticks([0, 1], ["right", "left"])
     ax_ev.set_ylim(-0.6, 1.6)
     ax_ev.set_title(title, fontsize=11, pad=18)
     if events is not None:
-        for row, side, color in ((1, "left", "tab:blue"), (0, "right", "tab:red")):
-            hs = np.asarray(events.heel_strikes[side], dtype=int)
-            to = np.asarray(events.toe_offs[side], dtype=int)
-            if hs.size:
-                ax_ev.scatter(
-                    t_s[hs[hs < n]],
-                    np.full(hs[hs < n].size, row),
-                    marker="v",
-                    color=color,
-                    s=40,
-                    label=f"{side} heel strike",
-                )
-            if to.size:
-                ax_ev.scatter(
-                    t_s[to[to < n]],
-                    np.full(to[to < n].size, row),
-                    marker="^",
-                    facecolors="none",
-                    edgecolors=color,
-                    s=30,
-                    label=f"{side} toe-off",
-                )
-        if ax_ev.get_legend_handles_labels()[0]:
-            ax_ev.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=4, frameon=False)
+        _scatter_map_events(ax_ev, events, t_s)
     ax_ev.tick_params(labelbottom=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

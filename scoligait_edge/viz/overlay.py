@@ -17,6 +17,7 @@ import logging
 import math
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -161,6 +162,153 @@ def _fit(text: str, max_w: int, scale: float, thick: int) -> str:
     return text[:lo] + "..."
 
 
+def _check_image(image_bgr: np.ndarray) -> None:
+    if (
+        not isinstance(image_bgr, np.ndarray)
+        or image_bgr.ndim != 3
+        or image_bgr.shape[2] != 3
+        or image_bgr.dtype != np.uint8
+    ):
+        raise ValueError(
+            f"image_bgr must be uint8 [H, W, 3], got {getattr(image_bgr, 'dtype', None)} "
+            f"{getattr(image_bgr, 'shape', None)}"
+        )
+
+
+def _person_label(is_subject: bool, track_id: int | None) -> str | None:
+    if is_subject:
+        return "subject" + (f" #{track_id}" if track_id is not None else "")
+    return f"#{track_id}" if track_id is not None else None
+
+
+def _draw_skeletons(img: np.ndarray, pose_frame: PoseFrame, s: float, min_score: float) -> None:
+    """Everyone's skeleton, scaled from the pose's image size: others first (grey), the subject on top."""
+    h, w = img.shape[:2]
+    pw, ph = pose_frame.image_size
+    sx = w / pw if pw > 0 else 1.0
+    sy = h / ph if ph > 0 else 1.0
+    limit = 4.0 * max(w, h)
+    subject = pose_frame.subject_index
+    ids = pose_frame.track_ids or [None] * len(pose_frame.people)
+    order = [i for i in range(len(pose_frame.people)) if i != subject]
+    if subject is not None:
+        order.append(subject)
+    for i in order:
+        try:
+            pts, ok = _person_points(pose_frame.people[i], sx, sy, limit, min_score)
+        except Exception:  # noqa: BLE001 - never let one bad person kill the live view
+            log.debug("overlay: person %d not drawable", i, exc_info=True)
+            continue
+        tid = ids[i] if i < len(ids) else None
+        _draw_person(img, pts, ok, i == subject, s, _person_label(i == subject, tid))
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """Sizes of the top-left panel, all in proportion to the image height (``s`` = height / 720)."""
+
+    s: float
+    w: int
+
+    @property
+    def scale(self) -> float:
+        return 0.6 * self.s
+
+    @property
+    def thick(self) -> int:
+        return max(1, round(1.3 * self.s))
+
+    @property
+    def line_h(self) -> int:
+        return round(28 * self.s)
+
+    @property
+    def pad(self) -> int:
+        return round(10 * self.s)
+
+    @property
+    def width(self) -> int:
+        return min(self.w - 2 * self.pad, max(round(430 * self.s), self.w // 3))
+
+    @property
+    def text_w(self) -> int:
+        return self.width - 2 * self.pad
+
+
+def _headline_lines(
+    status: str, alert: bool, probability: float | None, threshold: float | None, scale: float
+) -> list[tuple[str, tuple[int, int, int], float]]:
+    """Status (red when ``alert``), then the probability, amber at or above the threshold, or "collecting..."."""
+    lines: list[tuple[str, tuple[int, int, int], float]] = []
+    if status:
+        lines.append((to_ascii(status), ALERT_COLOR if alert else TEXT_COLOR, scale))
+    p = _finite(probability)
+    if p is None:
+        lines.append(("collecting...", TEXT_COLOR, scale * 1.15))
+    else:
+        thr = _finite(threshold)
+        txt = f"P(refer) {p:.2f}" + (f"   threshold {thr:.2f}" if thr is not None else "")
+        lines.append((txt, ABOVE_THRESHOLD_COLOR if thr is not None and p >= thr else TEXT_COLOR, scale * 1.15))
+    return lines
+
+
+def _draw_progress(img: np.ndarray, panel: _Panel, x: int, y: int, progress: float) -> None:
+    """A labelled bar of how much of the next window is collected (dropped when the panel is too narrow)."""
+    s, pad, scale = panel.s, panel.pad, panel.scale
+    frac = _finite(progress)
+    frac = 0.0 if frac is None else min(max(frac, 0.0), 1.0)
+    label = f"next window {round(100 * frac):3d}%"
+    label_w = cv2.getTextSize(label, _FONT, scale * 0.85, panel.thick)[0][0]
+    bar_x0, bar_x1 = x + label_w + pad, pad + panel.width - pad
+    bar_y0, bar_y1 = y - round(14 * s), y + round(2 * s)
+    _text(img, label, (x, y), scale * 0.85, TEXT_COLOR, s)
+    if bar_x1 - bar_x0 > 10:
+        cv2.rectangle(img, (bar_x0, bar_y0), (bar_x1, bar_y1), (200, 200, 200), max(1, round(s)))
+        fill = bar_x0 + round((bar_x1 - bar_x0) * frac)
+        if fill > bar_x0 + 1:
+            cv2.rectangle(img, (bar_x0 + 1, bar_y0 + 1), (fill - 1, bar_y1 - 1), BAR_COLOR, -1)
+
+
+def _draw_panel(
+    img: np.ndarray,
+    panel: _Panel,
+    lines: Sequence[tuple[str, tuple[int, int, int], float]],
+    progress: float,
+    feats: Sequence[str],
+) -> None:
+    """Darken the top-left panel and write the headline lines, the progress bar and the numbered features."""
+    s, pad, line_h, thick = panel.s, panel.pad, panel.line_h, panel.thick
+    n_rows = len(lines) + 1 + (1 + len(feats) if feats else 0)
+    _darken(img, pad, pad, pad + panel.width, pad + n_rows * line_h + pad)
+    x, y = 2 * pad, pad + line_h - round(6 * s)
+    for txt, color, sc in lines:
+        _text(img, _fit(txt, panel.text_w, sc, thick), (x, y), sc, color, s)
+        y += line_h
+    _draw_progress(img, panel, x, y, progress)
+    y += line_h
+    if feats:
+        sc = panel.scale * 0.85
+        _text(img, "top features:", (x, y), sc, (200, 200, 200), s)
+        y += line_h
+        for k, f in enumerate(feats, start=1):
+            _text(img, _fit(f"{k}. {f}", panel.text_w, sc, thick), (x, y), sc, TEXT_COLOR, s)
+            y += line_h
+
+
+def _draw_notices(img: np.ndarray, notes: Sequence[str], panel: _Panel) -> None:
+    """The notices on a darkened strip along the bottom, one line each."""
+    h, w = img.shape[:2]
+    s, pad = panel.s, panel.pad
+    nscale = 0.5 * s
+    nline = round(22 * s)
+    strip_h = pad + nline * len(notes)
+    _darken(img, 0, h - strip_h, w, h)
+    ny = h - strip_h + nline - round(4 * s)
+    for n in notes:
+        _text(img, _fit(n, w - 2 * pad, nscale, panel.thick), (pad, ny), nscale, NOTICE_COLOR, s)
+        ny += nline
+
+
 def draw_overlay(
     image_bgr: np.ndarray,
     pose_frame: PoseFrame | None,
@@ -185,103 +333,18 @@ def draw_overlay(
     Landmarks are scaled from ``pose_frame.image_size`` to this image, so the
     pose may have run on a resized copy.
     """
-    if (
-        not isinstance(image_bgr, np.ndarray)
-        or image_bgr.ndim != 3
-        or image_bgr.shape[2] != 3
-        or image_bgr.dtype != np.uint8
-    ):
-        raise ValueError(
-            f"image_bgr must be uint8 [H, W, 3], got {getattr(image_bgr, 'dtype', None)} "
-            f"{getattr(image_bgr, 'shape', None)}"
-        )
+    _check_image(image_bgr)
     img = image_bgr if in_place else image_bgr.copy()
     h, w = img.shape[:2]
-    s = max(h, 240) / 720.0
-
-    # -- skeletons: others first (grey), the subject on top
+    panel = _Panel(s=max(h, 240) / 720.0, w=w)
     if pose_frame is not None and pose_frame.people:
-        pw, ph = pose_frame.image_size
-        sx = w / pw if pw > 0 else 1.0
-        sy = h / ph if ph > 0 else 1.0
-        limit = 4.0 * max(w, h)
-        subject = pose_frame.subject_index
-        ids = pose_frame.track_ids or [None] * len(pose_frame.people)
-        order = [i for i in range(len(pose_frame.people)) if i != subject]
-        if subject is not None:
-            order.append(subject)
-        for i in order:
-            try:
-                pts, ok = _person_points(pose_frame.people[i], sx, sy, limit, min_score)
-            except Exception:  # noqa: BLE001 - never let one bad person kill the live view
-                log.debug("overlay: person %d not drawable", i, exc_info=True)
-                continue
-            is_subject = i == subject
-            tid = ids[i] if i < len(ids) else None
-            label = (
-                ("subject" + (f" #{tid}" if tid is not None else ""))
-                if is_subject
-                else (f"#{tid}" if tid is not None else None)
-            )
-            _draw_person(img, pts, ok, is_subject, s, label)
-
-    # -- top-left panel: status, probability, progress, top features
-    scale = 0.6 * s
-    thick = max(1, round(1.3 * s))
-    line_h = round(28 * s)
-    pad = round(10 * s)
-    panel_w = min(w - 2 * pad, max(round(430 * s), w // 3))
-    text_w = panel_w - 2 * pad
-    lines: list[tuple[str, tuple[int, int, int], float]] = []
-    if status:
-        lines.append((to_ascii(status), ALERT_COLOR if alert else TEXT_COLOR, scale))
-    p = _finite(probability)
-    if p is None:
-        lines.append(("collecting...", TEXT_COLOR, scale * 1.15))
-    else:
-        thr = _finite(threshold)
-        txt = f"P(refer) {p:.2f}" + (f"   threshold {thr:.2f}" if thr is not None else "")
-        lines.append((txt, ABOVE_THRESHOLD_COLOR if thr is not None and p >= thr else TEXT_COLOR, scale * 1.15))
+        _draw_skeletons(img, pose_frame, panel.s, min_score)
+    lines = _headline_lines(status, alert, probability, threshold, panel.scale)
     feats = [to_ascii(f) for f in list(top_features)[:max_features] if f]
-    n_rows = len(lines) + 1 + (1 + len(feats) if feats else 0)
-    panel_h = n_rows * line_h + pad
-    _darken(img, pad, pad, pad + panel_w, pad + panel_h)
-    x, y = 2 * pad, pad + line_h - round(6 * s)
-    for txt, color, sc in lines:
-        _text(img, _fit(txt, text_w, sc, thick), (x, y), sc, color, s)
-        y += line_h
-    # progress bar to the next window
-    frac = _finite(progress)
-    frac = 0.0 if frac is None else min(max(frac, 0.0), 1.0)
-    label = f"next window {round(100 * frac):3d}%"
-    label_w = cv2.getTextSize(label, _FONT, scale * 0.85, thick)[0][0]
-    bar_x0, bar_x1 = x + label_w + pad, pad + panel_w - pad
-    bar_y0, bar_y1 = y - round(14 * s), y + round(2 * s)
-    _text(img, label, (x, y), scale * 0.85, TEXT_COLOR, s)
-    if bar_x1 - bar_x0 > 10:
-        cv2.rectangle(img, (bar_x0, bar_y0), (bar_x1, bar_y1), (200, 200, 200), max(1, round(s)))
-        fill = bar_x0 + round((bar_x1 - bar_x0) * frac)
-        if fill > bar_x0 + 1:
-            cv2.rectangle(img, (bar_x0 + 1, bar_y0 + 1), (fill - 1, bar_y1 - 1), BAR_COLOR, -1)
-    y += line_h
-    if feats:
-        _text(img, "top features:", (x, y), scale * 0.85, (200, 200, 200), s)
-        y += line_h
-        for k, f in enumerate(feats, start=1):
-            _text(img, _fit(f"{k}. {f}", text_w, scale * 0.85, thick), (x, y), scale * 0.85, TEXT_COLOR, s)
-            y += line_h
-
-    # -- bottom strip: notices
+    _draw_panel(img, panel, lines, progress, feats)
     notes = [to_ascii(n) for n in notices if n]
     if notes:
-        nscale = 0.5 * s
-        nline = round(22 * s)
-        strip_h = pad + nline * len(notes)
-        _darken(img, 0, h - strip_h, w, h)
-        ny = h - strip_h + nline - round(4 * s)
-        for n in notes:
-            _text(img, _fit(n, w - 2 * pad, nscale, thick), (pad, ny), nscale, NOTICE_COLOR, s)
-            ny += nline
+        _draw_notices(img, notes, panel)
     return img
 
 
