@@ -16,7 +16,19 @@ so no camera set-up is declared:
   lands on a bent leg and flies between steps, so the hips are lowest when the feet pass and highest
   when they are apart (flight). ``bounce`` is the correlation between hip height and foot separation:
   negative walking, positive running. Children's fast walking reaches running cadences, so cadence
-  cannot tell the two apart; this can, from any view, and a treadmill does not change it.
+  cannot tell the two apart; side-on this tells them apart, and a treadmill does not change it.
+* **running from the front** (``run_score``): the vault cannot be read well from the front, so three
+  running cues are added up there: the heel recovery (how far each ankle rises toward the hips, in
+  trunk lengths: a runner's heel comes up behind, a walker's foot clears the ground by a few
+  centimetres), the support leg's compression (how much the lower foot's distance below the hips
+  varies: a walker's stance leg is straight, a runner's bends at mid-stance and both feet leave the
+  ground in flight) and the flight fraction (frames in which neither foot stands still in the image: a
+  walker always has a planted foot). The flight fraction needs a static ground, so it is left out when
+  the body does not travel (a treadmill, walking on the spot), where the two other cues decide.
+* **a body** (``upright``, ``jitter``): keypoints that belong to no body are refused before anything
+  else: an upright person has the shoulders above the hips, the hips above the knees and the knees
+  above the ankles in nearly every frame, and the trunk and legs change length only smoothly (the
+  camera's perspective), not from one frame to the next.
 
 The thresholds were set on SIMULATED motions (``research/sim/motions.py``); the measured acceptance is
 in docs/RUNTIME.md.
@@ -24,16 +36,19 @@ in docs/RUNTIME.md.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
 
 from scoligait_edge.core.constants import check_fps
-from scoligait_edge.core.skeleton import L_ANKLE, L_HIP, L_SHOULDER, R_ANKLE, R_HIP, R_SHOULDER
+from scoligait_edge.core.skeleton import L_ANKLE, L_HIP, L_KNEE, L_SHOULDER, R_ANKLE, R_HIP, R_KNEE, R_SHOULDER
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 
 Motion = Literal["walking", "standing", "running", "irregular", "no_body"]
+_LEVELS = ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE))
+"""Top to bottom in an upright body."""
+_BODY = [j for pair in _LEVELS for j in pair]
 
 MIN_STRIDE = 0.12
 """Smallest range of foot separation (leg lengths, 5th to 95th percentile) of a walk."""
@@ -43,16 +58,24 @@ MIN_CADENCE, MAX_CADENCE = 40.0, 230.0
 """Steps a minute a walk's stride period may give."""
 MAX_BOUNCE = 0.2
 """Largest correlation of hip height with foot separation (walking is negative; running positive)."""
-MAX_FRONTAL_LIFT = 1.0
-"""From the front (no fore-aft axis to read the vault on): the largest heel rise plus hip bounce, in trunk
-lengths, of a walk; a runner's heels come up behind and the hips bounce higher."""
 STILL_FRACTION = 0.25
 """A foot slower than this fraction of the feet's swing speed (90th percentile) stands still."""
 MIN_STRIDE_S, MAX_STRIDE_S = 0.5, 2.2
 """Stride periods searched, in seconds."""
-MAX_LEG_CV = 0.3
-"""Largest variation of the leg length (hip to ankle) over a window, as a fraction of it: a body's legs
-keep their length (projection changes it a little); keypoints that belong to no body do not."""
+MIN_UPRIGHT = 0.8
+"""Smallest fraction of frames in which shoulders, hips, knees and ankles (left-right midpoints) stand one
+above the other, as an upright body's do."""
+MAX_JITTER = 0.12
+"""Largest median frame-to-frame change of the trunk and leg lengths (against their 9-frame running
+median), as a fraction of their size: a body's segments keep their length; scattered points do not."""
+RUN_WEIGHTS = (0.36, 1.0, 0.58)
+"""From the front: weights of heel recovery (trunk lengths), support-leg compression (fraction) and
+flight fraction in ``run_score``."""
+MAX_RUN_SCORE = 0.5
+"""The largest ``run_score`` of a walk (any view; from the front it is the only running test)."""
+MIN_TRAVEL = 0.5
+"""The body travels (so a planted foot stands still in the image) when the hips move this many leg
+lengths across the image or the body's size changes by this fraction (toward or away)."""
 
 
 class WalkingVerdict(BaseModel):
@@ -65,6 +88,11 @@ class WalkingVerdict(BaseModel):
     cadence_spm: float | None
     bounce: float
     flight: float = 0.0
+    heel: float = 0.0
+    support: float = 0.0
+    run_score: float = 0.0
+    upright: float = 1.0
+    jitter: float = 0.0
     side_on: bool = True
     reason: str | None = None
 
@@ -83,9 +111,11 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _detrend(x: np.ndarray) -> np.ndarray:
-    t = np.arange(x.size, dtype=np.float64)
-    slope, intercept = np.polyfit(t, x, 1)
-    out: np.ndarray = x - (slope * t + intercept)
+    """``x`` less its least-squares line."""
+    t = np.arange(x.size, dtype=np.float64) - 0.5 * (x.size - 1)
+    den = float(np.dot(t, t))
+    slope = float(np.dot(t, x - x.mean())) / den if den > 0 else 0.0
+    out: np.ndarray = x - x.mean() - slope * t
     return out
 
 
@@ -98,11 +128,28 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _trunk_length(xy: np.ndarray, hip: np.ndarray) -> float:
-    shoulders = 0.5 * (xy[:, L_SHOULDER] + xy[:, R_SHOULDER])
-    d = np.linalg.norm(shoulders - hip, axis=1)
-    d = d[np.isfinite(d)]
-    return float(np.median(d)) if d.size else 0.0
+def _running_median(x: np.ndarray, width: int) -> np.ndarray:
+    pad = width // 2
+    xp = np.pad(x, (pad, pad), mode="edge")
+    out: np.ndarray = np.median(np.lib.stride_tricks.sliding_window_view(xp, width), axis=1)
+    return out
+
+
+def _jitter(length: np.ndarray) -> float:
+    """Median change of a segment's length against its 9-frame running median, relative to its size."""
+    size = float(np.median(length))
+    if not size > 0:
+        return 1.0
+    return float(np.median(np.abs(length - _running_median(length, 9)))) / size
+
+
+def _upright(xy: np.ndarray) -> float:
+    """Fraction of frames with shoulders above hips above knees above ankles (left-right midpoints, y up)."""
+    levels = [0.5 * (xy[:, a, 1] + xy[:, b, 1]) for a, b in _LEVELS]
+    above = np.ones(xy.shape[0], dtype=bool)
+    for hi, lo in zip(levels[:-1], levels[1:], strict=False):
+        above &= hi > lo
+    return float(np.mean(above))
 
 
 def _flight(ankles: np.ndarray, width: int) -> float:
@@ -121,30 +168,59 @@ def _flight(ankles: np.ndarray, width: int) -> float:
     return float(np.mean(airborne))
 
 
+def _run_cues(xy: np.ndarray, hip: np.ndarray, travels: bool) -> tuple[float, float, float]:
+    """From the front: heel recovery (trunk lengths), support-leg compression, flight fraction."""
+    shoulders = 0.5 * (xy[:, L_SHOULDER] + xy[:, R_SHOULDER])
+    trunk = _smooth(np.linalg.norm(shoulders - hip, axis=1), 15)
+    if not np.all(trunk > 0):
+        return 0.0, 0.0, 0.0
+    below = np.stack([(hip[:, 1] - xy[:, a, 1]) / trunk for a in (L_ANKLE, R_ANKLE)], 1)
+    heel = max(float(np.percentile(below[:, f], 95) - np.percentile(below[:, f], 5)) for f in range(2))
+    lower = np.maximum(_smooth(below[:, 0], 3), _smooth(below[:, 1], 3))
+    mid = float(np.median(lower))
+    support = float(np.percentile(lower, 95) - np.percentile(lower, 5)) / mid if mid > 0 else 0.0
+    flight = _flight(xy[:, [L_ANKLE, R_ANKLE]] / float(np.median(trunk)), 5) if travels else 0.0
+    return heel, support, flight
+
+
+def _travels(hip: np.ndarray, leg: np.ndarray, size: float) -> bool:
+    """Does the body move through the image (not a treadmill, not walking on the spot)?"""
+    across = float(np.linalg.norm(hip[-1] - hip[0])) / size
+    q = max(leg.size // 4, 1)
+    a, b = float(np.median(leg[:q])), float(np.median(leg[-q:]))
+    grows = abs(b - a) / min(a, b) if min(a, b) > 0 else 0.0
+    return across >= MIN_TRAVEL or grows >= MIN_TRAVEL / 2
+
+
+def _refused(motion: Motion, reason: str, **verdict: Any) -> WalkingVerdict:
+    return WalkingVerdict(walking=False, motion=motion, reason=f"no walking: {reason}", **verdict)
+
+
 def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float = MIN_SCORE) -> WalkingVerdict:
     """The gate's verdict on a window of ``[T, 17|21, 3]`` keypoints (pixels, y down, score) at ``fps``."""
     fps = check_fps(fps)
     kp = fill_gaps(np.asarray(keypoints, dtype=np.float64), min_score=min_score)
     xy = kp[:, :, :2] * np.array([1.0, -1.0])  # y up
-    joints = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
-    ok = np.all(np.isfinite(joints), axis=(1, 2))
+    ok = np.all(np.isfinite(xy[:, _BODY]), axis=(1, 2))
     min_frames = int(round(2 * MIN_STRIDE_S * fps))
     if ok.sum() < min_frames:
-        return WalkingVerdict(
-            walking=False,
-            motion="no_body",
+        return _refused(
+            "no_body",
+            "the body is not tracked long enough to see a stride",
             stride=0.0,
             periodicity=0.0,
             cadence_spm=None,
             bounce=0.0,
-            reason="no walking: hips and ankles are not tracked long enough to see a stride",
         )
-    j = joints[ok]
+    xy = xy[ok]
+    j = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
     hip = 0.5 * (j[:, 0] + j[:, 1])
     leg = 0.5 * (np.linalg.norm(j[:, 2] - j[:, 0], axis=1) + np.linalg.norm(j[:, 3] - j[:, 1], axis=1))
     size = float(np.median(leg))
     if not size > 0:
         size = 1.0
+    upright = _upright(xy)
+    jitter = max(_jitter(np.linalg.norm(0.5 * (xy[:, L_SHOULDER] + xy[:, R_SHOULDER]) - hip, axis=1)), _jitter(leg))
     sep = (j[:, 2] - j[:, 3]) / size
     centred = sep - sep.mean(axis=0)
     evals, evecs = np.linalg.eigh(centred.T @ centred)
@@ -165,50 +241,54 @@ def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float
     periodicity = min(periodicity, alternation)
     # hip height against how far apart the feet are: over the lower foot side-on (the ground), over the
     # feet's mean from the front (where the nearer foot is the lower one in the image)
-    side_on = abs(evecs[0, -1]) >= abs(evecs[1, -1])
+    side_on = bool(abs(evecs[0, -1]) >= abs(evecs[1, -1]))
     ground = np.minimum(j[:, 2, 1], j[:, 3, 1]) if side_on else 0.5 * (j[:, 2, 1] + j[:, 3, 1])
     height = _smooth(_detrend((hip[:, 1] - ground) / size), width)
     apart = _smooth(_detrend(np.abs(s)), width)
     bounce = _corr(height, apart)
-    flight = _flight(j[:, 2:] / size, width)
-    if not side_on:  # from the front: how high the hips bounce and the heels rise, in trunk lengths
-        trunk = _trunk_length(xy[ok], hip)
-        if trunk > 0:
-            gap = np.abs(j[:, 2, 1] - j[:, 3, 1]) / trunk
-            rise = _detrend(hip[:, 1] / trunk)
-            flight = float(np.percentile(gap, 95) + np.percentile(rise, 95) - np.percentile(rise, 5))
-    body = float(np.std(leg) / size)
-    verdict = dict(
-        stride=stride, periodicity=periodicity, cadence_spm=cadence, bounce=bounce, flight=flight, side_on=side_on
+    heel, support, flight = _run_cues(xy, hip, _travels(hip, leg, size))
+    run_score = float(np.dot(RUN_WEIGHTS, (heel, support, flight)))
+    verdict: dict[str, Any] = dict(
+        stride=stride,
+        periodicity=periodicity,
+        cadence_spm=cadence,
+        bounce=bounce,
+        flight=flight,
+        heel=heel,
+        support=support,
+        run_score=run_score,
+        upright=upright,
+        jitter=jitter,
+        side_on=side_on,
     )
-    if body > MAX_LEG_CV:
-        return WalkingVerdict(
-            walking=False,
-            motion="no_body",
-            reason=f"no walking: the keypoints do not hold together as a body (leg length varies {body:.0%})",
+    if upright < MIN_UPRIGHT or jitter > MAX_JITTER:
+        return _refused(
+            "no_body",
+            f"the keypoints are not consistent with a body (upright in {upright:.0%} of the frames, "
+            f"segment lengths jump {jitter:.0%} from frame to frame)",
             **verdict,
         )
     if stride < MIN_STRIDE:
-        return WalkingVerdict(
-            walking=False,
-            motion="standing",
-            reason=f"no walking: the feet stay together (stride {stride:.2f} leg lengths, need {MIN_STRIDE:.2f}): "
-            "standing, swaying or jumping",
+        return _refused(
+            "standing",
+            f"the feet stay together (stride {stride:.2f} leg lengths, need {MIN_STRIDE:.2f}): "
+            "standing still, swaying or jumping",
             **verdict,
         )
     if periodicity < MIN_PERIODICITY or cadence is None or not MIN_CADENCE <= cadence <= MAX_CADENCE:
         said = "none" if cadence is None else f"{cadence:.0f} steps/min"
-        return WalkingVerdict(
-            walking=False,
-            motion="irregular",
-            reason=f"no walking: the legs do not move in a regular stride (rhythm {periodicity:.2f}, cadence {said})",
+        return _refused(
+            "irregular",
+            f"the legs do not move in a regular stride (rhythm {periodicity:.2f}, cadence {said})",
             **verdict,
         )
-    if (side_on and bounce > MAX_BOUNCE) or (not side_on and flight > MAX_FRONTAL_LIFT):
-        return WalkingVerdict(
-            walking=False,
-            motion="running",
-            reason=f"no walking: running (the hips rise as the feet part: {bounce:.2f}); the protocol is walking",
+    if side_on and bounce > MAX_BOUNCE:
+        return _refused("running", f"running (the hips rise as the feet part: {bounce:.2f})", **verdict)
+    if run_score > MAX_RUN_SCORE:
+        return _refused(
+            "running",
+            f"running (heel recovery {heel:.2f} trunk lengths, support leg varies {support:.0%}, "
+            f"no foot planted in {flight:.0%} of the frames)",
             **verdict,
         )
     return WalkingVerdict(walking=True, motion="walking", **verdict)
