@@ -44,6 +44,21 @@ def test_generated_kotlin_tables_are_current():
     assert f'PYTHON_SCHEMA_HASH: String = "{schema_hash()}"' in text
 
 
+def test_generated_session_rules_are_the_shipped_json():
+    """The Android kiosk's rules are generated from the file the Python station reads (one rule set)."""
+    from scoligait_edge.session_rules import default_session_rules
+
+    gen = _module("gen_kotlin_tables")
+    text = gen.RULES_FILE.read_text(encoding="utf-8")
+    rules = default_session_rules()
+    assert f"SETTLE_FRAMES: Int = {rules.settle_frames}\n" in text
+    assert f"TARGET_SCREENED_WINDOWS: Int = {rules.target_screened_windows}\n" in text
+    assert f"MAX_RECORDING_S: Double = {rules.max_recording_s!r}\n" in text
+    assert f"MINOR_NEEDS_GUARDIAN_CONSENT: Boolean = {str(rules.minor_needs_guardian_consent).lower()}\n" in text
+    kiosk = (gen.KOTLIN_DIR / "KioskSession.kt").read_text(encoding="utf-8")
+    assert "settleFrames: Int = GeneratedSessionRules.SETTLE_FRAMES" in kiosk  # no constants of its own
+
+
 def test_stored_schema_hash_is_the_current_one():
     index = json.loads((GOLDEN / "index.json").read_text())
     assert index["schema_hash"] == schema_hash(), f"the knowledge-map schema changed; run {REGENERATE}"

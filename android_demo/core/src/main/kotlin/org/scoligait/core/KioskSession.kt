@@ -15,10 +15,13 @@ enum class Guidance(val message: String) {
 
 /**
  * Consent taken on the consent screen, before the camera starts. A minor needs a guardian's
- * consent as well as their own assent; nothing is recorded without it.
+ * consent as well as their own assent ([GeneratedSessionRules.MINOR_NEEDS_GUARDIAN_CONSENT], the
+ * shared session rules); nothing is recorded without it.
  */
 class Consent(@JvmField val subjectIsMinor: Boolean, @JvmField val subjectConsents: Boolean, @JvmField val guardianConsents: Boolean) {
-    val valid: Boolean get() = subjectConsents && (!subjectIsMinor || guardianConsents)
+    /** `SessionRules.consent_valid` of the Python station, with the shared rules. */
+    val valid: Boolean
+        get() = subjectConsents && (guardianConsents || !(subjectIsMinor && GeneratedSessionRules.MINOR_NEEDS_GUARDIAN_CONSENT))
 }
 
 /**
@@ -43,6 +46,10 @@ class KioskUpdate(
  * IDLE --[begin(consent)]--> GUIDING --[whole body in view for [settleFrames] frames]--> RECORDING
  * --[[targetScreened] screened windows, or [maxRecordingS], or [stop]]--> SUMMARY --[nextSubject]--> IDLE.
  *
+ * The defaults of [settleFrames], [targetScreened] and [maxRecordingS] are the shared session rules
+ * ([GeneratedSessionRules], generated from `scoligait_edge/assets/session_rules.json`, which the Python
+ * station follows too); pass other values only in tests.
+ *
  * RECORDING feeds frames to a [ScreeningSession]; windows that pass the quality check go to the
  * model as [WindowTicket]s, skipped ones are counted at once. The decision is Python's session
  * rule ([SessionStats]), shown only on the summary. [pause] / [resume] (the app left the
@@ -55,9 +62,9 @@ class KioskSession @JvmOverloads constructor(
     private val reference: ReferenceStats? = null,
     /** The bundle's `input_reference.json`: windows unlike the training data are flagged, and the summary says so. */
     private val inputReference: InputReference? = null,
-    val settleFrames: Int = 15,
-    val targetScreened: Int = 12,
-    val maxRecordingS: Double = 60.0,
+    val settleFrames: Int = GeneratedSessionRules.SETTLE_FRAMES,
+    val targetScreened: Int = GeneratedSessionRules.TARGET_SCREENED_WINDOWS,
+    val maxRecordingS: Double = GeneratedSessionRules.MAX_RECORDING_S,
     val maxPending: Int = 4
 ) {
     var state = KioskState.IDLE
