@@ -107,27 +107,8 @@ def build_engine(
     )[0]
 
 
-def _build_engine(
-    onnx_path: str | Path,
-    engine_path: str | Path,
-    *,
-    precision: Precision,
-    strongly_typed: bool | None,
-    batch: ProfileRange,
-    text_tokens: ProfileRange,
-    timing_cache: str | Path | None,
-    workspace_bytes: int,
-    device: DeviceInfo | None,
-    onnx_bytes: bytes | None,
-) -> tuple[EngineMetadata, bytes]:
-    """:func:`build_engine`, also returning the plan bytes it wrote (so nobody re-reads them from disk)."""
-    trt = require_tensorrt()
-
-    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
-    if onnx_bytes is None:
-        if not onnx_path.is_file():
-            raise BackendError(f"cannot build a TensorRT engine: {onnx_path} not found")
-        onnx_bytes = onnx_path.read_bytes()
+def _strongly_typed_for(trt: Any, strongly_typed: bool | None) -> bool:
+    """The version's natural typing when not asked (weak on 10, strong on 11+); 11+ refuses weak typing."""
     major = tensorrt_major(trt)
     if strongly_typed is None:
         strongly_typed = major >= 11
@@ -136,9 +117,13 @@ def _build_engine(
             f"TensorRT {trt.__version__} only builds strongly typed networks; fp16 must come from "
             "the graph (model.fp16.onnx)"
         )
-    device = device or cuda_device_info()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
+    return strongly_typed
+
+
+def _parse_network(
+    trt: Any, builder: Any, logger: Any, onnx_bytes: bytes, onnx_path: Path, strongly_typed: bool
+) -> Any:
+    """The network parsed from the verified ONNX bytes; parser errors are raised with the file's name."""
     flags = 0
     if strongly_typed and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)  # ignored (always on) in 11+
@@ -147,28 +132,39 @@ def _build_engine(
     if not parser.parse(onnx_bytes, str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise BackendError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
+    return network
 
-    typing = "strongly typed" if strongly_typed else "fp32"
-    if not strongly_typed:
-        if precision == "fp32":
-            if hasattr(trt.BuilderFlag, "TF32"):
-                config.clear_flag(trt.BuilderFlag.TF32)  # parity with torch/ORT fp32
-        else:
-            config.set_flag(trt.BuilderFlag.FP16)
-            config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-            typing = "weak (BuilderFlag.FP16)"
-            keep = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX}
-            for i in range(network.num_layers):
-                layer = network.get_layer(i)
-                if layer.type in keep:
-                    layer.precision = trt.float32
-                    for j in range(layer.num_outputs):
-                        layer.set_output_type(j, trt.float32)
-    elif precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
-        config.clear_flag(trt.BuilderFlag.TF32)
 
+def _set_precision(trt: Any, config: Any, network: Any, precision: Precision, strongly_typed: bool) -> str:
+    """Set the builder flags for ``precision``; return the typing as recorded in the metadata.
+
+    fp32 clears TF32 for parity with torch and ONNX Runtime. Weakly typed fp16 pins
+    normalization and softmax layers to fp32, where fp16 loses accuracy.
+    """
+    if strongly_typed:
+        if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+            config.clear_flag(trt.BuilderFlag.TF32)
+        return "strongly typed"
+    if precision == "fp32":
+        if hasattr(trt.BuilderFlag, "TF32"):
+            config.clear_flag(trt.BuilderFlag.TF32)  # parity with torch/ORT fp32
+        return "fp32"
+    config.set_flag(trt.BuilderFlag.FP16)
+    config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+    keep = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX}
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type in keep:
+            layer.precision = trt.float32
+            for j in range(layer.num_outputs):
+                layer.set_output_type(j, trt.float32)
+    return "weak (BuilderFlag.FP16)"
+
+
+def _add_profile(
+    builder: Any, config: Any, network: Any, batch: ProfileRange, text_tokens: ProfileRange
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One optimization profile over the batch axis (and text sentences); return the inputs' and outputs' metadata."""
     profile = builder.create_optimization_profile()
     inputs_meta = []
     for i in range(network.num_inputs):
@@ -193,13 +189,44 @@ def _build_engine(
         }
         for i in range(network.num_outputs)
     ]
+    return inputs_meta, outputs_meta
 
+
+def _use_timing_cache(config: Any, timing_cache: str | Path | None) -> None:
+    """Start from the timing cache file when there is one, so rebuilds skip the kernel timing."""
     cache_bytes = b""
     if timing_cache is not None and Path(timing_cache).is_file():
         cache_bytes = Path(timing_cache).read_bytes()
     cache = config.create_timing_cache(cache_bytes)
     config.set_timing_cache(cache, ignore_mismatch=False)
 
+
+def _save_timing_cache(config: Any, timing_cache: str | Path) -> None:
+    """Write the timing cache atomically (temporary file, then rename), so a crash never leaves half a file."""
+    data = config.get_timing_cache().serialize()
+    tc_tmp = Path(str(timing_cache) + ".tmp")
+    with open(tc_tmp, "wb") as f:
+        f.write(memoryview(data))
+    os.replace(tc_tmp, timing_cache)
+
+
+def _read_onnx(onnx_path: Path) -> bytes:
+    if not onnx_path.is_file():
+        raise BackendError(f"cannot build a TensorRT engine: {onnx_path} not found")
+    return onnx_path.read_bytes()
+
+
+def _build_plan(
+    trt: Any,
+    builder: Any,
+    network: Any,
+    config: Any,
+    onnx_path: Path,
+    precision: Precision,
+    typing: str,
+    device: DeviceInfo,
+) -> bytes:
+    """Build the serialized engine, logged first since it is the slow step of an export."""
     log.info(
         "building TensorRT %s %s engine (%s) from %s on %s (sm %s)",
         trt.__version__,
@@ -212,14 +239,41 @@ def _build_engine(
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise BackendError(f"TensorRT {trt.__version__} failed to build an engine from {onnx_path} (see its log)")
-    plan = bytes(memoryview(serialized))
+    return bytes(memoryview(serialized))
+
+
+def _build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    *,
+    precision: Precision,
+    strongly_typed: bool | None,
+    batch: ProfileRange,
+    text_tokens: ProfileRange,
+    timing_cache: str | Path | None,
+    workspace_bytes: int,
+    device: DeviceInfo | None,
+    onnx_bytes: bytes | None,
+) -> tuple[EngineMetadata, bytes]:
+    """:func:`build_engine`, also returning the plan bytes it wrote (so nobody re-reads them from disk)."""
+    trt = require_tensorrt()
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    if onnx_bytes is None:
+        onnx_bytes = _read_onnx(onnx_path)
+    strongly_typed = _strongly_typed_for(trt, strongly_typed)
+    device = device or cuda_device_info()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = _parse_network(trt, builder, logger, onnx_bytes, onnx_path, strongly_typed)
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
+    typing = _set_precision(trt, config, network, precision, strongly_typed)
+    inputs_meta, outputs_meta = _add_profile(builder, config, network, batch, text_tokens)
+    _use_timing_cache(config, timing_cache)
+    plan = _build_plan(trt, builder, network, config, onnx_path, precision, typing, device)
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     if timing_cache is not None:
-        data = config.get_timing_cache().serialize()
-        tc_tmp = Path(str(timing_cache) + ".tmp")
-        with open(tc_tmp, "wb") as f:
-            f.write(memoryview(data))
-        os.replace(tc_tmp, timing_cache)
+        _save_timing_cache(config, timing_cache)
     meta = EngineMetadata(
         tensorrt_version=str(trt.__version__),
         device_name=device.name,

@@ -139,6 +139,125 @@ def _specs_from_session(items: Sequence[Any]) -> list[TensorSpec]:
     return specs
 
 
+def _checked_precision(path: Path, model_bytes: bytes | None, precision: Precision | None) -> Precision:
+    """The graph's own precision; asking for another one is an error, since it would run the wrong file."""
+    graph_precision = _graph_precision(path, model_bytes)
+    if precision is not None and precision != graph_precision:
+        raise BackendError(
+            f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
+            "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)"
+        )
+    return graph_precision
+
+
+def _providers_for(
+    device: OrtDevice | None, device_id: int, path: Path, engine_cache_dir: str | Path | None
+) -> tuple[OrtDevice, str, list[Any]]:
+    """``(device, wanted provider, providers in priority order)``, CPU always last as the fallback.
+
+    None picks CUDA when this ONNX Runtime has it; a provider it lacks raises with the install command.
+    The TensorRT provider caches its engines (and timing) under ``engine_cache_dir``.
+    """
+    avail = available_providers()
+    if device is None:
+        device = "cuda" if "CUDAExecutionProvider" in avail else "cpu"
+    if device not in _PROVIDER:
+        raise BackendError(f"unknown ONNX Runtime device {device!r}; use 'cpu', 'cuda' or 'tensorrt'")
+    wanted = _PROVIDER[device]
+    if wanted not in avail:
+        hint = (
+            "`pip install onnxruntime-gpu` (instead of onnxruntime) on a CUDA machine"
+            if device == "cuda"
+            else "onnxruntime-gpu built with TensorRT and TensorRT itself (`pip install onnxruntime-gpu tensorrt-cu12`)"
+        )
+        raise OptionalDependencyError(f"ONNX Runtime here has no {wanted} (available: {avail}); install {hint}")
+    providers: list[Any] = []
+    if device == "tensorrt":
+        cache = Path(engine_cache_dir) if engine_cache_dir else path.parent / "engines" / "ort-trt"
+        cache.mkdir(parents=True, exist_ok=True)
+        options = {
+            "device_id": device_id,
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": True,
+        }
+        providers.append((wanted, options))
+    if device in ("cuda", "tensorrt"):
+        providers.append(("CUDAExecutionProvider", {"device_id": device_id}))
+    providers.append("CPUExecutionProvider")
+    return device, wanted, providers
+
+
+def _session_options(
+    ort: Any,
+    graph_optimization_level: OptLevel,
+    threads: int | None,
+    disabled_optimizers: Sequence[str] | None,
+    is_fp16: bool,
+    ort_bytes: bool,
+) -> tuple[Any, list[str]]:
+    """Session options and the optimizers to disable (fp16 graphs at level "all" also skip the NCHWc transformer)."""
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    if graph_optimization_level not in levels:
+        raise BackendError(f"graph_optimization_level must be one of {sorted(levels)}")
+    so.graph_optimization_level = levels[graph_optimization_level]
+    if threads is not None:
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+    disabled = list(disabled_optimizers or [])
+    if is_fp16 and graph_optimization_level == "all":
+        disabled += [o for o in FP16_DISABLED_OPTIMIZERS if o not in disabled]
+    if ort_bytes:  # bytes carry no file name, so say they are in the ORT format
+        so.add_session_config_entry("session.load_model_format", "ORT")
+    return so, disabled
+
+
+def _open_session(
+    ort: Any, path: Path, model_bytes: bytes | None, so: Any, providers: list[Any], disabled: list[str]
+) -> Any:
+    """The inference session; ONNX Runtime's own error becomes a BackendError naming the file and the fix."""
+    kwargs = {"disabled_optimizers": disabled} if disabled else {}
+    try:
+        model: str | bytes = model_bytes if model_bytes is not None else str(path)
+        return ort.InferenceSession(model, so, providers=providers, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BackendError(
+            f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
+            "ONNX/ORT model; re-export it (python -m scoligait_edge.export)"
+        ) from exc
+
+
+def _check_against_manifest(
+    path: Path,
+    inputs: Sequence[TensorSpec] | None,
+    outputs: Sequence[TensorSpec] | None,
+    got_in: Sequence[TensorSpec],
+    got_out: Sequence[TensorSpec],
+) -> None:
+    """The file must take the manifest's inputs (names in order, dtypes) and give at least its outputs."""
+    if inputs is not None:
+        if [s.name for s in inputs] != [s.name for s in got_in]:
+            raise BackendError(
+                f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
+                f"lists {[s.name for s in inputs]}"
+            )
+        for want, got in zip(inputs, got_in, strict=True):
+            if want.dtype != got.dtype:
+                raise BackendError(f"{path.name}: input {got.name} is {got.dtype}, manifest says {want.dtype}")
+    if outputs is not None and not {s.name for s in outputs} <= {s.name for s in got_out}:
+        raise BackendError(
+            f"{path.name} has outputs {[s.name for s in got_out]}, manifest lists {[s.name for s in outputs]}"
+        )
+
+
 class OnnxRuntimeBackend(BackendBase):
     """Runs an ``.onnx`` or ``.ort`` model with ONNX Runtime.
 
@@ -172,80 +291,18 @@ class OnnxRuntimeBackend(BackendBase):
         path = Path(model_path)
         if model_bytes is None and not path.is_file():
             raise BackendError(f"model file not found: {path}")
-        graph_precision = _graph_precision(path, model_bytes)
-        is_fp16 = graph_precision == "fp16"
-        if precision is None:
-            precision = graph_precision
-        elif precision != graph_precision:
-            raise BackendError(
-                f"{path.name} is an {graph_precision} model but precision={precision!r} was asked; "
-                "pick the matching file (model.onnx / model.fp16.onnx / model.int8.onnx)"
-            )
-        self.precision = precision
+        self.precision = _checked_precision(path, model_bytes, precision)
         self.model_path = path
-
-        avail = available_providers()
-        if device is None:
-            device = "cuda" if "CUDAExecutionProvider" in avail else "cpu"
-        if device not in _PROVIDER:
-            raise BackendError(f"unknown ONNX Runtime device {device!r}; use 'cpu', 'cuda' or 'tensorrt'")
-        wanted = _PROVIDER[device]
-        if wanted not in avail:
-            hint = (
-                "`pip install onnxruntime-gpu` (instead of onnxruntime) on a CUDA machine"
-                if device == "cuda"
-                else "onnxruntime-gpu built with TensorRT and TensorRT itself (`pip install onnxruntime-gpu "
-                "tensorrt-cu12`)"
-            )
-            raise OptionalDependencyError(f"ONNX Runtime here has no {wanted} (available: {avail}); install {hint}")
-        providers: list[Any] = []
-        if device == "tensorrt":
-            cache = Path(engine_cache_dir) if engine_cache_dir else path.parent / "engines" / "ort-trt"
-            cache.mkdir(parents=True, exist_ok=True)
-            providers.append(
-                (
-                    wanted,
-                    {
-                        "device_id": device_id,
-                        "trt_engine_cache_enable": True,
-                        "trt_engine_cache_path": str(cache),
-                        "trt_timing_cache_enable": True,
-                    },
-                )
-            )
-        if device in ("cuda", "tensorrt"):
-            providers.append(("CUDAExecutionProvider", {"device_id": device_id}))
-        providers.append("CPUExecutionProvider")
-
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        levels = {
-            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }
-        if graph_optimization_level not in levels:
-            raise BackendError(f"graph_optimization_level must be one of {sorted(levels)}")
-        so.graph_optimization_level = levels[graph_optimization_level]
-        if threads is not None:
-            so.intra_op_num_threads = int(threads)
-            so.inter_op_num_threads = 1
-        disabled = list(disabled_optimizers or [])
-        if is_fp16 and graph_optimization_level == "all":
-            disabled += [o for o in FP16_DISABLED_OPTIMIZERS if o not in disabled]
-        kwargs = {"disabled_optimizers": disabled} if disabled else {}
-        if model_bytes is not None and path.suffix == ".ort":
-            so.add_session_config_entry("session.load_model_format", "ORT")
-        try:
-            model: str | bytes = model_bytes if model_bytes is not None else str(path)
-            self._session = ort.InferenceSession(model, so, providers=providers, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BackendError(
-                f"ONNX Runtime cannot load {path}: {first}. The file is damaged or not an "
-                "ONNX/ORT model; re-export it (python -m scoligait_edge.export)"
-            ) from exc
+        device, wanted, providers = _providers_for(device, device_id, path, engine_cache_dir)
+        so, disabled = _session_options(
+            ort,
+            graph_optimization_level,
+            threads,
+            disabled_optimizers,
+            is_fp16=self.precision == "fp16",
+            ort_bytes=model_bytes is not None and path.suffix == ".ort",
+        )
+        self._session = _open_session(ort, path, model_bytes, so, providers, disabled)
         active = self._session.get_providers()
         if wanted not in active:
             log.warning("ONNX Runtime did not enable %s for %s (active: %s)", wanted, path.name, active)
@@ -253,22 +310,9 @@ class OnnxRuntimeBackend(BackendBase):
         self.device = "cpu" if active[0] == "CPUExecutionProvider" else f"cuda:{device_id}"
         short = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda"}.get(active[0], "tensorrt")
         self.name = f"onnxruntime-{short}"
-
         got_in = _specs_from_session(self._session.get_inputs())
         got_out = _specs_from_session(self._session.get_outputs())
-        if inputs is not None:
-            if [s.name for s in inputs] != [s.name for s in got_in]:
-                raise BackendError(
-                    f"{path.name} takes inputs {[s.name for s in got_in]} but the bundle manifest "
-                    f"lists {[s.name for s in inputs]}"
-                )
-            for want, got in zip(inputs, got_in, strict=True):
-                if want.dtype != got.dtype:
-                    raise BackendError(f"{path.name}: input {got.name} is {got.dtype}, manifest says {want.dtype}")
-        if outputs is not None and not {s.name for s in outputs} <= {s.name for s in got_out}:
-            raise BackendError(
-                f"{path.name} has outputs {[s.name for s in got_out]}, manifest lists {[s.name for s in outputs]}"
-            )
+        _check_against_manifest(path, inputs, outputs, got_in, got_out)
         super().__init__(inputs if inputs is not None else got_in, outputs if outputs is not None else got_out)
         self._out_names = self.output_names
         log.debug(
