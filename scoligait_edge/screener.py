@@ -389,7 +389,10 @@ class Screener:
 
             self._subject_keypoints, self._person_silhouette = frame_subject_keypoints, person_silhouette
 
-            self._pose_options = options.pose.model_copy(update={"output_masks": self.uses_video})
+            from scoligait_edge.pose.estimator import options_for_bundle
+
+            pose_options = options_for_bundle(options.pose, manifest.pose_input)  # the bundle's frame size wins
+            self._pose_options = pose_options.model_copy(update={"output_masks": self.uses_video})
             self._estimator = self._new_estimator()
             self._tracker = SubjectTracker(options.tracker)
         self.keep_history = options.keep_history

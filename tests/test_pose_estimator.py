@@ -142,7 +142,9 @@ def test_box_only_masks_give_the_silhouettes_of_full_masks(real_video: Path, mon
 
     def silhouettes() -> list[tuple[np.ndarray, bool]]:
         out = []
-        with PoseEstimator(model="lite", running_mode="video", output_masks=True, num_poses=2) as est:
+        with PoseEstimator(
+            model="lite", running_mode="video", output_masks=True, num_poses=2, max_input_side=None
+        ) as est:
             for f in frames:
                 pose = est.detect(f.image, int(round(f.timestamp_ms)))
                 out += [person_silhouette(p.mask, p.bbox) for p in (pose.people if pose else [])]
@@ -152,7 +154,9 @@ def test_box_only_masks_give_the_silhouettes_of_full_masks(real_video: Path, mon
     monkeypatch.setattr(
         estimator,
         "_person_mask",
-        lambda image, lm, w, h: np.array(image.numpy_view(), dtype=np.float32, copy=True).reshape(h, w),
+        lambda image, lm, size, factor: np.array(image.numpy_view(), dtype=np.float32, copy=True).reshape(
+            size[1], size[0]
+        ),
     )
     full = silhouettes()
     assert len(boxed) == len(full) >= 40 and sum(ok for _, ok in full) >= 30

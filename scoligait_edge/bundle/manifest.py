@@ -55,7 +55,16 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from scoligait_edge import __version__
 from scoligait_edge.bundle.model_config import ScreeningModelConfig
@@ -163,6 +172,9 @@ class TextAssets(BaseModel):
 
 
 Label = Annotated[str, Field(min_length=1, max_length=64)]
+PoseInput = Annotated[StrictInt, Field(ge=64, le=8192)] | Literal["camera"]
+"""The frame the pose landmarker is given: 'camera' (the camera frame as it is) or N (scaled down by a power
+of two to at most N px on its longer side, as ``PoseEstimatorOptions.max_input_side``)."""
 
 
 class FileEntry(BaseModel):
@@ -200,6 +212,12 @@ class BundleManifest(BaseModel):
         max_length=256,
         description="file with the training windows' input statistics (out-of-distribution check); optional",
     )
+    pose_input: PoseInput | None = Field(
+        default=None,
+        description="the frame MediaPipe was given when the model's training silhouettes and poses were made, "
+        "which the runtime then uses too: 'camera' (as it is) or N (scaled down by a power of two to at most N px "
+        "on its longer side); absent: the runtime's default (core.constants.POSE_INPUT_MAX_SIDE)",
+    )
     formats: dict[str, str] = Field(
         default_factory=dict, max_length=64, description="format name -> file in the bundle"
     )
@@ -208,6 +226,15 @@ class BundleManifest(BaseModel):
         max_length=64, description="training data and caveats, e.g. {'data': 'simulated', ...}"
     )
     created_with: dict[str, str] = Field(default_factory=lambda: {"scoligait_edge": __version__})
+
+    @model_serializer(mode="wrap")
+    def _omit_default_pose_input(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``pose_input`` out when unset, so bundles that do not need it stay readable by runtimes
+        that predate the field (the manifest forbids unknown keys)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("pose_input", "") is None:
+            del data["pose_input"]
+        return data
 
     @field_validator("files")
     @classmethod
@@ -274,6 +301,7 @@ class BundleManifest(BaseModel):
         fps: float = MAP_FPS,
         labels: tuple[str, str] = DEFAULT_LABELS,
         text: TextAssets | None = None,
+        pose_input: PoseInput | None = None,
     ) -> BundleManifest:
         """A manifest for a ScreeningModel config; inputs/outputs follow :mod:`scoligait_edge.bundle.specs`."""
         cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
@@ -292,6 +320,7 @@ class BundleManifest(BaseModel):
             threshold=threshold,
             labels=labels,
             text=text,
+            pose_input=pose_input,
             provenance=dict(provenance),
         )
 

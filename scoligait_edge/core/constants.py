@@ -43,12 +43,12 @@ MAX_FRAME_PIXELS: Final = 40_000_000
 """Largest decoded frame accepted (width x height; 8K video is 33 MP): a 16000 x 16000 image is 0.75 MB as a
 PNG but 768 MB decoded, and several copies of it exhaust a small device."""
 
-POSE_INPUT_MAX_SIDE: Final = 640
-"""Longer side in pixels of the frame the pose landmarker is given (larger camera frames are scaled down to
-it): MediaPipe's detector reads 224 x 224 and its landmark model a 256 x 256 crop of the person, so more
-pixels only make MediaPipe resample its full-resolution segmentation mask. Chosen from measurements on the
-sample video (docs/RUNTIME.md); silhouettes and landmarks depend on it, so it must agree with the path
-that made a bundle's training silhouettes."""
+POSE_INPUT_MAX_SIDE: Final = 960
+"""Most pixels on the longer side of the frame the pose landmarker is given (a larger camera frame is
+scaled down by a power of two: 1920 x 1080 -> 960 x 540): MediaPipe's detector reads 224 x 224 and its
+landmark model a 256 x 256 crop of the person, so more pixels mostly make MediaPipe resample its
+segmentation mask at full size. Chosen from measurements on the sample video (docs/RUNTIME.md);
+silhouettes depend on it, so it must agree with the path that made a bundle's training silhouettes."""
 
 COBB_THRESHOLD_DEG: Final = 10.0
 """Positive = a coronal Cobb angle of at least 10 degrees (Scoliosis Research Society definition)."""

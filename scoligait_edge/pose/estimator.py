@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.assets import pose_model_path
+from scoligait_edge.core.constants import POSE_INPUT_MAX_SIDE
 from scoligait_edge.errors import FrameError, PoseModelError, TimestampError
 from scoligait_edge.pose.frame import PersonPose, PoseFrame, landmark_box
 from scoligait_edge.video.silhouette import MASK_BOX_MARGIN, box_region
@@ -48,6 +49,28 @@ class PoseEstimatorOptions(BaseModel):
     min_presence_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     min_tracking_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     output_masks: bool = False
+    max_input_side: int | None = Field(default=POSE_INPUT_MAX_SIDE, ge=64, le=8192)
+    """Most pixels on the longer side of the frame MediaPipe is given: a larger camera frame is scaled down
+    by the smallest power of two that fits (a box filter, :func:`model_frame`; 1920 x 1080 -> 960 x 540)
+    and results are mapped back to camera pixels. None gives MediaPipe the camera frame as it is (slower;
+    what changes: docs/RUNTIME.md)."""
+
+
+def options_for_bundle(options: PoseEstimatorOptions, pose_input: int | str | None) -> PoseEstimatorOptions:
+    """``options`` with the frame size a bundle's manifest names (its ``pose_input``: 'camera' or a longer
+    side in px; None keeps ``options``). The bundle wins: its model learnt from silhouettes made that way."""
+    if pose_input is None:
+        return options
+    side = None if pose_input == "camera" else int(pose_input)
+    if side != options.max_input_side:
+        explicit = "max_input_side" in options.model_fields_set
+        log.log(
+            logging.WARNING if explicit else logging.INFO,
+            "pose input: the bundle's silhouettes were made with max_input_side=%s, so it is used instead of %s",
+            side,
+            options.max_input_side,
+        )
+    return options.model_copy(update={"max_input_side": side})
 
 
 def _check_frame(frame_bgr: Any) -> np.ndarray:
@@ -76,25 +99,73 @@ def _check_timestamp(timestamp_ms: Any) -> int:
     )
 
 
-def _person_mask(image: Any, image_landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
-    """MediaPipe's soft mask inside the person's landmark box (grown by ``MASK_BOX_MARGIN``), zeros elsewhere.
+def model_frame_factor(width: int, height: int, max_side: int | None) -> int:
+    """The smallest power of two that brings the frame's longer side to at most ``max_side`` (1: as it is).
 
-    The silhouette reads only that region, so copying the whole float mask (7 MB a frame at 1768 x 994)
-    was wasted work; ``np.zeros`` pages that are never written cost no memory either. The copy is needed:
-    MediaPipe's buffer dies with its result."""
-    view = image.numpy_view().reshape(height, width)
+    Powers of two keep the resize an exact box filter on OpenCV's vectorised path: ``INTER_AREA`` by
+    exactly 2 costs ~0.6 ms on a 1768 x 994 frame here, by a fractional factor (to 640 x 360) 15-30 ms,
+    more than it saves."""
+    factor = 1
+    if max_side is not None:
+        while max(width, height) > max_side * factor and min(width, height) >= 2 * factor:
+            factor *= 2
+    return factor
+
+
+def model_frame(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` scaled down by ``factor`` (a power of two): a box filter (``cv2.INTER_AREA`` in exact 2x
+    steps, the same filter as one box of the whole factor). The last ``factor - 1`` rows and columns at
+    most are left out so the steps stay exact; :func:`_to_pose_frame` maps back with the same factor."""
+    if factor == 1:
+        return image
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    small = image[: height * factor, : width * factor]
+    while factor > 1:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        factor //= 2
+    return small
+
+
+def _person_mask(image: Any, image_landmarks: np.ndarray, camera_size: tuple[int, int], factor: int) -> np.ndarray:
+    """MediaPipe's soft mask in camera pixels inside the person's landmark box (grown by ``MASK_BOX_MARGIN``),
+    zeros elsewhere.
+
+    The silhouette reads only that region, so only it is copied (a whole float mask is 7 MB a frame at
+    1768 x 994; ``np.zeros`` pages never written cost no memory). When MediaPipe saw a frame scaled down
+    by ``factor``, the region is resampled (bilinear) from its mask, so callers keep working in camera
+    pixels. The copy is needed either way: MediaPipe's buffer dies with its result."""
+    width, height = camera_size
+    view = image.numpy_view().reshape(image.height, image.width)
     out = np.zeros((height, width), np.float32)
     region = box_region((height, width), landmark_box(image_landmarks), MASK_BOX_MARGIN)
-    if region is not None:
+    if region is None:
+        return out
+    if factor == 1:
         out[region] = view[region]
+        return out
+    rows, cols = region
+    # camera pixel centre x + 0.5 lies at (x + 0.5) / factor in the model frame, whose pixel centres are at i + 0.5
+    a = 1.0 / factor
+    to_model = np.array([[a, 0.0, (cols.start + 0.5) * a - 0.5], [0.0, a, (rows.start + 0.5) * a - 0.5]])
+    out[region] = cv2.warpAffine(
+        np.asarray(view),
+        to_model,
+        (cols.stop - cols.start, rows.stop - rows.start),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return out
 
 
-def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> PoseFrame | None:
-    """MediaPipe result (normalised coordinates) -> PoseFrame in pixels; None if nobody."""
+def _to_pose_frame(result: Any, camera_size: tuple[int, int], factor: int, timestamp_ms: int) -> PoseFrame | None:
+    """MediaPipe result (coordinates normalised to the frame it saw) -> PoseFrame in camera pixels; None if
+    nobody. The model frame is the camera frame's first ``factor`` x its size in pixels, scaled down by
+    ``factor``, so normalised coordinates times that span are camera pixels."""
     if not result.pose_landmarks:
         return None
-    scale = np.array([width, height, width, 1.0])
+    width, height = camera_size
+    span_w, span_h = (width // factor) * factor, (height // factor) * factor
+    scale = np.array([span_w, span_h, span_w, 1.0])
     masks = result.segmentation_masks or []
     worlds = result.pose_world_landmarks or []
     people = []
@@ -115,7 +186,7 @@ def _to_pose_frame(result: Any, width: int, height: int, timestamp_ms: int) -> P
         presence = np.array([lm.presence if lm.presence is not None else 1.0 for lm in landmarks])
         mask = None
         if i < len(masks):
-            mask = _person_mask(masks[i], image_lm, width, height)
+            mask = _person_mask(masks[i], image_lm, camera_size, factor)
         people.append(PersonPose(image_landmarks=image_lm, world_landmarks=world_lm, presence=presence, mask=mask))
     return PoseFrame(timestamp_ms=float(timestamp_ms), image_size=(width, height), people=people)
 
@@ -145,6 +216,7 @@ class PoseEstimator:
         self._last_ts: int | None = None
         self._lock = threading.Lock()
         self._latest: PoseFrame | None = None
+        self._camera_sizes: dict[int, tuple[tuple[int, int], int]] = {}  # live_stream: ts -> (camera size, factor)
         self._landmarker: Any = None
         self._closed = False
         self._landmarker = self._create()
@@ -183,7 +255,11 @@ class PoseEstimator:
 
     def _on_result(self, result: Any, image: Any, timestamp_ms: int) -> None:
         try:
-            frame = _to_pose_frame(result, image.width, image.height, timestamp_ms)
+            with self._lock:
+                camera_size, factor = self._camera_sizes.pop(timestamp_ms, ((image.width, image.height), 1))
+                for ts in [t for t in self._camera_sizes if t < timestamp_ms]:  # frames MediaPipe dropped
+                    del self._camera_sizes[ts]
+            frame = _to_pose_frame(result, camera_size, factor, timestamp_ms)
         except Exception:  # runs on MediaPipe's thread: log, never raise into C++
             log.exception("Converting a live-stream pose result failed")
             return
@@ -220,14 +296,19 @@ class PoseEstimator:
         from mediapipe.tasks.python.vision.core.image import Image, ImageFormat
 
         height, width = image.shape[:2]
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # new contiguous array
+        camera_size = (width, height)
+        factor = model_frame_factor(width, height, self.options.max_input_side)
+        # scaled first, so the colour conversion runs on the small frame
+        rgb = cv2.cvtColor(model_frame(image, factor), cv2.COLOR_BGR2RGB)  # new contiguous array
         mp_image = Image(image_format=ImageFormat.SRGB, data=rgb)
         if mode == "image":
-            return _to_pose_frame(self._landmarker.detect(mp_image), width, height, ts)
+            return _to_pose_frame(self._landmarker.detect(mp_image), camera_size, factor, ts)
         self._last_ts = ts
         if mode == "video":
             result = self._landmarker.detect_for_video(mp_image, ts)
-            return _to_pose_frame(result, width, height, ts)
+            return _to_pose_frame(result, camera_size, factor, ts)
+        with self._lock:
+            self._camera_sizes[ts] = (camera_size, factor)
         self._landmarker.detect_async(mp_image, ts)
         with self._lock:
             return self._latest
