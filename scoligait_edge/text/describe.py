@@ -23,6 +23,7 @@ from scoligait_edge.text.sentences import (
     SEVERITY_THRESHOLDS,
     TEXT_FEATURES,
     Severity,
+    TextFeature,
     View,
     sentence_id,
     text_features_hash,
@@ -72,6 +73,54 @@ def _severity(abs_z: float) -> Severity:
     return out
 
 
+def _finding(f: TextFeature, v: float, z: float, weight: float) -> tuple[bool, Finding]:
+    """``(stands_out, finding)``: a finding when |z| reaches a severity in a direction that has sentences,
+    else the feature's "typical" entry scored by its training effect size."""
+    sign = 1 if z > 0 else -1
+    sev = _severity(abs(z))
+    if sev != "typical" and f.direction(sign) is not None:
+        fnd = Finding(
+            feature=f.id,
+            value=v,
+            z=z,
+            severity=sev,
+            sign=sign,
+            sentence_id=sentence_id(f.id, sign, sev),
+            score=abs(z) * weight,
+        )
+        return True, fnd
+    return False, Finding(
+        feature=f.id, value=v, z=z, severity="typical", sign=0, sentence_id=sentence_id(f.id), score=weight
+    )
+
+
+def _score_features(
+    values: np.ndarray, view: View | None, ref: ReferenceStats
+) -> tuple[dict[str, float | None], dict[str, float | None], list[Finding], list[Finding]]:
+    """z-score every observable feature against the reference for this view.
+
+    Returns ``(z_scores, raw values, findings, typical)``, both lists best first (ties in feature order).
+    """
+    z_scores: dict[str, float | None] = {}
+    raw: dict[str, float | None] = {}
+    found: list[tuple[float, int, Finding]] = []
+    typical: list[tuple[float, int, Finding]] = []
+    for k, f in enumerate(TEXT_FEATURES):
+        v = float(values[k])
+        fr = ref.reference_for(f.id, view) if np.isfinite(v) else None
+        if fr is None:
+            z_scores[f.id], raw[f.id] = None, (v if np.isfinite(v) else None)
+            continue
+        z = fr.z(v)
+        z_scores[f.id], raw[f.id] = z, v
+        weight = 1.0 + float(np.clip(fr.magnitude_effect_size or 0.0, 0.0, MAX_EFFECT_WEIGHT))
+        stands_out, fnd = _finding(f, v, z, weight)
+        (found if stands_out else typical).append((-fnd.score, k, fnd))
+    found.sort(key=lambda t: t[:2])
+    typical.sort(key=lambda t: t[:2])
+    return z_scores, raw, [t[2] for t in found], [t[2] for t in typical]
+
+
 def describe_window(
     km: np.ndarray,
     valid: np.ndarray,
@@ -92,43 +141,10 @@ def describe_window(
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
     ref.check_compatible()
     values, view = text_feature_values(km, valid)
-    z_scores: dict[str, float | None] = {}
-    raw: dict[str, float | None] = {}
-    found: list[tuple[float, int, Finding]] = []
-    typical: list[tuple[float, int, Finding]] = []
-    for k, f in enumerate(TEXT_FEATURES):
-        v = float(values[k])
-        fr = ref.reference_for(f.id, view) if np.isfinite(v) else None
-        if fr is None:
-            z_scores[f.id], raw[f.id] = None, (v if np.isfinite(v) else None)
-            continue
-        z = fr.z(v)
-        z_scores[f.id], raw[f.id] = z, v
-        weight = 1.0 + float(np.clip(fr.magnitude_effect_size or 0.0, 0.0, MAX_EFFECT_WEIGHT))
-        sign = 1 if z > 0 else -1
-        sev = _severity(abs(z))
-        if sev != "typical" and f.direction(sign) is not None:
-            fnd = Finding(
-                feature=f.id,
-                value=v,
-                z=z,
-                severity=sev,
-                sign=sign,
-                sentence_id=sentence_id(f.id, sign, sev),
-                score=abs(z) * weight,
-            )
-            found.append((-fnd.score, k, fnd))
-        else:
-            fnd = Finding(
-                feature=f.id, value=v, z=z, severity="typical", sign=0, sentence_id=sentence_id(f.id), score=weight
-            )
-            typical.append((-weight, k, fnd))
-    found.sort(key=lambda t: t[:2])
-    typical.sort(key=lambda t: t[:2])
-    ordered = [t[2] for t in found] + [t[2] for t in typical]
-    chosen = [t[2] for t in found][:max_sentences]
+    z_scores, raw, found, typical = _score_features(values, view, ref)
+    chosen = found[:max_sentences]
     if fill_typical or not chosen:
-        chosen += [t[2] for t in typical][: max_sentences - len(chosen)]
+        chosen += typical[: max_sentences - len(chosen)]
     ids = [c.sentence_id for c in chosen] or [NOT_ASSESSABLE_ID]
     return WindowDescription(
         view=view,
@@ -136,7 +152,7 @@ def describe_window(
         texts=[SENTENCES[i].text for i in ids],
         z_scores=z_scores,
         values=raw,
-        findings=ordered,
+        findings=found + typical,
         text_features_hash=text_features_hash(),
     )
 

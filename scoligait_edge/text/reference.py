@@ -167,6 +167,44 @@ def _feature_reference(neg: np.ndarray, pos: np.ndarray) -> FeatureReference:
     )
 
 
+def _window_feature_values(
+    windows_km: np.ndarray | Sequence[np.ndarray], windows_valid: np.ndarray | Sequence[np.ndarray], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's text-feature values ``[N, F]`` and its view ("" where the view is not assessable)."""
+    values = np.full((n, len(TEXT_FEATURE_IDS)), np.nan)
+    views: list[View | None] = []
+    for i, (km, valid) in enumerate(zip(windows_km, windows_valid, strict=True)):
+        values[i], view = text_feature_values(km, valid)
+        views.append(view)
+    return values, np.array([v or "" for v in views])
+
+
+def _fit_strata(
+    values: np.ndarray,
+    view_arr: np.ndarray,
+    neg: np.ndarray,
+    pos: np.ndarray,
+    min_negatives: int,
+    min_stratum_negatives: int,
+) -> dict[str, dict[str, FeatureReference]]:
+    """Per stratum (pooled, then each view), a reference for every feature with enough negative windows."""
+    strata: dict[str, dict[str, FeatureReference]] = {}
+    for stratum in (POOLED, *VIEWS):
+        in_s = view_arr != "" if stratum == POOLED else view_arr == stratum
+        need = min_negatives if stratum == POOLED else min_stratum_negatives
+        refs: dict[str, FeatureReference] = {}
+        for k, fid in enumerate(TEXT_FEATURE_IDS):
+            ok = in_s & np.isfinite(values[:, k])
+            xn, xp = values[ok & neg, k], values[ok & pos, k]
+            if xn.size >= need:
+                refs[fid] = _feature_reference(xn, xp)
+            elif stratum == POOLED:
+                log.warning("text feature %s: only %d negative windows, it will never be described", fid, xn.size)
+        if refs:
+            strata[stratum] = refs
+    return strata
+
+
 def fit_reference(
     windows_km: np.ndarray | Sequence[np.ndarray],
     windows_valid: np.ndarray | Sequence[np.ndarray],
@@ -193,30 +231,9 @@ def fit_reference(
     n_neg_w, n_pos_w = int((labels == negative_label).sum()), int((labels == positive_label).sum())
     if n_neg_w < min_negatives:
         raise ValueError(f"need at least {min_negatives} negative training windows, got {n_neg_w}")
-
-    values = np.full((labels.size, len(TEXT_FEATURE_IDS)), np.nan)
-    views: list[View | None] = []
-    for i, (km, valid) in enumerate(zip(windows_km, windows_valid, strict=True)):
-        values[i], view = text_feature_values(km, valid)
-        views.append(view)
-    view_arr = np.array([v or "" for v in views])
+    values, view_arr = _window_feature_values(windows_km, windows_valid, labels.size)
     neg, pos = labels == negative_label, labels == positive_label
-
-    strata: dict[str, dict[str, FeatureReference]] = {}
-    for stratum in (POOLED, *VIEWS):
-        in_s = view_arr != "" if stratum == POOLED else view_arr == stratum
-        need = min_negatives if stratum == POOLED else min_stratum_negatives
-        refs: dict[str, FeatureReference] = {}
-        for k, fid in enumerate(TEXT_FEATURE_IDS):
-            ok = in_s & np.isfinite(values[:, k])
-            xn, xp = values[ok & neg, k], values[ok & pos, k]
-            if xn.size >= need:
-                refs[fid] = _feature_reference(xn, xp)
-            elif stratum == POOLED:
-                log.warning("text feature %s: only %d negative windows, it will never be described", fid, xn.size)
-        if refs:
-            strata[stratum] = refs
-
+    strata = _fit_strata(values, view_arr, neg, pos, min_negatives, min_stratum_negatives)
     per_view: dict[str, int] = {v: int((view_arr == v).sum()) for v in VIEWS}
     per_view["not_assessable"] = int((view_arr == "").sum())
     log.info(

@@ -204,6 +204,16 @@ class EvaluationReport(BaseModel):
 
     def markdown(self, relative_to: str | Path | None = None) -> str:
         """The report as markdown; figure links are made relative to ``relative_to`` (a folder) if given."""
+        out = self._md_header() + self._md_data() + self._md_threshold() + self._md_results()
+        out += self._md_stratified() + self._md_details(relative_to)
+        out += ["", "---", ""]
+        if self.data_warning:
+            out += [f"*{self.data_warning}*", ""]
+        out += [f"*{self.notice}*", ""]
+        return "\n".join(out)
+
+    def _md_header(self) -> list[str]:
+        """Title, then the data warning and the screening notice before any number, then provenance."""
         out: list[str] = [f"# Evaluation: {self.model_name}", ""]
         if self.data_warning:
             out += [f"> **{self.data_warning}**", ">"]
@@ -219,27 +229,36 @@ class EvaluationReport(BaseModel):
             f"- created {self.created_utc}, scoligait_edge {self.package_version}",
             "",
         ]
-        if self.splits:
-            out += [
-                "## Data",
-                "",
-                "| split | subjects | clips | windows | positive subjects | positive clips | sex x class (subjects) |",
-                "| --- | --- | --- | --- | --- | --- | --- |",
-            ]
-            for name, s in self.splits.items():
-                sex = (
-                    ""
-                    if not s.sex_by_class
-                    else "; ".join(
-                        f"{g}: {c.get('pos', 0)} pos / {c.get('neg', 0)} neg" for g, c in sorted(s.sex_by_class.items())
-                    )
+        return out
+
+    def _md_data(self) -> list[str]:
+        """Split sizes, with subjects per sex and class where known (the sex confound)."""
+        if not self.splits:
+            return []
+        out = [
+            "## Data",
+            "",
+            "| split | subjects | clips | windows | positive subjects | positive clips | sex x class (subjects) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, s in self.splits.items():
+            sex = (
+                ""
+                if not s.sex_by_class
+                else "; ".join(
+                    f"{g}: {c.get('pos', 0)} pos / {c.get('neg', 0)} neg" for g, c in sorted(s.sex_by_class.items())
                 )
-                out.append(
-                    f"| {name} | {s.subjects} | {s.clips} | {_opt(s.windows)} | {s.positives} | {_opt(s.positive_clips)} | {sex} |"
-                )
-            out.append("")
+            )
+            out.append(
+                f"| {name} | {s.subjects} | {s.clips} | {_opt(s.windows)} | {s.positives} | {_opt(s.positive_clips)} | {sex} |"
+            )
+        out.append("")
+        return out
+
+    def _md_threshold(self) -> list[str]:
+        """The threshold, where and how it was chosen, and its warning if any."""
         th = self.threshold
-        out += [
+        out = [
             "## Threshold",
             "",
             f"{th.threshold:.4f}, chosen on the **{th.source}** split `{th.split_name}` by {th.criterion}"
@@ -249,7 +268,11 @@ class EvaluationReport(BaseModel):
         ]
         if th.warning:
             out += [f"**Warning:** {th.warning}", ""]
-        out += [
+        return out
+
+    def _md_results(self) -> list[str]:
+        """One metrics row per level (clip first), then each level's notes."""
+        out = [
             "## Results",
             "",
             _metrics_header(["level", "n", "pos"], extra=["Sens", "Spec", "TN", "FP", "FN", "TP"]),
@@ -268,6 +291,11 @@ class EvaluationReport(BaseModel):
         for name, lv in self.levels.items():
             if lv.metrics.notes:
                 out += [f"- {name}: " + "; ".join(lv.metrics.notes)]
+        return out
+
+    def _md_stratified(self) -> list[str]:
+        """Per-group tables per level; by sex, a reminder that the paper's cohort is sex-confounded."""
+        out: list[str] = []
         levels: tuple[Literal["clip", "window"], ...] = ("clip", "window")
         for name in levels:
             level = self.levels.get(name)
@@ -287,6 +315,11 @@ class EvaluationReport(BaseModel):
                     out.append(f"| {r.group} | {r.n} | {r.n_pos} |" + " — |" * len(COLUMNS) + f" {r.note or ''} |")
                 else:
                     out.append(_metrics_row([r.group, str(r.n), str(r.n_pos)], r.metrics, extra=[r.note or ""]))
+        return out
+
+    def _md_details(self, relative_to: str | Path | None) -> list[str]:
+        """The optional sections: Cobb angle error, figures, the model's config and notes."""
+        out: list[str] = []
         cobb = {k: v.cobb_mae_deg for k, v in self.levels.items() if v.cobb_mae_deg is not None}
         if cobb:
             out += ["", "## Cobb angle", ""] + [f"- {k} level: mean absolute error {v:.2f}°" for k, v in cobb.items()]
@@ -306,11 +339,7 @@ class EvaluationReport(BaseModel):
             ]
         if self.notes:
             out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
-        out += ["", "---", ""]
-        if self.data_warning:
-            out += [f"*{self.data_warning}*", ""]
-        out += [f"*{self.notice}*", ""]
-        return "\n".join(out)
+        return out
 
     def to_markdown(self, path: str | Path) -> Path:
         """Write the markdown report; figure links are relative to its folder."""
@@ -358,6 +387,43 @@ def _mean_std(values: Sequence[float | None]) -> str:
     return f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
 
 
+def _ours_table(
+    items: Sequence[tuple[str, Sequence[BinaryMetrics]]], auc_ci: Mapping[str, AucInterval] | None
+) -> list[str]:
+    """Our rows: mean ± sample std per metric over seeds, and the AUC interval column when given."""
+    ci_col = ["AUC of seed mean [95% CI]"] if auc_ci is not None else []
+    cols = ["config", "seeds"] + [c[1] for c in COLUMNS] + ci_col
+    out = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for name, seeds in items:
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError(f"row {name!r} has no seeds")
+        cells = [_mean_std([getattr(m, attr) for m in seeds]) for _, _, attr in COLUMNS]
+        if auc_ci is not None:
+            ci = auc_ci.get(name)
+            cells.append("n/a" if ci is None else f"{_f(ci.auc)} [{_f(ci.lo)}, {_f(ci.hi)}]")
+        out.append("| " + " | ".join([name, str(len(seeds))] + cells) + " |")
+    return out
+
+
+def _paper_table(keys: Sequence[str]) -> list[str]:
+    """The paper's rows, in their own table under a heading that says they are not comparable with ours."""
+    out = [
+        "",
+        f"**Paper** (ScoliGait, real clinical data, {PAPER_TEST_CLIPS} subject-disjoint test clips, single run; "
+        "for reference only, not comparable with simulated results)",
+        "",
+    ]
+    pcols = ["config", "source"] + [c[1] for c in COLUMNS]
+    out += ["| " + " | ".join(pcols) + " |", "|" + " --- |" * len(pcols)]
+    for k in keys:
+        r = PAPER_RESULTS[k]
+        vals = [f"{getattr(r, key):.3f}" if key != "auc" else "n/a" for key, _, _ in COLUMNS]
+        out.append("| " + " | ".join([r.label, r.table] + vals) + " |")
+    out += ["", f"Note: {PAPER_CLASS_NOTE}"]
+    return out
+
+
 def ablation_table(
     rows: Sequence[tuple[str, Sequence[BinaryMetrics]]] | Mapping[str, Sequence[BinaryMetrics]],
     *,
@@ -390,37 +456,13 @@ def ablation_table(
         out += [f"> **{SIMULATED_DATA_LINE}**", ">"]
     out += [f"> **{SCREENING_NOTICE}**", ""]
     out += [f"**Ours** ({provenance} data; mean ± sample std over seeds; thresholds chosen on validation data)", ""]
-    ci_col = ["AUC of seed mean [95% CI]"] if auc_ci is not None else []
-    cols = ["config", "seeds"] + [c[1] for c in COLUMNS] + ci_col
-    out += ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-    for name, seeds in items:
-        seeds = list(seeds)
-        if not seeds:
-            raise ValueError(f"row {name!r} has no seeds")
-        cells = [_mean_std([getattr(m, attr) for m in seeds]) for _, _, attr in COLUMNS]
-        if auc_ci is not None:
-            ci = auc_ci.get(name)
-            cells.append("n/a" if ci is None else f"{_f(ci.auc)} [{_f(ci.lo)}, {_f(ci.hi)}]")
-        out.append("| " + " | ".join([name, str(len(seeds))] + cells) + " |")
+    out += _ours_table(items, auc_ci)
     if keys:
-        out += [
-            "",
-            f"**Paper** (ScoliGait, real clinical data, {PAPER_TEST_CLIPS} subject-disjoint test clips, single run; "
-            "for reference only, not comparable with simulated results)",
-            "",
-        ]
-        pcols = ["config", "source"] + [c[1] for c in COLUMNS]
-        out += ["| " + " | ".join(pcols) + " |", "|" + " --- |" * len(pcols)]
-        for k in keys:
-            r = PAPER_RESULTS[k]
-            vals = [f"{getattr(r, key):.3f}" if key != "auc" else "n/a" for key, _, _ in COLUMNS]
-            out.append("| " + " | ".join([r.label, r.table] + vals) + " |")
-        out += ["", f"Note: {PAPER_CLASS_NOTE}"]
+        out += _paper_table(keys)
     out.append("")
     return "\n".join(out)
 
 
-# ------------------------------------------------------------------ claims (paired comparisons)
 class Claim(BaseModel):
     """One of the paper's claims as "row a beats row b" on the same test clips, with its paired bootstrap."""
 
