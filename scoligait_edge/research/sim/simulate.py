@@ -177,7 +177,7 @@ def _add_outliers(
 
 def _swap_legs(rng: np.random.Generator, ns: SensorNoise, xy: np.ndarray, view: View) -> None:
     """Left/right leg confusion in side view, in short bursts (in place in ``xy``)."""
-    T = xy.shape[0]
+    T = int(xy.shape[0])
     swap_start = rng.random(T) < (ns.left_right_swap_rate if view == "side" else 0.0)
     swap_len = rng.integers(1, 4, size=T)
     swapped = np.zeros(T, bool)
