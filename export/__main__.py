@@ -31,11 +31,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scoligait_edge.errors import ScoliGaitError
 from scoligait_edge.export.build import FORMATS, add_formats, add_input_reference, create_bundle, parse_formats
 from scoligait_edge.export.bundle import SIMULATED_PROVENANCE, sign_bundle
-from scoligait_edge.export.signing import generate_keypair, key_id, load_private_key
+from scoligait_edge.export.signing import Ed25519PrivateKey, generate_keypair, key_id, load_private_key
+
+if TYPE_CHECKING:
+    from scoligait_edge.bundle.load import Bundle
 
 
 def _provenance(items: list[str], simulated: bool, json_file: str | None) -> dict | None:
@@ -50,15 +54,7 @@ def _provenance(items: list[str], simulated: bool, json_file: str | None) -> dic
     return prov or None
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m scoligait_edge.export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--bundle", help="bundle folder or .zip (created when --checkpoint is given)")
-    p.add_argument("--formats", default="", help=f"comma-separated, from: {','.join(FORMATS)}")
-    p.add_argument("--engine-precision", default="fp16", help="TensorRT engine precision(s): fp32, fp16 or both")
+def _add_signing_arguments(p: argparse.ArgumentParser) -> None:
     k = p.add_argument_group("signing (Ed25519)")
     k.add_argument(
         "--signing-key",
@@ -77,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PEM",
         help="write a new Ed25519 private key here (mode 600) and its public key beside it (.pub), then exit",
     )
+
+
+def _add_checkpoint_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     g = p.add_argument_group("creating a bundle from a checkpoint")
     g.add_argument("--checkpoint", help="checkpoint path stem (or its .safetensors) written by save_checkpoint")
     g.add_argument("--threshold", type=float, help="decision threshold on prob, chosen on validation data")
@@ -95,6 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         help="text model: sentence-embedding table to ship (the .npy rows, or its sentences_v<N>.json, which stands for them)",
     )
     g.add_argument("--reference-statistics", help="text model: reference-statistics file to ship")
+    return g
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scoligait_edge.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--bundle", help="bundle folder or .zip (created when --checkpoint is given)")
+    p.add_argument("--formats", default="", help=f"comma-separated, from: {','.join(FORMATS)}")
+    p.add_argument("--engine-precision", default="fp16", help="TensorRT engine precision(s): fp32, fp16 or both")
+    _add_signing_arguments(p)
+    g = _add_checkpoint_arguments(p)
     p.add_argument(
         "--input-reference",
         metavar="JSON",
@@ -104,15 +117,91 @@ def main(argv: list[str] | None = None) -> int:
     )
     g.add_argument("--force", action="store_true", help="replace an existing bundle at --bundle")
     p.add_argument("-v", "--verbose", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def _write_new_key(path: str) -> None:
+    priv, pub = generate_keypair(path)
+    print(
+        f"wrote private key {priv} (mode 600; keep it out of any repository) and public key {pub} "
+        f"(key id {key_id(load_private_key(priv).public_key())[:16]}...)"
+    )
+
+
+def _engine_precisions(text: str) -> list[str]:
+    precisions = [s.strip() for s in text.split(",") if s.strip()]
+    if any(pr not in ("fp32", "fp16") for pr in precisions):
+        raise SystemExit(f"--engine-precision takes fp32 and/or fp16, got {text!r}")
+    return precisions
+
+
+def _create_from_checkpoint(
+    args: argparse.Namespace, target: Path, formats: list[str], precisions: list[str], key: Ed25519PrivateKey | None
+) -> Bundle:
+    """A new bundle from the checkpoint (refusing to replace one without --force), then the asked formats."""
+    if target.exists() and not args.force:
+        raise SystemExit(f"{target} exists; pass --force to replace it, or drop --checkpoint to add formats")
+    bundle = create_bundle(
+        args.checkpoint,
+        target,
+        threshold=args.threshold,
+        threshold_source=args.threshold_source,
+        provenance=_provenance(args.provenance, args.simulated, args.provenance_json),
+        sentence_table=args.sentence_table,
+        reference_statistics=args.reference_statistics,
+        signing_key=key,
+        input_reference=args.input_reference,
+    )
+    if formats:
+        bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
+    return bundle
+
+
+def _update_existing(
+    args: argparse.Namespace, target: Path, formats: list[str], precisions: list[str], key: Ed25519PrivateKey | None
+) -> Bundle:
+    """Add the input reference and formats to an existing bundle, and sign it when asked.
+
+    Writing the manifest signs it already when a key is given; only an engine-only export
+    (which leaves the manifest as it was) or a bare --sign needs an explicit signing.
+    """
+    if not formats and not args.sign and not args.input_reference:
+        raise SystemExit(
+            "nothing to do: give --formats (and --checkpoint to create a bundle), --input-reference or --sign"
+        )
+    if args.input_reference:
+        bundle = add_input_reference(target, args.input_reference, signing_key=key)
+    if formats:
+        if args.input_reference:
+            bundle.close()
+        bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
+        if args.sign and not bundle.signature.verified:  # engine-only: the manifest was not rewritten
+            assert key is not None  # --sign needs --signing-key, checked above
+            bundle.close()
+            bundle = sign_bundle(target, key)
+    elif not args.input_reference:
+        assert key is not None  # only --sign is left (else "nothing to do"), and it needs --signing-key
+        bundle = sign_bundle(target, key)
+    return bundle
+
+
+def _print_summary(bundle: Bundle, target: Path) -> None:
+    m = bundle.manifest
+    print(
+        f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "
+        f"provenance {m.provenance.get('data')}; signature: {bundle.signature.status} "
+        f"({bundle.signature.reason})"
+    )
+    for name, entry in sorted(m.files.items()):
+        print(f"  {name:40s} {entry.size:>12,d} B  sha256 {entry.sha256[:16]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         if args.generate_key:
-            priv, pub = generate_keypair(args.generate_key)
-            print(
-                f"wrote private key {priv} (mode 600; keep it out of any repository) and public key {pub} "
-                f"(key id {key_id(load_private_key(priv).public_key())[:16]}...)"
-            )
+            _write_new_key(args.generate_key)
             return 0
         if not args.bundle:
             raise SystemExit("--bundle is required (except with --generate-key)")
@@ -120,52 +209,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--sign needs --signing-key PEM")
         key = load_private_key(args.signing_key) if args.signing_key else None
         formats = parse_formats(args.formats)
-        precisions = [s.strip() for s in args.engine_precision.split(",") if s.strip()]
-        if any(pr not in ("fp32", "fp16") for pr in precisions):
-            raise SystemExit(f"--engine-precision takes fp32 and/or fp16, got {args.engine_precision!r}")
+        precisions = _engine_precisions(args.engine_precision)
         target = Path(args.bundle)
         if args.checkpoint:
-            if target.exists() and not args.force:
-                raise SystemExit(f"{target} exists; pass --force to replace it, or drop --checkpoint to add formats")
-            bundle = create_bundle(
-                args.checkpoint,
-                target,
-                threshold=args.threshold,
-                threshold_source=args.threshold_source,
-                provenance=_provenance(args.provenance, args.simulated, args.provenance_json),
-                sentence_table=args.sentence_table,
-                reference_statistics=args.reference_statistics,
-                signing_key=key,
-                input_reference=args.input_reference,
-            )
-            if formats:
-                bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
+            bundle = _create_from_checkpoint(args, target, formats, precisions, key)
         else:
-            if not formats and not args.sign and not args.input_reference:
-                raise SystemExit(
-                    "nothing to do: give --formats (and --checkpoint to create a bundle), --input-reference or --sign"
-                )
-            if args.input_reference:
-                bundle = add_input_reference(target, args.input_reference, signing_key=key)
-            if formats:
-                if args.input_reference:
-                    bundle.close()
-                bundle = add_formats(target, formats, engine_precisions=precisions, signing_key=key)
-                if args.sign and not bundle.signature.verified:  # engine-only: the manifest was not rewritten
-                    assert key is not None  # --sign needs --signing-key, checked above
-                    bundle.close()
-                    bundle = sign_bundle(target, key)
-            elif not args.input_reference:
-                assert key is not None  # only --sign is left (else "nothing to do"), and it needs --signing-key
-                bundle = sign_bundle(target, key)
-        m = bundle.manifest
-        print(
-            f"bundle {target}: formats {', '.join(sorted(m.formats))}; threshold {m.threshold.value:g}; "
-            f"provenance {m.provenance.get('data')}; signature: {bundle.signature.status} "
-            f"({bundle.signature.reason})"
-        )
-        for name, entry in sorted(m.files.items()):
-            print(f"  {name:40s} {entry.size:>12,d} B  sha256 {entry.sha256[:16]}")
+            bundle = _update_existing(args, target, formats, precisions, key)
+        _print_summary(bundle, target)
         bundle.close()
     except (ScoliGaitError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

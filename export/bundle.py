@@ -71,6 +71,58 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _manifest_bytes(target: Path, files: Mapping[str, FileSource], manifest: BundleManifest) -> bytes:
+    """``manifest.json`` with the sha256 and size of every file; reserved or unsafe member names are refused."""
+    for name in files:
+        check_member_name(name)
+        if name in RESERVED_NAMES:
+            raise BundleError(f"{name} is written by write_bundle; do not pass it in files")
+    entries = {name: _entry_of(src) for name, src in sorted(files.items())}
+    try:
+        manifest = BundleManifest.model_validate({**manifest.model_dump(mode="json"), "files": entries})
+    except ValidationError as exc:
+        raise BundleError(f"cannot write bundle {target}: {exc}") from exc
+    return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def _write_zip(target: Path, files: Mapping[str, FileSource], raw: bytes, sig: bytes | None) -> None:
+    """Write the whole zip to a temporary file beside ``target``, then rename it, so a reader never sees half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST_NAME, raw)
+            if sig is not None:
+                zf.writestr(SIGNATURE_NAME, sig)
+            for name, src in sorted(files.items()):
+                if isinstance(src, bytes):
+                    zf.writestr(name, src)
+                else:
+                    zf.write(src, name)
+        os.replace(tmp_name, target)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+
+
+def _write_folder(target: Path, files: Mapping[str, FileSource], raw: bytes, sig: bytes | None) -> None:
+    """Copy the files in, then replace the manifest (and signature) last, each atomically."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name, src in files.items():
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, bytes):
+            dest.write_bytes(src)
+        elif not (dest.exists() and os.path.samefile(src, dest)):
+            shutil.copyfile(src, dest)
+    if (target / SIGNATURE_NAME).exists():  # stale the moment the manifest changes
+        (target / SIGNATURE_NAME).unlink()
+    _write_atomic(target / MANIFEST_NAME, raw)
+    if sig is not None:
+        _write_atomic(target / SIGNATURE_NAME, sig)
+
+
 def write_bundle(
     target: str | Path,
     files: Mapping[str, FileSource],
@@ -91,16 +143,7 @@ def write_bundle(
     """
     target = Path(target)
     key = signing_key_of(signing_key)
-    for name in files:
-        check_member_name(name)
-        if name in RESERVED_NAMES:
-            raise BundleError(f"{name} is written by write_bundle; do not pass it in files")
-    entries = {name: _entry_of(src) for name, src in sorted(files.items())}
-    try:
-        manifest = BundleManifest.model_validate({**manifest.model_dump(mode="json"), "files": entries})
-    except ValidationError as exc:
-        raise BundleError(f"cannot write bundle {target}: {exc}") from exc
-    raw = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+    raw = _manifest_bytes(target, files, manifest)
     sig = sign_manifest(raw, key) if key is not None else None
     if key is None:
         log.warning(
@@ -110,37 +153,9 @@ def write_bundle(
             target,
         )
     if target.suffix.lower() == ".zip":
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST_NAME, raw)
-                if sig is not None:
-                    zf.writestr(SIGNATURE_NAME, sig)
-                for name, src in sorted(files.items()):
-                    if isinstance(src, bytes):
-                        zf.writestr(name, src)
-                    else:
-                        zf.write(src, name)
-            os.replace(tmp_name, target)
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
-        return target
-    target.mkdir(parents=True, exist_ok=True)
-    for name, src in files.items():
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(src, bytes):
-            dest.write_bytes(src)
-        elif not (dest.exists() and os.path.samefile(src, dest)):
-            shutil.copyfile(src, dest)
-    if (target / SIGNATURE_NAME).exists():  # stale the moment the manifest changes
-        (target / SIGNATURE_NAME).unlink()
-    _write_atomic(target / MANIFEST_NAME, raw)
-    if sig is not None:
-        _write_atomic(target / SIGNATURE_NAME, sig)
+        _write_zip(target, files, raw, sig)
+    else:
+        _write_folder(target, files, raw, sig)
     return target
 
 

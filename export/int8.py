@@ -87,48 +87,43 @@ def weight_matmuls(model: Any) -> list[str]:
     return names
 
 
-def quantize_int8(
-    src: str | Path,
-    dst: str | Path,
-    *,
-    weight_type: WeightType = "qint8",
-    per_channel: bool = True,
-    optimize: OptimizeLevel = "basic",
-) -> Path:
-    """Write the int8 (dynamic, MatMul/Gemm weights) copy of the fp32 ONNX ``src`` to ``dst``; see the module doc."""
+def _named_optimized_graph(onnx: Any, src: Path, dst: Path, optimize: OptimizeLevel) -> list[str]:
+    """Optimize ``src`` into ``dst`` with every node named; return the weight MatMul/Gemm nodes to quantize."""
+    optimized = optimize_onnx(src, dst, optimize)
+    graph = onnx.load(str(optimized))
+    nodes = weight_matmuls(graph)
+    onnx.save(graph, str(optimized))  # with every node named
+    return nodes
+
+
+def _quantize_quietly(
+    onnx: Any, optimized: Path, dst: Path, nodes: list[str], per_channel: bool, weight_type: WeightType
+) -> None:
+    """Dynamic quantization of ``nodes``, with ONNX Runtime's "consider pre-processing" warning silenced:
+    the optimization step already is that pre-processing."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
     try:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise OptionalDependencyError(
-            "int8 quantization needs onnx and onnxruntime: pip install 'scoligait-edge[export]'"
-        ) from exc
-    if weight_type not in ("qint8", "quint8"):
-        raise ValueError(f"weight_type must be 'qint8' or 'quint8', got {weight_type!r}")
-    src, dst = Path(src), Path(dst)
-    original = onnx.load(str(src))
-    with tempfile.TemporaryDirectory(prefix="scoligait-int8-") as tmp:
-        optimized = optimize_onnx(src, Path(tmp) / "optimized.onnx", optimize)
-        graph = onnx.load(str(optimized))
-        nodes = weight_matmuls(graph)
-        onnx.save(graph, str(optimized))  # with every node named
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(max(level, logging.ERROR))  # "consider pre-processing": step 1 is that pre-processing
-        try:
-            quantize_dynamic(
-                optimized,
-                dst,
-                op_types_to_quantize=list(QUANTIZED_OPS),
-                per_channel=per_channel,
-                nodes_to_quantize=nodes,
-                weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        finally:
-            root.setLevel(level)
-    model = onnx.load(str(dst))
+        quantize_dynamic(
+            optimized,
+            dst,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            per_channel=per_channel,
+            nodes_to_quantize=nodes,
+            weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
+
+
+def _int8_metadata(
+    original: Any, model: Any, weight_type: WeightType, per_channel: bool, optimize: OptimizeLevel
+) -> None:
+    """Keep the fp32 graph's metadata (schema hash, config, ...) and say how the copy was quantized."""
     del model.metadata_props[:]
     for prop in original.metadata_props:
         if prop.key != "precision":
@@ -143,35 +138,59 @@ def quantize_int8(
         ),
     ):
         model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(dst))
-    onnx.checker.check_model(str(dst))
+
+
+def _check_same_interface(original: Any, model: Any) -> None:
+    """Quantization must leave the inputs and outputs (names, element types) as they were."""
     for a, b in zip(
         (*original.graph.input, *original.graph.output), (*model.graph.input, *model.graph.output), strict=True
     ):
         if a.name != b.name or a.type.tensor_type.elem_type != b.type.tensor_type.elem_type:
             raise ValueError(f"int8 quantization changed the interface: {a.name} -> {b.name}")
+
+
+def quantize_int8(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    weight_type: WeightType = "qint8",
+    per_channel: bool = True,
+    optimize: OptimizeLevel = "basic",
+) -> Path:
+    """Write the int8 (dynamic, MatMul/Gemm weights) copy of the fp32 ONNX ``src`` to ``dst``; see the module doc."""
+    try:
+        import onnx
+        from onnxruntime.quantization import quantize_dynamic  # noqa: F401 - fail early without it
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise OptionalDependencyError(
+            "int8 quantization needs onnx and onnxruntime: pip install 'scoligait-edge[export]'"
+        ) from exc
+    if weight_type not in ("qint8", "quint8"):
+        raise ValueError(f"weight_type must be 'qint8' or 'quint8', got {weight_type!r}")
+    src, dst = Path(src), Path(dst)
+    original = onnx.load(str(src))
+    with tempfile.TemporaryDirectory(prefix="scoligait-int8-") as tmp:
+        optimized = Path(tmp) / "optimized.onnx"
+        nodes = _named_optimized_graph(onnx, src, optimized, optimize)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _quantize_quietly(onnx, optimized, dst, nodes, per_channel, weight_type)
+    model = onnx.load(str(dst))
+    _int8_metadata(original, model, weight_type, per_channel, optimize)
+    onnx.save(model, str(dst))
+    onnx.checker.check_model(str(dst))
+    _check_same_interface(original, model)
     return dst
 
 
-def simulated_windows(
-    config: Any, n_clips: int = 8, stride: int | None = None, text_tokens: int = 4, seed: int = 0
+def _clip_windows(
+    specs: dict[str, Any], t: int, stride: int, n_clips: int, seed: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Realistic inputs for ``config`` (a model config or its dict): sliding windows over SIMULATED walking clips.
-
-    Knowledge maps of simulated walks (half with a Cobb angle of 0, half 10-35
-    degrees; side and frontal cameras), their cropped silhouettes, and text
-    embeddings from the shipped sentence table (random small vectors if it is
-    missing). Deterministic for a given ``seed``.
-    """
-    from scoligait_edge.bundle.specs import input_specs
+    """Sliding windows (map, mask and, when the model takes video, silhouettes) over simulated walks,
+    half without a curve, cameras alternating in pairs."""
     from scoligait_edge.kinematics.builder import build_knowledge_map
     from scoligait_edge.research.sim.camera import crop_scoliosis1k
     from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
 
-    specs = {s.name: s for s in input_specs(config)}
-    t = int(specs["km"].shape[1] if "km" in specs else specs["video"].shape[1])
-    stride = stride or max(1, t // 2)
-    rng = np.random.default_rng(seed)
     cols: dict[str, list[np.ndarray]] = {"km": [], "km_mask": [], "video": []}
     for i in range(n_clips):
         cobb = 0.0 if i % 2 == 0 else float(rng.uniform(10.0, 35.0))
@@ -199,22 +218,47 @@ def simulated_windows(
     out = {k: np.ascontiguousarray(np.stack(v)) for k, v in cols.items() if k in specs and v}
     if "km" in out:
         out["km"] = out["km"].astype(np.float32)
+    return out
+
+
+def _text_inputs(d: int, n_win: int, text_tokens: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence embeddings drawn from the shipped table (small random vectors without a matching one),
+    and a mask that drops the last sentence of every third window."""
+    try:
+        from scoligait_edge.text.embeddings import default_embedding_table
+
+        table = default_embedding_table()
+        ids = rng.integers(0, len(table), size=(n_win, text_tokens))
+        text = np.asarray(table.lookup(ids), dtype=np.float32).reshape(n_win, text_tokens, -1)
+        if text.shape[2] != d:
+            raise ValueError("table width differs")
+    except Exception:  # noqa: BLE001 - no table: small random embeddings
+        text = (rng.standard_normal((n_win, text_tokens, d)) * 0.05).astype(np.float32)
+    mask = np.ones((n_win, text_tokens), dtype=bool)
+    mask[::3, -1] = False
+    return text, mask
+
+
+def simulated_windows(
+    config: Any, n_clips: int = 8, stride: int | None = None, text_tokens: int = 4, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Realistic inputs for ``config`` (a model config or its dict): sliding windows over SIMULATED walking clips.
+
+    Knowledge maps of simulated walks (half with a Cobb angle of 0, half 10-35
+    degrees; side and frontal cameras), their cropped silhouettes, and text
+    embeddings from the shipped sentence table (random small vectors if it is
+    missing). Deterministic for a given ``seed``.
+    """
+    from scoligait_edge.bundle.specs import input_specs
+
+    specs = {s.name: s for s in input_specs(config)}
+    t = int(specs["km"].shape[1] if "km" in specs else specs["video"].shape[1])
+    stride = stride or max(1, t // 2)
+    rng = np.random.default_rng(seed)
+    out = _clip_windows(specs, t, stride, n_clips, seed, rng)
     n_win = len(next(iter(out.values())))
     if "text" in specs:
-        d = int(specs["text"].shape[2])
-        try:
-            from scoligait_edge.text.embeddings import default_embedding_table
-
-            table = default_embedding_table()
-            ids = rng.integers(0, len(table), size=(n_win, text_tokens))
-            text = np.asarray(table.lookup(ids), dtype=np.float32).reshape(n_win, text_tokens, -1)
-            if text.shape[2] != d:
-                raise ValueError("table width differs")
-        except Exception:  # noqa: BLE001 - no table: small random embeddings
-            text = (rng.standard_normal((n_win, text_tokens, d)) * 0.05).astype(np.float32)
-        mask = np.ones((n_win, text_tokens), dtype=bool)
-        mask[::3, -1] = False
-        out["text"], out["text_mask"] = text, mask
+        out["text"], out["text_mask"] = _text_inputs(int(specs["text"].shape[2]), n_win, text_tokens, rng)
     return {name: out[name] for name in specs}
 
 

@@ -66,30 +66,14 @@ def torch_outputs(model: ScreeningModel, batch: dict[str, Any]) -> dict[str, np.
     return {n: getattr(out, MODEL_OUTPUT_FIELDS[n]).float().cpu().numpy() for n in names}
 
 
-def export_onnx(
-    model: ScreeningModel,
-    path: str | Path,
-    *,
-    opset: int = DEFAULT_OPSET,
-    fps: float = MAP_FPS,
-    check: bool = True,
-    verify_atol: float | None = 1e-4,
-) -> Path:
-    """Export ``model`` (a ScreeningModel, put in eval mode) to ``path``; returns the path.
+def _trace_to_file(model: ScreeningModel, path: Path, opset: int) -> tuple[list[str], list[str]]:
+    """Trace ``model`` in eval mode (its training flag restored after) into ``path``; return input and output names.
 
-    ``check`` runs ``onnx.checker`` (full check, with shape inference);
-    ``verify_atol`` (None to skip) runs the file in ONNX Runtime on CPU on a
-    random batch and raises :class:`BackendError` if any output differs from
-    torch by more than that.
+    Every axis the specs name (batch, text sentences) is exported as dynamic.
     """
     import torch
 
-    if opset < MIN_OPSET:
-        raise ValueError(f"opset {opset} < {MIN_OPSET}: LayerNormalization is only native from opset 17")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cfg = model.config
-    ins, outs = input_specs(cfg), output_specs(cfg)
+    ins, outs = input_specs(model.config), output_specs(model.config)
     in_names, out_names = [s.name for s in ins], [s.name for s in outs]
     assert list(in_names) == [n for n in INPUT_ORDER if n in in_names]
     was_training = model.training
@@ -115,9 +99,32 @@ def export_onnx(
             )
     finally:
         model.train(was_training)
+    return in_names, out_names
 
+
+def export_onnx(
+    model: ScreeningModel,
+    path: str | Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    fps: float = MAP_FPS,
+    check: bool = True,
+    verify_atol: float | None = 1e-4,
+) -> Path:
+    """Export ``model`` (a ScreeningModel, put in eval mode) to ``path``; returns the path.
+
+    ``check`` runs ``onnx.checker`` (full check, with shape inference);
+    ``verify_atol`` (None to skip) runs the file in ONNX Runtime on CPU on a
+    random batch and raises :class:`BackendError` if any output differs from
+    torch by more than that.
+    """
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset {opset} < {MIN_OPSET}: LayerNormalization is only native from opset 17")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    in_names, out_names = _trace_to_file(model, path, opset)
     proto = onnx.load(str(path))
-    _annotate(proto, cfg, fps)
+    _annotate(proto, model.config, fps)
     got_in = [i.name for i in proto.graph.input]
     got_out = [o.name for o in proto.graph.output]
     if got_in != in_names or got_out != out_names:
