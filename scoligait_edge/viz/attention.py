@@ -18,6 +18,23 @@ log = logging.getLogger(__name__)
 _MIN_BOX_ROWS = 8
 
 
+def _three_panels() -> tuple[Any, Any, Any]:
+    """Map, evidence and traces stacked on one time axis; a column of narrow axes on the right holds the
+    colour bars, so all three panels share one time-axis width."""
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(
+        3,
+        2,
+        figsize=(11, 11),
+        gridspec_kw={"hspace": 0.16, "wspace": 0.02, "height_ratios": [4, 4, 1.6], "width_ratios": [60, 1]},
+    )
+    axes, caxes = grid[:, 0], grid[:, 1]
+    for ax in axes[1:]:
+        ax.sharex(axes[0])
+    return fig, axes, caxes
+
+
 def _box_salient(ax: Any, salient: Sequence[SalientFeature]) -> None:
     """Box each salient feature's rows over its time span, numbered, legible on any colour."""
     import matplotlib.patheffects as pe
@@ -98,6 +115,7 @@ def _draw_map_panels(
 
 def _draw_evidence_traces(
     ax: Any,
+    cax: Any,
     att: np.ndarray,
     v: np.ndarray,
     salient: Sequence[SalientFeature],
@@ -121,6 +139,9 @@ def _draw_evidence_traces(
     ax.set_title("evidence of the boxed columns over time (shaded: their spans)", fontsize=10, loc="left")
     if salient:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, title="box", title_fontsize=8)
+    cax.axis("off")  # no colour bar for this panel
+    ax.grid(alpha=0.3)
+    ax.set_xlabel("time (s)")
 
 
 def _salient_caption(salient: Sequence[SalientFeature]) -> str:
@@ -171,21 +192,9 @@ def plot_attention_on_map(
     a_masked = att.copy()
     a_masked[~v] = np.nan
 
-    # A column of narrow axes on the right holds the colour bars, so all three panels share one time axis width.
-    fig, grid = plt.subplots(
-        3,
-        2,
-        figsize=(11, 11),
-        gridspec_kw={"hspace": 0.16, "wspace": 0.02, "height_ratios": [4, 4, 1.6], "width_ratios": [60, 1]},
-    )
-    axes, caxes = grid[:, 0], grid[:, 1]
-    for ax in axes[1:]:
-        ax.sharex(axes[0])
+    fig, axes, caxes = _three_panels()
     _draw_map_panels(fig, axes[:2], caxes[:2], standardise_array(km_arr, v), a_masked, v, extent, salient)
-    _draw_evidence_traces(axes[2], att, v, salient, t0, fps, extent)
-    caxes[2].axis("off")
-    axes[2].grid(alpha=0.3)
-    axes[2].set_xlabel("time (s)")
+    _draw_evidence_traces(axes[2], caxes[2], att, v, salient, t0, fps, extent)
     for upper in axes[:2]:
         upper.tick_params(labelbottom=False)
     fig.suptitle(title, fontsize=12, y=0.93)

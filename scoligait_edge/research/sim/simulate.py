@@ -277,6 +277,30 @@ def _events_in_clip(
     return events, ev_ms
 
 
+def _clip_camera(
+    camera: View,
+    direction: Direction,
+    pelvis: np.ndarray,
+    height_m: float,
+    rng: np.random.Generator,
+    image_size: tuple[int, int],
+    s: SimulationSettings,
+) -> CameraModel:
+    """The clip's camera, placed around the walk with the settings' lens, distances and jitter."""
+    return make_camera(
+        camera,
+        direction,
+        pelvis,
+        height_m,
+        rng,
+        image_size=image_size,
+        focal_px=s.focal_length_px,
+        side_distance_m=s.side_distance_m,
+        frontal_near_distance_m=s.frontal_near_distance_m,
+        jitter_deg=s.camera_jitter_deg,
+    )
+
+
 def _silhouettes(world: np.ndarray, cam: CameraModel, subject: SubjectParams, scale: float) -> np.ndarray:
     """The clip's silhouettes with the subject's silhouette-only torso shape."""
     return render_silhouette(
@@ -325,18 +349,7 @@ def simulate_clip(
     var: ClipVariationDraw = draw_clip_variation(r_var, s)
     ts = _timestamps(n_frames, fps, drop_rate, timestamp_jitter_ms, r_time)
     wk = walk(subject, ts / 1000.0, var, r_walk, s)
-    cam = make_camera(
-        camera,
-        direction,
-        wk.pelvis,
-        subject.height_m,
-        r_cam,
-        image_size=image_size,
-        focal_px=s.focal_length_px,
-        side_distance_m=s.side_distance_m,
-        frontal_near_distance_m=s.frontal_near_distance_m,
-        jitter_deg=s.camera_jitter_deg,
-    )
+    cam = _clip_camera(camera, direction, wk.pelvis, subject.height_m, r_cam, image_size, s)
     uv, _ = cam.project(wk.world)
     clean = np.concatenate([uv, np.ones(uv.shape[:2] + (1,))], axis=-1)
     events, ev_ms = _events_in_clip(wk.event_times_s, ts, fps)
