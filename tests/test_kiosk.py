@@ -91,3 +91,15 @@ def test_a_session_through_the_socket_and_the_refusals(tmp_path):
     assert "simulated" in s["provenance"]
     assert [f for f in files_under(work) if not f.startswith(("home/", "tmp/"))] == []
     assert files_under(work / "home") == [] and files_under(work / "tmp") == []
+
+
+def test_the_browser_tests_fail_instead_of_skipping_in_ci_without_chromium(monkeypatch, tmp_path):
+    import tests.kiosk_helpers as helpers
+
+    monkeypatch.setattr(helpers, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI"):
+        helpers.require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        helpers.require_browser()
