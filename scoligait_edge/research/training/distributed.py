@@ -43,7 +43,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from scoligait_edge.research.data.cache import stable_hash
-from scoligait_edge.research.models.screening import ScreeningModel
+from scoligait_edge.research.models.screening import ScreeningModel, ScreeningModelConfig
 from scoligait_edge.research.training.config import OptimConfig
 from scoligait_edge.research.training.loop import (
     FitResult,
@@ -208,6 +208,7 @@ def _resume(
 
 def _train_epoch(
     ddp: torch.nn.Module,
+    cfg: ScreeningModelConfig,
     train: WindowTensors,
     parts: TrainingParts,
     optim: OptimConfig,
@@ -220,7 +221,6 @@ def _train_epoch(
     over all ranks. Padding windows repeat real ones: they are run (every rank must step) but weigh nothing."""
     world, device, n = ctx.world_size, ctx.device, len(train)
     local_b = optim.batch_size // world
-    cfg = ddp.module.config  # the ScreeningModel inside DistributedDataParallel
     # position p of this rank's list is position rank + world * p of the padded global permutation
     real = (ctx.rank + world * torch.arange(len(local))) < n
     loss_sum = torch.zeros(2, dtype=torch.float64)
@@ -318,7 +318,7 @@ def fit_distributed(
             disable=not (progress and ctx.is_main),
             leave=False,
         )
-        loss_sum = _train_epoch(ddp, train, parts, optim, ctx, local, gen, bar)
+        loss_sum = _train_epoch(ddp, model.config, train, parts, optim, ctx, local, gen, bar)
         result.windows_seen += int(loss_sum[1])
         row, key = epoch_record(
             epoch, float(loss_sum[0] / loss_sum[1]), val, predict_sharded(model, val, ctx), parts, announce=ctx.is_main

@@ -101,6 +101,9 @@ class LatentAttentionPooling(_LearnedArrayCrossAttention):
     token (signed, sums to 1 over valid tokens).
     """
 
+    latents: nn.Parameter
+    norm_latents: nn.LayerNorm
+
     def __init__(
         self,
         dim: int,
@@ -137,6 +140,9 @@ class PMAPooling(_LearnedArrayCrossAttention):
     ``pooled = mean over queries``. ``saliency`` is the attention each token
     receives, averaged over heads and queries (>= 0, sums to 1 over valid tokens).
     """
+
+    queries: nn.Parameter
+    norm_kv: nn.LayerNorm
 
     def __init__(
         self,
