@@ -429,79 +429,123 @@ def _main(argv, stop: StopFlag, received: list[int], capture_factory) -> int:
 
 def _session(args, roi, writer, stop: StopFlag, received: list[int], capture_factory, session_id: str = "") -> int:
     from scoligait_edge.assets import sample_video_path
-    from scoligait_edge.stream.sources import CameraSource, open_source
 
     if args.camera is None and args.video is None and args.rtsp is None and args.images is None:
         args.video = sample_video_path()
         print(f"No source given: screening the bundled sample video {args.video.name} (BSD-3, sports2d).")
     # The source first: a missing file or a wrong camera index is one line, not a model load and a line.
     try:
-        source = open_source(
-            camera=args.camera,
-            video=args.video,
-            rtsp=args.rtsp,
-            images=args.images,
-            max_frames=args.max_frames,
-            capture_factory=capture_factory,
-        )  # it logs its states
-        if args.camera is not None:
-            assert isinstance(source, CameraSource), "open_source(camera=...) gives a CameraSource"
-            source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
+        source = _open_source(args, capture_factory)
     except (ScoliGaitError, ValueError, OSError) as exc:
         return _error(str(exc))
     try:
-        from scoligait_edge.pose.estimator import PoseEstimatorOptions
-        from scoligait_edge.pose.tracker import TrackerOptions
-        from scoligait_edge.screener import BackendOptions, Screener, ScreenerOptions
-
-        bundle = args.bundle
-        if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
-            from scoligait_edge.bundle.load import load_bundle
-            from scoligait_edge.screener import demo_bundle_path
-
-            bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
-        options = ScreenerOptions(
-            pose=PoseEstimatorOptions(model=args.pose_model),
-            tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
-            backend=BackendOptions(backend=args.backend, precision=args.precision, threads=args.threads or None),
-            hop=args.hop,
-        )
-        screener = Screener(bundle, options=options)
+        screener = _make_screener(args, roi)
     except (ScoliGaitError, ValueError, OSError) as exc:
         source.close()
         return _error(str(exc))
     notices = [f"Model: {printable(screener.provenance)}", SCREENING_NOTICE]
     for line in notices:
         print(line)
-    failed = False
     with screener:
         status, source_error, notes = _loop(args, screener, source, stop, received, notices, writer)
-        summary = screener.summary()
-        if notes:
-            summary = summary.model_copy(update={"notes": [*summary.notes, *notes]})
-        if writer is not None and writer.error:
-            summary = summary.model_copy(update={"notes": [*summary.notes, writer.error]})
+        summary, failed = _session_summary(screener.summary(), source_error, notes, writer)
+        if args.report and not _write_report(args.report, screener, summary, notices, session_id):
             failed = True
-        problem = source_error or (notes[0] if notes else None)
-        if problem and summary.decision is None:
-            summary = summary.model_copy(update={"reason": f"{problem}; {summary.reason}"})
-        if args.report:
-            try:
-                from scoligait_edge.session_report import write_report
-
-                path = write_report(screener, args.report, notices)
-                record = {"session_id": session_id, **summary.model_dump(mode="json")}
-                (args.report / "summary.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-                print(f"report: {path}")
-            except (ScoliGaitError, OSError) as exc:
-                print(f"error: cannot write the report into {args.report}: {exc}", file=sys.stderr)
-                failed = True
     _print_summary(summary, session_id)
     if status == "interrupted" or stop.is_set():
         return EXIT_ERROR if failed else EXIT_OK
     if failed or (source_error and summary.windows_screened == 0):
         return EXIT_ERROR
     return EXIT_OK if summary.decision is not None else EXIT_NOTHING_SCREENED
+
+
+def _open_source(args, capture_factory):
+    """The frame source the arguments name; a local camera is started at once so a wrong index fails here."""
+    from scoligait_edge.stream.sources import CameraSource, open_source
+
+    source = open_source(
+        camera=args.camera,
+        video=args.video,
+        rtsp=args.rtsp,
+        images=args.images,
+        max_frames=args.max_frames,
+        capture_factory=capture_factory,
+    )  # it logs its states
+    if args.camera is not None:
+        assert isinstance(source, CameraSource), "open_source(camera=...) gives a CameraSource"
+        source.start()  # a local device opens at once (a stream may take seconds: it opens in the loop)
+    return source
+
+
+def _make_screener(args, roi):
+    """The ``Screener`` the arguments describe (bundle, pose model, ROI, backend, hop)."""
+    from scoligait_edge.pose.estimator import PoseEstimatorOptions
+    from scoligait_edge.pose.tracker import TrackerOptions
+    from scoligait_edge.screener import BackendOptions, Screener, ScreenerOptions
+
+    bundle = args.bundle
+    if args.allow_unsigned_bundle:  # a loaded Bundle passes through Screener's load_bundle as is
+        from scoligait_edge.bundle.load import load_bundle
+        from scoligait_edge.screener import demo_bundle_path
+
+        bundle = load_bundle(args.bundle or demo_bundle_path(), allow_unsigned=True)
+    options = ScreenerOptions(
+        pose=PoseEstimatorOptions(model=args.pose_model),
+        tracker=TrackerOptions(roi=roi) if roi else TrackerOptions(),
+        backend=BackendOptions(backend=args.backend, precision=args.precision, threads=args.threads or None),
+        hop=args.hop,
+    )
+    return Screener(bundle, options=options)
+
+
+def _session_summary(summary, source_error: str | None, notes: list[str], writer):
+    """The summary with the loop's notes and any output failure in it, and whether the session failed.
+
+    When nothing was decided, the first problem leads the reason, so the summary says why.
+    """
+    failed = False
+    if notes:
+        summary = summary.model_copy(update={"notes": [*summary.notes, *notes]})
+    if writer is not None and writer.error:
+        summary = summary.model_copy(update={"notes": [*summary.notes, writer.error]})
+        failed = True
+    problem = source_error or (notes[0] if notes else None)
+    if problem and summary.decision is None:
+        summary = summary.model_copy(update={"reason": f"{problem}; {summary.reason}"})
+    return summary, failed
+
+
+def _write_report(folder: Path, screener, summary, notices: list[str], session_id: str) -> bool:
+    """The HTML report and summary.json into ``folder``; False (with a line on stderr) when it cannot."""
+    try:
+        from scoligait_edge.session_report import write_report
+
+        path = write_report(screener, folder, notices)
+        record = {"session_id": session_id, **summary.model_dump(mode="json")}
+        (folder / "summary.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+        print(f"report: {path}")
+    except (ScoliGaitError, OSError) as exc:
+        print(f"error: cannot write the report into {folder}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+class _Latest:
+    """Writes and prints each window's result, and keeps the last screened probability and top features:
+    the overlay shows them until the next window is screened."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+        self.probability: float | None = None
+        self.top: list[str] = []
+
+    def emit(self, results) -> None:
+        for result in results:
+            if self._writer:
+                self._writer.write(result)
+            if result.status == "screened":
+                self.probability, self.top = result.probability, [f.name for f in result.top_features]
+            _print_result(result)
 
 
 def _loop(
@@ -516,20 +560,9 @@ def _loop(
     outside the loop.
     """
     from scoligait_edge.errors import VideoReadError
-    from scoligait_edge.viz.overlay import OverlayVideoWriter, draw_overlay
+    from scoligait_edge.viz.overlay import OverlayVideoWriter
 
-    probability: float | None = None
-    top: list[str] = []
-
-    def emit(results) -> None:
-        nonlocal probability, top
-        for result in results:
-            if writer:
-                writer.write(result)
-            if result.status == "screened":
-                probability, top = result.probability, [f.name for f in result.top_features]
-            _print_result(result)
-
+    latest = _Latest(writer)
     notes: list[str] = []
     if stop.is_set():  # a signal during model loading: nothing to read
         source.close()
@@ -537,57 +570,10 @@ def _loop(
         return "interrupted", None, notes
     video_out = OverlayVideoWriter(args.save_video, fps=source.nominal_fps or 30.0) if args.save_video else None
     show = not args.headless
-    last_image = None
     error = None
-    processed = 0
-    roi = _parse_roi(args.roi)
     try:
         with source:
-            for frame in source.frames(idle_s=0.25):
-                if stop.is_set() or (args.max_frames and processed >= args.max_frames):
-                    break
-                if frame is None:  # live source idle or lost: keep the screen alive
-                    if show and last_image is not None:
-                        _show(
-                            draw_overlay(
-                                last_image,
-                                None,
-                                progress=0.0,
-                                probability=probability,
-                                top_features=top,
-                                status=source.status_text,
-                                notices=notices,
-                                alert=True,
-                            )
-                        )
-                    continue
-                if processed == 0 and roi is not None and (outside := _roi_outside(roi, frame.image.shape)):
-                    error = outside
-                    print(f"error: {outside}", file=sys.stderr, flush=True)
-                    break
-                try:
-                    update = screener.process(frame.image, frame.timestamp_ms)
-                except TimestampError as exc:
-                    log.warning("frame %d skipped: %s", frame.index, exc)
-                    continue
-                processed += 1
-                emit(update.results)
-                if show or video_out:
-                    image = draw_overlay(
-                        frame.image,
-                        update.pose,
-                        progress=update.window_progress,
-                        probability=probability,
-                        top_features=top,
-                        status=update.tracking_state,
-                        notices=notices,
-                        threshold=screener.threshold,
-                    )
-                    if video_out:
-                        video_out.write(image)
-                    if show and _show(image):
-                        break
-                last_image = frame.image
+            error = _screen_frames(args, screener, source, stop, notices, latest, video_out, show)
             ended_early = getattr(source, "ended_early", None)
             if ended_early:
                 notes.append(ended_early)
@@ -598,18 +584,86 @@ def _loop(
         error = str(exc)
         print(f"error: {exc}", file=sys.stderr)
     finally:
-        if video_out:
-            try:
-                video_out.close()
-            except (ScoliGaitError, OSError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-        if show:
-            _close_windows()
-    emit(screener.finish())  # the rows the gap filler still held may complete a last window
+        _close_outputs(video_out, show)
+    latest.emit(screener.finish())  # the rows the gap filler still held may complete a last window
     if stop.is_set():
         _announce_stop(received)
         return "interrupted", error, notes
     return "done", error, notes
+
+
+def _screen_frames(args, screener, source, stop: StopFlag, notices: list[str], latest: _Latest, video_out, show):
+    """Feed the source's frames to the screener until it ends, a signal, --max-frames or q/Esc.
+
+    Returns the error that stopped it (a --roi outside the first frame) or None.
+    """
+    from scoligait_edge.viz.overlay import draw_overlay
+
+    last_image = None
+    processed = 0
+    roi = _parse_roi(args.roi)
+    for frame in source.frames(idle_s=0.25):
+        if stop.is_set() or (args.max_frames and processed >= args.max_frames):
+            break
+        if frame is None:  # live source idle or lost: keep the screen alive
+            if show and last_image is not None:
+                _show(
+                    draw_overlay(
+                        last_image,
+                        None,
+                        progress=0.0,
+                        probability=latest.probability,
+                        top_features=latest.top,
+                        status=source.status_text,
+                        notices=notices,
+                        alert=True,
+                    )
+                )
+            continue
+        if processed == 0 and roi is not None and (outside := _roi_outside(roi, frame.image.shape)):
+            print(f"error: {outside}", file=sys.stderr, flush=True)
+            return outside
+        try:
+            update = screener.process(frame.image, frame.timestamp_ms)
+        except TimestampError as exc:
+            log.warning("frame %d skipped: %s", frame.index, exc)
+            continue
+        processed += 1
+        latest.emit(update.results)
+        if (show or video_out) and _overlay_frame(frame.image, update, screener, latest, notices, video_out, show):
+            break
+        last_image = frame.image
+    return None
+
+
+def _overlay_frame(image, update, screener, latest: _Latest, notices: list[str], video_out, show: bool) -> bool:
+    """Draw the overlay on one frame, write it to the overlay video and show it; True when the user quits."""
+    from scoligait_edge.viz.overlay import draw_overlay
+
+    drawn = draw_overlay(
+        image,
+        update.pose,
+        progress=update.window_progress,
+        probability=latest.probability,
+        top_features=latest.top,
+        status=update.tracking_state,
+        notices=notices,
+        threshold=screener.threshold,
+    )
+    if video_out:
+        video_out.write(drawn)
+    return bool(show and _show(drawn))
+
+
+def _close_outputs(video_out, show: bool) -> None:
+    """Close the overlay video (a failure is reported, not raised: the session still finishes) and the window."""
+    if video_out:
+        try:
+            video_out.close()
+        except (ScoliGaitError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+    if show:
+        _close_windows()
 
 
 def _announce_stop(received: list[int]) -> None:
