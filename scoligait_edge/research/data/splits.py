@@ -79,11 +79,17 @@ def make_splits(
     fr = dict(fractions or {"train": 0.7, "val": 0.15, "test": 0.15})
     if not fr or any(v < 0 for v in fr.values()) or sum(fr.values()) <= 0:
         raise ValueError(f"fractions must be non-negative and not all zero, got {fr}")
-    total = sum(fr.values())
-    names = list(fr)
     by_subject: dict[str, list[T]] = defaultdict(list)
     for it in items:
         by_subject[_subject_of(it)].append(it)
+    stratum = _subject_strata(by_subject, stratify_by)
+    out = _deal_subjects(by_subject, stratum, fr, seed)
+    assert_subject_disjoint(out)
+    return out
+
+
+def _subject_strata(by_subject: Mapping[str, list[T]], stratify_by: str | Callable[[T], Any] | None) -> dict[str, Any]:
+    """Each subject's stratum; all of a subject's items must agree on it, else :class:`DatasetError`."""
     stratum: dict[str, Any] = {}
     for sid, its in by_subject.items():
         if stratify_by is None:
@@ -97,6 +103,16 @@ def make_splits(
                 f"subject {sid!r} has items with different {stratify_by!r} values {sorted(map(str, keys))}"
             )
         stratum[sid] = next(iter(keys))
+    return stratum
+
+
+def _deal_subjects(
+    by_subject: Mapping[str, list[T]], stratum: Mapping[str, Any], fr: Mapping[str, float], seed: int
+) -> dict[str, list[T]]:
+    """Shuffle each stratum's subjects with ``seed`` and deal them out by the fractions ``fr``, so every split
+    keeps the strata's mix; strata and subjects are sorted first, so the result depends on ``seed`` alone."""
+    total = sum(fr.values())
+    names = list(fr)
     rng = np.random.default_rng(seed)
     out: dict[str, list[T]] = {n: [] for n in names}
     groups: dict[Any, list[str]] = defaultdict(list)
@@ -111,7 +127,6 @@ def make_splits(
             for sid in order[lo:hi]:
                 out[n].extend(by_subject[sid])
             lo = hi
-    assert_subject_disjoint(out)
     return out
 
 
@@ -148,34 +163,13 @@ def ratio_split(
     subject-disjoint by construction and checked.
     """
     r = _parse_ratio(ratio)
-    cls_of: dict[str, int] = {}
-    items_of: dict[str, list[T]] = defaultdict(list)
-    for s in samples:
-        sid = _subject_of(s)
-        c = _attr(s, "sconet_class")
-        if c is None:
-            raise DatasetError(f"ratio_split needs 3-class labels (sconet_class); subject {sid!r} has none")
-        if cls_of.setdefault(sid, int(c)) != int(c):
-            raise DatasetError(f"subject {sid!r} has items of two classes ({cls_of[sid]} and {c})")
-        items_of[sid].append(s)
+    cls_of, items_of = _subjects_by_class(samples)
     by_class: dict[int, list[str]] = {k: sorted(s for s, c in cls_of.items() if c == k) for k in range(3)}
     n_all = len(cls_of)
     want_total = n_all // 2 if n_train is None else int(n_train)
     if not 0 < want_total <= n_all:
         raise ValueError(f"n_train must be in [1, {n_all}], got {want_total}")
-    share = np.array(r) / sum(r)
-    want = share * want_total
-    avail = np.array([len(by_class[k]) for k in range(3)], float)
-    scale = min([1.0] + [avail[k] / want[k] for k in range(3) if want[k] > 0])
-    if scale < 1.0:
-        log.warning(
-            "ratio %s: only %s subjects per class; training set shrunk to %.0f%% of %d",
-            ratio,
-            avail.astype(int).tolist(),
-            100 * scale,
-            want_total,
-        )
-    counts = np.minimum(np.round(want * scale), avail).astype(int)
+    counts = _class_counts(r, [len(by_class[k]) for k in range(3)], want_total, ratio)
     rng = np.random.default_rng(seed)
     train_ids: set[str] = set()
     for k in range(3):
@@ -192,3 +186,38 @@ def ratio_split(
         len(items_of) - len(train_ids),
     )
     return train, test
+
+
+def _subjects_by_class(samples: Sequence[T]) -> tuple[dict[str, int], dict[str, list[T]]]:
+    """Each subject's ScoNet class and items; a subject without a class or with two raises :class:`DatasetError`."""
+    cls_of: dict[str, int] = {}
+    items_of: dict[str, list[T]] = defaultdict(list)
+    for s in samples:
+        sid = _subject_of(s)
+        c = _attr(s, "sconet_class")
+        if c is None:
+            raise DatasetError(f"ratio_split needs 3-class labels (sconet_class); subject {sid!r} has none")
+        if cls_of.setdefault(sid, int(c)) != int(c):
+            raise DatasetError(f"subject {sid!r} has items of two classes ({cls_of[sid]} and {c})")
+        items_of[sid].append(s)
+    return cls_of, items_of
+
+
+def _class_counts(
+    r: tuple[float, float, float], available: list[int], want_total: int, ratio: str | Sequence[float]
+) -> np.ndarray:
+    """Training subjects per class for ``want_total`` in the ratio ``r``; when a class has too few subjects,
+    every count shrinks by the same factor so the ratio stays exact (logged)."""
+    share = np.array(r) / sum(r)
+    want = share * want_total
+    avail = np.array(available, float)
+    scale = min([1.0] + [avail[k] / want[k] for k in range(3) if want[k] > 0])
+    if scale < 1.0:
+        log.warning(
+            "ratio %s: only %s subjects per class; training set shrunk to %.0f%% of %d",
+            ratio,
+            avail.astype(int).tolist(),
+            100 * scale,
+            want_total,
+        )
+    return np.minimum(np.round(want * scale), avail).astype(int)

@@ -69,6 +69,36 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
     is train, val or test. Rows are numbered from 1 after the header.
     """
     p = Path(path).expanduser()
+    reader, header = _labels_reader(p)
+    rows: list[LabelRow] = []
+    first_row_of_clip: dict[str, int] = {}
+    subject_seen: dict[str, LabelRow] = {}
+    for r, raw in enumerate(reader, start=1):
+        line = reader.line_num
+        where = f"{p}, row {r} (line {line})"
+        row = _label_row(where, r, line, raw, header, video_suffix)
+        if row.clip_id in first_row_of_clip:
+            raise DatasetError(
+                f"{where}: duplicate clip_id {row.clip_id!r} (first on row {first_row_of_clip[row.clip_id]})"
+            )
+        prev = subject_seen.get(row.subject_id)
+        if prev is not None:
+            _check_same_subject(where, row, prev)
+        else:
+            subject_seen[row.subject_id] = row
+        first_row_of_clip[row.clip_id] = r
+        rows.append(row)
+    if not rows:
+        raise DatasetError(f"{p}: no data rows after the header")
+    by_split: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_split[row.split].append(row.subject_id)
+    check_subject_disjoint(by_split)
+    return rows
+
+
+def _labels_reader(p: Path) -> tuple[csv.DictReader, list[str]]:
+    """A row reader over the labels file and its checked header (stripped names, known columns, none twice)."""
     if not p.is_file():
         raise DatasetError(f"labels file not found: {p}")
     try:
@@ -95,73 +125,74 @@ def read_labels_csv(path: str | Path, *, video_suffix: str = ".mp4") -> list[Lab
             f"{p}, header (line 1): {'; '.join(parts)}; expected {list(LABEL_COLUMNS)} "
             f"and optionally {list(OPTIONAL_COLUMNS)}"
         )
-    rows: list[LabelRow] = []
-    first_row_of_clip: dict[str, int] = {}
-    subject_seen: dict[str, LabelRow] = {}
-    for r, raw in enumerate(reader, start=1):
-        line = reader.line_num
-        where = f"{p}, row {r} (line {line})"
-        if None in raw:
-            raise DatasetError(f"{where}: more fields than the header has columns")
-        if any(v is None for v in raw.values()):
-            raise DatasetError(f"{where}: fewer fields than the header has columns")
-        v = {k: (raw[k] or "").strip() for k in header}
-        if not any(v.values()):
-            raise DatasetError(f"{where}: empty row")
-        cid, sid = v["clip_id"], v["subject_id"]
-        if not cid:
-            raise DatasetError(f"{where}: clip_id is empty")
-        if not sid:
-            raise DatasetError(f"{where}: subject_id is empty")
-        if cid in first_row_of_clip:
-            raise DatasetError(f"{where}: duplicate clip_id {cid!r} (first on row {first_row_of_clip[cid]})")
-        try:
-            cobb = float(v["cobb_deg"])
-        except ValueError:
-            raise DatasetError(f"{where}: cobb_deg must be a number of degrees, got {v['cobb_deg']!r}") from None
-        if not (math.isfinite(cobb) and 0.0 <= cobb <= 180.0):
-            raise DatasetError(f"{where}: cobb_deg must be between 0 and 180, got {v['cobb_deg']!r}")
-        sex = v["sex"].upper() or None
-        if sex not in (None, "F", "M"):
-            raise DatasetError(f"{where}: sex must be 'F' or 'M' (or empty if unknown), got {v['sex']!r}")
-        age: float | None = None
-        if v["age"]:
-            try:
-                age = float(v["age"])
-            except ValueError:
-                raise DatasetError(f"{where}: age must be a number of years, got {v['age']!r}") from None
-            if not (math.isfinite(age) and 0.0 < age <= 120.0):
-                raise DatasetError(f"{where}: age must be in (0, 120] years, got {v['age']!r}")
-        split = v["split"].lower()
-        if split not in SPLITS:
-            raise DatasetError(f"{where}: split must be one of {list(SPLITS)}, got {v['split']!r}")
-        video = v.get("video") or f"{cid}{video_suffix}"
-        vp = Path(video)
-        if vp.is_absolute() or ".." in vp.parts:
-            raise DatasetError(f"{where}: video must be a path inside the dataset folder, got {video!r}")
-        row = LabelRow(
-            row=r, line=line, clip_id=cid, subject_id=sid, cobb_deg=cobb, sex=sex, age=age, split=split, video=video
+    return reader, header
+
+
+def _label_row(where: str, r: int, line: int, raw: dict, header: list[str], video_suffix: str) -> LabelRow:
+    """One CSV row checked field by field; ``where`` names the file and row in every error."""
+    if None in raw:
+        raise DatasetError(f"{where}: more fields than the header has columns")
+    if any(v is None for v in raw.values()):
+        raise DatasetError(f"{where}: fewer fields than the header has columns")
+    v = {k: (raw[k] or "").strip() for k in header}
+    if not any(v.values()):
+        raise DatasetError(f"{where}: empty row")
+    cid, sid = v["clip_id"], v["subject_id"]
+    if not cid:
+        raise DatasetError(f"{where}: clip_id is empty")
+    if not sid:
+        raise DatasetError(f"{where}: subject_id is empty")
+    cobb = _cobb_field(where, v["cobb_deg"])
+    sex = v["sex"].upper() or None
+    if sex not in (None, "F", "M"):
+        raise DatasetError(f"{where}: sex must be 'F' or 'M' (or empty if unknown), got {v['sex']!r}")
+    age = _age_field(where, v["age"])
+    split = v["split"].lower()
+    if split not in SPLITS:
+        raise DatasetError(f"{where}: split must be one of {list(SPLITS)}, got {v['split']!r}")
+    video = v.get("video") or f"{cid}{video_suffix}"
+    vp = Path(video)
+    if vp.is_absolute() or ".." in vp.parts:
+        raise DatasetError(f"{where}: video must be a path inside the dataset folder, got {video!r}")
+    return LabelRow(
+        row=r, line=line, clip_id=cid, subject_id=sid, cobb_deg=cobb, sex=sex, age=age, split=split, video=video
+    )
+
+
+def _cobb_field(where: str, text: str) -> float:
+    """The Cobb angle in degrees, a finite number in [0, 180]."""
+    try:
+        cobb = float(text)
+    except ValueError:
+        raise DatasetError(f"{where}: cobb_deg must be a number of degrees, got {text!r}") from None
+    if not (math.isfinite(cobb) and 0.0 <= cobb <= 180.0):
+        raise DatasetError(f"{where}: cobb_deg must be between 0 and 180, got {text!r}")
+    return cobb
+
+
+def _age_field(where: str, text: str) -> float | None:
+    """The age in years, in (0, 120]; None when the field is empty (unknown)."""
+    if not text:
+        return None
+    try:
+        age = float(text)
+    except ValueError:
+        raise DatasetError(f"{where}: age must be a number of years, got {text!r}") from None
+    if not (math.isfinite(age) and 0.0 < age <= 120.0):
+        raise DatasetError(f"{where}: age must be in (0, 120] years, got {text!r}")
+    return age
+
+
+def _check_same_subject(where: str, row: LabelRow, prev: LabelRow) -> None:
+    """A subject's rows must agree: one split (no leak between splits) and one sex where both are known."""
+    sid = row.subject_id
+    if prev.split != row.split:
+        raise SplitLeakError(
+            f"{where}: subject {sid!r} is in split {row.split!r} but row {prev.row} puts them in "
+            f"{prev.split!r}; every subject must be in exactly one split"
         )
-        prev = subject_seen.get(sid)
-        if prev is not None:
-            if prev.split != row.split:
-                raise SplitLeakError(
-                    f"{where}: subject {sid!r} is in split {row.split!r} but row {prev.row} puts them in "
-                    f"{prev.split!r}; every subject must be in exactly one split"
-                )
-            if prev.sex is not None and row.sex is not None and prev.sex != row.sex:
-                raise DatasetError(f"{where}: subject {sid!r} has sex {row.sex} but {prev.sex} on row {prev.row}")
-        else:
-            subject_seen[sid] = row
-        first_row_of_clip[cid] = r
-        rows.append(row)
-    if not rows:
-        raise DatasetError(f"{p}: no data rows after the header")
-    by_split: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        by_split[row.split].append(row.subject_id)
-    check_subject_disjoint(by_split)
-    return rows
+    if prev.sex is not None and row.sex is not None and prev.sex != row.sex:
+        raise DatasetError(f"{where}: subject {sid!r} has sex {row.sex} but {prev.sex} on row {prev.row}")
 
 
 def _video_cache_config(pose_model: str, tracker: TrackerOptions | None) -> dict[str, Any]:
