@@ -54,55 +54,66 @@ INT8_EXPORT_HINT = "python -m scoligait_edge.export --bundle {source} --formats 
 
 def _candidates(bundle: Bundle, precision: str, device: str | None) -> tuple[list[str], list[str]]:
     """Backends to try in order, and why the others are not."""
-    order, skipped = [], []
     want_cpu = device is not None and device.startswith("cpu")
     want_cuda = device is not None and device.startswith("cuda")
     has_trt = importlib.util.find_spec("tensorrt") is not None
     providers = _ort_providers()
-    onnx_fmt = _onnx_format(bundle, precision)
-    # 1. TensorRT
-    if precision == "int8":
-        skipped.append("tensorrt: int8 is the ONNX Runtime CPU format (engines are fp32/fp16)")
-    elif want_cpu:
-        skipped.append("tensorrt: device='cpu'")
-    elif not has_trt:
-        skipped.append("tensorrt: not installed")
-    elif not _torch_cuda():  # imports torch only where TensorRT is installed
-        skipped.append("tensorrt: torch sees no CUDA GPU")
-    elif not bundle.has_format("onnx"):
-        skipped.append("tensorrt: bundle has no ONNX model")
-    else:
-        order.append("tensorrt")
-    # 2./3. ONNX Runtime
-    if not providers:
-        skipped.append("onnxruntime: not installed")
-    elif not bundle.has_format(onnx_fmt):
-        skipped.append(f"onnxruntime: bundle has no {onnx_fmt!r} model")
-    else:
-        if precision == "int8":
-            skipped.append("onnxruntime-cuda: the int8 model (dynamic quantization) is for CPUs")
-        elif want_cpu:
-            skipped.append("onnxruntime-cuda: device='cpu'")
-        elif "CUDAExecutionProvider" in providers:
-            order.append("onnxruntime-cuda")
-        else:
-            skipped.append("onnxruntime-cuda: onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
-        if want_cuda:
-            skipped.append("onnxruntime-cpu: device='cuda'")
-        else:
-            order.append("onnxruntime-cpu")
-    # 4. torch
-    if precision == "int8":
-        skipped.append("torch: no int8 path (use onnxruntime)")
-    elif importlib.util.find_spec("torch") is None:
-        skipped.append("torch: not installed")
-    elif not bundle.has_format("checkpoint"):
-        skipped.append("torch: bundle has no safetensors checkpoint")
-    elif want_cuda and not _torch_cuda():
-        skipped.append("torch: device='cuda' but torch sees no CUDA GPU")
-    else:
-        order.append("torch")
+    verdicts = [
+        ("tensorrt", _tensorrt_unusable(bundle, precision, want_cpu, has_trt)),
+        *_onnxruntime_verdicts(bundle, precision, providers, want_cpu, want_cuda),
+        ("torch", _torch_unusable(bundle, precision, want_cuda)),
+    ]
+    order = [kind for kind, why_not in verdicts if why_not is None]
+    skipped = [why_not for _, why_not in verdicts if why_not is not None]
     return order, skipped
+
+
+def _tensorrt_unusable(bundle: Bundle, precision: str, want_cpu: bool, has_trt: bool) -> str | None:
+    """Why TensorRT cannot run this bundle here, or None when it can."""
+    if precision == "int8":
+        return "tensorrt: int8 is the ONNX Runtime CPU format (engines are fp32/fp16)"
+    if want_cpu:
+        return "tensorrt: device='cpu'"
+    if not has_trt:
+        return "tensorrt: not installed"
+    if not _torch_cuda():  # imports torch only where TensorRT is installed
+        return "tensorrt: torch sees no CUDA GPU"
+    if not bundle.has_format("onnx"):
+        return "tensorrt: bundle has no ONNX model"
+    return None
+
+
+def _onnxruntime_verdicts(
+    bundle: Bundle, precision: str, providers: list[str], want_cpu: bool, want_cuda: bool
+) -> list[tuple[str, str | None]]:
+    """ONNX Runtime's CUDA and CPU candidates, each with why it cannot run (None when it can)."""
+    onnx_fmt = _onnx_format(bundle, precision)
+    if not providers:
+        return [("onnxruntime", "onnxruntime: not installed")]
+    if not bundle.has_format(onnx_fmt):
+        return [("onnxruntime", f"onnxruntime: bundle has no {onnx_fmt!r} model")]
+    cuda: str | None = None
+    if precision == "int8":
+        cuda = "onnxruntime-cuda: the int8 model (dynamic quantization) is for CPUs"
+    elif want_cpu:
+        cuda = "onnxruntime-cuda: device='cpu'"
+    elif "CUDAExecutionProvider" not in providers:
+        cuda = "onnxruntime-cuda: onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)"
+    cpu = "onnxruntime-cpu: device='cuda'" if want_cuda else None
+    return [("onnxruntime-cuda", cuda), ("onnxruntime-cpu", cpu)]
+
+
+def _torch_unusable(bundle: Bundle, precision: str, want_cuda: bool) -> str | None:
+    """Why the torch backend cannot run this bundle here, or None when it can."""
+    if precision == "int8":
+        return "torch: no int8 path (use onnxruntime)"
+    if importlib.util.find_spec("torch") is None:
+        return "torch: not installed"
+    if not bundle.has_format("checkpoint"):
+        return "torch: bundle has no safetensors checkpoint"
+    if want_cuda and not _torch_cuda():
+        return "torch: device='cuda' but torch sees no CUDA GPU"
+    return None
 
 
 def _open(kind: str, bundle: Bundle, precision: Precision, device: str | None, **options: Any) -> BackendBase:
@@ -164,6 +175,19 @@ def load_backend(
         raise BackendError(f"precision must be 'fp32', 'fp16' or 'int8', got {precision!r}")
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle, trusted_keys=trusted_keys, allow_unsigned=allow_unsigned)
+    _refuse_early(bundle, backend, precision)
+    chosen: BackendBase
+    if backend != "auto":
+        chosen = _open(backend, bundle, precision, device, **options)
+        reasons = [f"{chosen.name}: asked for backend={backend!r}"]
+    else:
+        chosen, reasons = _auto_select(bundle, precision, device, options)
+    return _hand_over(chosen, bundle, reasons)
+
+
+def _refuse_early(bundle: Bundle, backend: BackendName, precision: Precision) -> None:
+    """Refuse before opening anything what cannot run: int8 off ONNX Runtime or without the bundle's int8
+    model (with the export command that adds it), and TensorRT when it is not installed."""
     if precision == "int8":
         if backend not in ("auto", "onnxruntime"):
             raise BackendError(f"precision='int8' runs on the onnxruntime backend (CPU), not {backend!r}")
@@ -177,24 +201,28 @@ def load_backend(
         from scoligait_edge.runtimes.tensorrt_engine import require_tensorrt
 
         require_tensorrt()  # OptionalDependencyError with the install command
-    chosen: BackendBase | None
-    if backend != "auto":
-        chosen = _open(backend, bundle, precision, device, **options)
-        reasons = [f"{chosen.name}: asked for backend={backend!r}"]
-    else:
-        order, skipped = _candidates(bundle, precision, device)
-        reasons = list(skipped)
-        chosen = None
-        for kind in order:
-            try:
-                chosen = _open(kind, bundle, precision, device, **_accepted(kind, options))
-                reasons.append(f"{kind}: picked (best available)")
-                break
-            except (BackendError, OptionalDependencyError, ImportError) as exc:
-                reasons.append(f"{kind}: failed to start ({exc})")
-                log.warning("backend %s could not start: %s", kind, exc)
-        if chosen is None:
-            raise BackendError(f"no backend can run bundle {bundle.source} here: " + "; ".join(reasons))
+
+
+def _auto_select(
+    bundle: Bundle, precision: Precision, device: str | None, options: dict[str, Any]
+) -> tuple[BackendBase, list[str]]:
+    """The first candidate that starts, and the reasons for every one passed over; BackendError if none does."""
+    order, skipped = _candidates(bundle, precision, device)
+    reasons = list(skipped)
+    for kind in order:
+        try:
+            chosen = _open(kind, bundle, precision, device, **_accepted(kind, options))
+        except (BackendError, OptionalDependencyError, ImportError) as exc:
+            reasons.append(f"{kind}: failed to start ({exc})")
+            log.warning("backend %s could not start: %s", kind, exc)
+        else:
+            reasons.append(f"{kind}: picked (best available)")
+            return chosen, reasons
+    raise BackendError(f"no backend can run bundle {bundle.source} here: " + "; ".join(reasons))
+
+
+def _hand_over(chosen: BackendBase, bundle: Bundle, reasons: list[str]) -> BackendBase:
+    """Log the choice and give the backend what callers read from it: the reasons, threshold, labels, bundle."""
     log.info(
         "load_backend: using %s on %s (%s) for %s; %s",
         chosen.name,

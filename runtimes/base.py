@@ -79,31 +79,7 @@ def validate_batch(batch: Mapping[str, Any], specs: Sequence[TensorSpec]) -> dic
             if spec.name in _FILLABLE_MASKS and _FILLABLE_MASKS[spec.name] in batch:
                 continue  # filled below once the data input's shape is known
             raise BackendError(f"missing input {spec.name!r}; this model takes: {expected}")
-        arr = batch[spec.name]
-        if not isinstance(arr, np.ndarray):
-            raise BackendError(f"input {spec.name!r} must be a numpy array, got {type(arr).__name__}")
-        want = np.dtype(_NP_DTYPES[spec.dtype])
-        if arr.dtype != want:
-            raise BackendError(
-                f"input {spec.name!r} has dtype {arr.dtype}, expected {want} "
-                f"({spec.describe()}); convert it with .astype(np.{want.name})"
-            )
-        if arr.ndim != len(spec.shape):
-            raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()}")
-        for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape, strict=True)):
-            if isinstance(dim, int):
-                if got != dim:
-                    raise BackendError(
-                        f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()} "
-                        f"(axis {axis} must be {dim})"
-                    )
-            elif dim in dims and dims[dim][0] != got:
-                raise BackendError(f"input {spec.name!r} has {dim}={got} but {dims[dim][1]!r} has {dims[dim][0]}")
-            else:
-                dims.setdefault(dim, (got, spec.name))
-        if dims.get("batch", (1, ""))[0] < 1:
-            raise BackendError(f"input {spec.name!r} has an empty batch")
-        out[spec.name] = np.ascontiguousarray(arr)
+        out[spec.name] = _checked_input(spec, batch[spec.name], dims)
     for spec in specs:
         if spec.name not in out:  # an omitted mask: everything valid
             src = out[_FILLABLE_MASKS[spec.name]]
@@ -112,6 +88,37 @@ def validate_batch(batch: Mapping[str, Any], specs: Sequence[TensorSpec]) -> dic
         if spec.dtype.startswith("float"):
             out[spec.name] = _check_finite(spec.name, out[spec.name], out)
     return {n: out[n] for n in names}
+
+
+def _checked_input(spec: TensorSpec, arr: Any, dims: dict[str, tuple[int, str]]) -> np.ndarray:
+    """One input checked against its spec (array, dtype, rank, fixed sizes), contiguous.
+
+    ``dims`` maps each named axis (``batch``, ...) to the size the first input with it set and that input's
+    name; this input must agree with it, and adds the axes it is first to name.
+    """
+    if not isinstance(arr, np.ndarray):
+        raise BackendError(f"input {spec.name!r} must be a numpy array, got {type(arr).__name__}")
+    want = np.dtype(_NP_DTYPES[spec.dtype])
+    if arr.dtype != want:
+        raise BackendError(
+            f"input {spec.name!r} has dtype {arr.dtype}, expected {want} "
+            f"({spec.describe()}); convert it with .astype(np.{want.name})"
+        )
+    if arr.ndim != len(spec.shape):
+        raise BackendError(f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()}")
+    for axis, (got, dim) in enumerate(zip(arr.shape, spec.shape, strict=True)):
+        if isinstance(dim, int):
+            if got != dim:
+                raise BackendError(
+                    f"input {spec.name!r} has shape {arr.shape}, expected {spec.describe()} (axis {axis} must be {dim})"
+                )
+        elif dim in dims and dims[dim][0] != got:
+            raise BackendError(f"input {spec.name!r} has {dim}={got} but {dims[dim][1]!r} has {dims[dim][0]}")
+        else:
+            dims.setdefault(dim, (got, spec.name))
+    if dims.get("batch", (1, ""))[0] < 1:
+        raise BackendError(f"input {spec.name!r} has an empty batch")
+    return np.ascontiguousarray(arr)
 
 
 def _check_finite(name: str, arr: np.ndarray, feed: Mapping[str, np.ndarray]) -> np.ndarray:
