@@ -130,22 +130,31 @@ def top_features(
             log.debug("domain %s: no positive evidence", dom)
             continue
         order = cols[np.lexsort((cols, ~has_prior[cols], -total[cols], -peak[cols]))]
-        used: set[int] = set()
-        rank = 0
-        for c in order:
-            if rank >= per_domain or peak[c] <= 0.0:
-                break
-            if int(c) in used:
-                continue
-            tied = [
-                int(o)
-                for o in cols
-                if o != c and int(o) not in used and np.allclose(pos[:, o], pos[:, c], rtol=1e-6, atol=1e-12)
-            ]
-            used.update([int(c), *tied])
-            rank += 1
-            out.append(_salient(int(c), dom, rank, pos[:, c], v, tied, fps, window_start_frame, span_fraction))
+        for rank, (c, tied) in enumerate(_pick_distinct(order, cols, pos, peak, per_domain), start=1):
+            out.append(_salient(c, dom, rank, pos[:, c], v, tied, fps, window_start_frame, span_fraction))
     return out
+
+
+def _pick_distinct(
+    order: np.ndarray, cols: np.ndarray, pos: np.ndarray, peak: np.ndarray, per_domain: int
+) -> list[tuple[int, list[int]]]:
+    """The first ``per_domain`` columns of ``order`` with positive evidence, each with the other columns of
+    the domain whose evidence is the same curve (``tied``): those are reported with it, not ranked apart."""
+    picks: list[tuple[int, list[int]]] = []
+    used: set[int] = set()
+    for c in order:
+        if len(picks) >= per_domain or peak[c] <= 0.0:
+            break
+        if int(c) in used:
+            continue
+        tied = [
+            int(o)
+            for o in cols
+            if o != c and int(o) not in used and np.allclose(pos[:, o], pos[:, c], rtol=1e-6, atol=1e-12)
+        ]
+        used.update([int(c), *tied])
+        picks.append((int(c), tied))
+    return picks
 
 
 def _salient(

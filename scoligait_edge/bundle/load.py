@@ -477,8 +477,69 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, where: st
     return data
 
 
+def _check_declared_sizes(manifest: BundleManifest, members: dict[str, zipfile.ZipInfo], src: Path) -> None:
+    """Every listed file is in the zip with the size the manifest lists, checked before anything is written."""
+    for name, entry in manifest.files.items():
+        info = members.get(name)
+        if info is None:
+            raise BundleError(f"{src}: {name} is listed in manifest.json but missing from the zip")
+        err = _mismatch(str(src), name, entry, info.file_size, None)
+        if err:
+            raise err
+
+
+def _extract_listed(
+    zf: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    manifest: BundleManifest,
+    tmp: Path,
+    src: Path,
+    opts: _LoadOptions,
+) -> dict[str, bytes]:
+    """Extract every listed file into ``tmp``, checking its size and (when verifying) its sha256; returns the
+    verified bytes kept in memory (up to ``keep_bytes`` in all): what runs is what was hashed."""
+    blobs: dict[str, bytes] = {}
+    kept = 0
+    for name, entry in manifest.files.items():
+        dest = tmp / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        keep = opts.verify and kept + entry.size <= opts.limits.keep_bytes
+        n, digest, data = _extract_member(zf, members[name], name, entry.size, dest, src, keep)
+        err = _mismatch(str(src), name, entry, n, digest if opts.verify else None)
+        if err:
+            raise err
+        if keep:
+            blobs[name] = data
+            kept += n
+    return blobs
+
+
+def _extract_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, size: int, dest: Path, src: Path, keep: bool
+) -> tuple[int, str, bytes]:
+    """Stream one member to ``dest``, refused as soon as it inflates past its listed ``size`` (the header's
+    size is not trusted); returns the bytes written, their sha256 and, when ``keep``, the bytes."""
+    h, n = hashlib.sha256(), 0
+    parts: list[bytes] = []
+    try:
+        with zf.open(info) as fin, open(dest, "wb") as fout:
+            while chunk := fin.read(min(_CHUNK, size + 1 - n)):
+                n += len(chunk)
+                if n > size:  # streamed cap: never more than the signed size
+                    raise BundleLimitError(
+                        f"{src}: zip member {name} inflates past its listed {size:,} bytes; refusing it"
+                    )
+                h.update(chunk)
+                fout.write(chunk)
+                if keep:
+                    parts.append(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # CRC errors, truncated archives
+        raise BundleError(f"{src}: {name} cannot be read from the zip ({exc}); the zip is damaged") from exc
+    return n, h.hexdigest(), b"".join(parts)
+
+
 def _load_zip(src: Path, opts: _LoadOptions) -> Bundle:
-    limits, verify = opts.limits, opts.verify
+    limits = opts.limits
     try:
         zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -497,43 +558,9 @@ def _load_zip(src: Path, opts: _LoadOptions) -> Bundle:
                 else None
             )
             manifest, check = _verified_manifest(raw, sig, where, opts)
-            for name, entry in manifest.files.items():  # every declared size, before anything is written
-                info = members.get(name)
-                if info is None:
-                    raise BundleError(f"{src}: {name} is listed in manifest.json but missing from the zip")
-                err = _mismatch(where, name, entry, info.file_size, None)
-                if err:
-                    raise err
+            _check_declared_sizes(manifest, members, src)
             tmp = Path(tempfile.mkdtemp(prefix="scoligait-bundle-"))
-            blobs: dict[str, bytes] = {}
-            kept = 0
-            for name, entry in manifest.files.items():
-                dest = tmp / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                h, n = hashlib.sha256(), 0
-                keep = verify and kept + entry.size <= limits.keep_bytes
-                parts: list[bytes] = []
-                try:
-                    with zf.open(members[name]) as fin, open(dest, "wb") as fout:
-                        while chunk := fin.read(min(_CHUNK, entry.size + 1 - n)):
-                            n += len(chunk)
-                            if n > entry.size:  # streamed cap: never more than the signed size
-                                raise BundleLimitError(
-                                    f"{src}: zip member {name} inflates past its listed "
-                                    f"{entry.size:,} bytes; refusing it"
-                                )
-                            h.update(chunk)
-                            fout.write(chunk)
-                            if keep:
-                                parts.append(chunk)
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:  # CRC errors, truncated archives
-                    raise BundleError(f"{src}: {name} cannot be read from the zip ({exc}); the zip is damaged") from exc
-                err = _mismatch(where, name, entry, n, h.hexdigest() if verify else None)
-                if err:
-                    raise err
-                if keep:
-                    blobs[name] = b"".join(parts)
-                    kept += n
+            blobs = _extract_listed(zf, members, manifest, tmp, src, opts)
             extra = tuple(sorted(set(members) - set(manifest.files) - set(RESERVED_NAMES)))
     except BaseException:
         if tmp is not None:

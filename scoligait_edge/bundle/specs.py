@@ -71,52 +71,61 @@ def input_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
     t = int(cfg.get("window_frames", WINDOW_FRAMES))
     out: list[TensorSpec] = []
     if "km" in modalities:
-        out.append(
-            TensorSpec(
-                name="km",
-                shape=("batch", t, NUM_FEATURES),
-                dtype="float32",
-                description="raw knowledge map, feature-schema column order; 0 on invalid frames",
-            )
-        )
-        out.append(
-            TensorSpec(
-                name="km_mask",
-                shape=("batch", t),
-                dtype="bool",
-                description="frame validity of the knowledge map (True = valid)",
-            )
-        )
+        out.extend(_km_inputs(t))
     if "video" in modalities:
-        h, w = cfg.get("video_image_size", SIL_SHAPE)
-        c = int(cfg.get("video_channels", 1))
-        out.append(
-            TensorSpec(
-                name="video",
-                shape=("batch", t, c, int(h), int(w)),
-                dtype="uint8",
-                description="silhouette clip, uint8 0..255 (the graph scales it to [0, 1])",
-            )
-        )
+        out.append(_video_input(cfg, t))
     if "text" in modalities:
-        d = int(cfg.get("text_dim", 384))
-        out.append(
-            TensorSpec(
-                name="text",
-                shape=("batch", "text_tokens", d),
-                dtype="float32",
-                description="sentence embeddings (all-MiniLM-L6-v2) of the text prompts",
-            )
-        )
-        out.append(
-            TensorSpec(
-                name="text_mask",
-                shape=("batch", "text_tokens"),
-                dtype="bool",
-                description="True where a sentence is present",
-            )
-        )
+        out.extend(_text_inputs(cfg))
     return out
+
+
+def _km_inputs(t: int) -> list[TensorSpec]:
+    """The knowledge map of ``t`` frames and its frame mask."""
+    return [
+        TensorSpec(
+            name="km",
+            shape=("batch", t, NUM_FEATURES),
+            dtype="float32",
+            description="raw knowledge map, feature-schema column order; 0 on invalid frames",
+        ),
+        TensorSpec(
+            name="km_mask",
+            shape=("batch", t),
+            dtype="bool",
+            description="frame validity of the knowledge map (True = valid)",
+        ),
+    ]
+
+
+def _video_input(cfg: dict[str, Any], t: int) -> TensorSpec:
+    """The silhouette clip of ``t`` frames at the config's image size and channels."""
+    h, w = cfg.get("video_image_size", SIL_SHAPE)
+    c = int(cfg.get("video_channels", 1))
+    return TensorSpec(
+        name="video",
+        shape=("batch", t, c, int(h), int(w)),
+        dtype="uint8",
+        description="silhouette clip, uint8 0..255 (the graph scales it to [0, 1])",
+    )
+
+
+def _text_inputs(cfg: dict[str, Any]) -> list[TensorSpec]:
+    """The prompts' sentence embeddings (a dynamic number of sentences) and their mask."""
+    d = int(cfg.get("text_dim", 384))
+    return [
+        TensorSpec(
+            name="text",
+            shape=("batch", "text_tokens", d),
+            dtype="float32",
+            description="sentence embeddings (all-MiniLM-L6-v2) of the text prompts",
+        ),
+        TensorSpec(
+            name="text_mask",
+            shape=("batch", "text_tokens"),
+            dtype="bool",
+            description="True where a sentence is present",
+        ),
+    ]
 
 
 def output_specs(config: Mapping[str, Any] | BaseModel) -> list[TensorSpec]:
