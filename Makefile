@@ -33,7 +33,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	mkdir -p out/bench
 	$(PY) -m pytest -q -p no:cacheprovider benchmarks --benchmark-only --benchmark-json=out/bench/bench.json --benchmark-autosave --benchmark-save-data --benchmark-min-rounds=5 --benchmark-max-time=1.0 --benchmark-sort=name --benchmark-columns=median,mean,iqr,rounds
-	$(PY) benchmarks/summarize.py out/bench/bench.json -o out/bench/RESULTS.md --prepend benchmarks/NOTES.md $(foreach g,$(wildcard benchmarks/results/gpu_*.json),--gpu $(g))
+	$(PY) benchmarks/runtime_footprint.py --runs 3 --json out/bench/footprint.json
+	$(PY) benchmarks/summarize.py out/bench/bench.json -o out/bench/RESULTS.md --prepend benchmarks/NOTES.md --footprint out/bench/footprint.json $(foreach g,$(wildcard benchmarks/results/gpu_*.json),--gpu $(g))
 	@echo "to publish: cp out/bench/RESULTS.md benchmarks/RESULTS.md"
 
 # The screening station's screenshots (docs/kiosk/*.png) from its browser test (Chromium: apt-get install chromium).

@@ -9,8 +9,10 @@ The job is ``python -m scoligait_edge.run --headless --backend onnxruntime`` on 
 sample video (230 frames, 1768 x 994) with the demo bundle. Start-up is from just before
 the process is spawned to the return of the first ``Screener.process`` call (interpreter,
 imports, bundle verification, ONNX Runtime session, MediaPipe landmarker, video open, first
-frame). Peak RSS is ``ru_maxrss`` at exit. Two references run in the same processes' way:
-MediaPipe alone on the same frames (lite pose, with and without segmentation masks), the
+frame). Peak RSS is ``ru_maxrss`` at exit. References run in the same processes' way:
+the main job with MediaPipe given the camera frame as it is (``max_input_side=None``, the path
+before pose frames were sized); MediaPipe alone on the same frames (lite pose, with and without
+segmentation masks, sized as the runtime sizes them, and with masks on the camera frame), the
 floor any runtime built on it starts from; and the main job under a glibc allocator tuning
 (fewer malloc arenas, large blocks returned to the system) that a kiosk service can set in
 its environment. Prints a markdown table (``--md`` writes it too) and the raw runs as JSON.
@@ -34,6 +36,10 @@ MALLOC_TUNING = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "262144"}
 _MAIN_JOB = r"""
 import json, resource, sys, time
 t_spawn = float(sys.argv[1])
+if sys.argv[2] == "--camera-frame-pose":  # MediaPipe given the camera frame as it is
+    del sys.argv[2]
+    import scoligait_edge.pose.estimator as estimator_module
+    estimator_module.model_frame_factor = lambda width, height, max_side: 1
 import scoligait_edge.screener as screener_module
 first = {}
 original = screener_module.Screener.process
@@ -63,10 +69,11 @@ import cv2
 from scoligait_edge.assets import sample_video_path
 from scoligait_edge.pose.estimator import PoseEstimator
 masks = sys.argv[1] == "1"
+sized = {} if sys.argv[2] == "sized" else {"max_input_side": None}
 cap = cv2.VideoCapture(str(sample_video_path()))
 fps = cap.get(cv2.CAP_PROP_FPS)
 n = 0
-with PoseEstimator("lite", output_masks=masks) as est:
+with PoseEstimator("lite", output_masks=masks, **sized) as est:
     while True:
         ok, frame = cap.read()
         if not ok:
@@ -91,8 +98,10 @@ def _probe(python: str, code: str, args: list[str], env: dict[str, str] | None =
     raise RuntimeError(f"probe failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
 
 
-def _main_job(python: str, out_dir: Path, env: dict[str, str] | None = None) -> dict:
+def _main_job(python: str, out_dir: Path, env: dict[str, str] | None = None, camera_frame: bool = False) -> dict:
     args = ["{spawn}", "--headless", "--backend", "onnxruntime", "--output", str(out_dir / "results.jsonl")]
+    if camera_frame:
+        args.insert(1, "--camera-frame-pose")
     (out_dir / "results.jsonl").unlink(missing_ok=True)
     return _probe(python, _MAIN_JOB, args, env)
 
@@ -102,8 +111,10 @@ def measure(python: str, runs: int, baseline: str | None = None) -> dict:
     ``baseline`` interpreter, e.g. an older release's venv) so drift hits all alike."""
     rows: dict[str, list[dict]] = {
         "main job": [],
+        "main job, pose on the camera frame": [],
         "main job, allocator tuned": [],
         "MediaPipe lite alone, masks": [],
+        "MediaPipe lite alone, masks, camera frame": [],
         "MediaPipe lite alone, no masks": [],
     }
     if baseline:
@@ -114,9 +125,11 @@ def measure(python: str, runs: int, baseline: str | None = None) -> dict:
             if baseline:
                 rows["main job, baseline"].append(_main_job(baseline, out))
             rows["main job"].append(_main_job(python, out))
+            rows["main job, pose on the camera frame"].append(_main_job(python, out, camera_frame=True))
             rows["main job, allocator tuned"].append(_main_job(python, out, MALLOC_TUNING))
-            rows["MediaPipe lite alone, masks"].append(_probe(python, _POSE_ALONE, ["1"]))
-            rows["MediaPipe lite alone, no masks"].append(_probe(python, _POSE_ALONE, ["0"]))
+            rows["MediaPipe lite alone, masks"].append(_probe(python, _POSE_ALONE, ["1", "sized"]))
+            rows["MediaPipe lite alone, masks, camera frame"].append(_probe(python, _POSE_ALONE, ["1", "camera"]))
+            rows["MediaPipe lite alone, no masks"].append(_probe(python, _POSE_ALONE, ["0", "sized"]))
     return rows
 
 

@@ -121,20 +121,43 @@ def test_summarize_ratios_and_targets(tmp_path):
     assert t["ONNX Runtime classifier at batch 1 faster than torch eager"][0]
     assert t["pipeline >= 30 frames/s sustained (lite pose)"][0] and t["SDK <= 10% of a frame's time"][0]
     assert abs(res["ratios"]["96-frame batch recompute / streaming update (p50)"][0] - 120.0) < 1e-9
-    key = "Screener.process <= 1.25x lite pose alone without masks (p50, same frames)"
+    key = "Screener.process <= 1.25x lite pose alone without masks on the camera frame (p50, same full-size frames)"
     ok, figure = t[key]
     assert not ok and figure.startswith("1.55x") and "separate runs" in figure
-    paired = dict(pipe, bare_pose_ms={"mean": 20.0, "p50": 20.0})
+    paired = dict(
+        pipe,
+        bare_pose_ms={"mean": 20.0, "p50": 20.0},
+        bare_sized_pose_ms={"mean": 19.0, "p50": 19.375},
+        frame_size=[1768, 994],
+        pose_input_size=[884, 497],
+    )
     doc["benchmarks"][4] = _bench(
         "test_screener_process_per_frame[ort-default-threads]", "pipeline", [31e-3] * 5, paired
     )
-    ok, figure = summarize.analyse(doc)["targets"][key]
+    res = summarize.analyse(doc)
+    ok, figure = res["targets"][key]
     assert not ok and figure.startswith("1.55x") and "paired calls" in figure and "1.43x bare pose" in figure
+    assert "884 x 497 of 1768 x 994" in figure
+    sized = "Screener.process p50 / bare lite pose p50 on the frame the Screener gives MediaPipe (paired)"
+    assert abs(res["ratios"][sized][0] - 1.6) < 1e-9
     src = tmp_path / "b.json"
     src.write_text(json.dumps(doc))
-    assert summarize.main([str(src), "-o", str(tmp_path / "R.md")]) == 0
-    text = (tmp_path / "R.md").read_text()
+    footprint = tmp_path / "footprint.json"
+    footprint.write_text(
+        json.dumps(
+            {
+                "main job": [{"peak_rss_mb": m, "startup_s": 1.0} for m in (440.0, 460.0, 430.0)],
+                "main job, pose on the camera frame": [{"peak_rss_mb": 520.0, "startup_s": 1.1}],
+            }
+        )
+    )
+    ok, figure = summarize.footprint_target(footprint)[1]
+    assert ok and figure.startswith("440 MB (median of 3") and "camera frame: 520 MB" in figure
+    out = tmp_path / "R.md"
+    assert summarize.main([str(src), "-o", str(out), "--footprint", str(footprint)]) == 0
+    text = out.read_text()
     assert "## Targets" in text and "met" in text and "| knowledge-map |" in text
+    assert "peak RSS of `run`" in text and "| main job, pose on the camera frame | 520 (520-520) |" in text
 
 
 def test_runtime_footprint_main_job_probe(tmp_path):
