@@ -60,15 +60,36 @@ def test_window_quality_verdicts():
     clip = simulate_clip(subject, n_frames=200, camera="side", seed=3, noise=False)
     events = detect_gait_events(clip.keypoints, clip.fps)
     kmap = build_knowledge_map(clip.keypoints, clip.fps)
-    good = assess_window(kmap.valid, events, 80, 176)
+    good = assess_window(kmap.valid, events, 80, 176, keypoints=clip.keypoints)
     assert good.ok and good.n_cycles >= 1 and not good.reasons
     assert 80 <= good.cadence_spm <= 140
     # a window where the subject vanished half the time
     valid = kmap.valid.copy()
     valid[80:130] = False
-    bad = assess_window(valid, events, 80, 176)
+    bad = assess_window(valid, events, 80, 176, keypoints=clip.keypoints)
     assert not bad.whole_body_visible and any("visible" in r for r in bad.reasons)
     # a still subject: no walking, no cycles
     still = build_knowledge_map(standing_pose(120), 30)
-    verdict = assess_window(still.valid, detect_gait_events(standing_pose(120), 30), 20, 116)
+    verdict = assess_window(
+        still.valid, detect_gait_events(standing_pose(120), 30), 20, 116, keypoints=standing_pose(120)
+    )
     assert not verdict.walking and not verdict.enough_cycles and not verdict.ok
+
+
+def test_window_quality_runs_the_walking_gate_and_says_what_the_motion_was():
+    """Issue 24 item 13: running, standing and noise are refused by window quality with a reason naming them;
+    the gate judges the window's own keypoints (or the verdict left by events detected on that window)."""
+    from scoligait_edge.research.sim.motions import simulate_motion
+
+    subject = sample_subject(np.random.default_rng(5), "s5", cobb_deg=0.0)
+    for motion, said in (("running", "running, not walking"), ("random", "keypoints not consistent with a body")):
+        kp, _ = simulate_motion(subject, motion, n_frames=96, camera="frontal", seed=5)
+        q = assess_window(np.ones(96, bool), detect_gait_events(kp, 30), 0, 96)
+        assert not q.walking and not q.ok and q.motion != "walking"
+        if q.n_steps >= 2:
+            assert any(said in r for r in q.reasons), q.reasons
+    walk = simulate_clip(subject, n_frames=96, camera="side", seed=5, noise=False).keypoints
+    q = assess_window(np.ones(96, bool), detect_gait_events(walk, 30), 0, 96)
+    assert q.walking and q.motion == "walking"
+    with pytest.raises(ValueError, match="keypoints"):
+        assess_window(np.ones(96, bool), detect_gait_events(walk, 30), 0, 48)  # a part of the events, no keypoints

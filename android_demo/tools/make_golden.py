@@ -23,7 +23,9 @@ extra libraries). Inputs:
 Outputs (all from the batch Python code, the reference): COCO-21 keypoints
 from the landmarks, the 30 Hz grid and resampled keypoints, gap-filled
 keypoints, the 238-column map with validity, window starts and valid
-fractions, gait events and window verdicts, the cross domain's peak rule on synthetic lagged
+fractions, gait events and window verdicts (the walking gate included), the walking gate's verdict and
+measures on 13 windows (``walking_gate``: SIMULATED walks, runs, standing, swaying, jumping, random
+keypoints, an upside-down camera, a body tracked too briefly; two REAL demo windows), the cross domain's peak rule on synthetic lagged
 correlations (ties, MIN_PEAK, edges, parabolic refinement), per-window text descriptions (against reference statistics fitted
 here on other simulated clips), sentence ids -> embedding rows of the bundled
 table, ``top_features`` of synthetic attention maps, silhouettes of synthetic
@@ -240,6 +242,81 @@ def simulated_cases() -> list[dict[str, Any]]:
     return cases
 
 
+# ----------------------------------------------------------------- the walking gate
+GATE_FRAMES = 96
+GATE_SEED = 4100
+DEMO_WINDOWS = ROOT / "tests" / "data" / "sample_walk_demo_windows.npz"
+
+
+def gate_cases() -> list[dict[str, Any]]:
+    """The walking gate's inputs, one 96-frame window each at 30 Hz, stored as ``[96, 17, 3]`` float32 (the gate
+    reads the body and head joints only): SIMULATED walks, runs, standing, swaying, jumping and random keypoints
+    (``research/sim/motions.py``), a walk seen by an upside-down camera, a body tracked for too few frames, and
+    two of the REAL sample video's demo windows (MediaPipe "full": the one once refused as running, and her
+    leaving the frame)."""
+    from scoligait_edge.core.skeleton import NUM_COCO
+    from scoligait_edge.research.sim.motions import simulate_motion
+    from scoligait_edge.research.sim.simulate import sample_subject, simulate_clip
+
+    cases: list[dict[str, Any]] = []
+
+    def add(name: str, kp: np.ndarray, description: str) -> None:
+        arr = np.asarray(kp, np.float64)[:GATE_FRAMES, :NUM_COCO].astype(np.float32)
+        cases.append({"name": name, "keypoints": arr, "description": description})
+
+    motions = {"side": ("running", "standing", "jumping", "random"), "frontal": ("running", "swaying", "random")}
+    for i, camera in enumerate(("side", "frontal")):
+        seed = GATE_SEED + 10 * i
+        while True:  # the first walk whose body is visible (map validity >= 90 %), as window quality asks
+            subject = sample_subject(np.random.default_rng(seed), f"gate-{seed}", cobb_deg=15.0)
+            walk = simulate_clip(subject, n_frames=GATE_FRAMES, camera=camera, seed=seed).keypoints
+            if build_knowledge_map(walk, 30.0).valid.mean() >= 0.9:
+                break
+            seed += 1
+        add(f"walking_{camera}", walk, f"SIMULATED walk, {camera}")
+        for motion in motions[camera]:
+            kp, _ = simulate_motion(subject, motion, n_frames=GATE_FRAMES, camera=camera, seed=seed)
+            add(f"{motion}_{camera}", kp, f"SIMULATED {motion}, {camera} (research/sim/motions.py)")
+        if camera == "frontal":
+            flipped = np.array(walk, np.float64)
+            flipped[..., :2] = 2000.0 - flipped[..., :2]
+            add("walking_frontal_upside_down", flipped, "SIMULATED walk, frontal, camera upside down (180 degrees)")
+        else:
+            brief = np.array(walk, np.float64)
+            brief[20:, :, :2], brief[20:, :, 2] = np.nan, 0.0
+            add("walking_side_tracked_20_frames", brief, "SIMULATED walk, side, the body lost after 20 frames")
+    demo = np.load(DEMO_WINDOWS)
+    for k in (2, 4):
+        add(
+            f"real_demo_window_{k}", demo["keypoints"][k], f"REAL sample video, make demo's window {k} (MediaPipe full)"
+        )
+    return cases
+
+
+def gate_outputs(keypoints: np.ndarray) -> dict[str, Any]:
+    """``assess_walking`` of one stored window (float32 read as float64, as the Kotlin test reads it)."""
+    from scoligait_edge.kinematics.walking import assess_walking
+
+    return assess_walking(np.asarray(keypoints, np.float64), 30.0).model_dump()
+
+
+def gate_thresholds() -> dict[str, float]:
+    """The gate's thresholds, so the Kotlin test can tell a verdict near one (compared by its measures only)."""
+    from scoligait_edge.kinematics import walking as wk
+
+    return {
+        "MIN_STRIDE": wk.MIN_STRIDE,
+        "MIN_PERIODICITY": wk.MIN_PERIODICITY,
+        "MIN_CADENCE": wk.MIN_CADENCE,
+        "MAX_CADENCE": wk.MAX_CADENCE,
+        "MAX_BOUNCE": wk.MAX_BOUNCE,
+        "MIN_UPRIGHT": wk.MIN_UPRIGHT,
+        "MAX_JITTER": wk.MAX_JITTER,
+        "MAX_RUN_SCORE": wk.MAX_RUN_SCORE,
+        "MIN_RUN_HEEL": wk.MIN_RUN_HEEL,
+    }
+
+
 # ----------------------------------------------------------------- the map chain
 def map_outputs(keypoints: np.ndarray, timestamps_ms: np.ndarray) -> dict[str, Any]:
     """Everything the Kotlin chain must reproduce for one input sequence (batch Python = the reference)."""
@@ -254,7 +331,7 @@ def map_outputs(keypoints: np.ndarray, timestamps_ms: np.ndarray) -> dict[str, A
     events = detect_gait_events(resampled, 30.0)  # as preprocess_clip does, on the 30 Hz keypoints
     verdicts = []
     for s in starts:
-        q = assess_window(km.valid, events, int(s), int(s) + WINDOW_FRAMES)
+        q = assess_window(km.valid, events, int(s), int(s) + WINDOW_FRAMES, keypoints=resampled)
         verdicts.append({"start": int(s), "ok": q.ok, **q.model_dump()})
     return {
         "grid_ms": grid,
@@ -705,6 +782,20 @@ def write_golden(out: Path, *, rerun_video: bool = False, video: Path | None = N
             }
         )
 
+    index["walking_gate"] = {"tolerance": 1e-6, "thresholds": gate_thresholds(), "cases": []}
+    for g in gate_cases():
+        verdict = gate_outputs(g["keypoints"])
+        index["walking_gate"]["cases"].append(
+            {
+                "name": g["name"],
+                "description": g["description"],
+                "keypoints": _save(f"gate.{g['name']}.keypoints.npy", g["keypoints"], out),
+                "fps": 30.0,
+                "verdict": verdict,
+            }
+        )
+        log.info("walking gate %s: %s", g["name"], verdict["motion"])
+
     (out / "manifest_example.json").write_text(json.dumps(example_manifest(), indent=2) + "\n")
     index["manifest"] = "manifest_example.json"
 
@@ -855,6 +946,20 @@ def verify(directory: Path = GOLDEN, *, value_tol: float = 1e-6) -> list[str]:
         sil, ok = silhouette_outputs(_load(m["mask_u8"], directory), tuple(m["box"]))
         same(f"{m['name']} usable", bool(ok), m["usable"])
         close(f"{m['name']} silhouette", sil, _load(m["silhouette"], directory), 0.0)
+    gate = index.get("walking_gate")
+    if gate is None:
+        problems.append("walking_gate fixture is missing")
+    else:
+        same("walking_gate thresholds", gate_thresholds(), gate["thresholds"])
+        for g in gate["cases"]:
+            now, want = gate_outputs(_load(g["keypoints"], directory)), g["verdict"]
+            same(f"walking_gate {g['name']} fields", sorted(now), sorted(want))
+            for key, value in now.items():
+                if isinstance(value, float) and isinstance(want.get(key), float):
+                    if abs(value - want[key]) > 1e-9:
+                        problems.append(f"walking_gate {g['name']} {key}: stored {want[key]!r}, now {value!r}")
+                else:
+                    same(f"walking_gate {g['name']} {key}", value, want.get(key))
     same("manifest_example.json", example_manifest(), json.loads((directory / index["manifest"]).read_text()))
     if "sessions" not in index:
         problems.append("sessions fixture is missing")

@@ -34,6 +34,7 @@ from scoligait_edge.core.skeleton import (
 from scoligait_edge.kinematics.features import points_y_up
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
+from scoligait_edge.kinematics.walking import Motion, WalkingVerdict, assess_walking
 
 MIN_STEP_S = 0.25
 """Two heel strikes of one foot are at least two steps apart (>= 0.5 s at fast cadence)."""
@@ -60,6 +61,17 @@ class GaitEvents(BaseModel):
     view: View = "unknown"
     fps: float = 30.0
     n_frames: int = 0
+    walking: WalkingVerdict | None = Field(default=None, exclude=True)
+    """The walking gate's verdict on the whole span the events were detected on (what the Screener's
+    window verdict uses, see :func:`assess_window`). Not part of the events: left out of ``model_dump``,
+    the per-clip cache and equality."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GaitEvents):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __getitem__(self, side: str) -> list[int]:
         return self.heel_strikes[side]
@@ -122,7 +134,7 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
     fps = check_fps(fps)
     kp = fill_gaps(keypoints, min_score=min_score)
     n = kp.shape[0]
-    events = GaitEvents(fps=fps, n_frames=n)
+    events = GaitEvents(fps=fps, n_frames=n, walking=assess_walking(keypoints, fps, min_score=min_score))
     points = points_y_up(kp)
     ok = np.all(np.isfinite(points[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE], 0]), axis=1)
     if ok.sum() < 2:
@@ -253,10 +265,22 @@ def _progression_axis(
     return axis * (down if growing else -down), "frontal"
 
 
+MOTION_REASONS = {
+    "running": "running, not walking (the protocol is walking)",
+    "standing": "standing still, swaying or jumping in place, not walking",
+    "irregular": "no regular walking stride",
+    "no_body": "keypoints not consistent with a body",
+}
+"""The window-quality reason for each motion the walking gate refuses (``WalkingVerdict.reason`` has the
+measurements)."""
+
+
 class WindowQuality(BaseModel):
-    """Is this window worth screening? Each reason is a plain sentence."""
+    """Is this window worth screening? Each reason is a plain sentence. ``motion``: what the walking gate
+    (:func:`~scoligait_edge.kinematics.walking.assess_walking`) saw."""
 
     walking: bool
+    motion: Motion = "walking"
     whole_body_visible: bool
     enough_cycles: bool
     n_cycles: int
@@ -278,8 +302,13 @@ def assess_window(
     *,
     min_valid_fraction: float = 0.9,
     min_cycles: int = 1,
+    keypoints: np.ndarray | None = None,
 ) -> WindowQuality:
-    """Quality verdict for frames ``[start, stop)`` from the map's validity and the events."""
+    """Quality verdict for frames ``[start, stop)`` from the map's validity, the events and the walking gate.
+
+    The gate judges the window's own keypoints: ``keypoints`` (the whole sequence the events index, 30 Hz
+    grid), or, without them, the verdict :func:`detect_gait_events` left in ``events`` when the events were
+    detected on exactly this window (``start == 0``, ``stop == events.n_frames``), as the Screener does."""
     frac = float(np.mean(valid[start:stop])) if stop > start else 0.0
     steps = [f for f, _ in events.all_heel_strikes() if start <= f < stop]
     cycles = events.complete_cycles(start, stop)
@@ -288,16 +317,25 @@ def assess_window(
         fps=events.fps,
         n_frames=stop - start,
     )
-    walking = len(steps) >= 2
+    if keypoints is not None:
+        gate = assess_walking(np.asarray(keypoints)[start:stop], events.fps)
+    elif events.walking is not None and start == 0 and stop == events.n_frames:
+        gate = events.walking
+    else:
+        raise ValueError("assess_window needs the window's keypoints (or events detected on the window itself)")
+    walking = len(steps) >= 2 and gate.walking
     reasons = []
-    if not walking:
+    if len(steps) < 2:
         reasons.append("no walking detected (fewer than two steps in the window)")
+    elif not gate.walking:
+        reasons.append(MOTION_REASONS[gate.motion])
     if frac < min_valid_fraction:
         reasons.append(f"whole body visible in only {frac:.0%} of the frames (need {min_valid_fraction:.0%})")
     if cycles < min_cycles:
         reasons.append(f"{cycles} complete gait cycle(s) in the window (need {min_cycles})")
     return WindowQuality(
         walking=walking,
+        motion=gate.motion,
         whole_body_visible=frac >= min_valid_fraction,
         enough_cycles=cycles >= min_cycles,
         n_cycles=cycles,

@@ -27,7 +27,9 @@ so no camera set-up is declared:
   the body does not travel (a treadmill, walking on the spot), where the two other cues decide.
 * **a body** (``upright``, ``jitter``): keypoints that belong to no body are refused before anything
   else: an upright person has the shoulders above the hips, the hips above the knees and the knees
-  above the ankles in nearly every frame, and the trunk and legs change length only smoothly (the
+  above the ankles in nearly every frame (a camera mounted upside down, a 180-degree rotation, is read
+  turned back, ``upside_down``, when the turned body is upright with the head, nose or ears, above the
+  shoulders too; the bundle's input reference is what notes such a camera), and the trunk and legs change length only smoothly (the
   camera's perspective), not from one frame to the next.
 
 Real pose models fail in ways the simulator does not, and a walker must not become a runner for it
@@ -55,13 +57,26 @@ import numpy as np
 from pydantic import BaseModel
 
 from scoligait_edge.core.constants import check_fps
-from scoligait_edge.core.skeleton import L_ANKLE, L_HIP, L_KNEE, L_SHOULDER, R_ANKLE, R_HIP, R_KNEE, R_SHOULDER
+from scoligait_edge.core.skeleton import (
+    L_ANKLE,
+    L_EAR,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    NOSE,
+    R_ANKLE,
+    R_EAR,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+)
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 
 Motion = Literal["walking", "standing", "running", "irregular", "no_body"]
 _LEVELS = ((L_SHOULDER, R_SHOULDER), (L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE))
 """Top to bottom in an upright body."""
 _BODY = [j for pair in _LEVELS for j in pair]
+_HEAD = (NOSE, L_EAR, R_EAR)
 
 MIN_STRIDE = 0.12
 """Smallest range of foot separation (leg lengths, 5th to 95th percentile) of a walk."""
@@ -117,6 +132,7 @@ class WalkingVerdict(BaseModel):
     upright: float = 1.0
     jitter: float = 0.0
     side_on: bool = True
+    upside_down: bool = False
     reason: str | None = None
 
 
@@ -166,9 +182,22 @@ def _jitter(length: np.ndarray) -> float:
     return float(np.median(np.abs(length - _running_median(length, 9)))) / size
 
 
-def _upright(xy: np.ndarray) -> float:
-    """Fraction of frames with shoulders above hips above knees above ankles (left-right midpoints, y up)."""
+def _head_height(xy: np.ndarray) -> np.ndarray:
+    """Per frame, the mean height of the nose and ears that are present (NaN when none is)."""
+    y = xy[:, list(_HEAD), 1]
+    seen = np.isfinite(y)
+    n = seen.sum(axis=1)
+    total = np.where(seen, y, 0.0).sum(axis=1)
+    out: np.ndarray = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    return out
+
+
+def _upright(xy: np.ndarray, *, head: bool = False) -> float:
+    """Fraction of frames with shoulders above hips above knees above ankles (left-right midpoints, y up);
+    with ``head``, the head (nose and ears) above the shoulders too."""
     levels = [0.5 * (xy[:, a, 1] + xy[:, b, 1]) for a, b in _LEVELS]
+    if head:
+        levels.insert(0, _head_height(xy))
     above = np.ones(xy.shape[0], dtype=bool)
     for hi, lo in zip(levels[:-1], levels[1:], strict=False):
         above &= hi > lo
@@ -271,6 +300,11 @@ def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float
             bounce=0.0,
         )
     xy = xy[ok]
+    # a camera mounted upside down (a 180-degree rotation) shows a body all the same: read it turned back
+    # (the input reference's "input unlike the training data" note is what speaks of the camera)
+    upside_down = _upright(xy) < MIN_UPRIGHT and _upright(-xy, head=True) >= MIN_UPRIGHT
+    if upside_down:
+        xy = -xy
     j = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
     hip = 0.5 * (j[:, 0] + j[:, 1])
     leg = 0.5 * (np.linalg.norm(j[:, 2] - j[:, 0], axis=1) + np.linalg.norm(j[:, 3] - j[:, 1], axis=1))
@@ -339,6 +373,7 @@ def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float
         upright=upright,
         jitter=jitter,
         side_on=side_on,
+        upside_down=upside_down,
     )
     if upright < MIN_UPRIGHT or jitter > MAX_JITTER:
         return _refused(

@@ -279,7 +279,7 @@ def clip_windows(
     """Cut ``clip`` into windows of ``length`` frames every ``hop`` frames (from ``record.first_frame``).
 
     Each window's quality is judged with :func:`~scoligait_edge.kinematics.assess_window`
-    (walking, whole body visible, at least one gait cycle), as the runtime
+    (walking, by the walking gate too; whole body visible; at least one gait cycle), as the runtime
     does before it screens. ``require_quality=True`` keeps only windows whose
     verdict is ok; False keeps all and records the verdict in ``quality``.
     A clip without a pose has no verdict (``quality`` None): asking to require
@@ -300,7 +300,13 @@ def clip_windows(
         quality: dict[str, Any] | None = None
         if rec.has_pose and rec.events is not None:
             q = assess_window(
-                clip.km_valid, rec.events, s, e, min_valid_fraction=min_valid_fraction, min_cycles=min_cycles
+                clip.km_valid,
+                rec.events,
+                s,
+                e,
+                min_valid_fraction=min_valid_fraction,
+                min_cycles=min_cycles,
+                keypoints=clip.keypoints,
             )
             if require_quality and not q.ok:
                 continue

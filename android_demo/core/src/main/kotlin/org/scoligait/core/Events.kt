@@ -2,13 +2,18 @@ package org.scoligait.core
 
 import kotlin.math.sqrt
 
-/** Heel strikes and toe-offs (frame indices) per foot, the view, and the clip's length. */
-class GaitEvents(
+/**
+ * Heel strikes and toe-offs (frame indices) per foot, the view, and the clip's length. [walking]: the
+ * walking gate's verdict on the whole span the events were detected on ([Events.detect] sets it; what
+ * [Events.assessWindow] uses for a window the events were detected on, as the Python Screener does).
+ */
+class GaitEvents @JvmOverloads constructor(
     @JvmField val heelStrikes: Map<String, List<Int>>,
     @JvmField val toeOffs: Map<String, List<Int>>,
     @JvmField val view: String,
     @JvmField val fps: Double,
-    @JvmField val nFrames: Int
+    @JvmField val nFrames: Int,
+    @JvmField val walking: WalkingVerdict? = null
 ) {
     /** Every heel strike as (frame, side), in time order. */
     fun allHeelStrikes(): List<Pair<Int, String>> {
@@ -43,7 +48,7 @@ class GaitEvents(
 }
 
 /** Is this window worth screening? Each reason is a plain sentence (port of `WindowQuality`). */
-class GaitWindowQuality(
+class GaitWindowQuality @JvmOverloads constructor(
     @JvmField val walking: Boolean,
     @JvmField val wholeBodyVisible: Boolean,
     @JvmField val enoughCycles: Boolean,
@@ -51,7 +56,9 @@ class GaitWindowQuality(
     @JvmField val nSteps: Int,
     @JvmField val cadenceSpm: Double?,
     @JvmField val validFraction: Double,
-    @JvmField val reasons: List<String>
+    @JvmField val reasons: List<String>,
+    /** What the walking gate saw ([Walking.assess]): walking, standing, running, irregular, no_body. */
+    @JvmField val motion: String = "walking"
 ) {
     val ok: Boolean get() = walking && wholeBodyVisible && enoughCycles
 }
@@ -82,6 +89,14 @@ object Events {
     private const val L_TOE = 19
     private const val R_TOE = 20
 
+    /** The window-quality reason for each motion the walking gate refuses (Python `MOTION_REASONS`). */
+    @JvmField val MOTION_REASONS = mapOf(
+        "running" to "running, not walking (the protocol is walking)",
+        "standing" to "standing still, swaying or jumping in place, not walking",
+        "irregular" to "no regular walking stride",
+        "no_body" to "keypoints not consistent with a body"
+    )
+
     /** `detect_gait_events` of frames `[T][J * 3]` (pixels, score) at [fps]; gaps are filled first. */
     @JvmStatic
     @JvmOverloads
@@ -90,6 +105,7 @@ object Events {
         val hs = linkedMapOf<String, MutableList<Int>>("left" to ArrayList(), "right" to ArrayList())
         val to = linkedMapOf<String, MutableList<Int>>("left" to ArrayList(), "right" to ArrayList())
         if (n == 0) return GaitEvents(hs, to, "unknown", fps, n)
+        val gate = Walking.assess(frames, fps, minScore)
         val nj = frames[0].size / 3
         val filler = GapFiller(nj, Keypoints.MAX_GAP_FRAMES, minScore)
         val kp = ArrayList<DoubleArray>(n)
@@ -99,7 +115,7 @@ object Events {
         fun px(t: Int, j: Int) = points[t][2 * j]
         fun py(t: Int, j: Int) = points[t][2 * j + 1]
         val ok = BooleanArray(n) { t -> intArrayOf(L_HIP, R_HIP, L_ANKLE, R_ANKLE).all { Keypoints.isFinite(px(t, it)) } }
-        if (ok.count { it } < 2) return GaitEvents(hs, to, "unknown", fps, n)
+        if (ok.count { it } < 2) return GaitEvents(hs, to, "unknown", fps, n, gate)
         val hipX = DoubleArray(n) { 0.5 * (px(it, L_HIP) + px(it, R_HIP)) }
         val hipY = DoubleArray(n) { 0.5 * (py(it, L_HIP) + py(it, R_HIP)) }
         val size = DoubleArray(n) { t ->
@@ -128,7 +144,7 @@ object Events {
         val off = mapOf("left" to foot(L_TOE, L_ANKLE), "right" to foot(R_TOE, R_ANKLE))
 
         val (axis, view) = progressionAxis(points, hipX, hipY, ok, size)
-        if (axis == null) return GaitEvents(hs, to, "unknown", fps, n)
+        if (axis == null) return GaitEvents(hs, to, "unknown", fps, n, gate)
         val width = Math.max(Math.rint(fps * 0.1).toInt(), 1)
         val distance = Math.max(Math.rint(2 * MIN_STEP_S * fps).toInt(), 1)
         for ((start, stop) in runs(ok)) {
@@ -150,14 +166,28 @@ object Events {
                 for (i in r.second) to.getValue(side).add(i + start)
             }
         }
-        return GaitEvents(hs, to, view, fps, n)
+        return GaitEvents(hs, to, view, fps, n, gate)
     }
 
-    /** `assess_window`: quality verdict for frames [start, stop) from the map's validity and the events. */
+    /**
+     * `assess_window`: quality verdict for frames [start, stop) from the map's validity, the events and the
+     * walking gate. The gate judges the window's own keypoints: [keypoints] (the whole sequence the events
+     * index, 30 Hz grid), or, without them, the verdict [detect] left in [events] when they were detected on
+     * exactly this window (start 0, stop [GaitEvents.nFrames]).
+     */
     @JvmStatic
     @JvmOverloads
     fun assessWindow(valid: BooleanArray, events: GaitEvents, start: Int, stop: Int,
-                     minValidFraction: Double = 0.9, minCycles: Int = 1): GaitWindowQuality {
+                     minValidFraction: Double = 0.9, minCycles: Int = 1,
+                     keypoints: List<DoubleArray>? = null): GaitWindowQuality {
+        val gate = when {
+            keypoints != null -> {
+                val a = Math.min(Math.max(start, 0), keypoints.size)
+                Walking.assess(keypoints.subList(a, Math.max(a, Math.min(stop, keypoints.size))), events.fps)
+            }
+            events.walking != null && start == 0 && stop == events.nFrames -> events.walking
+            else -> throw IllegalArgumentException("assessWindow needs the window's keypoints (or events detected on the window itself)")
+        }
         var k = 0
         val hi = Math.min(stop, valid.size)
         for (i in start until hi) if (valid[i]) k++
@@ -169,14 +199,16 @@ object Events {
             GaitEvents.SIDES.associateWith { s -> events.heelStrikes.getValue(s).filter { it in start until stop } },
             GaitEvents.SIDES.associateWith { emptyList<Int>() }, events.view, events.fps, stop - start
         )
-        val walking = steps >= 2
+        val walking = steps >= 2 && gate.walking
         val reasons = ArrayList<String>()
-        if (!walking) reasons.add("no walking detected (fewer than two steps in the window)")
+        if (steps < 2) reasons.add("no walking detected (fewer than two steps in the window)")
+        else if (!gate.walking) reasons.add(MOTION_REASONS.getValue(gate.motion))
         if (frac < minValidFraction) {
             reasons.add("whole body visible in only ${pct(frac)} of the frames (need ${pct(minValidFraction)})")
         }
         if (cycles < minCycles) reasons.add("$cycles complete gait cycle(s) in the window (need $minCycles)")
-        return GaitWindowQuality(walking, frac >= minValidFraction, cycles >= minCycles, cycles, steps, sub.cadence(), frac, reasons)
+        return GaitWindowQuality(walking, frac >= minValidFraction, cycles >= minCycles, cycles, steps, sub.cadence(), frac, reasons,
+            gate.motion)
     }
 
     // ------------------------------------------------------------------ internals

@@ -201,7 +201,8 @@ class ScreeningSession @JvmOverloads constructor(
 
     /**
      * `assess_window` of a window with gait events detected over the grid history (which reaches
-     * a few frames past the window: the gap filler holds rows back).
+     * a few frames past the window: the gap filler holds rows back); the walking gate judges the
+     * window's own keypoints, as the Python Screener's does.
      */
     fun gaitQuality(w: MapWindow): GaitWindowQuality {
         val first = gridSeen - grid.size // stream index of the oldest frame held
@@ -213,7 +214,7 @@ class ScreeningSession @JvmOverloads constructor(
         val offset = w.start - first
         fun local(m: Map<String, List<Int>>) = GaitEvents.SIDES.associateWith { s -> m.getValue(s).map { it - offset } }
         val events = GaitEvents(local(ev.heelStrikes), local(ev.toeOffs), ev.view, ev.fps, ev.nFrames - offset)
-        return Events.assessWindow(w.valid, events, 0, w.length, minValidFraction)
+        return Events.assessWindow(w.valid, events, 0, w.length, minValidFraction, 1, ArrayList(rowKeypoints))
     }
 
     companion object {

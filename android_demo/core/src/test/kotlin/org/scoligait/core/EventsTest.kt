@@ -34,7 +34,7 @@ class EventsTest {
             for (v in Json.arr(case["window_verdicts"])) {
                 val o = Json.obj(v)
                 val s = Json.int(o["start"])
-                val q = Events.assessWindow(valid, ev, s, s + 96)
+                val q = Events.assessWindow(valid, ev, s, s + 96, keypoints = kp30)
                 val where = "$name@$s"
                 assertEquals("$where ok", Json.bool(o["ok"]), q.ok)
                 assertEquals("$where walking", Json.bool(o["walking"]), q.walking)
@@ -46,6 +46,7 @@ class EventsTest {
                 if (wc == null) assertEquals("$where cadence", null, q.cadenceSpm)
                 else dCadence = Math.max(dCadence, Math.abs(wc - q.cadenceSpm!!))
                 assertEquals("$where reasons", Json.arr(o["reasons"]).map { Json.str(it) }, q.reasons)
+                assertEquals("$where motion", Json.str(o["motion"]), q.motion)
                 nVerdicts++
             }
         }
