@@ -45,6 +45,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -388,81 +389,115 @@ class ClipCache:
         """
         jobs = list(jobs)
         t0 = time.perf_counter()
-        summary = BuildSummary(total=len(jobs))
-        reasons: Counter[str] = Counter()
-        bar = tqdm(total=len(jobs), desc=desc, unit="clip", disable=not progress, leave=False)
-
-        def done(job: ClipJob, clip: ProcessedClip | None, exc: BaseException | None, seconds: float) -> None:
-            if clip is not None and clip.record.clip_id != job.clip_id:
-                exc = ValueError(f"compute() returned clip {clip.record.clip_id!r} for job {job.clip_id!r}")
-                clip = None
-            if clip is None:
-                assert exc is not None
-                log.warning("Clip %s failed: %s: %s", job.clip_id, type(exc).__name__, exc)
-                self.fail(job.clip_id, exc, source_key=job.source_key, seconds=seconds)
-                summary.failed += 1
-                summary.failures[job.clip_id] = str(exc) or type(exc).__name__
-                reasons[type(exc).__name__] += 1
-            else:
-                self.put(clip, source_key=job.source_key, seconds=seconds)
-                summary.computed += 1
-                if on_clip is not None:
-                    on_clip(clip)
-            bar.update(1)
-
+        tally = _BuildTally(
+            summary=BuildSummary(total=len(jobs)),
+            bar=tqdm(total=len(jobs), desc=desc, unit="clip", disable=not progress, leave=False),
+            on_clip=on_clip,
+        )
+        summary = tally.summary
         try:
-            pending: list[ClipJob] = []
-            for job in jobs:
-                old = self.failure(job.clip_id, source_key=job.source_key)
-                if old is not None and not retry_failed:
-                    summary.failed_before += 1
-                    summary.failures[job.clip_id] = old.error or ""
-                    reasons[old.error_type or "error"] += 1
-                    bar.update(1)
-                    continue
-                cached = None if old is not None else self.get(job.clip_id, source_key=job.source_key)
-                if cached is not None:
-                    summary.reused += 1
-                    if on_clip is not None:
-                        on_clip(cached)
-                    bar.update(1)
-                    continue
-                pending.append(job)
-            if engine is None and workers > 1 and len(pending) > 1 and _picklable(pending[0].compute):
-                engine = LocalEngine(workers)
-            if engine is not None and pending:
-                for job, outcome in engine.run(pending):
-                    if outcome.lost is not None:
-                        log.warning(
-                            "Clip %s lost with its worker (%s); not recorded, a rerun computes it",
-                            job.clip_id,
-                            outcome.lost,
-                        )
-                        summary.lost += 1
-                        summary.lost_clips[job.clip_id] = outcome.lost
-                        bar.update(1)
-                        continue
-                    clip = None
-                    if outcome.error is None:
-                        clip = ProcessedClip.from_arrays(
-                            ClipRecord.model_validate_json(outcome.record_json), outcome.arrays
-                        )
-                    done(job, clip, outcome.error, outcome.seconds)
-            else:
-                if workers > 1 and len(pending) > 1:
-                    log.warning("Clip jobs cannot be sent to other processes (not picklable); using one")
-                for job in pending:
-                    clip, exc, seconds = run_local(job.compute)
-                    done(job, clip, exc, seconds)
+            pending = self._pending_jobs(jobs, tally, retry_failed=retry_failed)
+            self._compute(pending, tally, workers=workers, engine=engine)
         finally:
-            bar.close()
+            tally.bar.close()
             if self._dirty or not self.manifest_path.is_file():
                 self.flush()
-        summary.by_reason = dict(reasons)
+        summary.by_reason = dict(tally.reasons)
         summary.seconds = round(time.perf_counter() - t0, 3)
         level = logging.WARNING if summary.failed or summary.failed_before else logging.INFO
         log.log(level, "Cache %s: %s", self.root, summary.describe())
         return summary
+
+    def _pending_jobs(self, jobs: list[ClipJob], tally: _BuildTally, *, retry_failed: bool) -> list[ClipJob]:
+        """The jobs still to compute; a remembered failure (unless retried) and a valid cached clip are
+        counted here instead, and the cached clip goes to ``on_clip``."""
+        pending: list[ClipJob] = []
+        for job in jobs:
+            old = self.failure(job.clip_id, source_key=job.source_key)
+            if old is not None and not retry_failed:
+                tally.summary.failed_before += 1
+                tally.summary.failures[job.clip_id] = old.error or ""
+                tally.reasons[old.error_type or "error"] += 1
+                tally.bar.update(1)
+                continue
+            cached = None if old is not None else self.get(job.clip_id, source_key=job.source_key)
+            if cached is not None:
+                tally.summary.reused += 1
+                if tally.on_clip is not None:
+                    tally.on_clip(cached)
+                tally.bar.update(1)
+                continue
+            pending.append(job)
+        return pending
+
+    def _compute(self, pending: list[ClipJob], tally: _BuildTally, *, workers: int, engine: ClipEngine | None) -> None:
+        """Compute ``pending`` on ``engine``, in ``workers`` local processes when the jobs can be pickled, or
+        in this process; each clip is recorded as it arrives."""
+        if engine is None and workers > 1 and len(pending) > 1 and _picklable(pending[0].compute):
+            engine = LocalEngine(workers)
+        if engine is not None and pending:
+            self._run_on_engine(engine, pending, tally)
+            return
+        if workers > 1 and len(pending) > 1:
+            log.warning("Clip jobs cannot be sent to other processes (not picklable); using one")
+        for job in pending:
+            clip, exc, seconds = run_local(job.compute)
+            self._record(job, clip, exc, seconds, tally)
+
+    def _run_on_engine(self, engine: ClipEngine, pending: list[ClipJob], tally: _BuildTally) -> None:
+        """Compute ``pending`` on ``engine``; a clip lost with its worker is counted, not recorded, so a rerun
+        computes it."""
+        for job, outcome in engine.run(pending):
+            if outcome.lost is not None:
+                log.warning(
+                    "Clip %s lost with its worker (%s); not recorded, a rerun computes it",
+                    job.clip_id,
+                    outcome.lost,
+                )
+                tally.summary.lost += 1
+                tally.summary.lost_clips[job.clip_id] = outcome.lost
+                tally.bar.update(1)
+                continue
+            clip = None
+            if outcome.error is None:
+                clip = ProcessedClip.from_arrays(ClipRecord.model_validate_json(outcome.record_json), outcome.arrays)
+            self._record(job, clip, outcome.error, outcome.seconds, tally)
+
+    def _record(
+        self,
+        job: ClipJob,
+        clip: ProcessedClip | None,
+        exc: BaseException | None,
+        seconds: float,
+        tally: _BuildTally,
+    ) -> None:
+        """Write one computed clip into the cache, or record its failure; a clip under another id is a failure."""
+        if clip is not None and clip.record.clip_id != job.clip_id:
+            exc = ValueError(f"compute() returned clip {clip.record.clip_id!r} for job {job.clip_id!r}")
+            clip = None
+        if clip is None:
+            assert exc is not None
+            log.warning("Clip %s failed: %s: %s", job.clip_id, type(exc).__name__, exc)
+            self.fail(job.clip_id, exc, source_key=job.source_key, seconds=seconds)
+            tally.summary.failed += 1
+            tally.summary.failures[job.clip_id] = str(exc) or type(exc).__name__
+            tally.reasons[type(exc).__name__] += 1
+        else:
+            self.put(clip, source_key=job.source_key, seconds=seconds)
+            tally.summary.computed += 1
+            if tally.on_clip is not None:
+                tally.on_clip(clip)
+        tally.bar.update(1)
+
+
+@dataclass
+class _BuildTally:
+    """What one :meth:`ClipCache.build` counts as it goes: the summary, failures by error type, the bar."""
+
+    summary: BuildSummary
+    bar: Any
+    on_clip: Callable[[ProcessedClip], None] | None
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 def _picklable(obj: object) -> bool:
