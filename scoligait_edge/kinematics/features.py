@@ -314,25 +314,15 @@ def _compile_frame_tables() -> FrameTables:
     velocity = block([(MID_HIP, p) for p in VELOCITY_INDEX.tolist()])  # the mid-hip in pixels comes separately
     dist = block(list(zip(DIST_A.tolist(), DIST_B.tolist(), strict=True)))
     tilt = block([(b, a) for a, b in zip(g["tilt"][1], g["tilt"][2], strict=True)])  # reversed: (-dx, -dy)
-    arg_a = block(
-        [(a, b) for a, b in zip(g["up"][1], g["up"][2], strict=True)]
-        + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
-        + [(a, b) for a, b in zip(g["between"][1], g["between"][2], strict=True)]
-    )
-    arg_b = block(
-        [(_ORIGIN, _PLUS_I)] * len(g["up"][0])
-        + [(a, b) for a, b in zip(g["down"][1], g["down"][2], strict=True)]
-        + [(c, d) for c, d in zip(g["between"][3], g["between"][4], strict=True)]
-    )
+    a_pairs, b_pairs = _arg_pairs(g)
+    arg_a = block(a_pairs)
+    arg_b = block(b_pairs)
     n_norm = len(to)  # rows divided by the body size
     segments = block(list(BODY_SEGMENTS) + [(_ORIGIN, p) for p in CORE_JOINTS])  # + each core point, to test it
 
     kind_cols = np.concatenate([np.asarray(g[k][0]) for k in ("tilt", "up", "down", "between")])
     angle_order = np.argsort(kind_cols)  # angles by kind -> schema order
-    # signals, as indices into the flat work vector [normalised rows, x and y interleaved | angles by kind]
-    sig_flat = np.empty(NUM_SIGNALS, dtype=np.int64)
-    sig_flat[SIG_COORD_COL] = [2 * (hip_centred.start + p) + ax for _, p, ax in _SIG_COORD]
-    sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]
+    sig_flat = _signal_indices(hip_centred.start, n_norm, angle_order)
     return {
         "to": np.array(to),
         "from": np.array(frm),
@@ -347,6 +337,30 @@ def _compile_frame_tables() -> FrameTables:
         "dist": dist,
         "pair_ab_flat": np.concatenate([sig_flat[CROSS_A], sig_flat[CROSS_B]]),
     }
+
+
+def _arg_pairs(g: dict[str, list[list[int]]]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The A and B row blocks of ``arg(conj(A) * B)``: 'up' angles pair their vector with +i, 'down' angles
+    -i with their vector, 'between' angles their two vectors."""
+    a_pairs = (
+        [(a, b) for a, b in zip(g["up"][1], g["up"][2], strict=True)]
+        + [(_ORIGIN, _MINUS_I)] * len(g["down"][0])
+        + [(a, b) for a, b in zip(g["between"][1], g["between"][2], strict=True)]
+    )
+    b_pairs = (
+        [(_ORIGIN, _PLUS_I)] * len(g["up"][0])
+        + [(a, b) for a, b in zip(g["down"][1], g["down"][2], strict=True)]
+        + [(c, d) for c, d in zip(g["between"][3], g["between"][4], strict=True)]
+    )
+    return a_pairs, b_pairs
+
+
+def _signal_indices(hip_centred_start: int, n_norm: int, angle_order: np.ndarray) -> np.ndarray:
+    """Each signal as an index into the flat work vector [normalised rows, x and y interleaved | angles by kind]."""
+    sig_flat = np.empty(NUM_SIGNALS, dtype=np.int64)
+    sig_flat[SIG_COORD_COL] = [2 * (hip_centred_start + p) + ax for _, p, ax in _SIG_COORD]
+    sig_flat[SIG_ANGLE_COL] = 2 * n_norm + angle_order[SIG_ANGLE_SRC]
+    return sig_flat
 
 
 FRAME_TABLES = _compile_frame_tables()

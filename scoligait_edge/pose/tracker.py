@@ -172,27 +172,52 @@ def walking_score(
     if not size > 0:
         return 0.0
     x, y = samples[:, 1] / size, samples[:, 2] / size
+    vx, vz, depth_path = _velocity(t, x, samples[:, 3], span, depth_weight, depth_min_s)
+    speed = min(math.hypot(vx, vz), 2.5)  # cap: running counts as walking, tumbling must not win
+    straight = _straightness(x, y, depth_path, net=math.hypot(vx, vz) * span)
+    return speed * straight * _leg_factor(samples[:, 4] / size) * _steadiness(samples[:, 3])
+
+
+def _velocity(
+    t: np.ndarray, x: np.ndarray, sizes: np.ndarray, span: float, depth_weight: float, depth_min_s: float
+) -> tuple[float, float, float]:
+    """Robust sideways and depth speeds (body sizes per second) and the depth path length.
+
+    Depth comes from the log body size, only once ``depth_min_s`` of history exists: body size is too noisy
+    frame to frame to trust sooner; its path is measured on 0.2 s medians for the same reason.
+    """
     vx = _theil_sen(t, x)
     vz = 0.0
     depth_path = 0.0
     if span >= depth_min_s and depth_weight > 0:
-        log_size = np.log(np.maximum(samples[:, 3], 1e-6))
+        log_size = np.log(np.maximum(sizes, 1e-6))
         vz = depth_weight * _theil_sen(t, log_size)
         depth_path = depth_weight * float(np.abs(np.diff(_binned_medians(t, log_size, 0.2))).sum())
-    speed = min(math.hypot(vx, vz), 2.5)  # cap: running counts as walking, tumbling must not win
+    return vx, vz, depth_path
+
+
+def _straightness(x: np.ndarray, y: np.ndarray, depth_path: float, *, net: float) -> float:
+    """Net displacement over path length (the hip path smoothed over 3 samples, plus the depth path), in [0, 1]."""
     k = np.ones(3) / 3.0
     if len(x) >= 5:
         x, y = np.convolve(x, k, mode="valid"), np.convolve(y, k, mode="valid")
     path = float(np.hypot(np.diff(x), np.diff(y)).sum()) + depth_path
-    net = math.hypot(vx, vz) * span
-    straight = min(net / path, 1.0) if path > 0 else 0.0
-    sep = samples[:, 4] / size
+    return min(net / path, 1.0) if path > 0 else 0.0
+
+
+def _leg_factor(sep: np.ndarray) -> float:
+    """0.25 to 1, growing with the 10-90 % spread of the ankle separation (in body sizes): feet alternate
+    when walking and stay together when jumping."""
     p10, p90 = np.percentile(sep, [10, 90])
     amp = float(p90 - p10)
-    legs = 0.25 + 0.75 * min(max((amp - 0.05) / 0.15, 0.0), 1.0)
-    rough = float(np.median(np.abs(np.diff(np.log(np.maximum(samples[:, 3], 1e-6))))))
-    steady = min(max(1.0 - (rough - 0.03) / 0.07, 0.0), 1.0)
-    return speed * straight * legs * steady
+    return 0.25 + 0.75 * min(max((amp - 0.05) / 0.15, 0.0), 1.0)
+
+
+def _steadiness(sizes: np.ndarray) -> float:
+    """1 when body size changes smoothly frame to frame (a real person), falling to 0 as it jumps about (a
+    misdetection's scattering landmarks)."""
+    rough = float(np.median(np.abs(np.diff(np.log(np.maximum(sizes, 1e-6))))))
+    return min(max(1.0 - (rough - 0.03) / 0.07, 0.0), 1.0)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

@@ -47,44 +47,53 @@ class ScreeningOutput(NamedTuple):
     """[B, T, 238] token saliency painted onto the knowledge-map cells, 0 on invalid frames."""
 
 
+def _encoders(
+    cfg: ScreeningModelConfig,
+) -> tuple[KnowledgeMapEncoder | None, VideoEncoder | None, TextProjection | None]:
+    """The encoder of each modality the config uses (None for the others), built in token order; the
+    knowledge-map and video encoders share one transformer set-up."""
+    common: dict[str, Any] = dict(
+        dim=cfg.dim,
+        depth=cfg.encoder_depth,
+        heads=cfg.heads,
+        mlp_ratio=cfg.mlp_ratio,
+        dropout=cfg.dropout,
+        window_frames=cfg.window_frames,
+        rope_base=cfg.rope_base,
+        attention_dropout=cfg.attention_dropout,
+        drop_path=cfg.drop_path,
+    )
+    km = (
+        KnowledgeMapEncoder(**common, patch_frames=cfg.km_patch_frames, group_sizes=cfg.km_group_sizes)
+        if cfg.uses_km
+        else None
+    )
+    video = (
+        VideoEncoder(
+            **common,
+            tubelet_frames=cfg.video_tubelet_frames,
+            patch_size=cfg.video_patch_size,
+            image_size=cfg.video_image_size,
+            in_channels=cfg.video_channels,
+        )
+        if cfg.uses_video
+        else None
+    )
+    text = (
+        TextProjection(cfg.dim, cfg.text_dim, position=cfg.text_position, dropout=cfg.dropout)
+        if cfg.uses_text
+        else None
+    )
+    return km, video, text
+
+
 class ScreeningModel(nn.Module):
     """Knowledge map (+ video, + text) screening model. Token order: km tokens, video tokens, text tokens."""
 
     def __init__(self, config: ScreeningModelConfig | None = None) -> None:
         super().__init__()
         cfg = self.config = config if config is not None else ScreeningModelConfig()
-        common: dict[str, Any] = dict(
-            dim=cfg.dim,
-            depth=cfg.encoder_depth,
-            heads=cfg.heads,
-            mlp_ratio=cfg.mlp_ratio,
-            dropout=cfg.dropout,
-            window_frames=cfg.window_frames,
-            rope_base=cfg.rope_base,
-            attention_dropout=cfg.attention_dropout,
-            drop_path=cfg.drop_path,
-        )
-        self.km_encoder = (
-            KnowledgeMapEncoder(**common, patch_frames=cfg.km_patch_frames, group_sizes=cfg.km_group_sizes)
-            if cfg.uses_km
-            else None
-        )
-        self.video_encoder = (
-            VideoEncoder(
-                **common,
-                tubelet_frames=cfg.video_tubelet_frames,
-                patch_size=cfg.video_patch_size,
-                image_size=cfg.video_image_size,
-                in_channels=cfg.video_channels,
-            )
-            if cfg.uses_video
-            else None
-        )
-        self.text_projection = (
-            TextProjection(cfg.dim, cfg.text_dim, position=cfg.text_position, dropout=cfg.dropout)
-            if cfg.uses_text
-            else None
-        )
+        self.km_encoder, self.video_encoder, self.text_projection = _encoders(cfg)
         n_mod = int(cfg.uses_km) + int(cfg.uses_video) + int(cfg.uses_text)
         self.modality_embed = nn.Parameter(torch.zeros(n_mod, cfg.dim))
         nn.init.trunc_normal_(self.modality_embed, std=0.02)
@@ -195,20 +204,9 @@ class ScreeningModel(nn.Module):
         Positive = evidence for "refer". (For ``cat_pma`` it is instead the
         attention each token receives.)
         """
-        cfg = self.config
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
             self._validate(km, km_mask, video, text, text_mask)
-        streams: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        batch_ref = km if km is not None else video
-        if self.km_encoder is not None:
-            assert km is not None  # _validate: a km model needs km
-            if km_mask is None:
-                km_mask = torch.ones_like(km[..., 0], dtype=torch.bool)
-            streams.append(self.km_encoder(km, km_mask))
-        if self.video_encoder is not None:
-            streams.append(self.video_encoder(video, video_mask))
-        if self.text_projection is not None:
-            streams.append(self.text_projection(text, text_mask))
+        streams, km_mask = self._encode(km, km_mask, video, video_mask, text, text_mask)
         tokens = [t + self.modality_embed[i] for i, (t, _, _) in enumerate(streams)]
 
         x = torch.cat(tokens, dim=1)
@@ -225,14 +223,47 @@ class ScreeningModel(nn.Module):
             saliency = self._logit_contributions(fused.tokens, mask, fused.pooled)
         else:
             saliency = fused.saliency
+        km_map = self._saliency_on_map(saliency, km_mask, km if km is not None else video, x.dtype)
+        return ScreeningOutput(logit, torch.sigmoid(logit), cobb, saliency, km_map)
+
+    def _encode(
+        self,
+        km: torch.Tensor | None,
+        km_mask: torch.Tensor | None,
+        video: torch.Tensor | None,
+        video_mask: torch.Tensor | None,
+        text: torch.Tensor | None,
+        text_mask: torch.Tensor | None,
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], torch.Tensor | None]:
+        """Each used modality's (tokens, mask, positions), in token order, and the km mask (all valid when
+        omitted for a km model)."""
+        streams: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        if self.km_encoder is not None:
+            assert km is not None  # _validate: a km model needs km
+            if km_mask is None:
+                km_mask = torch.ones_like(km[..., 0], dtype=torch.bool)
+            streams.append(self.km_encoder(km, km_mask))
+        if self.video_encoder is not None:
+            streams.append(self.video_encoder(video, video_mask))
+        if self.text_projection is not None:
+            streams.append(self.text_projection(text, text_mask))
+        return streams, km_mask
+
+    def _saliency_on_map(
+        self,
+        saliency: torch.Tensor,
+        km_mask: torch.Tensor | None,
+        batch_ref: torch.Tensor | None,
+        dtype: torch.dtype,
+    ) -> torch.Tensor:
+        """[B, T, 238]: the km tokens' saliency painted onto the map cells, 0 on invalid frames; all zeros for a
+        model without a knowledge map (the output keeps one shape for every model)."""
         if self.km_encoder is not None:
             km_map = self.km_encoder.patch_embed.remap(saliency[:, : self.num_km_tokens])
-            assert km_mask is not None  # set above for a km model
-            km_map = km_map * km_mask.unsqueeze(-1).to(km_map.dtype)
-        else:
-            assert batch_ref is not None  # _validate: km or video is given
-            km_map = batch_ref.new_zeros((batch_ref.shape[0], cfg.window_frames, NUM_FEATURES), dtype=x.dtype)
-        return ScreeningOutput(logit, torch.sigmoid(logit), cobb, saliency, km_map)
+            assert km_mask is not None  # set in _encode for a km model
+            return km_map * km_mask.unsqueeze(-1).to(km_map.dtype)
+        assert batch_ref is not None  # _validate: km or video is given
+        return batch_ref.new_zeros((batch_ref.shape[0], self.config.window_frames, NUM_FEATURES), dtype=dtype)
 
     def _logit_contributions(self, y: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         """Exact per-token split of the screening logit (bias excluded); see :meth:`forward`."""
