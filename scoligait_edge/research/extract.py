@@ -91,14 +91,24 @@ def extract_pose_sequence(
     for a bad model and NoPersonError when nobody walks in the video.
     """
     frames, fps = detect_video_poses(video_path, model=model, progress=progress)
-    options = tracker_options or TrackerOptions()
-    if roi is not None:
-        options = TrackerOptions(**{**options.model_dump(), "roi": roi})
-    tracked = select_subject(frames, options)
+    tracked = select_subject(frames, _with_roi(tracker_options, roi))
     found = sum(f.subject is not None for f in tracked)
     if found == 0:
         raise _no_subject(video_path, frames, roi)
     log.info("Subject found in %d of %d frames", found, len(frames))
+    return _subject_sequence(tracked, fps, video_path)
+
+
+def _with_roi(options: TrackerOptions | None, roi: tuple[float, float, float, float] | None) -> TrackerOptions:
+    """The tracker options (defaults when None) with ``roi`` in place of theirs when one is given."""
+    options = options or TrackerOptions()
+    if roi is not None:
+        options = TrackerOptions(**{**options.model_dump(), "roi": roi})
+    return options
+
+
+def _subject_sequence(tracked: list[PoseFrame], fps: float | None, video_path: str | Path) -> PoseSequence:
+    """The chosen subject's keypoints over every decoded frame, in the COCO-21 layout."""
     return PoseSequence(
         keypoints=subject_keypoints(tracked),
         timestamps_ms=np.array([f.timestamp_ms for f in tracked], dtype=np.float64),
@@ -159,10 +169,7 @@ def extract_subject_silhouettes(
     frames, fps = _detect_frames(
         video_path, model=model, progress=progress, max_frames=max_frames, output_masks=True, on_frame=shrink
     )
-    options = tracker_options or TrackerOptions()
-    if roi is not None:
-        options = TrackerOptions(**{**options.model_dump(), "roi": roi})
-    tracked = select_subject(frames, options)
+    tracked = select_subject(frames, _with_roi(tracker_options, roi))
     if not any(f.subject is not None for f in tracked):
         raise _no_subject(video_path, frames, roi)
     out = np.zeros((len(tracked),) + SIL_SHAPE, np.uint8)
@@ -171,11 +178,5 @@ def extract_subject_silhouettes(
         if f.subject_index is not None:
             out[i], valid[i] = sils[i][f.subject_index]
     log.info("Subject silhouettes in %d of %d frames", int(valid.sum()), len(tracked))
-    pose = PoseSequence(
-        keypoints=subject_keypoints(tracked),
-        timestamps_ms=np.array([f.timestamp_ms for f in tracked], dtype=np.float64),
-        fps=fps,
-        source=str(video_path),
-        layout="coco21",
-    )
+    pose = _subject_sequence(tracked, fps, video_path)
     return SubjectSilhouettes(pose=pose, silhouettes=out, silhouette_valid=valid)

@@ -456,27 +456,22 @@ def run_baselines(
         )
 
 
-def _run(
+def _split_windows(
     source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
     *,
-    feature_sets: Sequence[FeatureSet],
-    models: Sequence[ModelName],
-    criterion: Criterion,
-    n_boot: int,
-    seed: int,
-    provenance: str | None,
-    name: str,
     length: int,
     hop: int,
     require_quality: bool,
-) -> BaselineResults:
-    t0 = time.perf_counter()
+) -> tuple[dict[str, list[WindowSample]], str | None]:
+    """The windows of every split (cut from the source, or as given) and the source's provenance (None for
+    given windows); the splits must be subject-disjoint and none empty."""
     windows: dict[str, list[WindowSample]]
+    provenance = None
     if isinstance(source_or_windows, WindowSource):
         windows = {
             s: source_or_windows.windows(s, length=length, hop=hop, require_quality=require_quality) for s in SPLITS
         }
-        provenance = provenance or source_or_windows.provenance
+        provenance = source_or_windows.provenance
     else:
         missing = [s for s in SPLITS if s not in source_or_windows]
         if missing:
@@ -486,18 +481,22 @@ def _run(
     for s in SPLITS:
         if not windows[s]:
             raise ValueError(f"the {s} split has no windows")
-    provenance = provenance or windows["train"][0].provenance
-    sizes = {
-        s: SplitCounts(
-            subjects=len({w.subject_id for w in ws}),
-            clips=len({w.clip_id for w in ws}),
-            windows=len(ws),
-            positive_clips=len({w.clip_id for w in ws if w.label}),
-        )
-        for s, ws in windows.items()
-    }
+    return windows, provenance
+
+
+def _fit_rows(
+    windows: Mapping[str, list[WindowSample]],
+    feature_sets: Sequence[FeatureSet],
+    models: Sequence[ModelName],
+    *,
+    criterion: Criterion,
+    n_boot: int,
+    seed: int,
+    notes: list[str],
+) -> list[BaselineRow]:
+    """One fitted and tested row per feature set and model; a silhouette set is skipped (with a note) when
+    some window has no silhouettes."""
     rows: list[BaselineRow] = []
-    notes: list[str] = []
     for kind in feature_sets:
         if kind == "silhouette" and any(w.silhouettes is None for s in SPLITS for w in windows[s]):
             notes.append("silhouette baselines skipped: some windows have no silhouettes")
@@ -518,6 +517,39 @@ def _run(
                     kind=kind,
                 )
             )
+    return rows
+
+
+def _run(
+    source_or_windows: WindowSource | Mapping[str, Sequence[WindowSample]],
+    *,
+    feature_sets: Sequence[FeatureSet],
+    models: Sequence[ModelName],
+    criterion: Criterion,
+    n_boot: int,
+    seed: int,
+    provenance: str | None,
+    name: str,
+    length: int,
+    hop: int,
+    require_quality: bool,
+) -> BaselineResults:
+    t0 = time.perf_counter()
+    windows, source_provenance = _split_windows(
+        source_or_windows, length=length, hop=hop, require_quality=require_quality
+    )
+    provenance = provenance or source_provenance or windows["train"][0].provenance
+    sizes = {
+        s: SplitCounts(
+            subjects=len({w.subject_id for w in ws}),
+            clips=len({w.clip_id for w in ws}),
+            windows=len(ws),
+            positive_clips=len({w.clip_id for w in ws if w.label}),
+        )
+        for s, ws in windows.items()
+    }
+    notes: list[str] = []
+    rows = _fit_rows(windows, feature_sets, models, criterion=criterion, n_boot=n_boot, seed=seed, notes=notes)
     if sizes["val"].clips < 30:
         notes.append(f"only {sizes['val'].clips} validation clips: hyper-parameters and thresholds are noisy")
     return BaselineResults(
