@@ -63,6 +63,36 @@ def _macro_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) ->
     return (f1(tp, fp, fn) + f1(tn, fn, fp)) / 2
 
 
+def _fallback(why: str, criterion: Criterion, split_name: str, *, n: int, n_pos: int) -> ThresholdChoice:
+    """The default threshold, marked degenerate with the reason logged and stored: no cut is informative."""
+    msg = f"validation split {split_name!r}: {why}; threshold falls back to {DEFAULT_THRESHOLD}"
+    log.warning(msg)
+    return ThresholdChoice(
+        threshold=DEFAULT_THRESHOLD,
+        criterion=criterion,
+        score=None,
+        split_name=split_name,
+        n=n,
+        n_pos=n_pos,
+        degenerate=True,
+        warning=msg,
+    )
+
+
+def _scores_at(cand: np.ndarray, y: np.ndarray, p: np.ndarray, criterion: Criterion) -> np.ndarray:
+    """The criterion at each candidate threshold (predict positive when ``p >= threshold``); needs both classes."""
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    pred = p[None, :] >= cand[:, None]  # [C, N]
+    tp = (pred & (y == 1)).sum(1)
+    fp = (pred & (y == 0)).sum(1)
+    fn = n_pos - tp
+    tn = n_neg - fp
+    if criterion == "youden":
+        return tp / n_pos + tn / n_neg - 1.0
+    return _macro_f1(tp, fp, fn, tn)
+
+
 def choose_threshold(
     y_val: Sequence[int] | np.ndarray,
     prob_val: Sequence[float] | np.ndarray,
@@ -86,28 +116,9 @@ def choose_threshold(
     uniq = np.unique(p)
     if n_pos == 0 or n_neg == 0 or uniq.size < 2:
         why = "one class only" if n_pos == 0 or n_neg == 0 else "all scores equal"
-        msg = f"validation split {split_name!r}: {why}; threshold falls back to {DEFAULT_THRESHOLD}"
-        log.warning(msg)
-        return ThresholdChoice(
-            threshold=DEFAULT_THRESHOLD,
-            criterion=criterion,
-            score=None,
-            split_name=split_name,
-            n=int(y.size),
-            n_pos=n_pos,
-            degenerate=True,
-            warning=msg,
-        )
+        return _fallback(why, criterion, split_name, n=int(y.size), n_pos=n_pos)
     cand = (uniq[:-1] + uniq[1:]) / 2.0
-    pred = p[None, :] >= cand[:, None]  # [C, N]
-    tp = (pred & (y == 1)).sum(1)
-    fp = (pred & (y == 0)).sum(1)
-    fn = n_pos - tp
-    tn = n_neg - fp
-    if criterion == "youden":
-        score = tp / n_pos + tn / n_neg - 1.0
-    else:
-        score = _macro_f1(tp, fp, fn, tn)
+    score = _scores_at(cand, y, p, criterion)
     best = score.max()
     i = int(np.flatnonzero(score >= best - 1e-12)[0])  # lowest threshold among ties
     choice = ThresholdChoice(
