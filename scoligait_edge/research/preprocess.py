@@ -118,7 +118,7 @@ def _read_list(path: Path) -> list[Path]:
     return [(base / ln) if not Path(ln).is_absolute() else Path(ln) for ln in lines if ln and not ln.startswith("#")]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m scoligait_edge.research.preprocess",
         description=__doc__.splitlines()[0],
@@ -145,26 +145,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retry-failed", action="store_true", help="try clips that failed in an earlier run again")
     p.add_argument("--summary-json", type=Path, default=None, help="also write the result here")
     p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def _options(args: argparse.Namespace) -> PreprocessOptions:
+    """The run's options from the parsed arguments (the --video-list file read into the video list)."""
+    videos = list(args.videos) + (_read_list(args.video_list) if args.video_list else [])
+    return PreprocessOptions(
+        folder=args.folder,
+        labels=args.labels,
+        videos=videos,
+        cache_root=args.cache_root,
+        pose_model=args.pose_model,
+        engine=args.engine,
+        workers=args.workers,
+        address=args.address,
+        cpus_per_task=args.cpus_per_task,
+        gpus_per_task=args.gpus_per_task,
+        max_retries=args.max_retries,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        videos = list(args.videos) + (_read_list(args.video_list) if args.video_list else [])
-        opts = PreprocessOptions(
-            folder=args.folder,
-            labels=args.labels,
-            videos=videos,
-            cache_root=args.cache_root,
-            pose_model=args.pose_model,
-            engine=args.engine,
-            workers=args.workers,
-            address=args.address,
-            cpus_per_task=args.cpus_per_task,
-            gpus_per_task=args.gpus_per_task,
-            max_retries=args.max_retries,
-            retry_failed=args.retry_failed,
-            progress=not args.no_progress,
-        )
-        result = preprocess(opts)
+        result = preprocess(_options(args))
     except (ScoliGaitError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,11 +12,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scoligait_edge.errors import ScoliGaitError
 
+if TYPE_CHECKING:
+    from scoligait_edge.research.training.config import TrainConfig
 
-def main(argv: list[str] | None = None) -> int:
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scoligait_edge.research.train", description=__doc__.splitlines()[0]
     )
@@ -41,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         help="under torchrun: continue from <out>/checkpoints/last.pt (automatic when torchrun "
         "restarts the job after a failure)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     from scoligait_edge.research.training import distributed as D
 
     rank = int(os.environ.get("RANK", "0")) if D.launched_by_torchrun() else 0
@@ -49,15 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if rank == 0 else logging.WARNING,
         format=f"%(levelname)s {f'[rank {rank}] ' if D.launched_by_torchrun() else ''}%(name)s: %(message)s",
     )
-    from scoligait_edge.research.training.config import TrainConfig, load_config
-    from scoligait_edge.research.training.pipeline import SIMULATED_NOTICE, train_run
+    from scoligait_edge.research.training.pipeline import train_run
 
     ctx = None
     try:
-        cfg = load_config(args.config, TrainConfig)
-        overrides = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v is not None}
-        if overrides:
-            cfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update=overrides)})
+        cfg = _config(args)
         out = args.out or Path("runs") / cfg.name
         resume = args.resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
         if D.launched_by_torchrun():
@@ -73,9 +77,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not summary:  # a rank other than 0: rank 0 reports
         return 0
+    _report(cfg.name, summary, out)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    """The training config file with --device and --precision, when given, in place of its optim settings."""
+    from scoligait_edge.research.training.config import TrainConfig, load_config
+
+    cfg = load_config(args.config, TrainConfig)
+    overrides = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v is not None}
+    if overrides:
+        cfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update=overrides)})
+    return cfg
+
+
+def _report(name: str, summary: dict[str, Any], out: Path) -> None:
+    """What rank 0 prints after training: the data's provenance, skipped clips, the threshold and test metrics."""
+    from scoligait_edge.research.training.pipeline import SIMULATED_NOTICE
+
     m = summary["test_clip_metrics"]
     print(
-        f"\n{cfg.name}: trained on {summary['provenance']} data; best epoch {summary['best_epoch']}, "
+        f"\n{name}: trained on {summary['provenance']} data; best epoch {summary['best_epoch']}, "
         f"{summary['train_windows_per_second']} windows/s"
     )
     if summary["data_warning"]:
@@ -93,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  wrote {out}/ (model.safetensors, model.json, summary.json, evaluation/report.md)")
     print(f"  {summary['notice']}")
-    return 0
 
 
 if __name__ == "__main__":
