@@ -178,42 +178,11 @@ def preprocess_clip(
     ``record.n_frames`` / ``has_pose`` / ``has_silhouettes`` / ``events`` are filled in here.
     """
     ts = np.asarray(timestamps_ms, dtype=np.float64).reshape(-1)
-    kp30: np.ndarray | None = None
-    events: GaitEvents | None = None
-    if keypoints is not None:
-        kp30, grid = resample_keypoints(keypoints, ts, rate_hz=MAP_FPS)
-        km = build_knowledge_map(kp30, MAP_FPS)  # already on the grid: no second resampling
-        events = detect_gait_events(kp30, MAP_FPS)
-        values, valid = km.values, km.valid
-        kp30 = kp30.astype(np.float32)
-    else:
-        if ts.size > 1 and np.any(np.diff(ts) <= 0):
-            raise ValueError(f"clip {record.clip_id}: timestamps must increase strictly")
-        n = int(np.floor((ts[-1] - ts[0]) * MAP_FPS / 1000.0 + 1e-6)) + 1 if ts.size else 0
-        grid = ts[0] + np.arange(n) * (1000.0 / MAP_FPS) if ts.size else np.zeros(0)
-        values = np.zeros((n, NUM_FEATURES), np.float32)
-        valid = np.zeros(n, bool)
+    kp30, grid, values, valid, events = _pose_on_grid(record, keypoints, ts)
     t = grid.shape[0]
-
     sil30 = sil_ok = None
     if silhouettes is not None:
-        sil = np.asarray(silhouettes)
-        if sil.dtype != np.uint8 or sil.ndim != 3 or sil.shape[1:] != SIL_SHAPE:
-            raise ValueError(
-                f"clip {record.clip_id}: silhouettes must be uint8 [N, 64, 44], got {sil.dtype} {list(sil.shape)}"
-            )
-        sil_ts = ts if silhouette_timestamps_ms is None else np.asarray(silhouette_timestamps_ms, np.float64)
-        if sil_ts.shape[0] != sil.shape[0]:
-            raise ValueError(f"clip {record.clip_id}: {sil.shape[0]} silhouettes for {sil_ts.shape[0]} timestamps")
-        frame_ok = (
-            (sil.reshape(len(sil), -1).max(axis=1) > 0)
-            if silhouettes_valid is None
-            else np.asarray(silhouettes_valid, bool)
-        )
-        idx, close = nearest_frames(sil_ts, grid)
-        sil_ok = close & frame_ok[idx] if len(sil) else np.zeros(t, bool)
-        sil30 = sil[idx].copy() if len(sil) else np.zeros((t,) + SIL_SHAPE, np.uint8)
-        sil30[~sil_ok] = 0
+        sil30, sil_ok = _silhouettes_on_grid(record, silhouettes, silhouettes_valid, silhouette_timestamps_ms, ts, grid)
 
     rec = record.model_copy(
         update={
@@ -232,6 +201,54 @@ def preprocess_clip(
         silhouettes=sil30,
         silhouettes_valid=sil_ok,
     )
+
+
+def _pose_on_grid(
+    record: ClipRecord, keypoints: np.ndarray | None, ts: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, GaitEvents | None]:
+    """Keypoints resampled to the map's grid, the grid's timestamps, the map's values and validity, and the gait
+    events; without keypoints, the grid alone with an all-invalid zero map and no events."""
+    if keypoints is not None:
+        kp30, grid = resample_keypoints(keypoints, ts, rate_hz=MAP_FPS)
+        km = build_knowledge_map(kp30, MAP_FPS)  # already on the grid: no second resampling
+        events = detect_gait_events(kp30, MAP_FPS)
+        return kp30.astype(np.float32), grid, km.values, km.valid, events
+    if ts.size > 1 and np.any(np.diff(ts) <= 0):
+        raise ValueError(f"clip {record.clip_id}: timestamps must increase strictly")
+    n = int(np.floor((ts[-1] - ts[0]) * MAP_FPS / 1000.0 + 1e-6)) + 1 if ts.size else 0
+    grid = ts[0] + np.arange(n) * (1000.0 / MAP_FPS) if ts.size else np.zeros(0)
+    return None, grid, np.zeros((n, NUM_FEATURES), np.float32), np.zeros(n, bool), None
+
+
+def _silhouettes_on_grid(
+    record: ClipRecord,
+    silhouettes: np.ndarray,
+    silhouettes_valid: np.ndarray | None,
+    silhouette_timestamps_ms: np.ndarray | None,
+    ts: np.ndarray,
+    grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Silhouettes (at their own timestamps, default the clip's ``ts``) on the grid by nearest frame, and which
+    grid rows have one; rows with no close frame or an invalid one (by default: an empty silhouette) get zeros."""
+    t = grid.shape[0]
+    sil = np.asarray(silhouettes)
+    if sil.dtype != np.uint8 or sil.ndim != 3 or sil.shape[1:] != SIL_SHAPE:
+        raise ValueError(
+            f"clip {record.clip_id}: silhouettes must be uint8 [N, 64, 44], got {sil.dtype} {list(sil.shape)}"
+        )
+    sil_ts = ts if silhouette_timestamps_ms is None else np.asarray(silhouette_timestamps_ms, np.float64)
+    if sil_ts.shape[0] != sil.shape[0]:
+        raise ValueError(f"clip {record.clip_id}: {sil.shape[0]} silhouettes for {sil_ts.shape[0]} timestamps")
+    frame_ok = (
+        (sil.reshape(len(sil), -1).max(axis=1) > 0)
+        if silhouettes_valid is None
+        else np.asarray(silhouettes_valid, bool)
+    )
+    idx, close = nearest_frames(sil_ts, grid)
+    sil_ok = close & frame_ok[idx] if len(sil) else np.zeros(t, bool)
+    sil30 = sil[idx].copy() if len(sil) else np.zeros((t,) + SIL_SHAPE, np.uint8)
+    sil30[~sil_ok] = 0
+    return sil30, sil_ok
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,26 +328,32 @@ def clip_windows(
             if require_quality and not q.ok:
                 continue
             quality = {**q.model_dump(), "ok": q.ok}
-        out.append(
-            WindowSample(
-                km=clip.km[s:e],
-                km_valid=clip.km_valid[s:e],
-                silhouettes=None if clip.silhouettes is None else clip.silhouettes[s:e],
-                silhouettes_valid=None if clip.silhouettes_valid is None else clip.silhouettes_valid[s:e],
-                label=label,
-                cobb_deg=cobb,
-                subject_id=rec.subject_id,
-                clip_id=rec.clip_id,
-                start=s,
-                sex=rec.sex,
-                age=rec.age,
-                provenance=rec.provenance,
-                quality=quality,
-                split=rec.split,
-                sconet_class=rec.sconet_class,
-            )
-        )
+        out.append(_window_sample(clip, s, e, quality=quality, label=label, cobb=cobb))
     return out
+
+
+def _window_sample(
+    clip: ProcessedClip, s: int, e: int, *, quality: dict[str, Any] | None, label: int, cobb: float
+) -> WindowSample:
+    """Frames ``s:e`` of ``clip`` as one window (views of its arrays) with the clip's labels and subject."""
+    rec = clip.record
+    return WindowSample(
+        km=clip.km[s:e],
+        km_valid=clip.km_valid[s:e],
+        silhouettes=None if clip.silhouettes is None else clip.silhouettes[s:e],
+        silhouettes_valid=None if clip.silhouettes_valid is None else clip.silhouettes_valid[s:e],
+        label=label,
+        cobb_deg=cobb,
+        subject_id=rec.subject_id,
+        clip_id=rec.clip_id,
+        start=s,
+        sex=rec.sex,
+        age=rec.age,
+        provenance=rec.provenance,
+        quality=quality,
+        split=rec.split,
+        sconet_class=rec.sconet_class,
+    )
 
 
 __all__ = [
