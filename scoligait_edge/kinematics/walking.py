@@ -51,6 +51,7 @@ in docs/RUNTIME.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -283,6 +284,95 @@ def _refused(motion: Motion, reason: str, **verdict: Any) -> WalkingVerdict:
     return WalkingVerdict(walking=False, motion=motion, reason=f"no walking: {reason}", **verdict)
 
 
+def _hips_and_legs(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hips and ankles ``[T, 4, 2]``, the hip centre ``[T, 2]`` and the mean hip-to-ankle length ``[T]``."""
+    j = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
+    hip = 0.5 * (j[:, 0] + j[:, 1])
+    leg = 0.5 * (np.linalg.norm(j[:, 2] - j[:, 0], axis=1) + np.linalg.norm(j[:, 3] - j[:, 1], axis=1))
+    return j, hip, leg
+
+
+def _best_lag(signal: np.ndarray, lags: Iterable[int]) -> tuple[int, float]:
+    """The lag with the highest autocorrelation (0, 0.0 when none is positive)."""
+    best_lag, best = 0, 0.0
+    for lag in lags:
+        r = _autocorr(signal, lag)
+        if r > best:
+            best_lag, best = lag, r
+    return best_lag, best
+
+
+def _stride_rhythm(
+    sep: np.ndarray, axis: np.ndarray, fps: float, min_frames: int, width: int
+) -> tuple[np.ndarray, float, float, float | None]:
+    """The foot separation along its main ``axis`` (smoothed), its stride, and the rhythm and cadence of the
+    stride; a pose model that swaps the legs for a few frames (side-on, common on video) flips the
+    separation's sign, but how far apart the feet are repeats every step regardless: the rhythm of
+    |separation| stands in when it is the more regular (it says nothing about stride length)."""
+    s = _smooth(_detrend((sep - sep.mean(axis=0)) @ axis), width)
+    stride = float(np.percentile(s, 95) - np.percentile(s, 5))
+    lags = range(max(int(round(MIN_STRIDE_S * fps)), 2), min(int(round(MAX_STRIDE_S * fps)), s.size - min_frames // 2))
+    best_lag, periodicity = _best_lag(s, lags)
+    cadence = 2 * 60.0 * fps / best_lag if best_lag else None
+    # alternation: half a stride later the other foot leads, so the separation's sign flips
+    half = range(max(int(round(0.5 * MIN_STRIDE_S * fps)), 1), max(best_lag, 2))
+    alternation = -min((_autocorr(s, lag) for lag in half), default=0.0)
+    periodicity = min(periodicity, alternation)
+    # |.| of the uncentred separation, before any smoothing: a swap flips the sign, not the size
+    apart_abs = _detrend(_smooth(_running_median(np.abs(sep @ axis), 2 * width + 1), width))
+    step_lags = range(max(int(round(0.5 * MIN_STRIDE_S * fps)), 2), int(round(0.5 * MAX_STRIDE_S * fps)) + 1)
+    step_lag, step_rhythm = _best_lag(apart_abs, (lag for lag in step_lags if lag < s.size - min_frames // 2))
+    if step_lag and step_rhythm > periodicity:
+        periodicity, cadence = step_rhythm, 60.0 * fps / step_lag
+    return s, stride, periodicity, cadence
+
+
+def _decide(m: dict[str, Any]) -> WalkingVerdict:
+    """The verdict from the measures, in order: a body, feet that part, a regular stride, not running."""
+    upright, jitter, stride, periodicity, cadence = (
+        m["upright"],
+        m["jitter"],
+        m["stride"],
+        m["periodicity"],
+        m["cadence_spm"],
+    )
+    heel, bounce, run_score, support, flight = m["heel"], m["bounce"], m["run_score"], m["support"], m["flight"]
+    if upright < MIN_UPRIGHT or jitter > MAX_JITTER:
+        return _refused(
+            "no_body",
+            f"the keypoints are not consistent with a body (upright in {upright:.0%} of the frames, "
+            f"segment lengths jump {jitter:.0%} from frame to frame)",
+            **m,
+        )
+    if stride < MIN_STRIDE:
+        return _refused(
+            "standing",
+            f"the feet stay together (stride {stride:.2f} leg lengths, need {MIN_STRIDE:.2f}): "
+            "standing still, swaying or jumping",
+            **m,
+        )
+    if periodicity < MIN_PERIODICITY or cadence is None or not MIN_CADENCE <= cadence <= MAX_CADENCE:
+        said = "none" if cadence is None else f"{cadence:.0f} steps/min"
+        return _refused(
+            "irregular", f"the legs do not move in a regular stride (rhythm {periodicity:.2f}, cadence {said})", **m
+        )
+    if m["side_on"] and heel > MIN_RUN_HEEL and (bounce > MAX_BOUNCE or run_score > MAX_RUN_SCORE):
+        return _refused(
+            "running",
+            f"running (heel recovery {heel:.2f} trunk lengths, the hips rise as the feet part: {bounce:.2f}, "
+            f"run score {run_score:.2f})",
+            **m,
+        )
+    if not m["side_on"] and run_score > MAX_RUN_SCORE:
+        return _refused(
+            "running",
+            f"running (heel recovery {heel:.2f} trunk lengths, support leg varies {support:.0%}, "
+            f"no foot planted in {flight:.0%} of the frames)",
+            **m,
+        )
+    return WalkingVerdict(walking=True, motion="walking", **m)
+
+
 def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float = MIN_SCORE) -> WalkingVerdict:
     """The gate's verdict on a window of ``[T, 17|21, 3]`` keypoints (pixels, y down, score) at ``fps``."""
     fps = check_fps(fps)
@@ -305,9 +395,7 @@ def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float
     upside_down = _upright(xy) < MIN_UPRIGHT and _upright(-xy, head=True) >= MIN_UPRIGHT
     if upside_down:
         xy = -xy
-    j = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
-    hip = 0.5 * (j[:, 0] + j[:, 1])
-    leg = 0.5 * (np.linalg.norm(j[:, 2] - j[:, 0], axis=1) + np.linalg.norm(j[:, 3] - j[:, 1], axis=1))
+    j, hip, leg = _hips_and_legs(xy)
     size = float(np.median(leg))
     if not size > 0:
         size = 1.0
@@ -317,97 +405,33 @@ def assess_walking(keypoints: np.ndarray, fps: float = 30.0, *, min_score: float
     broken = _broken(xy)
     if broken.mean() <= MAX_BROKEN:
         xy = _bridge(xy, broken)
-        j = xy[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE]]
-        hip = 0.5 * (j[:, 0] + j[:, 1])
-        leg = 0.5 * (np.linalg.norm(j[:, 2] - j[:, 0], axis=1) + np.linalg.norm(j[:, 3] - j[:, 1], axis=1))
+        j, hip, leg = _hips_and_legs(xy)
     sep = (j[:, 2] - j[:, 3]) / size
     centred = sep - sep.mean(axis=0)
     evals, evecs = np.linalg.eigh(centred.T @ centred)
-    s = _detrend(centred @ evecs[:, -1])
     width = max(int(round(0.1 * fps)), 1)
-    s = _smooth(s, width)
-    stride = float(np.percentile(s, 95) - np.percentile(s, 5))
-    lags = range(max(int(round(MIN_STRIDE_S * fps)), 2), min(int(round(MAX_STRIDE_S * fps)), s.size - min_frames // 2))
-    best_lag, periodicity = 0, 0.0
-    for lag in lags:
-        r = _autocorr(s, lag)
-        if r > periodicity:
-            best_lag, periodicity = lag, r
-    cadence = 2 * 60.0 * fps / best_lag if best_lag else None
-    # alternation: half a stride later the other foot leads, so the separation's sign flips
-    half = range(max(int(round(0.5 * MIN_STRIDE_S * fps)), 1), max(best_lag, 2))
-    alternation = -min((_autocorr(s, lag) for lag in half), default=0.0)
-    periodicity = min(periodicity, alternation)
-    # a pose model that swaps the legs for a few frames (side-on, common on video) flips the separation's
-    # sign; how far apart the feet are repeats every step regardless: the rhythm of |separation| stands in
-    # when it is the more regular (it says nothing about stride length: ``stride`` still decides that)
-    step_lag, step_rhythm = 0, 0.0
-    # |.| of the uncentred separation, before any smoothing: a swap flips the sign, not the size
-    apart_abs = _detrend(_smooth(_running_median(np.abs(sep @ evecs[:, -1]), 2 * width + 1), width))
-    for lag in range(max(int(round(0.5 * MIN_STRIDE_S * fps)), 2), int(round(0.5 * MAX_STRIDE_S * fps)) + 1):
-        if lag >= s.size - min_frames // 2:
-            break
-        r = _autocorr(apart_abs, lag)
-        if r > step_rhythm:
-            step_lag, step_rhythm = lag, r
-    if step_lag and step_rhythm > periodicity:
-        periodicity, cadence = step_rhythm, 60.0 * fps / step_lag
+    s, stride, periodicity, cadence = _stride_rhythm(sep, evecs[:, -1], fps, min_frames, width)
     # hip height against how far apart the feet are: over the lower foot side-on (the ground), over the
     # feet's mean from the front (where the nearer foot is the lower one in the image)
     side_on = bool(abs(evecs[0, -1]) >= abs(evecs[1, -1]))
     ground = np.minimum(j[:, 2, 1], j[:, 3, 1]) if side_on else 0.5 * (j[:, 2, 1] + j[:, 3, 1])
     height = _smooth(_detrend((hip[:, 1] - ground) / size), width)
-    apart = _smooth(_detrend(np.abs(s)), width)
-    bounce = _corr(height, apart)
+    bounce = _corr(height, _smooth(_detrend(np.abs(s)), width))
     heel, support, flight = _run_cues(xy, hip, _travels(hip, leg, size))
     run_score = float(np.dot(RUN_WEIGHTS, (heel, support, flight)))
-    verdict: dict[str, Any] = dict(
-        stride=stride,
-        periodicity=periodicity,
-        cadence_spm=cadence,
-        bounce=bounce,
-        flight=flight,
-        heel=heel,
-        support=support,
-        run_score=run_score,
-        upright=upright,
-        jitter=jitter,
-        side_on=side_on,
-        upside_down=upside_down,
+    return _decide(
+        dict(
+            stride=stride,
+            periodicity=periodicity,
+            cadence_spm=cadence,
+            bounce=bounce,
+            flight=flight,
+            heel=heel,
+            support=support,
+            run_score=run_score,
+            upright=upright,
+            jitter=jitter,
+            side_on=side_on,
+            upside_down=upside_down,
+        )
     )
-    if upright < MIN_UPRIGHT or jitter > MAX_JITTER:
-        return _refused(
-            "no_body",
-            f"the keypoints are not consistent with a body (upright in {upright:.0%} of the frames, "
-            f"segment lengths jump {jitter:.0%} from frame to frame)",
-            **verdict,
-        )
-    if stride < MIN_STRIDE:
-        return _refused(
-            "standing",
-            f"the feet stay together (stride {stride:.2f} leg lengths, need {MIN_STRIDE:.2f}): "
-            "standing still, swaying or jumping",
-            **verdict,
-        )
-    if periodicity < MIN_PERIODICITY or cadence is None or not MIN_CADENCE <= cadence <= MAX_CADENCE:
-        said = "none" if cadence is None else f"{cadence:.0f} steps/min"
-        return _refused(
-            "irregular",
-            f"the legs do not move in a regular stride (rhythm {periodicity:.2f}, cadence {said})",
-            **verdict,
-        )
-    if side_on and heel > MIN_RUN_HEEL and (bounce > MAX_BOUNCE or run_score > MAX_RUN_SCORE):
-        return _refused(
-            "running",
-            f"running (heel recovery {heel:.2f} trunk lengths, the hips rise as the feet part: {bounce:.2f}, "
-            f"run score {run_score:.2f})",
-            **verdict,
-        )
-    if not side_on and run_score > MAX_RUN_SCORE:
-        return _refused(
-            "running",
-            f"running (heel recovery {heel:.2f} trunk lengths, support leg varies {support:.0%}, "
-            f"no foot planted in {flight:.0%} of the frames)",
-            **verdict,
-        )
-    return WalkingVerdict(walking=True, motion="walking", **verdict)
