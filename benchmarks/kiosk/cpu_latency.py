@@ -47,6 +47,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pose-model", default="lite")
     ap.add_argument("--out", type=Path, default=Path("out/kiosk_bench"))
+    ap.add_argument(
+        "--no-pace", action="store_true", help="the station reads the video as fast as it can (as run does)"
+    )
     ap.add_argument("--repeats", type=int, default=3, help="run / station pairs, alternating (the median ratio)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +59,8 @@ def main() -> int:
     work = args.out / "station"
     work.mkdir(exist_ok=True)
     rows = []
-    with station(work, "--pose-model", args.pose_model) as (proc, port), sync_playwright() as p:
+    pace = ["--no-pace"] if args.no_pace else []
+    with station(work, "--pose-model", args.pose_model, *pace) as (proc, port), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         page.goto(f"http://127.0.0.1:{port}/")
@@ -92,6 +96,7 @@ def main() -> int:
     ratios = [r["ratio_station_over_run"] for r in rows]
     result = {
         "pose_model": args.pose_model,
+        "station_paced": not args.no_pace,
         "run_frames": frames,
         "repeats": rows,
         "ratio_station_over_run_median": round(float(np.median(ratios)), 3),
