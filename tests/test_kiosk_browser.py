@@ -33,7 +33,8 @@ SHOTS = Path(os.environ["KIOSK_SCREENSHOTS"]) if os.environ.get("KIOSK_SCREENSHO
 CLIP_FRAMES = 180
 """The sample's first 6 s: the walker settles, one window is screened and the next one ends with the video."""
 CLIP_SCALE = 0.5
-"""Half the sample's 1768 x 994: the pose model sees 256 x 256 either way; decoding and masks cost a third."""
+"""Half the sample's 1768 x 994, the frame the Screener would give the pose model anyway (POSE_INPUT_MAX_SIDE):
+a quarter of the pixels to decode, and nothing to scale down."""
 CLIP_CODEC = "HFYU"
 """HuffYUV: lossless once decoded, re-encoding decoded frames gives them back exactly (the cut the run command
 screens holds the station's very frames); a quarter of FFV1's decoding time."""
