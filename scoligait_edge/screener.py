@@ -10,14 +10,17 @@ their own pose source (and for fast tests).
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import math
+import threading
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
@@ -26,7 +29,7 @@ from scoligait_edge.bundle.inputs import model_inputs
 from scoligait_edge.core.constants import MAP_FPS, SIL_SHAPE
 from scoligait_edge.core.schema import CORE_JOINTS, NUM_FEATURES
 from scoligait_edge.core.skeleton import NUM_COCO_FEET
-from scoligait_edge.errors import BundleError, ScoliGaitError, TimestampError
+from scoligait_edge.errors import BundleError, ConcurrentUseError, ScoliGaitError, TimestampError
 from scoligait_edge.kinematics.builder import KnowledgeMapBuilder, MapRow
 from scoligait_edge.kinematics.events import assess_window, detect_gait_events
 from scoligait_edge.kinematics.keypoints import GapFiller
@@ -58,6 +61,7 @@ REPORT_HISTORY_ROWS = 9000
 RECENT_RESULTS = 400
 """Window results kept in memory (the JSONL log has them all); the summary uses running totals."""
 _SIL_SHAPE = SIL_SHAPE
+_T = TypeVar("_T")
 
 
 def demo_bundle_path() -> Path:
@@ -278,6 +282,40 @@ def _close_loaded_backend(loading: Future[BackendBase]) -> None:
         loading.result().close()
 
 
+def _one_thread(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A Screener is not thread-safe (MediaPipe's landmarker, the streaming state): a frame call while
+    another thread is inside one raises ConcurrentUseError instead of corrupting the session."""
+
+    @functools.wraps(method)
+    def guarded(self: Screener, *args: Any, **kwargs: Any) -> _T:
+        if not self._use_lock.acquire(blocking=False):
+            raise ConcurrentUseError(
+                f"Screener.{method.__name__}() was called while another thread is inside this Screener: "
+                "a Screener serves one thread at a time (use one per thread, or a lock around it)"
+            )
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._use_lock.release()
+
+    return guarded
+
+
+def _waits_for_frame(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Reads and ``close()`` from another thread wait for the frame in progress (at most a few seconds)."""
+
+    @functools.wraps(method)
+    def waiting(self: Screener, *args: Any, **kwargs: Any) -> _T:
+        if not self._use_lock.acquire(timeout=30.0):
+            raise ConcurrentUseError(f"Screener.{method.__name__}(): another thread held the Screener for 30 s")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._use_lock.release()
+
+    return waiting
+
+
 class Screener:
     """Context manager; ``process(frame_bgr, timestamp_ms)`` per frame, ``summary()`` at the end.
 
@@ -290,6 +328,11 @@ class Screener:
     estimation already keeps the other cores busy, benchmarks/RESULTS.md; None
     lets the backend decide), ``pose`` (False: no pose model) and ``keep_history``.
     Pass either ``options`` or those keywords (a ``bundle`` object may go with ``options``).
+
+    One thread at a time: a frame call (``process``, ``process_keypoints``, ``finish``, ``reset``) while
+    another thread is inside one raises :class:`~scoligait_edge.errors.ConcurrentUseError`; ``summary``,
+    ``history_snapshot`` and ``close`` from another thread wait for the frame in progress. After
+    ``close()`` every frame call raises a "closed" error.
     """
 
     def __init__(
@@ -334,6 +377,7 @@ class Screener:
         elif bundle is not None and options.bundle is not None:
             raise TypeError("the bundle is given twice: as an argument and as options.bundle")
         self.options = options
+        self._use_lock = threading.RLock()  # one thread at a time: see _one_thread
         self._closed = False
         b = options.backend
         backend_kwargs = b.for_backend()
@@ -462,6 +506,7 @@ class Screener:
         ``REPORT_HISTORY_ROWS`` of them, so its first row is ``rows_seen - len(history.km)``."""
         return self._row_offset + self._builder.frames_seen
 
+    @_waits_for_frame
     def history_snapshot(self) -> HistorySnapshot:
         """The session's bounded history (map rows, validity, times, heel strikes, recent evidence maps
         and results) as a read-only :class:`HistorySnapshot`: the public way to read it (the report does)."""
@@ -486,6 +531,7 @@ class Screener:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_waits_for_frame
     def close(self) -> None:
         """Release the pose model and the backend (idempotent)."""
         self._closed = True
@@ -498,6 +544,7 @@ class Screener:
         self.bundle.close()
 
     # ------------------------------------------------------------------ input
+    @_one_thread
     def process(self, frame_bgr: np.ndarray, timestamp_ms: float) -> FrameUpdate:
         """One camera/video frame (BGR uint8) at ``timestamp_ms`` (strictly increasing within a session;
         :meth:`reset` starts a new one). Nothing counts toward windows before the tracker locks onto a
@@ -506,14 +553,19 @@ class Screener:
         if self._estimator is None or self._tracker is None:
             raise ScoliGaitError("this Screener was built with pose=False: call process_keypoints()")
         t = self._check_time(timestamp_ms)
-        if self._last_ts is not None and int(round(t)) <= int(round(self._last_ts)):
+        # The pose model takes whole ms and smooths with them: count them from the session's first frame, so
+        # where a camera's clock starts (0, time.monotonic(), an epoch) cannot change how they round.
+        origin = t if self._first_ts is None else self._first_ts
+        if self._last_ts is not None and int(round(t - origin)) <= int(round(self._last_ts - origin)):
             raise TimestampError(
                 f"frames must be at least 1 ms apart for the pose model: {t:.3f} ms after {self._last_ts:.3f} ms"
             )
-        pose = self._estimator.detect(frame_bgr, int(round(t)))
+        pose = self._estimator.detect(frame_bgr, int(round(t - origin)))
         if pose is None:  # nobody in view: the tracker still sees the time pass, so a lost subject expires
             height, width = frame_bgr.shape[:2]
             pose = PoseFrame(timestamp_ms=t, image_size=(width, height), people=[])
+        else:
+            pose.timestamp_ms = t
         pose = self._tracker.update(pose)
         state = self._tracker.state
         keypoints = self._subject_keypoints(pose)
@@ -567,6 +619,7 @@ class Screener:
             recording=self._started,
         )
 
+    @_one_thread
     def process_keypoints(
         self, keypoints: np.ndarray, timestamp_ms: float, *, silhouette: np.ndarray | None = None
     ) -> FrameUpdate:
@@ -594,8 +647,11 @@ class Screener:
             silhouette = np.zeros(_SIL_SHAPE, np.uint8)
         # The silhouette rides through the resampler (the nearest frame's, ties to the later one) and the
         # gap filler (with its grid time) as a payload, so it comes out with the row it belongs to.
-        for grid_t, grid_kp, sil in self._resampler.push_with_payload(t, kp, silhouette):
-            for filled, (row_t, row_sil) in self._filler.push_with_payload(grid_kp, (grid_t, sil)):
+        # The 30 Hz grid is laid in time since the session's first frame (rows keep the caller's clock): float
+        # rounding of a large clock value (ms since boot or 1970) must not move a grid point across a frame.
+        origin = t if self._first_ts is None else self._first_ts
+        for grid_t, grid_kp, sil in self._resampler.push_with_payload(t - origin, kp, silhouette):
+            for filled, (row_t, row_sil) in self._filler.push_with_payload(grid_kp, (grid_t + origin, sil)):
                 new_results += self._add_row(filled, row_t, row_sil)
         return self._update(index, t, found, new_results)
 
@@ -636,6 +692,7 @@ class Screener:
         """0..1: screened windows over ``options.rules.target_screened_windows``."""
         return min(self._stats.n_screened / self.options.rules.target_screened_windows, 1.0)
 
+    @_one_thread
     def reset(self) -> None:
         """Start a new session (the next subject) with the loaded bundle, backend and pose model.
 
@@ -655,6 +712,7 @@ class Screener:
             self._tracker.reset()
         self._reset_stream()
 
+    @_one_thread
     def finish(self) -> list[ScreeningResult]:
         """End of input: flush the rows the gap filler still holds (may complete a window)."""
         out = []
@@ -704,10 +762,11 @@ class Screener:
         text = self.bundle.manifest.text
         if text is None or not text.reference_statistics:
             raise ScoliGaitError("the bundle's model uses text but the bundle has no reference statistics")
-        reference = ReferenceStats.load(self.bundle.path(text.reference_statistics))
+        # from the verified bytes, never the path again: a file swapped after load_bundle must not count
+        reference = ReferenceStats.model_validate_json(self.bundle.read_bytes(text.reference_statistics))
         table = default_embedding_table()
         if text.sentence_table:  # the bundle's copy must be the sentence set this package describes with
-            shipped = np.load(self.bundle.path(text.sentence_table), allow_pickle=False)
+            shipped = np.load(io.BytesIO(self.bundle.read_bytes(text.sentence_table)), allow_pickle=False)
             if shipped.shape != table.embeddings.shape or not np.allclose(shipped, table.embeddings, atol=1e-6):
                 raise ScoliGaitError(
                     f"the bundle's sentence table {text.sentence_table} {shipped.shape} does not match this "
@@ -847,6 +906,7 @@ class Screener:
         """The most recent window results (at most RECENT_RESULTS; the JSONL log keeps all)."""
         return list(self._results)
 
+    @_waits_for_frame
     def summary(self) -> SessionSummary:
         """Aggregate of every window so far; says why when no decision could be made."""
         st = self._stats

@@ -33,7 +33,7 @@ class SessionRules(BaseModel):
     when enough evidence has been gathered to stop.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True)  # JSON says "schema", both ways
 
     schema_: Literal["scoligait-session-rules/1"] = Field("scoligait-session-rules/1", alias="schema")
     settle_frames: Annotated[StrictInt, Field(ge=1)] = 15

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from scoligait_edge.assets import pose_model_path
-from scoligait_edge.core.constants import POSE_INPUT_MAX_SIDE
+from scoligait_edge.core.constants import MAX_FRAME_PIXELS, POSE_INPUT_MAX_SIDE
 from scoligait_edge.errors import FrameError, PoseModelError, TimestampError
 from scoligait_edge.pose.frame import PersonPose, PoseFrame, landmark_box
 from scoligait_edge.video.silhouette import MASK_BOX_MARGIN, box_region
@@ -82,6 +82,11 @@ def _check_frame(frame_bgr: Any) -> np.ndarray:
         raise FrameError(f"frame must be uint8 BGR, got dtype {frame_bgr.dtype}")
     if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or 0 in frame_bgr.shape:
         raise FrameError(f"frame must be H x W x 3 (BGR), got shape {frame_bgr.shape}")
+    if frame_bgr.shape[0] * frame_bgr.shape[1] > MAX_FRAME_PIXELS:
+        raise FrameError(
+            f"frame is {frame_bgr.shape[1]} x {frame_bgr.shape[0]} pixels, more than the "
+            f"{MAX_FRAME_PIXELS / 1e6:.0f} MP a frame may have: scale it down"
+        )
     return frame_bgr
 
 
