@@ -191,14 +191,15 @@ def s1k_run(tmp_path_factory):
 def test_train_cli_runs_on_scoliosis1k(s1k_run):
     fx, _, out, summary = s1k_run
     assert summary["provenance"] == "real" and summary["data_warning"] is None
-    assert summary["windows"] == {"train": 27, "val": 12, "test": 18, "train_used": 27}
-    assert summary["clips"] == {"train": 9, "val": 4, "test": 6}
+    assert summary["windows"] == {"train": 30, "val": 12, "test": 21, "train_used": 30}
+    assert summary["clips"] == {"train": 10, "val": 4, "test": 7}  # the older-layout sequence loads too
     build = summary["data_build"]
-    assert build["failed"] + build["failed_before"] == 3 and set(build["failures"]) == set(fx.expect_failed)
+    assert build["failed"] + build["failed_before"] == len(fx.expect_failed) == 4
+    assert set(build["failures"]) == set(fx.expect_failed)
     assert any("not person ids" in n for n in summary["data_notes"])
     report = json.loads((out / "evaluation/report.json").read_text())
     assert report["threshold"]["split_name"] == "val" and report["provenance"] == "real"
-    assert report["splits"]["test"]["positives"] == 3 and report["splits"]["test"]["subjects"] == 6
+    assert report["splits"]["test"]["positives"] == 3 and report["splits"]["test"]["subjects"] == 7
     assert "not person ids" in (out / "evaluation/report.md").read_text()
 
 

@@ -98,7 +98,10 @@ def test_validate_is_registered_and_torch_free():
 
 @pytest.mark.slow
 def test_clips_cut_from_the_sample_video(tmp_path):
-    """Two clips of the bundled walker (no known scoliosis): one long enough to screen, one too short."""
+    """Two clips of the bundled walker (no known scoliosis): one long enough to screen, one too short.
+
+    The long one is 5 s: rows count only once the tracker has locked onto the walker, which from a cold
+    start takes a few frames, and a window needs 96 tracked rows."""
     import cv2
 
     from scoligait_edge.assets import sample_video_path
@@ -110,7 +113,7 @@ def test_clips_cut_from_the_sample_video(tmp_path):
     h, w = frames[0].shape[:2]
     folder = tmp_path / "clips"
     folder.mkdir()
-    for name, part in {"walk": frames[:115], "short": frames[:45]}.items():
+    for name, part in {"walk": frames[:150], "short": frames[:45]}.items():
         out = cv2.VideoWriter(str(folder / f"{name}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (w, h))
         for f in part:
             out.write(f)
