@@ -18,7 +18,7 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,132 @@ def _paired(a: list, b: list, *, n_boot: int, seed: int):
     )
 
 
+def _sconet_configs(base, ratios: list[str], seeds: list[int], sconet: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """``(ratio, seed, config)`` of every ScoNet-MT run; ``sconet`` holds the shared settings (epochs, width...)."""
+    from scoligait_edge.research.training.sconet_run import sconet_config_from
+
+    return [(r, s, sconet_config_from(base, ratio=r, seed=s, **sconet)) for r in ratios for s in seeds]
+
+
+def _plan_tasks(
+    base, rows: list[str], seeds: list[int], sconet_runs: list[tuple[str, int, Any]], out: Path
+) -> list[_Task]:
+    """One task per model row and seed (rows that are another row's second name run once), then ScoNet-MT."""
+    from scoligait_edge.research.models.screening import ScreeningModelConfig
+
+    tasks: list[_Task] = []
+    for key in dict.fromkeys(SAME_AS.get(r, r) for r in rows):
+        overrides = MODEL_ROWS[key]
+        for seed in seeds:
+            model_cfg = ScreeningModelConfig.model_validate(
+                {k: v for k, v in base.model.model_dump().items() if k not in ("depth", "fusion_blocks")}
+                | overrides
+                | _fusion_blocks(base.model, overrides)
+            )
+            cfg = base.model_copy(update={"name": f"{key}-seed{seed}", "seed": seed, "model": model_cfg})
+            tasks.append(_Task("model", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
+    for ratio, seed, cfg in sconet_runs:
+        key = f"sconet_mt_{ratio}"
+        tasks.append(_Task("sconet", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
+    return tasks
+
+
+@dataclass
+class _Collected:
+    """Per row: test metrics, clip predictions and run seconds of each seed; ScoNet-MT's settings."""
+
+    results: dict[str, list[Any]] = field(default_factory=dict)
+    preds: dict[str, list[list]] = field(default_factory=dict)
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    sconet_settings: dict[str, dict] = field(default_factory=dict)
+
+
+def _collect(tasks: list[_Task], done: dict, rows: list[str], youden_ratio: str | None) -> _Collected:
+    """The finished runs in table order, whatever finished first: model rows, their second names (Table 3's
+    cat_latent), then ScoNet-MT (with the Youden-threshold row of one mix)."""
+    from scoligait_edge.research.evaluation.metrics import CLIP_PREDICTIONS_NAME, BinaryMetrics, read_clip_predictions
+
+    got = _Collected()
+
+    def add(task: _Task) -> None:
+        summary, seconds = done[task.run_dir]
+        if task.kind == "sconet":  # what each ScoNet-MT row ran with where it differs from OpenGait's
+            got.sconet_settings.setdefault(
+                task.key,
+                {
+                    "departures_from_opengait": summary.get("departures_from_opengait"),
+                    "train_mix": summary.get("train_mix"),
+                    "train_available_subjects": summary.get("train_available_subjects"),
+                },
+            )
+        got.timings.setdefault(task.key, []).append(seconds)
+        got.results.setdefault(task.key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
+        pred_file = task.run_dir / ("evaluation" if task.kind == "model" else "") / CLIP_PREDICTIONS_NAME
+        got.preds.setdefault(task.key, []).append(read_clip_predictions(pred_file))
+        if task.kind == "sconet" and task.key == f"sconet_mt_{youden_ratio}":
+            yk = task.key + YOUDEN_SUFFIX
+            got.results.setdefault(yk, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics_youden"]))
+            got.preds.setdefault(yk, []).append(got.preds[task.key][-1])
+
+    for task in (t for t in tasks if t.kind == "model"):
+        add(task)
+    for row in rows:
+        key = SAME_AS.get(row, row)
+        if row != key and key in got.results:
+            got.results[row], got.preds[row] = got.results[key], got.preds[key]
+    for task in (t for t in tasks if t.kind == "sconet"):
+        add(task)
+    return got
+
+
+def _add_baselines(base, splits, got: _Collected, n_boot: int) -> list[str]:
+    """The scikit-learn baselines on the same splits, added as rows; their keys."""
+    from scoligait_edge.research.evaluation.baselines import run_baselines
+
+    t0 = time.perf_counter()
+    res_b = run_baselines(
+        splits.windows,
+        provenance=splits.provenance,
+        name=base.name,
+        seed=base.seed,
+        n_boot=n_boot,
+        criterion=base.optim.threshold_criterion,
+    )
+    got.timings["baselines (all)"] = [time.perf_counter() - t0]
+    for r in res_b.rows:
+        got.results[r.key], got.preds[r.key] = [r.test], [list(r.test_clips)]
+    return [r.key for r in res_b.rows]
+
+
+def _comparisons(mean_preds: dict[str, list], base_rows: list[str], n_boot: int, boot_seed: int):
+    """Bootstrap AUC intervals of the seed-mean probabilities, the paper's claims, and fused vs best baseline."""
+    from scoligait_edge.research.evaluation.metrics import bootstrap_auc_ci
+    from scoligait_edge.research.evaluation.report import Claim
+
+    auc_ci = {
+        k: bootstrap_auc_ci(
+            [c.label for c in v], [c.prob for c in v], [c.subject_id for c in v], n_boot=n_boot, seed=boot_seed
+        )
+        for k, v in mean_preds.items()
+        if v
+    }
+    claims = [
+        Claim(claim=text, a=a, b=b, result=_paired(mean_preds[a], mean_preds[b], n_boot=n_boot, seed=boot_seed))
+        for text, a, b in CLAIMS
+        if a in mean_preds and b in mean_preds
+    ]
+    versus = None
+    if FUSED in mean_preds and base_rows:
+        best = max(base_rows, key=lambda k: -1.0 if (auc := auc_ci[k].auc) is None else auc)
+        versus = Claim(
+            claim=f"{FUSED} vs best baseline",
+            a=FUSED,
+            b=best,
+            result=_paired(mean_preds[FUSED], mean_preds[best], n_boot=n_boot, seed=boot_seed),
+        )
+    return auc_ci, claims, versus
+
+
 def run_ablation(
     base,
     rows: list[str],
@@ -120,62 +246,20 @@ def run_ablation(
     whose folder already holds a summary for the same config is reused, so an interrupted
     ablation resumes where it stopped.
     """
-    from scoligait_edge.research.evaluation.metrics import (
-        CLIP_PREDICTIONS_NAME,
-        BinaryMetrics,
-        bootstrap_auc_ci,
-        read_clip_predictions,
-    )
-    from scoligait_edge.research.evaluation.report import Claim, ablation_table, claims_table
-    from scoligait_edge.research.models.screening import ScreeningModelConfig
+    from scoligait_edge.research.evaluation.report import ablation_table, claims_table
     from scoligait_edge.research.training.pipeline import load_window_splits
-    from scoligait_edge.research.training.sconet_run import check_mixes, sconet_config_from
+    from scoligait_edge.research.training.sconet_run import check_mixes
 
-    check_mixes(
-        [
-            sconet_config_from(
-                base,
-                ratio=r,
-                seed=s,
-                epochs=sconet_epochs,
-                iterations=sconet_iterations,
-                width=sconet_width,
-                min_train_positives=sconet_min_positives,
-                train_positives=sconet_positives,
-            )
-            for r in sconet_ratios
-            for s in seeds
-        ],
-        progress=progress,
+    sconet = dict(
+        epochs=sconet_epochs,
+        iterations=sconet_iterations,
+        width=sconet_width,
+        min_train_positives=sconet_min_positives,
+        train_positives=sconet_positives,
     )
-    results: dict[str, list[BinaryMetrics]] = {}
-    preds: dict[str, list[list]] = {}
-    timings: dict[str, list[float]] = {}
-    tasks: list[_Task] = []
-    for key in dict.fromkeys(SAME_AS.get(r, r) for r in rows):
-        overrides = MODEL_ROWS[key]
-        for seed in seeds:
-            model_cfg = ScreeningModelConfig.model_validate(
-                {k: v for k, v in base.model.model_dump().items() if k not in ("depth", "fusion_blocks")}
-                | overrides
-                | _fusion_blocks(base.model, overrides)
-            )
-            cfg = base.model_copy(update={"name": f"{key}-seed{seed}", "seed": seed, "model": model_cfg})
-            tasks.append(_Task("model", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
-    for ratio in sconet_ratios:
-        key = f"sconet_mt_{ratio}"
-        for seed in seeds:
-            cfg = sconet_config_from(
-                base,
-                ratio=ratio,
-                seed=seed,
-                epochs=sconet_epochs,
-                iterations=sconet_iterations,
-                width=sconet_width,
-                min_train_positives=sconet_min_positives,
-                train_positives=sconet_positives,
-            )
-            tasks.append(_Task("sconet", key, seed, cfg, out / "runs" / key / f"seed{seed}"))
+    sconet_runs = _sconet_configs(base, sconet_ratios, seeds, sconet)
+    check_mixes([cfg for _, _, cfg in sconet_runs], progress=progress)
+    tasks = _plan_tasks(base, rows, seeds, sconet_runs, out)
     done = _run_tasks(tasks, jobs=jobs, progress=progress)
     run_time = {
         "runs": len(tasks),
@@ -183,85 +267,16 @@ def run_ablation(
         "sum_run_seconds": round(sum(done[t.run_dir][1] for t in tasks), 1),
         "jobs": jobs,
     }
-
     youden_ratio = "1:1:8" if "1:1:8" in sconet_ratios else (sconet_ratios[0] if sconet_ratios else None)
-
-    sconet_settings: dict[str, dict] = {}
-
-    def collect(task: _Task) -> None:
-        summary, seconds = done[task.run_dir]
-        if task.kind == "sconet":  # what each ScoNet-MT row ran with where it differs from OpenGait's
-            sconet_settings.setdefault(
-                task.key,
-                {
-                    "departures_from_opengait": summary.get("departures_from_opengait"),
-                    "train_mix": summary.get("train_mix"),
-                    "train_available_subjects": summary.get("train_available_subjects"),
-                },
-            )
-        timings.setdefault(task.key, []).append(seconds)
-        results.setdefault(task.key, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics"]))
-        pred_file = task.run_dir / ("evaluation" if task.kind == "model" else "") / CLIP_PREDICTIONS_NAME
-        preds.setdefault(task.key, []).append(read_clip_predictions(pred_file))
-        if task.kind == "sconet" and task.key == f"sconet_mt_{youden_ratio}":
-            yk = task.key + YOUDEN_SUFFIX
-            results.setdefault(yk, []).append(BinaryMetrics.model_validate(summary["test_clip_metrics_youden"]))
-            preds.setdefault(yk, []).append(preds[task.key][-1])
-
-    # table order, whatever finished first: model rows, their second names (Table 3's cat_latent), ScoNet-MT
-    for task in (t for t in tasks if t.kind == "model"):
-        collect(task)
-    for row in rows:
-        key = SAME_AS.get(row, row)
-        if row != key and key in results:
-            results[row], preds[row] = results[key], preds[key]
-    for task in (t for t in tasks if t.kind == "sconet"):
-        collect(task)
-
+    got = _collect(tasks, done, rows, youden_ratio)
     splits = load_window_splits(base, progress=progress)
     cohort = _cohort(splits)
-    base_rows = []
-    if baselines:
-        from scoligait_edge.research.evaluation.baselines import run_baselines
-
-        t0 = time.perf_counter()
-        res_b = run_baselines(
-            splits.windows,
-            provenance=splits.provenance,
-            name=base.name,
-            seed=base.seed,
-            n_boot=n_boot,
-            criterion=base.optim.threshold_criterion,
-        )
-        timings["baselines (all)"] = [time.perf_counter() - t0]
-        for r in res_b.rows:
-            results[r.key], preds[r.key] = [r.test], [list(r.test_clips)]
-            base_rows.append(r.key)
-
-    mean_preds = {k: _seed_mean(v) for k, v in preds.items()}
-    auc_ci = {
-        k: bootstrap_auc_ci(
-            [c.label for c in v], [c.prob for c in v], [c.subject_id for c in v], n_boot=n_boot, seed=boot_seed
-        )
-        for k, v in mean_preds.items()
-        if v
-    }
-    claims = [
-        Claim(claim=text, a=a, b=b, result=_paired(mean_preds[a], mean_preds[b], n_boot=n_boot, seed=boot_seed))
-        for text, a, b in CLAIMS
-        if a in mean_preds and b in mean_preds
-    ]
-    versus = None
-    if FUSED in mean_preds and base_rows:
-        best = max(base_rows, key=lambda k: -1.0 if (auc := auc_ci[k].auc) is None else auc)
-        versus = Claim(
-            claim=f"{FUSED} vs best baseline",
-            a=FUSED,
-            b=best,
-            result=_paired(mean_preds[FUSED], mean_preds[best], n_boot=n_boot, seed=boot_seed),
-        )
+    base_rows = _add_baselines(base, splits, got, n_boot) if baselines else []
+    mean_preds = {k: _seed_mean(v) for k, v in got.preds.items()}
+    auc_ci, claims, versus = _comparisons(mean_preds, base_rows, n_boot, boot_seed)
 
     provenance = "simulated" if base.data.kind == "simulated" else "real"
+    results = got.results
     table = ablation_table(
         list(results.items()),
         provenance=provenance,
@@ -269,7 +284,7 @@ def run_ablation(
         title="Ablation (test clips, threshold from validation)",
     )
     claims_md = claims_table(claims) + ("\n" + _versus_line(versus) if versus is not None else "")
-    seconds = {k: round(sum(v) / len(v), 1) for k, v in timings.items()}
+    seconds = {k: round(sum(v) / len(v), 1) for k, v in got.timings.items()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.md").write_text(table + "\n" + claims_md, encoding="utf-8")
     (out / "ablation.json").write_text(
@@ -284,7 +299,7 @@ def run_ablation(
                 "cohort": cohort,
                 "seconds_per_run": seconds,
                 "sconet_decision": "argmax of the 3 class scores",
-                "sconet_settings": sconet_settings,
+                "sconet_settings": got.sconet_settings,
                 "base_config": base.model_dump(mode="json"),
             },
             indent=2,
@@ -303,7 +318,7 @@ def run_ablation(
         "seconds": seconds,
         "provenance": provenance,
         "run_time": run_time,
-        "sconet_settings": sconet_settings,
+        "sconet_settings": got.sconet_settings,
     }
 
 
