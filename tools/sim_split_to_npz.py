@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from scoligait_edge.research.sim.cohort import make_cohort
 from scoligait_edge.research.training.config import SimulatedData, TrainConfig, load_config
 from scoligait_edge.video.silhouette import crop_silhouette
 
@@ -32,16 +31,7 @@ def main() -> int:
     d = cfg.data
     if not isinstance(d, SimulatedData):
         raise SystemExit("the config's data must be kind: simulated")
-    cohort = make_cohort(
-        d.n_subjects,
-        prevalence=d.prevalence,
-        clips_per_train_subject=d.clips_per_train_subject,
-        seed=d.seed,
-        val_fraction=d.val_fraction,
-        test_fraction=d.test_fraction,
-        n_frames=d.n_frames,
-        camera_mix=d.camera_mix,
-    )
+    cohort = d.make_cohort()
     specs = [c for c in cohort.clips if c.split == args.split][: args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "labels.csv").open("w", newline="") as f:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scoligait_edge.core.constants import WINDOW_FRAMES
 from scoligait_edge.errors import ScoliGaitError
 from scoligait_edge.research.models.screening import ScreeningModelConfig
+
+if TYPE_CHECKING:
+    from scoligait_edge.research.sim.cohort import Cohort
 
 
 class ConfigError(ScoliGaitError, ValueError):
@@ -39,6 +42,21 @@ class SimulatedData(BaseModel):
         "None: make_cohort's default (80 % frontal, 20 % side)",
     )
     workers: int = Field(default=1, ge=1, description="processes that simulate uncached clips")
+
+    def make_cohort(self) -> Cohort:
+        """The SIMULATED cohort these settings describe (the one place a config becomes a cohort)."""
+        from scoligait_edge.research.sim.cohort import make_cohort
+
+        return make_cohort(
+            self.n_subjects,
+            prevalence=self.prevalence,
+            clips_per_train_subject=self.clips_per_train_subject,
+            seed=self.seed,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+            n_frames=self.n_frames,
+            camera_mix=self.camera_mix,
+        )
 
 
 class FolderData(BaseModel):

@@ -73,18 +73,7 @@ def load_window_splits(cfg: TrainConfig, *, progress: bool = True) -> SplitWindo
     notes: tuple[str, ...] = ()
     source: WindowSource
     if isinstance(data, SimulatedData):
-        from scoligait_edge.research.sim.cohort import make_cohort
-
-        cohort = make_cohort(
-            data.n_subjects,
-            prevalence=data.prevalence,
-            clips_per_train_subject=data.clips_per_train_subject,
-            seed=data.seed,
-            val_fraction=data.val_fraction,
-            test_fraction=data.test_fraction,
-            n_frames=data.n_frames,
-            camera_mix=data.camera_mix,
-        )
+        cohort = data.make_cohort()
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress, workers=data.workers)
         provenance = "simulated"
     elif isinstance(data, FolderData):

@@ -191,7 +191,6 @@ class _Seq:
 def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
     """Whole sequences per split from the same source (and so the same splits) as the screening model."""
     from scoligait_edge.research.data.simulated import SimulatedWindows
-    from scoligait_edge.research.sim.cohort import make_cohort
 
     d = cfg.data
     if isinstance(d, Scoliosis1KData):
@@ -199,16 +198,7 @@ def _load(cfg: ScoNetRunConfig, progress: bool) -> dict[str, list[_Seq]]:
 
         source = scoliosis1k_source(d, cfg.cache_dir, progress=progress)
     else:
-        cohort = make_cohort(
-            d.n_subjects,
-            prevalence=d.prevalence,
-            clips_per_train_subject=d.clips_per_train_subject,
-            seed=d.seed,
-            val_fraction=d.val_fraction,
-            test_fraction=d.test_fraction,
-            n_frames=d.n_frames,
-            camera_mix=d.camera_mix,
-        )
+        cohort = d.make_cohort()
         source = SimulatedWindows(cohort, cache_root=cfg.cache_dir, progress=progress)
     source.prepare()
     out = {s: [q for q in (_Seq(c) for c in source.clips(s)) if len(q.frames) >= 8] for s in ("train", "val", "test")}
