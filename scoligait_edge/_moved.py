@@ -49,7 +49,7 @@ MOVED: dict[str, str] = {
     "scoligait_edge.baselines": "scoligait_edge.research.run_baselines",
     "scoligait_edge.preprocess": "scoligait_edge.research.preprocess",
     "scoligait_edge.kmap_demo": "scoligait_edge.research.kmap_demo",
-    # export/ no longer re-exports the bundle contract
+    # the bundle contract lives in bundle/, not export/
     "scoligait_edge.export.specs": "scoligait_edge.bundle.specs",
 }
 """Old module name -> new module name. Submodules of a moved package follow it (``models.layers``...)."""
@@ -59,12 +59,11 @@ def new_name(old: str) -> str | None:
     """The new name of a moved module (or of a submodule of a moved package), else None."""
     if old in MOVED:
         return MOVED[old]
-    head, _, tail = old.rpartition(".")
+    head = old.rpartition(".")[0]
     while head:
         if head in MOVED:
             return f"{MOVED[head]}.{old[len(head) + 1 :]}"
-        head, _, _ = head.rpartition(".")
-    del tail
+        head = head.rpartition(".")[0]
     return None
 
 
