@@ -45,7 +45,8 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the subcommand's ``main``; exit status 2 with the usage for an unknown one."""
+    """Dispatch to the subcommand's ``main``; exit status 2 with the usage for an unknown one, or with the
+    install command when the subcommand's optional extra is missing."""
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if sub is None:
         print(f"scoligait: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(sub.module)
+    try:
+        module = importlib.import_module(sub.module)
+    except ImportError as exc:  # an optional extra is missing: its message names the pip command
+        print(f"scoligait {name}: {exc}", file=sys.stderr)
+        return 2
     entry: Callable[[list[str]], int | None] = module.main
     sys.argv[0] = f"scoligait {name}"
     return int(entry(rest) or 0)

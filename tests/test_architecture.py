@@ -85,7 +85,7 @@ def test_package_faces_are_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_scoligait_command_lists_and_dispatches(capsys):
+def test_scoligait_command_lists_and_dispatches(capsys, monkeypatch):
     from scoligait_edge import cli
 
     assert cli.main([]) == 2 and "commands:" in capsys.readouterr().out
@@ -93,6 +93,9 @@ def test_scoligait_command_lists_and_dispatches(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["schema-doc", "--help"])
     assert exc.value.code == 0 and "scoligait schema-doc" in capsys.readouterr().out
+    with monkeypatch.context() as m:  # an optional extra missing: one line with the install command, exit 2
+        m.setitem(sys.modules, "scoligait_edge.kiosk.__main__", None)
+        assert cli.main(["kiosk"]) == 2 and "scoligait kiosk:" in capsys.readouterr().err
     for sub in cli.SUBCOMMANDS.values():
         spec = importlib.util.find_spec(sub.module)
         assert spec is not None, sub.module
