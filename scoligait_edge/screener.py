@@ -800,7 +800,7 @@ class Screener:
 
     def _screen(self, w: WindowArrays) -> ScreeningResult:
         events = detect_gait_events(w.keypoints, MAP_FPS)
-        quality = assess_window(w.valid, events, 0, len(w.valid))
+        quality = assess_window(w.valid, events, 0, len(w.valid), keypoints=w.keypoints)
         for side in ("left", "right"):
             self.history.add_heel_strikes(side, [w.first_index + f for f in events.heel_strikes[side]])
         base = dict(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from scoligait_edge.assets import sample_video_path
@@ -70,3 +72,13 @@ def screening_bundle(tmp_path_factory):
     from tests.screener_helpers import build_screening_bundle
 
     return build_screening_bundle(tmp_path_factory.mktemp("screening_bundle"))
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    """A folder of three small frames for the command line's --images source."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((32, 32, 3), 40 * i, np.uint8))
+    return folder

@@ -84,12 +84,12 @@ def test_window_quality_runs_the_walking_gate_and_says_what_the_motion_was():
     subject = sample_subject(np.random.default_rng(5), "s5", cobb_deg=0.0)
     for motion, said in (("running", "running, not walking"), ("random", "keypoints not consistent with a body")):
         kp, _ = simulate_motion(subject, motion, n_frames=96, camera="frontal", seed=5)
-        q = assess_window(np.ones(96, bool), detect_gait_events(kp, 30), 0, 96)
+        q = assess_window(np.ones(96, bool), detect_gait_events(kp, 30), 0, 96, keypoints=kp)
         assert not q.walking and not q.ok and q.motion != "walking"
         if q.n_steps >= 2:
             assert any(said in r for r in q.reasons), q.reasons
     walk = simulate_clip(subject, n_frames=96, camera="side", seed=5, noise=False).keypoints
-    q = assess_window(np.ones(96, bool), detect_gait_events(walk, 30), 0, 96)
+    q = assess_window(np.ones(96, bool), detect_gait_events(walk, 30), 0, 96, keypoints=walk)
     assert q.walking and q.motion == "walking"
     with pytest.raises(ValueError, match="keypoints"):
         assess_window(np.ones(96, bool), detect_gait_events(walk, 30), 0, 48)  # a part of the events, no keypoints

@@ -22,15 +22,6 @@ NOT_UTF8 = os.fsdecode(b"walk-\xff")
 
 
 @pytest.fixture
-def images(tmp_path) -> Path:
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(3):
-        cv2.imwrite(str(folder / f"f{i}.png"), np.full((32, 32, 3), 40 * i, np.uint8))
-    return folder
-
-
-@pytest.fixture
 def no_model(monkeypatch):
     import scoligait_edge.screener as screener_module
 

@@ -263,7 +263,7 @@ def test_a_96_frame_clip_gives_a_screenable_window(camera, direction):
     clip = simulate_clip(subject, n_frames=96, camera=camera, direction=direction, seed=3, noise=False)
     kmap = build_knowledge_map(clip.keypoints, clip.fps)
     assert kmap.valid.sum() == 96 - (MIN_CROSS_FRAMES - 1)
-    quality = assess_window(kmap.valid, detect_gait_events(clip.keypoints, clip.fps), 0, 96)
+    quality = assess_window(kmap.valid, detect_gait_events(clip.keypoints, clip.fps), 0, 96, keypoints=clip.keypoints)
     assert quality.ok, quality.reasons  # the walking gate included
 
 

@@ -20,15 +20,6 @@ from scoligait_edge.results import ScreeningResult, SessionSummary
 from scoligait_edge.screener import FrameUpdate
 
 
-@pytest.fixture
-def images(tmp_path) -> Path:
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(3):
-        cv2.imwrite(str(folder / f"f{i}.png"), np.full((32, 32, 3), 40 * i, np.uint8))
-    return folder
-
-
 class ModelMustNotLoad:
     def __init__(self, *args, **kwargs) -> None:
         raise AssertionError("the model was loaded although an argument was bad")

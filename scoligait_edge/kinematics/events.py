@@ -34,7 +34,7 @@ from scoligait_edge.core.skeleton import (
 from scoligait_edge.kinematics.features import points_y_up
 from scoligait_edge.kinematics.keypoints import MIN_SCORE, fill_gaps
 from scoligait_edge.kinematics.peaks import find_peaks, median_filter_nearest
-from scoligait_edge.kinematics.walking import Motion, WalkingVerdict, assess_walking
+from scoligait_edge.kinematics.walking import Motion, assess_walking
 
 MIN_STEP_S = 0.25
 """Two heel strikes of one foot are at least two steps apart (>= 0.5 s at fast cadence)."""
@@ -61,17 +61,6 @@ class GaitEvents(BaseModel):
     view: View = "unknown"
     fps: float = 30.0
     n_frames: int = 0
-    walking: WalkingVerdict | None = Field(default=None, exclude=True)
-    """The walking gate's verdict on the whole span the events were detected on (what the Screener's
-    window verdict uses, see :func:`assess_window`). Not part of the events: left out of ``model_dump``,
-    the per-clip cache and equality."""
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, GaitEvents):
-            return NotImplemented
-        return self.model_dump() == other.model_dump()
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __getitem__(self, side: str) -> list[int]:
         return self.heel_strikes[side]
@@ -134,7 +123,7 @@ def detect_gait_events(keypoints: np.ndarray, fps: float = 30.0, *, min_score: f
     fps = check_fps(fps)
     kp = fill_gaps(keypoints, min_score=min_score)
     n = kp.shape[0]
-    events = GaitEvents(fps=fps, n_frames=n, walking=assess_walking(keypoints, fps, min_score=min_score))
+    events = GaitEvents(fps=fps, n_frames=n)
     points = points_y_up(kp)
     ok = np.all(np.isfinite(points[:, [L_HIP, R_HIP, L_ANKLE, R_ANKLE], 0]), axis=1)
     if ok.sum() < 2:
@@ -306,9 +295,8 @@ def assess_window(
 ) -> WindowQuality:
     """Quality verdict for frames ``[start, stop)`` from the map's validity, the events and the walking gate.
 
-    The gate judges the window's own keypoints: ``keypoints`` (the whole sequence the events index, 30 Hz
-    grid), or, without them, the verdict :func:`detect_gait_events` left in ``events`` when the events were
-    detected on exactly this window (``start == 0``, ``stop == events.n_frames``), as the Screener does."""
+    The gate judges the window's own keypoints: ``keypoints`` is the whole sequence the events index (30 Hz
+    grid); it is computed here, once per window, and only where a window is judged."""
     frac = float(np.mean(valid[start:stop])) if stop > start else 0.0
     steps = [f for f, _ in events.all_heel_strikes() if start <= f < stop]
     cycles = events.complete_cycles(start, stop)
@@ -317,12 +305,9 @@ def assess_window(
         fps=events.fps,
         n_frames=stop - start,
     )
-    if keypoints is not None:
-        gate = assess_walking(np.asarray(keypoints)[start:stop], events.fps)
-    elif events.walking is not None and start == 0 and stop == events.n_frames:
-        gate = events.walking
-    else:
-        raise ValueError("assess_window needs the window's keypoints (or events detected on the window itself)")
+    if keypoints is None:
+        raise ValueError("assess_window needs the keypoints the events were detected on (the walking gate reads them)")
+    gate = assess_walking(np.asarray(keypoints)[start:stop], events.fps)
     walking = len(steps) >= 2 and gate.walking
     reasons = []
     if len(steps) < 2:

@@ -47,7 +47,7 @@ from scoligait_edge.core.skeleton import (
     R_WRIST,
 )
 from scoligait_edge.research.sim.body import SubjectParams, _two_link_ik, body_dimensions
-from scoligait_edge.research.sim.camera import FRONTAL_DIRECTIONS, SIDE_DIRECTIONS, View, make_camera
+from scoligait_edge.research.sim.camera import FRONTAL_DIRECTIONS, SIDE_DIRECTIONS, View
 from scoligait_edge.research.sim.settings import SimulationSettings
 
 Motion = Literal["standing", "swaying", "jumping", "running", "random"]
@@ -257,7 +257,7 @@ def simulate_motion(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(keypoints [T, 21, 3], timestamps_ms [T])`` of ``subject`` doing ``motion`` (SIMULATED), seen from a
     ``side`` or ``frontal`` camera placed as for a walk, with the walker's pose-estimator noise."""
-    from scoligait_edge.research.sim.simulate import _sensor_noise
+    from scoligait_edge.research.sim.simulate import _clip_camera, _sensor_noise
 
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
@@ -273,18 +273,7 @@ def simulate_motion(
     track = pelvis.copy()
     if np.ptp(track[:, 0]) < 0.5:  # in place: place the camera as for a short walk through this spot
         track[:, 0] = np.linspace(-1.0, 1.0, n_frames)
-    cam = make_camera(
-        camera,
-        direction,
-        track,
-        subject.height_m,
-        rng,
-        image_size=image_size,
-        focal_px=s.focal_length_px,
-        side_distance_m=s.side_distance_m,
-        frontal_near_distance_m=s.frontal_near_distance_m,
-        jitter_deg=s.camera_jitter_deg,
-    )
+    cam = _clip_camera(camera, direction, track, subject.height_m, rng, image_size, s)  # as a simulated walk's
     uv, _ = cam.project(world)
     kp = _sensor_noise(uv, cam, rng, s) if noise else np.concatenate([uv, np.ones(uv.shape[:2] + (1,))], -1)
     return kp, ts

@@ -3,17 +3,14 @@ package org.scoligait.core
 import kotlin.math.sqrt
 
 /**
- * Heel strikes and toe-offs (frame indices) per foot, the view, and the clip's length. [walking]: the
- * walking gate's verdict on the whole span the events were detected on ([Events.detect] sets it; what
- * [Events.assessWindow] uses for a window the events were detected on, as the Python Screener does).
+ * Heel strikes and toe-offs (frame indices) per foot, the view, and the clip's length.
  */
-class GaitEvents @JvmOverloads constructor(
+class GaitEvents(
     @JvmField val heelStrikes: Map<String, List<Int>>,
     @JvmField val toeOffs: Map<String, List<Int>>,
     @JvmField val view: String,
     @JvmField val fps: Double,
-    @JvmField val nFrames: Int,
-    @JvmField val walking: WalkingVerdict? = null
+    @JvmField val nFrames: Int
 ) {
     /** Every heel strike as (frame, side), in time order. */
     fun allHeelStrikes(): List<Pair<Int, String>> {
@@ -105,7 +102,6 @@ object Events {
         val hs = linkedMapOf<String, MutableList<Int>>("left" to ArrayList(), "right" to ArrayList())
         val to = linkedMapOf<String, MutableList<Int>>("left" to ArrayList(), "right" to ArrayList())
         if (n == 0) return GaitEvents(hs, to, "unknown", fps, n)
-        val gate = Walking.assess(frames, fps, minScore)
         val nj = frames[0].size / 3
         val filler = GapFiller(nj, Keypoints.MAX_GAP_FRAMES, minScore)
         val kp = ArrayList<DoubleArray>(n)
@@ -115,7 +111,7 @@ object Events {
         fun px(t: Int, j: Int) = points[t][2 * j]
         fun py(t: Int, j: Int) = points[t][2 * j + 1]
         val ok = BooleanArray(n) { t -> intArrayOf(L_HIP, R_HIP, L_ANKLE, R_ANKLE).all { Keypoints.isFinite(px(t, it)) } }
-        if (ok.count { it } < 2) return GaitEvents(hs, to, "unknown", fps, n, gate)
+        if (ok.count { it } < 2) return GaitEvents(hs, to, "unknown", fps, n)
         val hipX = DoubleArray(n) { 0.5 * (px(it, L_HIP) + px(it, R_HIP)) }
         val hipY = DoubleArray(n) { 0.5 * (py(it, L_HIP) + py(it, R_HIP)) }
         val size = DoubleArray(n) { t ->
@@ -144,7 +140,7 @@ object Events {
         val off = mapOf("left" to foot(L_TOE, L_ANKLE), "right" to foot(R_TOE, R_ANKLE))
 
         val (axis, view) = progressionAxis(points, hipX, hipY, ok, size)
-        if (axis == null) return GaitEvents(hs, to, "unknown", fps, n, gate)
+        if (axis == null) return GaitEvents(hs, to, "unknown", fps, n)
         val width = Math.max(Math.rint(fps * 0.1).toInt(), 1)
         val distance = Math.max(Math.rint(2 * MIN_STEP_S * fps).toInt(), 1)
         for ((start, stop) in runs(ok)) {
@@ -166,28 +162,22 @@ object Events {
                 for (i in r.second) to.getValue(side).add(i + start)
             }
         }
-        return GaitEvents(hs, to, view, fps, n, gate)
+        return GaitEvents(hs, to, view, fps, n)
     }
 
     /**
      * `assess_window`: quality verdict for frames [start, stop) from the map's validity, the events and the
-     * walking gate. The gate judges the window's own keypoints: [keypoints] (the whole sequence the events
-     * index, 30 Hz grid), or, without them, the verdict [detect] left in [events] when they were detected on
-     * exactly this window (start 0, stop [GaitEvents.nFrames]).
+     * walking gate. The gate judges the window's own keypoints: [keypoints] is the whole sequence the events
+     * index (30 Hz grid); it is computed here, once per window, and only where a window is judged.
      */
     @JvmStatic
     @JvmOverloads
     fun assessWindow(valid: BooleanArray, events: GaitEvents, start: Int, stop: Int,
                      minValidFraction: Double = 0.9, minCycles: Int = 1,
                      keypoints: List<DoubleArray>? = null): GaitWindowQuality {
-        val gate = when {
-            keypoints != null -> {
-                val a = Math.min(Math.max(start, 0), keypoints.size)
-                Walking.assess(keypoints.subList(a, Math.max(a, Math.min(stop, keypoints.size))), events.fps)
-            }
-            events.walking != null && start == 0 && stop == events.nFrames -> events.walking
-            else -> throw IllegalArgumentException("assessWindow needs the window's keypoints (or events detected on the window itself)")
-        }
+        requireNotNull(keypoints) { "assessWindow needs the keypoints the events were detected on (the walking gate reads them)" }
+        val a = Math.min(Math.max(start, 0), keypoints.size)
+        val gate = Walking.assess(keypoints.subList(a, Math.max(a, Math.min(stop, keypoints.size))), events.fps)
         var k = 0
         val hi = Math.min(stop, valid.size)
         for (i in start until hi) if (valid[i]) k++

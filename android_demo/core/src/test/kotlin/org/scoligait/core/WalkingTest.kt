@@ -76,8 +76,8 @@ class WalkingTest {
         val c = Json.arr(gate["cases"]).map { Json.obj(it) }.first { Json.str(it["name"]) == "running_side" }
         val kp = Golden.frames(Golden.npy(Json.str(c["keypoints"])))
         val ev = Events.detect(kp, 30.0)
-        assertEquals("running", ev.walking!!.motion)
-        val q = Events.assessWindow(BooleanArray(kp.size) { true }, ev, 0, kp.size)
+        assertEquals("running", Walking.assess(kp, 30.0).motion)
+        val q = Events.assessWindow(BooleanArray(kp.size) { true }, ev, 0, kp.size, keypoints = kp)
         assertFalse(q.walking)
         assertFalse(q.ok)
         assertEquals("running", q.motion)
